@@ -1,0 +1,152 @@
+//! Configuration from the environment (CONTRACT §3); defaults give the embedded demo mode.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+/// Where users sign in.
+#[derive(Debug, Clone)]
+pub enum IdentityConfig {
+    /// An external OAuth 2.0 provider (authorization code + PKCE).
+    OAuth(OAuthConfig),
+    /// The embedded demo sign-in served by the embedded simulator.
+    Demo,
+    /// The vendor's own `POST /v1.0/auth/token` (username + password), when
+    /// `SENTINEL_API_URL` is set and no OAuth provider is configured.
+    SentinelPassword,
+}
+
+/// An OAuth 2.0 provider.
+#[derive(Debug, Clone)]
+pub struct OAuthConfig {
+    pub authorize_url: Url,
+    pub token_url: Url,
+    pub revoke_url: Option<Url>,
+    pub client_id: String,
+    /// Optional: a public client uses PKCE alone.
+    pub client_secret: Option<SecretString>,
+}
+
+/// Everything the console reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind_addr: SocketAddr,
+    /// `None`: derived from the bound address (`http://` + address).
+    pub public_url: Option<Url>,
+    pub database_url: String,
+    /// `None`: the embedded Sentinel simulator.
+    pub sentinel_api_url: Option<Url>,
+    pub identity: IdentityConfig,
+    pub log_filter: String,
+    /// Upstream request timeout.
+    pub upstream_timeout: Duration,
+    /// Session idle timeout.
+    pub session_idle: Duration,
+    /// Session absolute lifetime.
+    pub session_absolute: Duration,
+    /// Embedded simulator: size of the large device group.
+    pub sim_large_group: u64,
+    /// Embedded demo sign-in: access-token lifetime.
+    pub demo_token_ttl: Duration,
+}
+
+/// A configuration value that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn url_var(name: &str) -> Result<Option<Url>, ConfigError> {
+    var(name)
+        .map(|v| Url::parse(&v).map_err(|e| ConfigError(format!("{name}={v:?} is not a URL: {e}"))))
+        .transpose()
+}
+
+fn secs_var(name: &str, default: u64) -> Result<Duration, ConfigError> {
+    match var(name) {
+        None => Ok(Duration::from_secs(default)),
+        Some(v) => v
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| ConfigError(format!("{name}={v:?} is not a number of seconds"))),
+    }
+}
+
+impl Config {
+    /// Reads CONTRACT §3's variables (and a few tuning knobs, all optional).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let bind_addr: SocketAddr = var("BIND_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:3000".into())
+            .parse()
+            .map_err(|e| ConfigError(format!("BIND_ADDR: {e}")))?;
+        let sentinel_api_url = url_var("SENTINEL_API_URL")?;
+        let authorize = url_var("OAUTH_AUTHORIZE_URL")?;
+        let token = url_var("OAUTH_TOKEN_URL")?;
+        let identity = match (authorize, token) {
+            (Some(authorize_url), Some(token_url)) => IdentityConfig::OAuth(OAuthConfig {
+                authorize_url,
+                token_url,
+                revoke_url: url_var("OAUTH_REVOKE_URL")?,
+                client_id: var("OAUTH_CLIENT_ID").unwrap_or_else(|| "sentinel-console".into()),
+                client_secret: var("OAUTH_CLIENT_SECRET").map(SecretString::from),
+            }),
+            (None, None) if sentinel_api_url.is_some() => IdentityConfig::SentinelPassword,
+            (None, None) => IdentityConfig::Demo,
+            _ => {
+                return Err(ConfigError(
+                    "set both OAUTH_AUTHORIZE_URL and OAUTH_TOKEN_URL, or neither".into(),
+                ));
+            }
+        };
+        Ok(Self {
+            bind_addr,
+            public_url: url_var("PUBLIC_URL")?,
+            database_url: var("DATABASE_URL")
+                .unwrap_or_else(|| "sqlite://data/sentinel-console.db?mode=rwc".into()),
+            sentinel_api_url,
+            identity,
+            log_filter: var("RUST_LOG").unwrap_or_else(|| "info".into()),
+            upstream_timeout: secs_var("UPSTREAM_TIMEOUT_SECS", 15)?,
+            session_idle: secs_var("SESSION_IDLE_SECS", 30 * 60)?,
+            session_absolute: secs_var("SESSION_ABSOLUTE_SECS", 12 * 3600)?,
+            sim_large_group: var("SIM_LARGE_GROUP")
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| ConfigError(format!("SIM_LARGE_GROUP={v:?}")))
+                })
+                .transpose()?
+                .unwrap_or(20_000),
+            demo_token_ttl: secs_var("DEMO_TOKEN_TTL_SECS", 3600)?,
+        })
+    }
+
+    /// A configuration for tests: embedded everything, a random port, the given database.
+    pub fn for_tests(database_url: &str) -> Self {
+        Self {
+            bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: None,
+            database_url: database_url.to_owned(),
+            sentinel_api_url: None,
+            identity: IdentityConfig::Demo,
+            log_filter: "warn".into(),
+            upstream_timeout: Duration::from_secs(5),
+            session_idle: Duration::from_secs(30 * 60),
+            session_absolute: Duration::from_secs(12 * 3600),
+            sim_large_group: 2_000,
+            demo_token_ttl: Duration::from_secs(3600),
+        }
+    }
+
+    /// Is the console served over https (Secure and `__Host-` cookies)?
+    pub fn is_https(&self, public_url: &Url) -> bool {
+        public_url.scheme() == "https"
+    }
+}

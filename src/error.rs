@@ -1,0 +1,344 @@
+//! The one `AppError`: every failure a handler can meet, rendered as a page or an htmx fragment.
+//!
+//! A handler returns `AppError`; its `IntoResponse` stores an [`ErrorInfo`] in the
+//! response extensions, and [`render_errors`] (which sees the request) turns it into
+//! a full page or, for htmx requests, a fragment retargeted to the page's message area.
+
+use askama::Template;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::domain::ParseError;
+use crate::policy::Refusal;
+use crate::upstream::UpstreamError;
+use crate::views::{ErrorFragment, ErrorPage, Layout};
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Input that could not be parsed (query, path, form field).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The scope table (or the device-group list) refuses this.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// A POST without the session's CSRF token.
+    #[error(
+        "This form has expired or did not come from this console. Reload the page and try again."
+    )]
+    Csrf,
+    /// No session, or the session expired: sign in, then come back to `next`.
+    #[error("Please sign in.")]
+    SignInRequired { next: String },
+    /// Too many changes in a short time.
+    #[error("Too many changes in a short time. Wait {retry_after} seconds and try again.")]
+    RateLimited { retry_after: u64 },
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// A bug or an infrastructure failure; logged, shown without detail.
+    #[error("internal error: {0}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<ParseError> for AppError {
+    fn from(e: ParseError) -> Self {
+        AppError::BadRequest(e.0)
+    }
+}
+
+impl From<Refusal> for AppError {
+    fn from(e: Refusal) -> Self {
+        AppError::Forbidden(e.0)
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
+impl From<tower_sessions::session::Error> for AppError {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        AppError::Internal(anyhow::anyhow!("session store: {e}"))
+    }
+}
+
+/// What the renderer needs to know about an error.
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    pub status: StatusCode,
+    pub title: String,
+    pub message: String,
+    pub retry_after: Option<u64>,
+}
+
+impl AppError {
+    /// Status, title and a message fit to show.
+    pub fn info(&self) -> ErrorInfo {
+        let (status, title, message, retry_after) = match self {
+            AppError::BadRequest(m) => (
+                StatusCode::BAD_REQUEST,
+                "That request could not be used",
+                m.clone(),
+                None,
+            ),
+            AppError::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", m.clone(), None),
+            AppError::NotFound(m) => (StatusCode::NOT_FOUND, "Not found", m.clone(), None),
+            AppError::Csrf => (
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                self.to_string(),
+                None,
+            ),
+            AppError::SignInRequired { .. } => (
+                StatusCode::UNAUTHORIZED,
+                "Sign-in needed",
+                self.to_string(),
+                None,
+            ),
+            AppError::RateLimited { retry_after } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Slow down",
+                self.to_string(),
+                Some(*retry_after),
+            ),
+            AppError::Upstream(e) => return upstream_info(e),
+            AppError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "The console hit an unexpected problem. It has been logged; please try again."
+                    .to_owned(),
+                None,
+            ),
+        };
+        ErrorInfo {
+            status,
+            title: title.to_owned(),
+            message,
+            retry_after,
+        }
+    }
+}
+
+fn upstream_info(e: &UpstreamError) -> ErrorInfo {
+    let (status, title, message, retry_after) = match e {
+        UpstreamError::Status {
+            status,
+            message,
+            retry_after,
+            ..
+        } => {
+            let s = status.as_u16();
+            match s {
+                400 | 422 => (
+                    StatusCode::BAD_REQUEST,
+                    "Sentinel refused the request",
+                    format!("Sentinel answered {s}: {message}"),
+                    None,
+                ),
+                401 => (
+                    StatusCode::UNAUTHORIZED,
+                    "Sign-in needed",
+                    "Sentinel no longer accepts your sign-in. Please sign in again.".to_owned(),
+                    None,
+                ),
+                403 => (
+                    StatusCode::FORBIDDEN,
+                    "Not allowed by Sentinel",
+                    format!("Sentinel refused this (403): {message}"),
+                    None,
+                ),
+                404 => (
+                    StatusCode::NOT_FOUND,
+                    "Not found",
+                    format!("Sentinel answered 404: {message}"),
+                    None,
+                ),
+                409 => (
+                    StatusCode::CONFLICT,
+                    "Not possible right now",
+                    format!("Sentinel answered 409: {message}"),
+                    None,
+                ),
+                429 => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Sentinel is busy",
+                    match retry_after {
+                        Some(n) => format!(
+                            "Sentinel is rate-limiting requests (429): {message} Try again in {n} seconds."
+                        ),
+                        None => format!("Sentinel is rate-limiting requests (429): {message}"),
+                    },
+                    *retry_after,
+                ),
+                _ => (
+                    StatusCode::BAD_GATEWAY,
+                    "Sentinel had a problem",
+                    format!(
+                        "Sentinel answered {s}: {message}. Nothing was changed by the console; try again in a moment."
+                    ),
+                    *retry_after,
+                ),
+            }
+        }
+        UpstreamError::Timeout(d) => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "Sentinel did not answer",
+            format!(
+                "Sentinel did not answer within {} seconds. Try again in a moment.",
+                d.as_secs().max(1)
+            ),
+            None,
+        ),
+        UpstreamError::Connect(_) => (
+            StatusCode::BAD_GATEWAY,
+            "Sentinel is unreachable",
+            "The console could not reach Sentinel. Try again in a moment.".to_owned(),
+            None,
+        ),
+        UpstreamError::BadBody(_) => (
+            StatusCode::BAD_GATEWAY,
+            "Sentinel sent an unreadable answer",
+            "Sentinel sent an answer the console could not read. Try again in a moment.".to_owned(),
+            None,
+        ),
+    };
+    ErrorInfo {
+        status,
+        title: title.to_owned(),
+        message,
+        retry_after,
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match &self {
+            AppError::Internal(e) => tracing::error!(error = %e, "internal error"),
+            AppError::Upstream(e) => tracing::warn!(error = %e, "upstream error"),
+            other => tracing::debug!(error = %other, "request refused"),
+        }
+        // Sentinel's 401 means our token is no longer good: sign in again.
+        if let AppError::Upstream(UpstreamError::Status { status, .. }) = &self {
+            if status.as_u16() == 401 {
+                let mut r = StatusCode::UNAUTHORIZED.into_response();
+                r.extensions_mut().insert(SignInRedirect { next: None });
+                r.extensions_mut().insert(self.info());
+                return r;
+            }
+        }
+        if let AppError::SignInRequired { next } = &self {
+            let mut r = StatusCode::UNAUTHORIZED.into_response();
+            r.extensions_mut().insert(SignInRedirect {
+                next: Some(next.clone()),
+            });
+            r.extensions_mut().insert(self.info());
+            return r;
+        }
+        let info = self.info();
+        let mut r = info.status.into_response();
+        if let Some(n) = info.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&n.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        r.extensions_mut().insert(info);
+        r
+    }
+}
+
+/// Marks a response that must send the user to sign in.
+#[derive(Debug, Clone)]
+pub struct SignInRedirect {
+    /// Where to come back to; `None`: the page the request came from.
+    pub next: Option<String>,
+}
+
+fn is_htmx(req_headers: &axum::http::HeaderMap) -> bool {
+    req_headers
+        .get("hx-request")
+        .is_some_and(|v| v.as_bytes() == b"true")
+}
+
+/// The local path + query of the request, for `next`.
+pub fn local_target(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> String {
+    // For htmx, the page the user sees is in HX-Current-URL; come back to that, not to the fragment.
+    if is_htmx(headers) {
+        if let Some(cur) = headers.get("hx-current-url").and_then(|v| v.to_str().ok()) {
+            if let Ok(u) = url::Url::parse(cur) {
+                let mut s = u.path().to_owned();
+                if let Some(q) = u.query() {
+                    s.push('?');
+                    s.push_str(q);
+                }
+                return s;
+            }
+        }
+    }
+    uri.path_and_query()
+        .map(|pq| pq.as_str().to_owned())
+        .unwrap_or_else(|| "/".into())
+}
+
+/// Middleware: renders [`ErrorInfo`] responses as a page or an htmx fragment.
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let htmx = is_htmx(req.headers());
+    let here = local_target(req.uri(), req.headers());
+    let csrf = req
+        .extensions()
+        .get::<crate::views::CsrfToken>()
+        .map(|c| c.0.clone());
+    let mut resp = next.run(req).await;
+    let Some(info) = resp.extensions_mut().remove::<ErrorInfo>() else {
+        return resp;
+    };
+    if let Some(redirect) = resp.extensions_mut().remove::<SignInRedirect>() {
+        let target = redirect.next.unwrap_or(here);
+        let login = format!(
+            "/login?{}",
+            serde_urlencoded::to_string([("next", target.as_str())]).unwrap_or_default()
+        );
+        return if htmx {
+            // htmx follows HX-Redirect with a full page load.
+            let mut r = StatusCode::UNAUTHORIZED.into_response();
+            if let Ok(v) = HeaderValue::from_str(&login) {
+                r.headers_mut().insert("hx-redirect", v);
+            }
+            r
+        } else {
+            axum::response::Redirect::to(&login).into_response()
+        };
+    }
+    let body = if htmx {
+        ErrorFragment::new(&info).render()
+    } else {
+        ErrorPage {
+            layout: Layout::anonymous(&info.title, csrf),
+            error: ErrorFragment::new(&info),
+        }
+        .render()
+    };
+    let mut out = match body {
+        Ok(html) => (info.status, axum::response::Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "error template failed");
+            (info.status, info.message.clone()).into_response()
+        }
+    };
+    if htmx {
+        // Errors go to the page's message area, not into the table being refreshed.
+        out.headers_mut()
+            .insert("hx-retarget", HeaderValue::from_static("#flash"));
+        out.headers_mut()
+            .insert("hx-reswap", HeaderValue::from_static("innerHTML"));
+    }
+    if let Some(ra) = resp.headers().get(header::RETRY_AFTER).cloned() {
+        out.headers_mut().insert(header::RETRY_AFTER, ra);
+    }
+    out
+}

@@ -1,0 +1,28 @@
+//! Sentinel Console: a backend-for-frontend over the Kajeet Sentinel devices API.
+//!
+//! Where things live:
+//! - [`config`]: environment variables (CONTRACT §3)
+//! - [`startup`]: building and serving the application
+//! - [`domain`]: newtypes parsed at the edge
+//! - [`policy`]: the one scope table
+//! - [`upstream`]: the Sentinel API client and its wire types
+//! - [`auth`]: sign-in, sessions, token refresh, CSRF
+//! - [`routes`]: HTTP handlers, one module per area
+//! - [`views`]: askama templates (page structs wrap fragment structs)
+//! - [`error`]: the one `AppError`, rendered as a page or an htmx fragment
+//! - [`storage`]: the database (SQLite or PostgreSQL): sessions, audit log, jobs
+//! - [`simulator`]: the embedded Sentinel simulator and demo identity provider
+//! - [`middleware`]: security headers, request ids, logging
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod middleware;
+pub mod policy;
+pub mod routes;
+pub mod simulator;
+pub mod startup;
+pub mod storage;
+pub mod upstream;
+pub mod views;

@@ -1,0 +1,323 @@
+//! The one scope table: which roles may call each upstream operation, and the extra conditions.
+//!
+//! Handlers ask [`Principal::check`] before any upstream call; templates ask
+//! [`Principal::can`] to decide what to show. No rule is written anywhere else.
+
+use crate::domain::{CorpId, Role};
+use serde::{Deserialize, Serialize};
+
+/// Who may call an operation (the OpenAPI file's `x-allowed-scopes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allowed {
+    /// Any role (a read the vendor text does not restrict).
+    Any,
+    /// Any role but `readonly` (a write the vendor text does not restrict).
+    AnyButReadonly,
+    /// Any role but `org_mediacenter`.
+    AnyButMediaCenter,
+    /// Any role but `readonly` or `org_mediacenter`.
+    AnyButReadonlyOrMediaCenter,
+    /// Only these roles.
+    Only(&'static [Role]),
+}
+
+/// Read, write, or destructive write (the vendor's badge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Read,
+    Write,
+    Destructive,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub kind: Kind,
+    pub allowed: Allowed,
+    /// The account type the user must have (`x-requires-account-type`).
+    pub account_type: Option<&'static str>,
+    /// The network every changed line must be on (`x-requires-network`); the
+    /// upstream reports other lines as failed, the preview warns about them.
+    pub network: Option<&'static str>,
+}
+
+const MANAGERS: &[Role] = &[
+    Role::OrgSuper,
+    Role::OrgTech,
+    Role::OrgKajeetManaged,
+    Role::OrgManagerPlus,
+];
+const SUPER_TECH: &[Role] = &[Role::OrgSuper, Role::OrgTech];
+
+/// The 19 operations of the Sentinel devices API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    ListDevices,
+    BulkDeleteLabels,
+    CustomizedList,
+    UpdateDataLimits,
+    UpdateDeviceGroup,
+    UpdateFilterGroup,
+    UpdateImei,
+    GetDevicesByImei,
+    UpdateMdnCustomField,
+    UpdateNickname,
+    UpdateNote,
+    UpdateSmartspotSettings,
+    UpdateSmartspotSettingsMulti,
+    GetSmartspotSettings,
+    GetPossibleStatuses,
+    UpdateStatus,
+    UpdateSummerUsage,
+    DeviceTotals,
+    DeviceHealth,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 19] = [
+        Operation::ListDevices,
+        Operation::BulkDeleteLabels,
+        Operation::CustomizedList,
+        Operation::UpdateDataLimits,
+        Operation::UpdateDeviceGroup,
+        Operation::UpdateFilterGroup,
+        Operation::UpdateImei,
+        Operation::GetDevicesByImei,
+        Operation::UpdateMdnCustomField,
+        Operation::UpdateNickname,
+        Operation::UpdateNote,
+        Operation::UpdateSmartspotSettings,
+        Operation::UpdateSmartspotSettingsMulti,
+        Operation::GetSmartspotSettings,
+        Operation::GetPossibleStatuses,
+        Operation::UpdateStatus,
+        Operation::UpdateSummerUsage,
+        Operation::DeviceTotals,
+        Operation::DeviceHealth,
+    ];
+
+    /// The table itself.
+    pub const fn rule(self) -> Rule {
+        use Allowed::*;
+        use Operation::*;
+        const fn r(kind: Kind, allowed: Allowed) -> Rule {
+            Rule {
+                kind,
+                allowed,
+                account_type: None,
+                network: None,
+            }
+        }
+        match self {
+            ListDevices | GetDevicesByImei | GetSmartspotSettings | DeviceTotals | DeviceHealth => {
+                r(Kind::Read, Any)
+            }
+            CustomizedList => r(Kind::Read, AnyButMediaCenter),
+            GetPossibleStatuses => r(Kind::Read, Only(MANAGERS)),
+            BulkDeleteLabels => r(Kind::Destructive, AnyButReadonlyOrMediaCenter),
+            UpdateDataLimits => r(Kind::Write, Only(SUPER_TECH)),
+            UpdateDeviceGroup | UpdateFilterGroup | UpdateNickname | UpdateNote | UpdateStatus => {
+                r(Kind::Write, Only(MANAGERS))
+            }
+            UpdateImei => Rule {
+                network: Some("ARCNT"),
+                ..r(Kind::Write, Only(MANAGERS))
+            },
+            UpdateMdnCustomField | UpdateSmartspotSettings | UpdateSmartspotSettingsMulti => {
+                r(Kind::Write, AnyButReadonly)
+            }
+            UpdateSummerUsage => Rule {
+                account_type: Some("kajeet_choice"),
+                ..r(Kind::Write, Only(SUPER_TECH))
+            },
+        }
+    }
+
+    /// The OpenAPI `operationId`.
+    pub fn id(self) -> &'static str {
+        use Operation::*;
+        match self {
+            ListDevices => "list_devices",
+            BulkDeleteLabels => "bulk_delete_labels",
+            CustomizedList => "customized_list",
+            UpdateDataLimits => "update_data_limits",
+            UpdateDeviceGroup => "update_device_group",
+            UpdateFilterGroup => "update_filter_group",
+            UpdateImei => "update_imei",
+            GetDevicesByImei => "get_devices_by_imei",
+            UpdateMdnCustomField => "update_mdn_custom_field",
+            UpdateNickname => "update_nickname",
+            UpdateNote => "update_note",
+            UpdateSmartspotSettings => "update_smartspot_settings",
+            UpdateSmartspotSettingsMulti => "update_smartspot_settings_multi",
+            GetSmartspotSettings => "get_smartspot_settings",
+            GetPossibleStatuses => "get_possible_statuses",
+            UpdateStatus => "update_status",
+            UpdateSummerUsage => "update_summer_usage",
+            DeviceTotals => "device_totals",
+            DeviceHealth => "device_health",
+        }
+    }
+
+    pub fn is_write(self) -> bool {
+        !matches!(self.rule().kind, Kind::Read)
+    }
+}
+
+/// The signed-in user as the token response described them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Principal {
+    /// Subject (user id) at the identity provider.
+    pub subject: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub roles: Vec<Role>,
+    /// Device groups the user may open; `None` lets the upstream decide.
+    pub corp_ids: Option<Vec<CorpId>>,
+    pub account_type: Option<String>,
+}
+
+/// Why the console refuses an operation; the message is shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
+impl Principal {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    pub fn display_name(&self) -> &str {
+        self.name
+            .as_deref()
+            .or(self.email.as_deref())
+            .unwrap_or(&self.subject)
+    }
+
+    /// The roles, as shown in the header.
+    pub fn roles_label(&self) -> String {
+        self.roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// May this user open this device group? (`corp_ids` absent: the upstream decides.)
+    pub fn may_open(&self, corp: &CorpId) -> bool {
+        self.corp_ids.as_ref().is_none_or(|ids| ids.contains(corp))
+    }
+
+    /// The role part of the rule, without the device group.
+    fn role_check(&self, op: Operation) -> Result<(), Refusal> {
+        let rule = op.rule();
+        if rule.kind != Kind::Read && self.has(Role::Readonly) {
+            return Err(Refusal(
+                "Your account is read-only: it cannot change lines.".into(),
+            ));
+        }
+        let ok = match rule.allowed {
+            Allowed::Any => !self.roles.is_empty(),
+            Allowed::AnyButReadonly => self.roles.iter().any(|r| *r != Role::Readonly),
+            Allowed::AnyButMediaCenter => self.roles.iter().any(|r| *r != Role::OrgMediaCenter),
+            Allowed::AnyButReadonlyOrMediaCenter => self
+                .roles
+                .iter()
+                .any(|r| !matches!(r, Role::Readonly | Role::OrgMediaCenter)),
+            Allowed::Only(roles) => self.roles.iter().any(|r| roles.contains(r)),
+        };
+        if !ok {
+            let held = if self.roles.is_empty() {
+                "no role".to_owned()
+            } else {
+                self.roles_label()
+            };
+            return Err(Refusal(format!(
+                "Your role ({held}) does not allow {}.",
+                op.id().replace('_', " ")
+            )));
+        }
+        if let Some(need) = rule.account_type {
+            if self.account_type.as_deref() != Some(need) {
+                return Err(Refusal(format!(
+                    "{} needs a Kajeet Choice account.",
+                    op.id().replace('_', " ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole rule for an operation on a device group. Called before every upstream call.
+    pub fn check(&self, op: Operation, corp: &CorpId) -> Result<(), Refusal> {
+        if !self.may_open(corp) {
+            return Err(Refusal(format!(
+                "You do not have access to device group {corp}."
+            )));
+        }
+        self.role_check(op)
+    }
+
+    /// Moving lines into `target` also needs the right to open `target`.
+    pub fn check_device_group_move(&self, from: &CorpId, target: &CorpId) -> Result<(), Refusal> {
+        self.check(Operation::UpdateDeviceGroup, from)?;
+        if !self.may_open(target) {
+            return Err(Refusal(format!(
+                "You cannot move lines into device group {target}: you do not have access to it."
+            )));
+        }
+        Ok(())
+    }
+
+    /// For templates: would [`Principal::check`] allow this operation?
+    pub fn can(&self, op: Operation, corp: &CorpId) -> bool {
+        self.check(op, corp).is_ok()
+    }
+
+    /// May this user change anything at all in this device group? (the self-service view)
+    pub fn can_change_anything(&self, corp: &CorpId) -> bool {
+        Operation::ALL
+            .iter()
+            .any(|op| op.is_write() && self.can(*op, corp))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(roles: &[Role]) -> Principal {
+        Principal {
+            subject: "t".into(),
+            roles: roles.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn readonly_forbids_every_write_whatever_else() {
+        let u = p(&[Role::OrgSuper, Role::Readonly]);
+        let corp = CorpId::parse("X").unwrap();
+        for op in Operation::ALL {
+            assert_eq!(u.can(op, &corp), !op.is_write(), "{op:?}");
+        }
+    }
+
+    #[test]
+    fn summer_usage_needs_kajeet_choice() {
+        let corp = CorpId::parse("X").unwrap();
+        let mut u = p(&[Role::OrgTech]);
+        assert!(!u.can(Operation::UpdateSummerUsage, &corp));
+        u.account_type = Some("kajeet_choice".into());
+        assert!(u.can(Operation::UpdateSummerUsage, &corp));
+    }
+
+    #[test]
+    fn corp_ids_limit_groups() {
+        let mut u = p(&[Role::OrgSuper]);
+        u.corp_ids = Some(vec![CorpId::parse("A").unwrap()]);
+        assert!(u.can(Operation::ListDevices, &CorpId::parse("A").unwrap()));
+        assert!(!u.can(Operation::ListDevices, &CorpId::parse("B").unwrap()));
+    }
+}

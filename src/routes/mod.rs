@@ -1,0 +1,21 @@
+//! HTTP handlers, one module per area, assembled into the console's router.
+
+pub mod devices;
+pub mod ops;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::startup::AppState;
+
+/// Every console route but sign-in (see [`crate::auth::routes`]).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(devices::home))
+        .route("/devices/{corp_id}", get(devices::list))
+        .route("/devices/{corp_id}/totals", get(devices::totals))
+        .route("/devices/{corp_id}/imei/{imei}", get(devices::by_imei))
+        .route("/devices/{corp_id}/{mdn}/health", get(devices::health))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+}

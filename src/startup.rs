@@ -1,0 +1,213 @@
+//! Building the application (state, router, embedded services) and serving it with graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+use url::Url;
+
+use crate::auth::{self, AuthState};
+use crate::config::{Config, IdentityConfig, OAuthConfig};
+use crate::middleware::{REQUEST_ID, security_headers};
+use crate::simulator::{SimConfig, Simulator};
+use crate::storage::Db;
+use crate::upstream::SentinelClient;
+
+/// Where the embedded simulator is mounted inside the console's own listener.
+pub const SIM_MOUNT: &str = "/sim";
+
+/// Shared by every handler. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    /// The console's external base URL (no trailing slash in `as_str()` use: see [`AppState::url`]).
+    pub public_url: Url,
+    pub db: Db,
+    pub upstream: SentinelClient,
+    pub auth: Arc<AuthState>,
+    /// Identifies this process among several instances (job leases, logs).
+    pub instance_id: String,
+}
+
+impl AppState {
+    /// An absolute URL under the console.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.public_url.as_str().trim_end_matches('/'), path)
+    }
+}
+
+/// A built application, bound to its port, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    simulator: Option<Simulator>,
+}
+
+impl Application {
+    /// Binds the listener, opens the database, starts the embedded services when configured.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.bind_addr)
+            .await
+            .with_context(|| format!("binding {}", config.bind_addr))?;
+        let addr = listener.local_addr()?;
+        let public_url = match &config.public_url {
+            Some(u) => u.clone(),
+            None => Url::parse(&format!("http://{addr}"))?,
+        };
+        // The console reaches its embedded simulator over loopback, like any upstream.
+        let loopback = Url::parse(&format!("http://{}", loopback_of(addr)))?;
+        let db = Db::connect(&config.database_url).await?;
+
+        let (simulator, api_url) = match &config.sentinel_api_url {
+            Some(u) => (None, u.clone()),
+            None => {
+                let sim = Simulator::new(SimConfig {
+                    large_group_size: config.sim_large_group,
+                    token_ttl: config.demo_token_ttl,
+                });
+                let api = loopback.join(&format!("{SIM_MOUNT}/sentinel/api"))?;
+                (Some(sim), api)
+            }
+        };
+        let identity = match &config.identity {
+            IdentityConfig::Demo => {
+                // The browser goes to the demo sign-in through the public URL; the
+                // token exchange goes straight to loopback.
+                let public_sim = public_url.join(&format!("{SIM_MOUNT}/"))?;
+                let back_sim = loopback.join(&format!("{SIM_MOUNT}/"))?;
+                IdentityConfig::OAuth(OAuthConfig {
+                    authorize_url: public_sim.join("oauth/authorize")?,
+                    token_url: back_sim.join("oauth/token")?,
+                    revoke_url: Some(back_sim.join("oauth/revoke")?),
+                    client_id: "sentinel-console".into(),
+                    client_secret: None,
+                })
+            }
+            other => other.clone(),
+        };
+        let upstream = SentinelClient::new(&api_url, config.upstream_timeout)?;
+        let auth = AuthState::new(&config, &identity, &public_url, &db).await?;
+        let state = AppState {
+            config: Arc::new(config),
+            public_url,
+            db,
+            upstream,
+            auth: Arc::new(auth),
+            instance_id: uuid::Uuid::new_v4().to_string(),
+        };
+        let router = build_router(state.clone(), simulator.as_ref());
+        Ok(Self {
+            listener,
+            router,
+            state,
+            simulator,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The embedded simulator, when the console runs one.
+    pub fn simulator(&self) -> Option<&Simulator> {
+        self.simulator.as_ref()
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+fn loopback_of(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    }
+}
+
+/// The console's routes with every layer; the embedded simulator is merged beside them, outside the console's layers.
+pub fn build_router(state: AppState, simulator: Option<&Simulator>) -> Router {
+    let console = crate::routes::router()
+        .merge(auth::routes())
+        .layer(axum::middleware::from_fn(crate::error::render_errors))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::csrf_and_context))
+        .layer(auth::session_layer(&state))
+        .with_state(state.clone())
+        .nest_service("/static", ServeDir::new(static_dir()))
+        .layer(axum::middleware::from_fn(security_headers))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                // Only method, path and request id: never headers (Authorization, Cookie) or the query.
+                let id = req
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid));
+    match simulator {
+        Some(sim) => console.nest(SIM_MOUNT, sim.router()),
+        None => console,
+    }
+}
+
+/// `static/` beside the crate (a `cargo run` checkout) or beside the working directory.
+fn static_dir() -> std::path::PathBuf {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
+    if here.is_dir() {
+        here
+    } else {
+        std::path::PathBuf::from("static")
+    }
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}

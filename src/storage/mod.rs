@@ -1,0 +1,75 @@
+//! The database: SQLite (embedded default) or PostgreSQL (shared by several instances), migrations, session store.
+
+pub mod sessions;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+/// A connection pool to one of the two supported databases.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Db {
+    /// Connects and runs the migrations of `migrations/<backend>/`.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(url)
+                .await
+                .context("connecting to PostgreSQL")?;
+            sqlx::migrate!("migrations/postgres")
+                .run(&pool)
+                .await
+                .context("running PostgreSQL migrations")?;
+            Ok(Db::Postgres(pool))
+        } else if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .context("parsing DATABASE_URL")?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(5));
+            if let Some(parent) = opts.get_filename().parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("creating {}", parent.display()))?;
+                }
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(opts)
+                .await
+                .context("opening SQLite")?;
+            sqlx::migrate!("migrations/sqlite")
+                .run(&pool)
+                .await
+                .context("running SQLite migrations")?;
+            Ok(Db::Sqlite(pool))
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite: or postgres://")
+        }
+    }
+
+    /// Is the database reachable? (`/readyz`)
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Db::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
+            Db::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Views of the device list, totals, IMEI look-up and health.

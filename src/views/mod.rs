@@ -1,0 +1,92 @@
+//! Askama views: one base layout, page structs that wrap the fragment structs they include,
+//! so a full page and its htmx swap render the same markup.
+
+pub mod devices;
+
+use askama::Template;
+use askama_web::WebTemplate;
+
+use crate::error::ErrorInfo;
+use crate::policy::Principal;
+
+/// The session's CSRF token, put in request extensions by the auth layer for every page.
+#[derive(Debug, Clone)]
+pub struct CsrfToken(pub String);
+
+/// The signed-in user as the header shows them.
+#[derive(Debug, Clone)]
+pub struct UserView {
+    pub name: String,
+    pub roles: String,
+}
+
+impl From<&Principal> for UserView {
+    fn from(p: &Principal) -> Self {
+        Self {
+            name: p.display_name().to_owned(),
+            roles: p.roles_label(),
+        }
+    }
+}
+
+/// What the base layout needs on every page.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub title: String,
+    pub user: Option<UserView>,
+    pub csrf: Option<String>,
+}
+
+impl Layout {
+    pub fn anonymous(title: &str, csrf: Option<String>) -> Self {
+        Self {
+            title: title.to_owned(),
+            user: None,
+            csrf,
+        }
+    }
+    pub fn signed_in(title: impl Into<String>, user: &Principal, csrf: &str) -> Self {
+        Self {
+            title: title.into(),
+            user: Some(user.into()),
+            csrf: Some(csrf.to_owned()),
+        }
+    }
+}
+
+/// An error as a fragment (htmx) and inside the error page.
+#[derive(Template, Debug, Clone)]
+#[template(path = "fragments/error.html")]
+pub struct ErrorFragment {
+    pub status: u16,
+    pub title: String,
+    pub message: String,
+}
+
+impl ErrorFragment {
+    pub fn new(info: &ErrorInfo) -> Self {
+        Self {
+            status: info.status.as_u16(),
+            title: info.title.clone(),
+            message: info.message.clone(),
+        }
+    }
+}
+
+/// An error as a full page.
+#[derive(Template, Debug)]
+#[template(path = "pages/error.html")]
+pub struct ErrorPage {
+    pub layout: Layout,
+    pub error: ErrorFragment,
+}
+
+/// A simple page with a title and a message (signed out, and the like).
+#[derive(Template, WebTemplate, Debug)]
+#[template(path = "pages/message.html")]
+pub struct MessagePage {
+    pub layout: Layout,
+    pub heading: String,
+    pub message: String,
+    pub link: Option<(String, String)>,
+}
