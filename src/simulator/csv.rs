@@ -188,6 +188,7 @@ struct Cursor {
     header_sent: bool,
     cut_after: Option<usize>,
     rows_sent: usize,
+    fail_next: bool,
     done: bool,
 }
 
@@ -208,11 +209,19 @@ pub fn stream(
         header_sent: false,
         cut_after,
         rows_sent: 0,
+        fail_next: false,
         done: false,
     };
     let body = futures::stream::unfold(cursor, |mut c| async move {
         if c.done {
             return None;
+        }
+        if c.fail_next {
+            // Give the server time to flush what was sent, so the client sees a broken body.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            c.done = true;
+            let err = Err(std::io::Error::other("CSV export cut off (injected fault)"));
+            return Some((futures::stream::iter(vec![err]), c));
         }
         let mut out = String::new();
         if !c.header_sent {
@@ -241,13 +250,9 @@ pub fn stream(
         c.rows_sent += taken;
         if c.cut_after.is_some_and(|n| c.rows_sent >= n) && c.next <= c.ids.len() {
             // The injected fault: send what we have, then break the stream.
-            c.done = true;
-            let chunk = Bytes::from(out);
-            let s = futures::stream::iter(vec![
-                Ok::<Bytes, std::io::Error>(chunk),
-                Err(std::io::Error::other("CSV export cut off (injected fault)")),
-            ]);
-            return Some((s, c));
+            c.fail_next = true;
+            let chunk = Ok::<Bytes, std::io::Error>(Bytes::from(out));
+            return Some((futures::stream::iter(vec![chunk]), c));
         }
         if c.next >= c.ids.len() {
             c.done = true;

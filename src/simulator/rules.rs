@@ -90,7 +90,7 @@ impl Op {
         match self {
             ListDevices => "list devices",
             BulkDeleteLabels => "delete labels",
-            CustomizedList => "the customized list",
+            CustomizedList => "use the customized list",
             UpdateDataLimits => "change data limits",
             UpdateDeviceGroup => "move devices to another device group",
             UpdateFilterGroup => "change filter groups",
