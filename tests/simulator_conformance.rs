@@ -1932,3 +1932,71 @@ async fn oauth_code_flow_with_pkce_refresh_rotation_and_revocation() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// Timing of the 100,000-line group (debug builds are slow; run with `--ignored` to look).
+#[tokio::test]
+#[ignore]
+async fn timing_of_a_100k_group() {
+    let sim = spawn_sim(SimConfig {
+        large_group_size: 100_000,
+        ..default_sim_config()
+    })
+    .await;
+    let c = client(&sim);
+    let t = token(&sim, "tech").await;
+    let fleet = corp("FLEET-LARGE");
+    let time = |label: &str, start: Instant| eprintln!("{label}: {:?}", start.elapsed());
+    let s = Instant::now();
+    c.device_totals(&t, &fleet, None).await.unwrap();
+    time("totals (cold)", s);
+    let s = Instant::now();
+    c.device_totals(&t, &fleet, None).await.unwrap();
+    time("totals (cached)", s);
+    let s = Instant::now();
+    c.list_devices(
+        &t,
+        &fleet,
+        &params(SortField::Last30DaysUsed, SortDir::Desc, 0, 25),
+    )
+    .await
+    .unwrap();
+    time("sort LAST_30_DAYS_USED (cold)", s);
+    let s = Instant::now();
+    c.list_devices(
+        &t,
+        &fleet,
+        &params(SortField::Last30DaysUsed, SortDir::Desc, 5000, 25),
+    )
+    .await
+    .unwrap();
+    time("sort LAST_30_DAYS_USED (cached)", s);
+    let mut p = params(SortField::Mdn, SortDir::Asc, 0, 25);
+    p.search_value = Some("Route 12".into());
+    let s = Instant::now();
+    c.list_devices(&t, &fleet, &p).await.unwrap();
+    time("search", s);
+    let s = Instant::now();
+    let csv = collect(
+        c.export_devices_csv(
+            &t,
+            &fleet,
+            &page(25),
+            &[Column::Mdn, Column::Status, Column::Labels],
+        )
+        .await
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    time("csv 100k", s);
+    assert_eq!(csv.lines().count(), 100_001);
+    let s = Instant::now();
+    c.get_devices_by_imei(
+        &t,
+        &fleet,
+        &Imei::parse(&imei_with("86490204000123").to_string()).unwrap(),
+    )
+    .await
+    .unwrap();
+    time("imei lookup", s);
+}

@@ -256,11 +256,32 @@ pub fn base_mdn(kind: GroupKind, i: u32) -> String {
     }
 }
 
+/// The status of base line `i` (cheap, so totals of a large group need no full generation).
+pub fn base_status(kind: GroupKind, i: u32) -> &'static str {
+    let suspended = match kind {
+        GroupKind::Northstar => NORTHSTAR_SUSPENDED.contains(&i),
+        _ => Rng::new(kind.salt() ^ u64::from(i)).below(100) < 4,
+    };
+    if suspended { "suspended" } else { "active" }
+}
+
 /// The inverse of [`base_mdn`] for the large group (the small ones keep a map).
 pub fn fleet_index_of(mdn_digits: &str, size: u32) -> Option<u32> {
     let d: u64 = mdn_digits.parse().ok()?;
     let i = d.checked_sub(FLEET_MDN_BASE)?;
     (i < u64::from(size)).then_some(i as u32)
+}
+
+/// Base indexes of the large group whose generated IMEI is `imei` (the inverse of its formula).
+pub fn fleet_indexes_of_imei(imei: &str, size: u32) -> Vec<u32> {
+    let Some(serial) = imei
+        .strip_prefix("86490204")
+        .filter(|_| imei.len() == 15)
+        .and_then(|rest| rest[..6].parse::<u32>().ok())
+    else {
+        return Vec::new();
+    };
+    (serial..size).step_by(1_000_000).collect()
 }
 
 const SCHOOL_PLACES: &[&str] = &[
@@ -390,13 +411,7 @@ pub fn generate(kind: GroupKind, i: u32) -> Line {
     }
     labels.sort_unstable();
 
-    let status = match kind {
-        GroupKind::Northstar if NORTHSTAR_SUSPENDED.contains(&i) => "suspended",
-        GroupKind::Northstar => "active",
-        _ if r.chance(4) => "suspended",
-        _ => "active",
-    }
-    .to_owned();
+    let status = base_status(kind, i).to_owned();
 
     let tac_serial = match kind {
         GroupKind::Northstar => format!("35573736{:06}", 100_000 + i * 17),

@@ -20,8 +20,13 @@ pub struct Group {
     /// MDN digits → base index, for the small groups (the large one inverts its MDN formula).
     base_index: Option<HashMap<String, u32>>,
     sort_cache: HashMap<(SortField, SortDir), Arc<Vec<u32>>>,
+    /// Recent filtered results (a console pages through the same search), cleared on any write.
+    filter_cache: HashMap<(SortField, SortDir, String), Arc<Vec<u32>>>,
     totals_cache: Option<Totals>,
 }
+
+/// How many filtered results a group keeps.
+const FILTER_CACHE_SIZE: usize = 32;
 
 impl Group {
     pub fn new(kind: GroupKind, size: u32) -> Self {
@@ -38,6 +43,7 @@ impl Group {
             extra_index: HashMap::new(),
             base_index,
             sort_cache: HashMap::new(),
+            filter_cache: HashMap::new(),
             totals_cache: None,
         }
     }
@@ -91,14 +97,25 @@ impl Group {
         self.live(base).then_some(base)
     }
 
-    /// Replaces a line (after a write).
+    /// Replaces a line (after a write). Sort orders whose key did not change are kept, so a
+    /// write to one line of a large group does not re-sort it.
     pub fn set(&mut self, id: u32, line: Line) {
+        if let Some(old) = self.line(id) {
+            self.sort_cache
+                .retain(|(sort, _), _| sort_key(&old, *sort) == sort_key(&line, *sort));
+            if old.status != line.status {
+                self.totals_cache = None;
+            }
+        } else {
+            self.sort_cache.clear();
+            self.totals_cache = None;
+        }
+        self.filter_cache.clear();
         if id < self.base_n {
             self.overrides.insert(id, Some(line));
         } else if let Some(slot) = self.extras.get_mut((id - self.base_n) as usize) {
             *slot = Some(line);
         }
-        self.invalidate();
     }
 
     /// Takes a line out of the group (moved to another group).
@@ -124,17 +141,45 @@ impl Group {
 
     fn invalidate(&mut self) {
         self.sort_cache.clear();
+        self.filter_cache.clear();
         self.totals_cache = None;
     }
 
-    /// Every live id, sorted by `sort`/`dir` with the MDN as tie-break; cached until the next write.
-    pub fn sorted(&mut self, sort: SortField, dir: SortDir) -> Arc<Vec<u32>> {
-        if let Some(v) = self.sort_cache.get(&(sort, dir)) {
-            return v.clone();
+    /// Whether base line `id` is unchanged (so its cheap fields can be computed from the index).
+    fn pristine(&self, id: u32) -> bool {
+        id < self.base_n && !self.overrides.contains_key(&id)
+    }
+
+    /// The sort key and MDN of a line, without generating the whole line where the key is cheap.
+    fn keyed(
+        &self,
+        id: u32,
+        sort: SortField,
+        filter: Option<&Filter>,
+    ) -> Option<(SortKey, String)> {
+        if filter.is_none() && self.pristine(id) {
+            let mdn = data::base_mdn(self.kind, id);
+            match sort {
+                SortField::Mdn => return Some((SortKey::Text(Some(mdn.clone())), mdn)),
+                SortField::Status => {
+                    let st = data::base_status(self.kind, id).to_owned();
+                    return Some((SortKey::Text(Some(st)), mdn));
+                }
+                _ => {}
+            }
         }
+        let l = self.line(id)?;
+        if filter.is_some_and(|f| !f.matches(&l)) {
+            return None;
+        }
+        Some((sort_key(&l, sort), l.mdn))
+    }
+
+    /// The ids (matching `filter`, if any), sorted by `sort`/`dir` with the MDN as tie-break.
+    fn sort_ids(&self, sort: SortField, dir: SortDir, filter: Option<&Filter>) -> Vec<u32> {
         let mut keyed: Vec<(SortKey, String, u32)> = self
             .ids()
-            .filter_map(|id| self.line(id).map(|l| (sort_key(&l, sort), l.mdn, id)))
+            .filter_map(|id| self.keyed(id, sort, filter).map(|(k, m)| (k, m, id)))
             .collect();
         keyed.sort_by(|a, b| {
             let primary = a.0.cmp(&b.0);
@@ -145,24 +190,44 @@ impl Group {
             };
             primary.then_with(|| a.1.cmp(&b.1))
         });
-        let order = Arc::new(keyed.into_iter().map(|(_, _, id)| id).collect::<Vec<_>>());
+        keyed.into_iter().map(|(_, _, id)| id).collect()
+    }
+
+    /// Every live id, sorted by `sort`/`dir` with the MDN as tie-break; cached until a write changes the order.
+    pub fn sorted(&mut self, sort: SortField, dir: SortDir) -> Arc<Vec<u32>> {
+        if let Some(v) = self.sort_cache.get(&(sort, dir)) {
+            return v.clone();
+        }
+        let order = Arc::new(self.sort_ids(sort, dir, None));
         self.sort_cache.insert((sort, dir), order.clone());
         order
     }
 
     /// The ids matching `filter`, in the order `sort`/`dir`.
     pub fn query(&mut self, sort: SortField, dir: SortDir, filter: &Filter) -> Arc<Vec<u32>> {
-        let order = self.sorted(sort, dir);
         if filter.is_empty() {
-            return order;
+            return self.sorted(sort, dir);
         }
-        Arc::new(
-            order
-                .iter()
-                .copied()
-                .filter(|id| self.line(*id).is_some_and(|l| filter.matches(&l)))
-                .collect(),
-        )
+        let key = (sort, dir, filter.cache_key());
+        if let Some(v) = self.filter_cache.get(&key) {
+            return v.clone();
+        }
+        // With the order cached, filter it; otherwise filter and sort in one pass over the lines.
+        let ids: Arc<Vec<u32>> = match self.sort_cache.get(&(sort, dir)) {
+            Some(order) => Arc::new(
+                order
+                    .iter()
+                    .copied()
+                    .filter(|id| self.line(*id).is_some_and(|l| filter.matches(&l)))
+                    .collect(),
+            ),
+            None => Arc::new(self.sort_ids(sort, dir, Some(filter))),
+        };
+        if self.filter_cache.len() >= FILTER_CACHE_SIZE {
+            self.filter_cache.clear();
+        }
+        self.filter_cache.insert(key, ids.clone());
+        ids
     }
 
     /// Counts by status of the lines matching `filter`.
@@ -173,13 +238,21 @@ impl Group {
             }
         }
         let mut t = Totals::default();
-        for id in self.ids() {
-            let Some(l) = self.line(id) else { continue };
-            if !filter.matches(&l) {
-                continue;
-            }
+        // A filtered count reuses (and fills) the filtered-result cache.
+        let ids: Arc<Vec<u32>> = if filter.is_empty() {
+            Arc::new(self.ids().collect())
+        } else {
+            self.query(SortField::Mdn, SortDir::Asc, filter)
+        };
+        for id in ids.iter() {
+            let status = if self.pristine(*id) {
+                data::base_status(self.kind, *id).to_owned()
+            } else {
+                let Some(l) = self.line(*id) else { continue };
+                l.status
+            };
             t.total += 1;
-            match l.status.as_str() {
+            match status.as_str() {
                 "active" => t.active += 1,
                 "suspended" => t.suspended += 1,
                 _ => {}
@@ -193,9 +266,20 @@ impl Group {
 
     /// The ids of lines with this IMEI.
     pub fn find_imei(&self, imei: &str) -> Vec<u32> {
-        self.ids()
-            .filter(|id| self.line(*id).is_some_and(|l| l.imei == imei))
-            .collect()
+        let has = |id: &u32| self.line(*id).is_some_and(|l| l.imei == imei);
+        if self.kind != GroupKind::Fleet {
+            return self.ids().filter(has).collect();
+        }
+        // The large group: the IMEI formula gives the candidates; changed lines are checked too.
+        let mut ids: Vec<u32> = data::fleet_indexes_of_imei(imei, self.base_n)
+            .into_iter()
+            .filter(|id| !self.overrides.contains_key(id))
+            .chain(self.overrides.keys().copied())
+            .chain(self.base_n..self.id_space())
+            .filter(has)
+            .collect();
+        ids.sort_unstable();
+        ids
     }
 }
 
@@ -278,6 +362,16 @@ impl Filter {
         self
     }
 
+    /// A string that identifies the filter, for the result cache.
+    fn cache_key(&self) -> String {
+        let mut excluded: Vec<&String> = self.excluded.iter().collect();
+        excluded.sort();
+        format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            self.search, self.scope, self.labels, self.filter_group, self.status, excluded
+        )
+    }
+
     pub fn is_empty(&self) -> bool {
         self.search.is_none()
             && self.labels.is_empty()
@@ -310,22 +404,32 @@ impl Filter {
     }
 }
 
+/// Case-insensitive `contains` without allocating for ASCII text.
+fn contains_ci(hay: &str, lower_needle: &str) -> bool {
+    if !hay.is_ascii() || !lower_needle.is_ascii() {
+        return hay.to_lowercase().contains(lower_needle);
+    }
+    let (h, n) = (hay.as_bytes(), lower_needle.as_bytes());
+    n.is_empty()
+        || h.windows(n.len())
+            .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
+}
+
 fn search_matches(l: &Line, lower: &str, digits: &str, scope: SearchScope) -> bool {
-    let has = |s: &str| s.to_lowercase().contains(lower);
+    let has = |s: &str| contains_ci(s, lower);
     let opt = |s: &Option<String>| s.as_deref().is_some_and(has);
     // The MDN matches with or without dashes.
     if has(&l.mdn) || (!digits.is_empty() && l.mdn_digits().contains(digits)) {
         return true;
     }
+    // Only a search of digits can match the all-digit fields.
+    let numeric = lower.bytes().all(|b| b.is_ascii_digit());
     let common = has(&l.esn_hex)
         || opt(&l.nickname)
-        || has(&l.imei)
-        || has(&l.iccid)
-        || has(&l.imsi)
-        || has(&l.msisdn);
+        || (numeric && (has(&l.imei) || has(&l.iccid) || has(&l.imsi) || has(&l.msisdn)));
     match scope {
         SearchScope::Totals => common,
-        SearchScope::List => common || opt(&l.mac) || opt(&l.serial) || opt(&l.eid),
+        SearchScope::List => common || opt(&l.mac) || opt(&l.serial) || (numeric && opt(&l.eid)),
     }
 }
 
