@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -305,8 +306,8 @@ async fn device_list_in_a_real_browser() {
 
     let driver = Driver::start();
     driver.ready().await;
-    let client = ClientBuilder::rustls()
-        .expect("rustls")
+    // chromedriver speaks plain HTTP on loopback: no TLS stack needed (and none to choose between).
+    let client = ClientBuilder::new(HttpConnector::new())
         .capabilities(driver.capabilities())
         .connect(&driver.url())
         .await
@@ -323,13 +324,24 @@ async fn device_list_in_a_real_browser() {
     )
     .await;
     let errors = console_errors(&driver, &client).await;
-    let source = client.source().await.unwrap_or_default();
+    let at = client
+        .current_url()
+        .await
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    let page_text = js(
+        &client,
+        "return document.body ? document.body.innerText : '';",
+    )
+    .await
+    .ok()
+    .and_then(|v| v.as_str().map(|s| s.chars().take(2000).collect::<String>()))
+    .unwrap_or_default();
     let _ = client.close().await;
 
     if let Err(e) = outcome {
-        let excerpt: String = source.chars().take(4000).collect();
         panic!(
-            "browser scenario failed: {e}\nscreenshot: {}\npage source (start):\n{excerpt}",
+            "browser scenario failed: {e}\nat: {at}\nscreenshot: {}\npage text (start):\n{page_text}",
             artifact("browser-failure.png").display()
         );
     }
