@@ -55,8 +55,11 @@
     if (token && evt.detail && evt.detail.headers) evt.detail.headers["X-CSRF-Token"] = token;
   });
 
-  // A new request makes earlier client-side error messages stale.
-  document.addEventListener("htmx:beforeRequest", clearClientFlash);
+  // A new user action makes earlier client-side error messages stale; polling (no triggering event) does not.
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var cfg = evt.detail && evt.detail.requestConfig;
+    if (cfg && cfg.triggeringEvent) clearClientFlash();
+  });
 
   // (b) Errors without a server fragment: never swap an empty or non-HTML body into the page...
   document.addEventListener("htmx:beforeSwap", function (evt) {
