@@ -254,6 +254,8 @@ async fn console_errors(driver: &Driver, c: &Client) -> Option<Vec<String>> {
             .iter()
             .filter(|e| e.get("level").and_then(Value::as_str) == Some("SEVERE"))
             .filter_map(|e| e.get("message").and_then(Value::as_str).map(str::to_owned))
+            // Browsers ask for /favicon.ico on their own; a missing icon is not a page error.
+            .filter(|m| !m.contains("favicon.ico"))
             .collect(),
     )
 }
