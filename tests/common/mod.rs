@@ -199,7 +199,11 @@ impl TestApp {
             .send()
             .await
             .expect("authorize");
-        assert!(resp.status().is_redirection(), "authorize: {}", resp.status());
+        assert!(
+            resp.status().is_redirection(),
+            "authorize: {}",
+            resp.status()
+        );
         self.follow(resp).await
     }
 
