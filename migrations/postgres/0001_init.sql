@@ -1,10 +1,11 @@
 -- Audit log and background jobs (sessions: the session store creates its own table).
 -- Timestamps are fixed-width RFC 3339 UTC text ("2024-05-01T12:00:00.000000Z") so that text order is time order
--- and the SQL is the same as on SQLite. JSON values are stored as text for the same reason.
+-- and the SQL is the same as on SQLite; timestamp columns use the "C" collation so that text order is byte order
+-- whatever the database's locale. JSON values are stored as text for the same reason.
 
 CREATE TABLE IF NOT EXISTS audit_log (
     id BIGSERIAL PRIMARY KEY,
-    at TEXT NOT NULL,
+    at TEXT COLLATE "C" NOT NULL,
     request_id TEXT,
     subject TEXT NOT NULL,
     user_name TEXT,
@@ -40,8 +41,8 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
 
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
+    created_at TEXT COLLATE "C" NOT NULL,
+    updated_at TEXT COLLATE "C" NOT NULL,
     subject TEXT NOT NULL,
     session_id TEXT,
     corp_id TEXT NOT NULL,
@@ -54,7 +55,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     result TEXT NOT NULL DEFAULT '{}',
     attempts INTEGER NOT NULL DEFAULT 0,
     lease_owner TEXT,
-    lease_until TEXT
+    lease_until TEXT COLLATE "C"
 );
 -- Finding claimable jobs (queued or running with an expired lease).
 CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (created_at) WHERE state IN ('queued', 'running');
@@ -63,7 +64,7 @@ CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (created_at) WHERE state IN (
 CREATE TABLE IF NOT EXISTS job_chunks (
     job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
     chunk INTEGER NOT NULL,
-    recorded_at TEXT NOT NULL,
+    recorded_at TEXT COLLATE "C" NOT NULL,
     recorded_by TEXT NOT NULL,
     updated BIGINT NOT NULL DEFAULT 0,
     failed TEXT NOT NULL DEFAULT '[]',

@@ -87,6 +87,37 @@ impl Default for AuditFilter {
     }
 }
 
+/// The INSERT for `$r` written at `$at`, as a `query_scalar` returning the new id, ready for any
+/// executor of either backend (a pool, or a transaction that also finishes a job).
+macro_rules! audit_insert_query {
+    ($r:expr, $at:expr) => {{
+        let r: &$crate::storage::audit::NewAuditRecord = $r;
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO audit_log (at, request_id, subject, user_name, roles, corp_id, action, selection, \
+             fields, line_count, updated, failed, unknown, outcome, upstream_status, result, job_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
+        )
+        .bind($at)
+        .bind(&r.request_id)
+        .bind(&r.subject)
+        .bind(&r.user_name)
+        .bind(&r.roles)
+        .bind(&r.corp_id)
+        .bind(&r.action)
+        .bind(r.selection.to_string())
+        .bind(r.fields.to_string())
+        .bind(r.line_count)
+        .bind(r.updated)
+        .bind(r.failed)
+        .bind(r.unknown)
+        .bind(&r.outcome)
+        .bind(r.upstream_status)
+        .bind(r.result.to_string())
+        .bind(&r.job_id)
+    }};
+}
+pub(super) use audit_insert_query;
+
 const COLUMNS: &str = "id, at, request_id, subject, user_name, roles, corp_id, action, selection, fields, \
      line_count, updated, failed, unknown, outcome, upstream_status, result, job_id";
 
@@ -181,32 +212,8 @@ fn where_clause(f: &AuditFilter) -> (String, Vec<String>) {
 impl Db {
     /// Appends one record; returns its id.
     pub async fn audit_insert(&self, r: &NewAuditRecord) -> Result<i64, sqlx::Error> {
-        let sql = "INSERT INTO audit_log (at, request_id, subject, user_name, roles, corp_id, action, selection, \
-             fields, line_count, updated, failed, unknown, outcome, upstream_status, result, job_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id";
         let at = stamp(OffsetDateTime::now_utc());
-        with_pool!(self, pool => {
-            sqlx::query_scalar::<_, i64>(sql)
-                .bind(&at)
-                .bind(&r.request_id)
-                .bind(&r.subject)
-                .bind(&r.user_name)
-                .bind(&r.roles)
-                .bind(&r.corp_id)
-                .bind(&r.action)
-                .bind(r.selection.to_string())
-                .bind(r.fields.to_string())
-                .bind(r.line_count)
-                .bind(r.updated)
-                .bind(r.failed)
-                .bind(r.unknown)
-                .bind(&r.outcome)
-                .bind(r.upstream_status)
-                .bind(r.result.to_string())
-                .bind(&r.job_id)
-                .fetch_one(pool)
-                .await
-        })
+        with_pool!(self, pool => audit_insert_query!(r, &at).fetch_one(pool).await)
     }
 
     /// One page of matching records, newest first, and how many match in all.

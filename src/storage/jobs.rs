@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Db;
+use super::audit::{NewAuditRecord, audit_insert_query};
 use super::sqlutil::{later, parse_json, parse_stamp, stamp, with_pool};
 
 /// Where a job is in its life.
@@ -445,6 +446,32 @@ impl Db {
         state: JobState,
         result: &Value,
     ) -> Result<bool, sqlx::Error> {
+        Ok(self.finish(id, owner, state, result, None).await?.is_some())
+    }
+
+    /// `job_finish` and the job's audit record in one transaction: the record is written exactly
+    /// when the job is finished (so a crash between the two can neither lose nor repeat it).
+    /// Returns the audit record's id, or `None` when `owner` could not finish the job.
+    pub async fn job_finish_audited(
+        &self,
+        id: Uuid,
+        owner: &str,
+        state: JobState,
+        result: &Value,
+        audit: &NewAuditRecord,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        self.finish(id, owner, state, result, Some(audit)).await
+    }
+
+    /// Finishes the job; `Some(audit id)` (0 when there was no record to write) if it did.
+    async fn finish(
+        &self,
+        id: Uuid,
+        owner: &str,
+        state: JobState,
+        result: &Value,
+        audit: Option<&NewAuditRecord>,
+    ) -> Result<Option<i64>, sqlx::Error> {
         if !state.is_finished() {
             return Err(sqlx::Error::InvalidArgument(format!(
                 "a job finishes as done or failed, not {state}"
@@ -453,17 +480,27 @@ impl Db {
         let sql = "UPDATE jobs SET state = $1, result = $2, updated_at = $3, lease_until = NULL \
              WHERE id = $4 AND lease_owner = $5 AND state = 'running'";
         let now = stamp(OffsetDateTime::now_utc());
-        let done = with_pool!(self, pool => {
-            sqlx::query(sql)
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(sql)
                 .bind(state.as_str())
                 .bind(result.to_string())
                 .bind(&now)
                 .bind(id.to_string())
                 .bind(owner)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected()
-        });
-        Ok(done == 1)
+                .rows_affected();
+            if done != 1 {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            let audit_id = match audit {
+                Some(r) => audit_insert_query!(r, &now).fetch_one(&mut *tx).await?,
+                None => 0,
+            };
+            tx.commit().await?;
+            Ok(Some(audit_id))
+        })
     }
 }
