@@ -316,6 +316,7 @@ async fn device_list_in_a_real_browser() {
         .expect("start a chromium session through chromedriver");
 
     let outcome = scenario(&client, &app.base).await;
+    let _ = client.execute("window.scrollTo(0, 0);", vec![]).await;
     screenshot(
         &client,
         if outcome.is_ok() {
