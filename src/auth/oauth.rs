@@ -18,7 +18,6 @@ use oauth2::{
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use tower_sessions::Session;
 use url::Url;
 
@@ -204,18 +203,13 @@ fn describe(e: RequestTokenError<HttpClientError<reqwest::Error>, BasicErrorResp
 }
 
 fn tokens_of(resp: &ProviderTokenResponse, old_refresh: Option<&Secret>) -> Tokens {
-    Tokens {
-        access: Secret::new(resp.access_token().secret().clone()),
-        refresh: resp
-            .refresh_token()
+    Tokens::received(
+        Secret::new(resp.access_token().secret().clone()),
+        resp.refresh_token()
             .map(|r| Secret::new(r.secret().clone()))
             .or_else(|| old_refresh.cloned()),
-        expires_at: resp.expires_in().and_then(|d| {
-            time::Duration::try_from(d)
-                .ok()
-                .map(|d| OffsetDateTime::now_utc() + d)
-        }),
-    }
+        resp.expires_in(),
+    )
 }
 
 /// The user the token response describes. A response without `scope` grants no role (the safe

@@ -97,11 +97,7 @@ pub async fn submit(
         Err(e) => return Err(e.into()),
     };
     let principal = principal_from_details(&username, &answer.details);
-    let tokens = Tokens {
-        access: Secret::new(answer.token),
-        refresh: None,
-        expires_at: None,
-    };
+    let tokens = Tokens::received(Secret::new(answer.token), None, None);
     complete_sign_in(&session, principal, tokens).await?;
     Ok(Redirect::to(&next).into_response())
 }

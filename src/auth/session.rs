@@ -22,7 +22,8 @@ pub const CSRF_KEY: &str = "csrf";
 /// Session key of the OAuth sign-ins in progress ([`PendingLogin`]s).
 pub const PENDING_KEY: &str = "oauth_pending";
 
-/// Refresh this long before the access token runs out, so a request never carries a dying token.
+/// Refresh this long before the access token runs out (at most half its lifetime), so a request
+/// never carries a dying token.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(30);
 
 /// A secret (token, PKCE verifier) that serialises into the server-side session store but never
@@ -67,12 +68,28 @@ pub struct Tokens {
     /// `None`: the provider did not say; the upstream's 401 ends the session.
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
+    /// When to refresh: [`REFRESH_MARGIN`] before expiry, or half-way for short-lived tokens
+    /// (else a token shorter-lived than the margin would be refreshed on every request).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub refresh_after: Option<OffsetDateTime>,
 }
 
 impl Tokens {
+    /// Tokens received now, valid for `expires_in` when the provider said.
+    pub fn received(access: Secret, refresh: Option<Secret>, expires_in: Option<Duration>) -> Self {
+        let now = OffsetDateTime::now_utc();
+        let at = |d: Duration| time::Duration::try_from(d).ok().map(|d| now + d);
+        Self {
+            access,
+            refresh,
+            expires_at: expires_in.and_then(at),
+            refresh_after: expires_in.and_then(|d| at(d - (d / 2).min(REFRESH_MARGIN))),
+        }
+    }
+
     /// Does the access token need refreshing now?
     pub fn expiring(&self, now: OffsetDateTime) -> bool {
-        self.expires_at.is_some_and(|at| at <= now + REFRESH_MARGIN)
+        self.refresh_after.is_some_and(|at| at <= now)
     }
 }
 
@@ -187,11 +204,11 @@ mod tests {
     fn secrets_are_redacted_in_debug() {
         let a = AuthSession::new(
             Principal::default(),
-            Tokens {
-                access: Secret::new("access-abc"),
-                refresh: Some(Secret::new("refresh-xyz")),
-                expires_at: None,
-            },
+            Tokens::received(
+                Secret::new("access-abc"),
+                Some(Secret::new("refresh-xyz")),
+                None,
+            ),
         );
         let dbg = format!("{a:?}");
         assert!(
@@ -206,23 +223,19 @@ mod tests {
     }
 
     #[test]
-    fn expiring_includes_the_margin() {
+    fn refresh_point_keeps_a_margin() {
         let now = OffsetDateTime::now_utc();
-        let t = |secs: i64| Tokens {
-            access: Secret::new("a"),
-            refresh: None,
-            expires_at: Some(now + time::Duration::seconds(secs)),
-        };
-        assert!(t(-1).expiring(now));
-        assert!(t(29).expiring(now));
-        assert!(!t(31).expiring(now));
-        assert!(
-            !Tokens {
-                expires_at: None,
-                ..t(0)
-            }
-            .expiring(now)
-        );
+        let t =
+            |secs: u64| Tokens::received(Secret::new("a"), None, Some(Duration::from_secs(secs)));
+        let later = |secs: i64| now + time::Duration::seconds(secs);
+        // An hour-long token: refreshed 30 s before it ends.
+        assert!(!t(3600).expiring(later(3560)));
+        assert!(t(3600).expiring(later(3571)));
+        // A 2 s token: half-way, not on every request.
+        assert!(!t(2).expiring(now));
+        assert!(t(2).expiring(later(2)));
+        // No lifetime given: never refreshed ahead (the upstream's 401 decides).
+        assert!(!Tokens::received(Secret::new("a"), None, None).expiring(later(99_999)));
     }
 
     #[test]
