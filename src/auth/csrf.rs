@@ -194,7 +194,7 @@ pub async fn csrf_and_context(
     }
     let is_login = req.uri().path() == "/login";
     let resp = next.run(req).await;
-    if auth.is_some() && !is_login && sends_to_sign_in(&resp) {
+    if auth.is_some() && session.id().is_some() && !is_login && sends_to_sign_in(&resp) {
         // Signed in, yet sent to sign in: Sentinel refused the token (or the session ended).
         // Without this, /login would see the session and send the user straight back.
         if let Err(e) = session.flush().await {
