@@ -1,0 +1,390 @@
+//! The simulator's device groups in memory: lazily generated base lines, per-line overrides, sort caches and filters.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::domain::{SortDir, SortField};
+use crate::upstream::wire::Totals;
+
+use super::data::{self, GroupKind, Line};
+
+/// One device group. Line ids `0..base_n` are generated lines, `base_n..` lines moved in.
+#[derive(Debug)]
+pub struct Group {
+    pub kind: GroupKind,
+    base_n: u32,
+    /// A changed base line, or `None` when it was moved out.
+    overrides: HashMap<u32, Option<Line>>,
+    extras: Vec<Option<Line>>,
+    extra_index: HashMap<String, u32>,
+    /// MDN digits → base index, for the small groups (the large one inverts its MDN formula).
+    base_index: Option<HashMap<String, u32>>,
+    sort_cache: HashMap<(SortField, SortDir), Arc<Vec<u32>>>,
+    totals_cache: Option<Totals>,
+}
+
+impl Group {
+    pub fn new(kind: GroupKind, size: u32) -> Self {
+        let base_index = (kind != GroupKind::Fleet).then(|| {
+            (0..size)
+                .map(|i| (data::base_mdn(kind, i).replace('-', ""), i))
+                .collect()
+        });
+        Self {
+            kind,
+            base_n: size,
+            overrides: HashMap::new(),
+            extras: Vec::new(),
+            extra_index: HashMap::new(),
+            base_index,
+            sort_cache: HashMap::new(),
+            totals_cache: None,
+        }
+    }
+
+    pub fn corp_id(&self) -> &'static str {
+        self.kind.corp_id()
+    }
+
+    fn id_space(&self) -> u32 {
+        self.base_n + self.extras.len() as u32
+    }
+
+    /// The current line with this id, if it is still in the group.
+    pub fn line(&self, id: u32) -> Option<Line> {
+        if id < self.base_n {
+            match self.overrides.get(&id) {
+                Some(o) => o.clone(),
+                None => Some(data::generate(self.kind, id)),
+            }
+        } else {
+            self.extras
+                .get((id - self.base_n) as usize)
+                .cloned()
+                .flatten()
+        }
+    }
+
+    fn live(&self, id: u32) -> bool {
+        if id < self.base_n {
+            !matches!(self.overrides.get(&id), Some(None))
+        } else {
+            matches!(self.extras.get((id - self.base_n) as usize), Some(Some(_)))
+        }
+    }
+
+    /// Every line id still in the group.
+    pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.id_space()).filter(|id| self.live(*id))
+    }
+
+    /// The id of the line with this MDN (dashed or not).
+    pub fn find_mdn(&self, mdn: &str) -> Option<u32> {
+        let digits: String = mdn.chars().filter(char::is_ascii_digit).collect();
+        if let Some(id) = self.extra_index.get(&digits) {
+            return self.live(*id).then_some(*id);
+        }
+        let base = match &self.base_index {
+            Some(map) => map.get(&digits).copied(),
+            None => data::fleet_index_of(&digits, self.base_n),
+        }?;
+        self.live(base).then_some(base)
+    }
+
+    /// Replaces a line (after a write).
+    pub fn set(&mut self, id: u32, line: Line) {
+        if id < self.base_n {
+            self.overrides.insert(id, Some(line));
+        } else if let Some(slot) = self.extras.get_mut((id - self.base_n) as usize) {
+            *slot = Some(line);
+        }
+        self.invalidate();
+    }
+
+    /// Takes a line out of the group (moved to another group).
+    pub fn remove(&mut self, id: u32) -> Option<Line> {
+        let line = self.line(id)?;
+        if id < self.base_n {
+            self.overrides.insert(id, None);
+        } else if let Some(slot) = self.extras.get_mut((id - self.base_n) as usize) {
+            *slot = None;
+        }
+        self.invalidate();
+        Some(line)
+    }
+
+    /// Adds a line moved in from another group.
+    pub fn add(&mut self, mut line: Line) {
+        line.corp_id = self.corp_id();
+        let id = self.id_space();
+        self.extra_index.insert(line.mdn_digits(), id);
+        self.extras.push(Some(line));
+        self.invalidate();
+    }
+
+    fn invalidate(&mut self) {
+        self.sort_cache.clear();
+        self.totals_cache = None;
+    }
+
+    /// Every live id, sorted by `sort`/`dir` with the MDN as tie-break; cached until the next write.
+    pub fn sorted(&mut self, sort: SortField, dir: SortDir) -> Arc<Vec<u32>> {
+        if let Some(v) = self.sort_cache.get(&(sort, dir)) {
+            return v.clone();
+        }
+        let mut keyed: Vec<(SortKey, String, u32)> = self
+            .ids()
+            .filter_map(|id| self.line(id).map(|l| (sort_key(&l, sort), l.mdn, id)))
+            .collect();
+        keyed.sort_by(|a, b| {
+            let primary = a.0.cmp(&b.0);
+            let primary = if dir == SortDir::Desc {
+                primary.reverse()
+            } else {
+                primary
+            };
+            primary.then_with(|| a.1.cmp(&b.1))
+        });
+        let order = Arc::new(keyed.into_iter().map(|(_, _, id)| id).collect::<Vec<_>>());
+        self.sort_cache.insert((sort, dir), order.clone());
+        order
+    }
+
+    /// The ids matching `filter`, in the order `sort`/`dir`.
+    pub fn query(&mut self, sort: SortField, dir: SortDir, filter: &Filter) -> Arc<Vec<u32>> {
+        let order = self.sorted(sort, dir);
+        if filter.is_empty() {
+            return order;
+        }
+        Arc::new(
+            order
+                .iter()
+                .copied()
+                .filter(|id| self.line(*id).is_some_and(|l| filter.matches(&l)))
+                .collect(),
+        )
+    }
+
+    /// Counts by status of the lines matching `filter`.
+    pub fn totals(&mut self, filter: &Filter) -> Totals {
+        if filter.is_empty() {
+            if let Some(t) = self.totals_cache {
+                return t;
+            }
+        }
+        let mut t = Totals::default();
+        for id in self.ids() {
+            let Some(l) = self.line(id) else { continue };
+            if !filter.matches(&l) {
+                continue;
+            }
+            t.total += 1;
+            match l.status.as_str() {
+                "active" => t.active += 1,
+                "suspended" => t.suspended += 1,
+                _ => {}
+            }
+        }
+        if filter.is_empty() {
+            self.totals_cache = Some(t);
+        }
+        t
+    }
+
+    /// The ids of lines with this IMEI.
+    pub fn find_imei(&self, imei: &str) -> Vec<u32> {
+        self.ids()
+            .filter(|id| self.line(*id).is_some_and(|l| l.imei == imei))
+            .collect()
+    }
+}
+
+/// A sort key: text compares case-insensitively, numbers numerically; missing values sort first.
+#[derive(Debug, Clone, PartialEq)]
+enum SortKey {
+    Text(Option<String>),
+    Num(Option<f64>),
+}
+
+impl Eq for SortKey {}
+
+impl PartialOrd for SortKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SortKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        match (self, other) {
+            (SortKey::Text(a), SortKey::Text(b)) => a.cmp(b),
+            (SortKey::Num(a), SortKey::Num(b)) => match (a, b) {
+                (Some(x), Some(y)) => x.total_cmp(y),
+                (None, None) => Ordering::Equal,
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+            },
+            (SortKey::Text(_), SortKey::Num(_)) => Ordering::Less,
+            (SortKey::Num(_), SortKey::Text(_)) => Ordering::Greater,
+        }
+    }
+}
+
+fn sort_key(l: &Line, sort: SortField) -> SortKey {
+    let text = |s: &str| SortKey::Text(Some(s.to_lowercase()));
+    match sort {
+        SortField::Mdn => text(&l.mdn),
+        SortField::Status => text(&l.status),
+        SortField::MediaCenterStatus => text(&l.media_center_status),
+        SortField::EsnHex => text(&l.esn_hex),
+        SortField::Uicc => text(&l.iccid),
+        SortField::DeviceName => text(&l.device_name),
+        SortField::FilterGroup => text(&l.filter_group),
+        SortField::MonthlyLimit => SortKey::Num(l.monthly_limit),
+        SortField::DailyLimit => SortKey::Num(l.daily_limit),
+        SortField::MonthlyAmountUsed => SortKey::Num(Some(l.monthly_used)),
+        SortField::DayAmountUsed => SortKey::Num(Some(l.day_used)),
+        SortField::Last30DaysUsed => SortKey::Num(Some(l.last30_used)),
+    }
+}
+
+/// Which fields a search looks at: the vendor text names different ones for the list and for totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchScope {
+    List,
+    Totals,
+}
+
+/// A device filter: search, labels (any of), filter group, status, exclusions.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    search: Option<(String, String)>,
+    scope: Option<SearchScope>,
+    pub labels: Vec<i64>,
+    pub filter_group: Option<String>,
+    pub status: Option<String>,
+    pub excluded: HashSet<String>,
+}
+
+impl Filter {
+    pub fn search(mut self, value: Option<&str>, scope: SearchScope) -> Self {
+        if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {
+            let lower = v.to_lowercase();
+            let digits: String = v.chars().filter(|c| *c != '-').collect();
+            self.search = Some((lower, digits));
+            self.scope = Some(scope);
+        }
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.search.is_none()
+            && self.labels.is_empty()
+            && self.filter_group.is_none()
+            && self.status.is_none()
+            && self.excluded.is_empty()
+    }
+
+    pub fn matches(&self, l: &Line) -> bool {
+        if !self.labels.is_empty() && !l.labels.iter().any(|id| self.labels.contains(id)) {
+            return false;
+        }
+        if let Some(fg) = &self.filter_group {
+            if !l.filter_group.eq_ignore_ascii_case(fg) {
+                return false;
+            }
+        }
+        if let Some(st) = &self.status {
+            if !l.status.eq_ignore_ascii_case(st) {
+                return false;
+            }
+        }
+        if !self.excluded.is_empty() && self.excluded.contains(&l.mdn_digits()) {
+            return false;
+        }
+        match (&self.search, self.scope) {
+            (Some((lower, digits)), Some(scope)) => search_matches(l, lower, digits, scope),
+            _ => true,
+        }
+    }
+}
+
+fn search_matches(l: &Line, lower: &str, digits: &str, scope: SearchScope) -> bool {
+    let has = |s: &str| s.to_lowercase().contains(lower);
+    let opt = |s: &Option<String>| s.as_deref().is_some_and(has);
+    // The MDN matches with or without dashes.
+    if has(&l.mdn) || (!digits.is_empty() && l.mdn_digits().contains(digits)) {
+        return true;
+    }
+    let common = has(&l.esn_hex)
+        || opt(&l.nickname)
+        || has(&l.imei)
+        || has(&l.iccid)
+        || has(&l.imsi)
+        || has(&l.msisdn);
+    match scope {
+        SearchScope::Totals => common,
+        SearchScope::List => common || opt(&l.mac) || opt(&l.serial) || opt(&l.eid),
+    }
+}
+
+/// All device groups.
+#[derive(Debug)]
+pub struct World {
+    pub groups: Vec<Group>,
+}
+
+impl World {
+    pub fn new(large_group_size: u64) -> Self {
+        let large = u32::try_from(large_group_size.min(7_999_999)).unwrap_or(7_999_999);
+        Self {
+            groups: vec![
+                Group::new(GroupKind::Northstar, data::NORTHSTAR_LINES),
+                Group::new(GroupKind::NorthstarHs, data::HS_LINES),
+                Group::new(GroupKind::Fleet, large),
+            ],
+        }
+    }
+
+    pub fn group(&self, corp: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.corp_id() == corp)
+    }
+
+    pub fn group_mut(&mut self, corp: &str) -> Option<&mut Group> {
+        self.groups.iter_mut().find(|g| g.corp_id() == corp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_and_moves() {
+        let mut w = World::new(1000);
+        let g = w.group_mut("NORTHSTAR-ISD").unwrap();
+        let t = g.totals(&Filter::default());
+        assert_eq!((t.active, t.suspended, t.total), (487, 12, 499));
+        let id = g.find_mdn("5212671508").unwrap();
+        let line = g.remove(id).unwrap();
+        assert!(g.find_mdn("521-267-1508").is_none());
+        let hs = w.group_mut("NORTHSTAR-ISD-HS").unwrap();
+        hs.add(line);
+        assert!(hs.find_mdn("521-267-1508").is_some());
+        let f = w.group_mut("FLEET-LARGE").unwrap();
+        assert_eq!(f.find_mdn("610-200-0999"), Some(999));
+        assert_eq!(f.find_mdn("610-200-1000"), None);
+    }
+
+    #[test]
+    fn sorts_are_stable_and_complete() {
+        let mut w = World::new(10);
+        let g = w.group_mut("NORTHSTAR-ISD").unwrap();
+        for s in SortField::ALL {
+            for d in SortDir::ALL {
+                assert_eq!(g.sorted(*s, *d).len(), 499);
+            }
+        }
+    }
+}
