@@ -1,21 +1,276 @@
-//! The device list, totals, IMEI look-up and line health.
+//! The device list, totals, device-group picker, IMEI look-up and line health.
 
-use axum::response::IntoResponse;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
 
+use crate::auth::CurrentUser;
+use crate::domain::{CorpId, Imei, ListQuery, Mdn, RawListQuery, SearchValue};
 use crate::error::AppError;
+use crate::policy::Operation;
+use crate::startup::AppState;
+use crate::upstream::{ListParams, UpstreamError};
+use crate::views::Layout;
+use crate::views::devices::{
+    DeviceResults, DeviceRow, DevicesPage, GroupLink, GroupsPage, HealthPage, ImeiPage,
+    TotalsFragment, list_href, url_segment,
+};
 
-pub async fn home() -> Result<axum::response::Response, AppError> {
-    Ok("todo".into_response())
+/// Is this an htmx request that wants a fragment (not a history restore, which needs the page)?
+pub fn wants_fragment(headers: &HeaderMap) -> bool {
+    let is = |name: &str| headers.get(name).is_some_and(|v| v.as_bytes() == b"true");
+    is("hx-request") && !is("hx-history-restore-request")
 }
-pub async fn list() -> Result<axum::response::Response, AppError> {
-    Ok("todo".into_response())
+
+/// Marks responses that differ for htmx, so no cache mixes a fragment and a page.
+fn vary_hx(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .append(header::VARY, HeaderValue::from_static("HX-Request"));
+    resp
 }
-pub async fn totals() -> Result<axum::response::Response, AppError> {
-    Ok("todo".into_response())
+
+/// Parses a query string into `T` (all fields optional strings), as a 400 when malformed.
+pub fn parse_query<T: serde::de::DeserializeOwned + Default>(
+    raw: Option<&str>,
+) -> Result<T, AppError> {
+    match raw {
+        None | Some("") => Ok(T::default()),
+        Some(q) => serde_urlencoded::from_str(q)
+            .map_err(|_| AppError::BadRequest("The address has a malformed query.".into())),
+    }
 }
-pub async fn by_imei() -> Result<axum::response::Response, AppError> {
-    Ok("todo".into_response())
+
+/// `GET /`: the user's device group, or a picker when there are several (or none known).
+pub async fn home(user: CurrentUser) -> Result<Response, AppError> {
+    let groups = user.principal.corp_ids.clone().unwrap_or_default();
+    if groups.len() == 1 {
+        return Ok(
+            Redirect::to(&format!("/devices/{}", url_segment(groups[0].as_str()))).into_response(),
+        );
+    }
+    Ok(GroupsPage {
+        layout: Layout::signed_in("Device groups", &user.principal, &user.csrf),
+        groups: groups
+            .iter()
+            .map(|c| GroupLink {
+                corp: c.to_string(),
+                href: format!("/devices/{}", url_segment(c.as_str())),
+            })
+            .collect(),
+    }
+    .into_response())
 }
-pub async fn health() -> Result<axum::response::Response, AppError> {
-    Ok("todo".into_response())
+
+#[derive(serde::Deserialize, Default)]
+pub struct OpenQuery {
+    #[serde(rename = "corpId")]
+    corp_id: Option<String>,
+}
+
+/// `GET /open?corpId=…`: the picker's form for a typed device group id.
+pub async fn open(_user: CurrentUser, RawQuery(raw): RawQuery) -> Result<Response, AppError> {
+    let q: OpenQuery = parse_query(raw.as_deref())?;
+    let corp = CorpId::parse(q.corp_id.as_deref().unwrap_or_default())?;
+    Ok(Redirect::to(&format!("/devices/{}", url_segment(corp.as_str()))).into_response())
+}
+
+/// Parses the path's device group and checks the user may run `op` on it: before any upstream call.
+pub fn authorize(user: &CurrentUser, corp: &str, op: Operation) -> Result<CorpId, AppError> {
+    let corp = CorpId::parse(corp)?;
+    user.principal.check(op, &corp)?;
+    Ok(corp)
+}
+
+async fn fetch_totals(
+    state: &AppState,
+    user: &CurrentUser,
+    corp: &CorpId,
+    search: &SearchValue,
+) -> TotalsFragment {
+    let searching = !search.is_empty();
+    if let Err(r) = user.principal.check(Operation::DeviceTotals, corp) {
+        return TotalsFragment {
+            totals: None,
+            problem: Some(r.0),
+            searching,
+        };
+    }
+    let s = (!search.is_empty()).then(|| search.as_str());
+    match state.upstream.device_totals(&user.token, corp, s).await {
+        Ok(t) => TotalsFragment {
+            totals: Some(t),
+            problem: None,
+            searching,
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "totals failed");
+            TotalsFragment {
+                totals: None,
+                problem: Some(AppError::Upstream(e).info().message),
+                searching,
+            }
+        }
+    }
+}
+
+/// `GET /devices/{corpId}`: the list page, or its results fragment for htmx.
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(corp): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let corp = authorize(&user, &corp, Operation::ListDevices)?;
+    let raw: RawListQuery = parse_query(raw.as_deref())?;
+    let q = ListQuery::parse(&raw)?;
+    let params = ListParams::from(&q);
+    // The page and the totals are independent: ask for both at once.
+    let (list, totals) = tokio::join!(
+        state.upstream.list_devices(&user.token, &corp, &params),
+        fetch_totals(&state, &user, &corp, &q.search)
+    );
+    let list = list?;
+    let mut labels: Vec<(i64, String)> = Vec::new();
+    for d in &list.devices {
+        for l in d.labels.as_deref().unwrap_or_default() {
+            if !labels.iter().any(|(id, _)| *id == l.id) {
+                labels.push((l.id, l.name.clone()));
+            }
+        }
+    }
+    let fragment = wants_fragment(&headers);
+    let results = DeviceResults::new(
+        &corp,
+        &q,
+        &list.devices,
+        list.total_count,
+        totals,
+        &labels,
+        fragment,
+    );
+    if fragment {
+        return Ok(vary_hx(results.into_response()));
+    }
+    let corp_description = list
+        .devices
+        .iter()
+        .find_map(|d| d.corp_description.clone())
+        .unwrap_or_default();
+    let other_groups = user
+        .principal
+        .corp_ids
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| **c != corp)
+        .map(|c| c.to_string())
+        .collect();
+    let page = DevicesPage {
+        layout: Layout::signed_in(format!("{corp} lines"), &user.principal, &user.csrf),
+        corp: corp.to_string(),
+        corp_description,
+        action: format!("/devices/{}", url_segment(corp.as_str())),
+        search: q.search.as_str().to_owned(),
+        page_sizes: DevicesPage::page_sizes(&q),
+        other_groups,
+        results,
+    };
+    Ok(vary_hx(page.into_response()))
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct TotalsQuery {
+    #[serde(rename = "searchValue")]
+    search_value: Option<String>,
+}
+
+/// `GET /devices/{corpId}/totals`: the totals fragment.
+pub async fn totals(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(corp): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
+    let corp = authorize(&user, &corp, Operation::DeviceTotals)?;
+    let q: TotalsQuery = parse_query(raw.as_deref())?;
+    let search = SearchValue::parse(q.search_value.as_deref().unwrap_or_default())?;
+    let s = (!search.is_empty()).then(|| search.as_str());
+    let t = state.upstream.device_totals(&user.token, &corp, s).await?;
+    Ok(TotalsFragment {
+        totals: Some(t),
+        problem: None,
+        searching: !search.is_empty(),
+    }
+    .into_response())
+}
+
+/// `GET /devices/{corpId}/imei/{imei}`: the lines carrying an IMEI.
+pub async fn by_imei(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((corp, imei)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let corp = authorize(&user, &corp, Operation::GetDevicesByImei)?;
+    let imei = Imei::parse(&imei)?;
+    let devices = state
+        .upstream
+        .get_devices_by_imei(&user.token, &corp, &imei)
+        .await?;
+    let q = ListQuery::default();
+    Ok(ImeiPage {
+        layout: Layout::signed_in(format!("IMEI {imei}"), &user.principal, &user.csrf),
+        corp: corp.to_string(),
+        back_href: list_href(&corp, &q),
+        imei: imei.to_string(),
+        rows: devices
+            .iter()
+            .map(|d| DeviceRow::new(&corp, d, &q))
+            .collect(),
+        smartspot_href: format!("/devices/{}/smartspot/{}", url_segment(corp.as_str()), imei),
+    }
+    .into_response())
+}
+
+/// `GET /devices/{corpId}/{mdn}/health`: one line's health.
+pub async fn health(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((corp, mdn)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let corp = authorize(&user, &corp, Operation::DeviceHealth)?;
+    let mdn = Mdn::parse(&mdn)?;
+    let page = |health, unavailable| HealthPage {
+        layout: Layout::signed_in(format!("Health of {mdn}"), &user.principal, &user.csrf),
+        corp: corp.to_string(),
+        back_href: list_href(&corp, &ListQuery::default()),
+        mdn: mdn.to_string(),
+        health,
+        unavailable,
+    };
+    match state.upstream.device_health(&user.token, &corp, &mdn).await {
+        Ok(h) => Ok(page(Some(h), None).into_response()),
+        // Not every line reports health: say so in place rather than as an error page.
+        Err(UpstreamError::Status {
+            status, message, ..
+        }) if status.as_u16() == 409 => Ok((
+            StatusCode::CONFLICT,
+            page(
+                None,
+                Some(format!("This line does not report its health ({message}).")),
+            ),
+        )
+            .into_response()),
+        Err(UpstreamError::Status {
+            status, message, ..
+        }) if status.as_u16() == 404 => Ok((
+            StatusCode::NOT_FOUND,
+            page(
+                None,
+                Some(format!("Sentinel does not know this line: {message}")),
+            ),
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -12,6 +12,7 @@ use crate::startup::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(devices::home))
+        .route("/open", get(devices::open))
         .route("/devices/{corp_id}", get(devices::list))
         .route("/devices/{corp_id}/totals", get(devices::totals))
         .route("/devices/{corp_id}/imei/{imei}", get(devices::by_imei))

@@ -1,1 +1,460 @@
-//! Views of the device list, totals, IMEI look-up and health.
+//! Views of the device list (page, results fragment, totals), device-group picker, IMEI look-up and health.
+
+use askama::Template;
+use askama_web::WebTemplate;
+
+use crate::domain::{CorpId, ListQuery, PAGE_SIZES, SortDir, SortField};
+use crate::upstream::wire::{Device, Health, Totals};
+use crate::views::Layout;
+
+/// Formats megabytes for people: `812 MB`, `31.2 GB`.
+pub fn format_mb(mb: Option<f64>) -> String {
+    match mb {
+        None => "—".into(),
+        Some(v) if v >= 1024.0 => format!("{:.1} GB", v / 1024.0),
+        Some(v) => format!("{v:.0} MB"),
+    }
+}
+
+/// A limit: `None` = no limit.
+pub fn format_limit(mb: Option<f64>) -> String {
+    match mb {
+        None => "No limit".into(),
+        some => format_mb(some),
+    }
+}
+
+/// One label chip in a row; its link adds the label to the filter.
+#[derive(Debug, Clone)]
+pub struct LabelChip {
+    pub id: i64,
+    pub name: String,
+    pub href: String,
+}
+
+/// One row of the device table, already formatted.
+#[derive(Debug, Clone)]
+pub struct DeviceRow {
+    pub mdn: String,
+    pub health_href: String,
+    pub nickname: String,
+    pub status: String,
+    pub status_class: &'static str,
+    pub online: Option<bool>,
+    pub network: String,
+    pub device_name: String,
+    pub filter_group: String,
+    pub imei: String,
+    pub imei_href: Option<String>,
+    pub media_center_status: String,
+    pub esn_hex: String,
+    pub uicc: String,
+    pub monthly_limit: String,
+    pub monthly_limit_raw: String,
+    pub daily_limit: String,
+    pub daily_limit_raw: String,
+    pub monthly_used: String,
+    pub monthly_used_raw: String,
+    pub day_used: String,
+    pub day_used_raw: String,
+    pub last30: String,
+    pub last30_raw: String,
+    pub labels: Vec<LabelChip>,
+    pub show_health: bool,
+}
+
+fn raw(v: Option<f64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+fn text(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
+}
+
+impl DeviceRow {
+    pub fn new(corp: &CorpId, d: &Device, q: &ListQuery) -> Self {
+        let status = text(&d.status);
+        let status_class = match status.to_ascii_lowercase().as_str() {
+            "active" => "badge-active",
+            "suspended" => "badge-suspended",
+            _ => "badge",
+        };
+        let labels = d
+            .labels
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|l| {
+                let mut nq = q.clone();
+                let mut ids = nq.labels.ids().to_vec();
+                if !ids.contains(&l.id) {
+                    ids.push(l.id);
+                }
+                nq.labels = crate::domain::LabelIds::from_ids(ids);
+                nq.offset = 0;
+                LabelChip {
+                    id: l.id,
+                    name: l.name.clone(),
+                    href: list_href(corp, &nq),
+                }
+            })
+            .collect();
+        let seg = |s: &str| url_segment(s);
+        Self {
+            mdn: d.mdn.clone(),
+            health_href: format!("/devices/{}/{}/health", seg(corp.as_str()), seg(&d.mdn)),
+            nickname: text(&d.nickname),
+            status,
+            status_class,
+            online: d.online_status,
+            network: text(&d.network),
+            device_name: text(&d.device_name),
+            filter_group: text(&d.filter_group),
+            imei: text(&d.imei),
+            imei_href: d
+                .imei
+                .as_deref()
+                .filter(|i| !i.is_empty())
+                .map(|i| format!("/devices/{}/imei/{}", seg(corp.as_str()), seg(i))),
+            media_center_status: text(&d.media_center_status),
+            esn_hex: text(&d.esn_hex),
+            uicc: text(&d.uicc),
+            monthly_limit: format_limit(d.monthly_limit),
+            monthly_limit_raw: raw(d.monthly_limit),
+            daily_limit: format_limit(d.daily_limit),
+            daily_limit_raw: raw(d.daily_limit),
+            monthly_used: format_mb(d.monthly_amount_used),
+            monthly_used_raw: raw(d.monthly_amount_used),
+            day_used: format_mb(d.day_amount_used),
+            day_used_raw: raw(d.day_amount_used),
+            last30: format_mb(d.last30_days_used),
+            last30_raw: raw(d.last30_days_used),
+            labels,
+            show_health: d.show_health_status.unwrap_or(false),
+        }
+    }
+}
+
+/// Percent-encodes one path segment.
+pub fn url_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// The console URL of the list with this query.
+pub fn list_href(corp: &CorpId, q: &ListQuery) -> String {
+    format!(
+        "/devices/{}?{}",
+        url_segment(corp.as_str()),
+        q.to_query_string()
+    )
+}
+
+/// A column header; sortable ones link to the list sorted by them.
+#[derive(Debug, Clone)]
+pub struct HeaderCell {
+    pub label: &'static str,
+    pub class: &'static str,
+    pub sort: Option<&'static str>,
+    pub href: String,
+    /// `ascending` / `descending` / `none`, for `aria-sort`.
+    pub aria_sort: &'static str,
+    pub indicator: &'static str,
+}
+
+/// The table's columns: (label, css class, sort value).
+const COLUMNS: &[(&str, &str, Option<SortField>)] = &[
+    ("MDN", "col-mdn", Some(SortField::Mdn)),
+    ("Nickname", "col-nickname", None),
+    ("Status", "col-status", Some(SortField::Status)),
+    ("Network", "col-network", None),
+    ("Device", "col-device", Some(SortField::DeviceName)),
+    ("Filter group", "col-filter", Some(SortField::FilterGroup)),
+    (
+        "Last 30 days",
+        "col-last30 num",
+        Some(SortField::Last30DaysUsed),
+    ),
+    (
+        "This month",
+        "col-month num",
+        Some(SortField::MonthlyAmountUsed),
+    ),
+    ("Today", "col-day num", Some(SortField::DayAmountUsed)),
+    (
+        "Monthly limit",
+        "col-mlimit num",
+        Some(SortField::MonthlyLimit),
+    ),
+    ("Daily limit", "col-dlimit num", Some(SortField::DailyLimit)),
+    ("IMEI", "col-imei", None),
+    (
+        "Media center",
+        "col-media",
+        Some(SortField::MediaCenterStatus),
+    ),
+    ("ESN (hex)", "col-esn", Some(SortField::EsnHex)),
+    ("UICC", "col-uicc", Some(SortField::Uicc)),
+    ("Labels", "col-labels", None),
+];
+
+fn headers(corp: &CorpId, q: &ListQuery) -> Vec<HeaderCell> {
+    COLUMNS
+        .iter()
+        .map(|(label, class, sort)| match sort {
+            None => HeaderCell {
+                label,
+                class,
+                sort: None,
+                href: String::new(),
+                aria_sort: "none",
+                indicator: "",
+            },
+            Some(s) => {
+                let active = *s == q.sort;
+                let mut nq = q.clone();
+                nq.sort = *s;
+                // Clicking the active column flips it; a new column starts ascending
+                // (usage columns start descending: the heaviest users first).
+                nq.sort_dir = if active {
+                    q.sort_dir.flip()
+                } else if matches!(
+                    s,
+                    SortField::Last30DaysUsed
+                        | SortField::MonthlyAmountUsed
+                        | SortField::DayAmountUsed
+                ) {
+                    SortDir::Desc
+                } else {
+                    SortDir::Asc
+                };
+                nq.offset = 0;
+                HeaderCell {
+                    label,
+                    class,
+                    sort: Some(s.as_str()),
+                    href: list_href(corp, &nq),
+                    aria_sort: match (active, q.sort_dir) {
+                        (false, _) => "none",
+                        (true, SortDir::Asc) => "ascending",
+                        (true, SortDir::Desc) => "descending",
+                    },
+                    indicator: match (active, q.sort_dir) {
+                        (false, _) => "",
+                        (true, SortDir::Asc) => "▲",
+                        (true, SortDir::Desc) => "▼",
+                    },
+                }
+            }
+        })
+        .collect()
+}
+
+/// The totals strip (active / suspended / total), following the search.
+#[derive(Template, WebTemplate, Debug, Clone)]
+#[template(path = "fragments/totals.html")]
+pub struct TotalsFragment {
+    pub totals: Option<Totals>,
+    /// Why the totals are missing, when they are.
+    pub problem: Option<String>,
+    pub searching: bool,
+}
+
+/// An active label filter with a link that removes it.
+#[derive(Debug, Clone)]
+pub struct ActiveLabel {
+    pub id: i64,
+    pub name: String,
+    pub remove_href: String,
+}
+
+/// The part of the list page that htmx swaps: totals, filters, table, pagination.
+#[derive(Template, WebTemplate, Debug, Clone)]
+#[template(path = "fragments/device_results.html")]
+pub struct DeviceResults {
+    pub corp: String,
+    pub list_href: String,
+    pub totals: TotalsFragment,
+    pub headers: Vec<HeaderCell>,
+    pub rows: Vec<DeviceRow>,
+    pub total_count: u64,
+    pub from: u64,
+    pub to: u64,
+    pub prev_href: Option<String>,
+    pub next_href: Option<String>,
+    pub first_href: Option<String>,
+    pub last_href: Option<String>,
+    pub page: u64,
+    pub pages: u64,
+    pub search: String,
+    pub active_labels: Vec<ActiveLabel>,
+    pub clear_href: String,
+    /// The list state (sort, direction, labels) for the controls form.
+    pub state: ListState,
+    /// In an htmx swap, the controls' hidden state is updated out of band.
+    pub oob: bool,
+}
+
+/// Hidden inputs that carry the list state the controls form does not show.
+#[derive(Template, Debug, Clone)]
+#[template(path = "fragments/list_state.html")]
+pub struct ListState {
+    pub sort: String,
+    pub sort_dir: String,
+    pub label_ids: String,
+    pub oob: bool,
+}
+
+impl DeviceResults {
+    pub fn new(
+        corp: &CorpId,
+        q: &ListQuery,
+        devices: &[Device],
+        total_count: u64,
+        totals: TotalsFragment,
+        label_names: &[(i64, String)],
+        oob: bool,
+    ) -> Self {
+        let limit = u64::from(q.limit.get());
+        let shown = devices.len() as u64;
+        let from = if shown == 0 { 0 } else { q.offset + 1 };
+        let to = q.offset + shown;
+        let page_at = |offset: u64| {
+            let mut nq = q.clone();
+            nq.offset = offset;
+            list_href(corp, &nq)
+        };
+        let last_offset = if total_count == 0 {
+            0
+        } else {
+            ((total_count - 1) / limit) * limit
+        };
+        let prev = (q.offset > 0).then(|| page_at(q.offset.saturating_sub(limit)));
+        let next = (to < total_count && shown > 0).then(|| page_at(q.offset + limit));
+        let active_labels = q
+            .labels
+            .ids()
+            .iter()
+            .map(|id| {
+                let mut nq = q.clone();
+                nq.labels = crate::domain::LabelIds::from_ids(
+                    q.labels.ids().iter().copied().filter(|x| x != id).collect(),
+                );
+                nq.offset = 0;
+                ActiveLabel {
+                    id: *id,
+                    name: label_names
+                        .iter()
+                        .find(|(i, _)| i == id)
+                        .map(|(_, n)| n.clone())
+                        .unwrap_or_else(|| format!("Label {id}")),
+                    remove_href: list_href(corp, &nq),
+                }
+            })
+            .collect();
+        let cleared = ListQuery {
+            limit: q.limit,
+            ..ListQuery::default()
+        };
+        Self {
+            corp: corp.to_string(),
+            list_href: list_href(corp, q),
+            totals,
+            headers: headers(corp, q),
+            rows: devices.iter().map(|d| DeviceRow::new(corp, d, q)).collect(),
+            total_count,
+            from,
+            to,
+            first_href: prev.as_ref().map(|_| page_at(0)),
+            last_href: next.as_ref().map(|_| page_at(last_offset)),
+            prev_href: prev,
+            next_href: next,
+            page: q.offset / limit + 1,
+            pages: total_count.div_ceil(limit).max(1),
+            search: q.search.as_str().to_owned(),
+            active_labels,
+            clear_href: list_href(corp, &cleared),
+            state: ListState {
+                sort: q.sort.as_str().to_owned(),
+                sort_dir: q.sort_dir.as_str().to_owned(),
+                label_ids: q.labels.to_param(),
+                oob,
+            },
+            oob,
+        }
+    }
+}
+
+/// A page-size choice in the controls.
+#[derive(Debug, Clone)]
+pub struct PageSizeOption {
+    pub value: u32,
+    pub selected: bool,
+}
+
+/// The device list page: the controls and the results fragment.
+#[derive(Template, WebTemplate, Debug)]
+#[template(path = "pages/devices.html")]
+pub struct DevicesPage {
+    pub layout: Layout,
+    pub corp: String,
+    pub corp_description: String,
+    pub action: String,
+    pub search: String,
+    pub page_sizes: Vec<PageSizeOption>,
+    pub other_groups: Vec<String>,
+    pub results: DeviceResults,
+}
+
+impl DevicesPage {
+    pub fn page_sizes(q: &ListQuery) -> Vec<PageSizeOption> {
+        PAGE_SIZES
+            .iter()
+            .map(|v| PageSizeOption {
+                value: *v,
+                selected: *v == q.limit.get(),
+            })
+            .collect()
+    }
+}
+
+/// A device group the user may open.
+#[derive(Debug, Clone)]
+pub struct GroupLink {
+    pub corp: String,
+    pub href: String,
+}
+
+/// The device-group picker (`GET /` with several groups, or none known).
+#[derive(Template, WebTemplate, Debug)]
+#[template(path = "pages/groups.html")]
+pub struct GroupsPage {
+    pub layout: Layout,
+    pub groups: Vec<GroupLink>,
+}
+
+/// Devices carrying one IMEI.
+#[derive(Template, WebTemplate, Debug)]
+#[template(path = "pages/imei.html")]
+pub struct ImeiPage {
+    pub layout: Layout,
+    pub corp: String,
+    pub back_href: String,
+    pub imei: String,
+    pub rows: Vec<DeviceRow>,
+    pub smartspot_href: String,
+}
+
+/// One line's health.
+#[derive(Template, WebTemplate, Debug)]
+#[template(path = "pages/health.html")]
+pub struct HealthPage {
+    pub layout: Layout,
+    pub corp: String,
+    pub back_href: String,
+    pub mdn: String,
+    pub health: Option<Health>,
+    /// Why there is no health to show (404 / 409 from Sentinel), shown in place.
+    pub unavailable: Option<String>,
+}
