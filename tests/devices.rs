@@ -352,9 +352,7 @@ async fn upstream_faults_give_readable_errors_and_the_server_stays_up() {
     let (s, body, _) = fault_page(&app, FaultKind::Latency(Duration::from_millis(1500))).await;
     assert_eq!(s, 504);
     assert!(body.contains("did not answer"), "{body}");
-    for body in [&body] {
-        assert!(body.contains("<html") && !body.contains("panicked"));
-    }
+    assert!(body.contains("<html") && !body.contains("panicked"));
     // Still serving.
     let (s, _) = page(&app, "/devices/NORTHSTAR-ISD").await;
     assert_eq!(s, 200);
