@@ -25,7 +25,7 @@ use crate::error::AppError;
 use crate::policy::Operation;
 use crate::routes::devices::authorize;
 use crate::startup::AppState;
-use crate::upstream::wire::BulkSelection;
+use crate::upstream::wire::{BulkSelection, customized_list_column};
 use crate::upstream::{ByteStream, ListParams, UpstreamError};
 use crate::views::export::DEFAULT_COLUMNS;
 
@@ -141,6 +141,20 @@ pub fn parse_export_query(raw: Option<&str>) -> Result<ExportRequest, AppError> 
         }
         (false, true) => Selection::List,
     };
+    if selection != Selection::List {
+        let missing: Vec<&str> = columns
+            .iter()
+            .filter(|c| customized_list_column(**c).is_none())
+            .map(|c| c.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(AppError::BadRequest(format!(
+                "Sentinel cannot export {} for a selection of lines; untick {} or export the whole list instead.",
+                missing.join(", "),
+                if missing.len() == 1 { "it" } else { "them" }
+            )));
+        }
+    }
     Ok(ExportRequest {
         query: ListQuery::parse(&list)?,
         columns,
@@ -555,6 +569,11 @@ Gym,x,555-000-1111\r\n";
         );
         assert!(parse_export_query(Some("mdns=5212671508&select_all=true")).is_err());
         assert!(parse_export_query(Some("mdns=12")).is_err());
+        // customizedList has no VPN status column: refused for a selection, fine for the list.
+        let e = parse_export_query(Some("select_all=true&columns=MDN,EFFECTIVE_VPN_STATUS"))
+            .unwrap_err();
+        assert!(e.to_string().contains("EFFECTIVE_VPN_STATUS"), "{e}");
+        assert!(parse_export_query(Some("columns=MDN,EFFECTIVE_VPN_STATUS")).is_ok());
     }
 
     #[test]
