@@ -11,7 +11,10 @@ fn api_calls(sim: &TestSim) -> Vec<String> {
     sim.sim
         .api_requests()
         .iter()
-        .map(|r| format!("{} {}", r.method, r.uri))
+        .map(|r| match &r.query {
+            Some(q) => format!("{} {}?{q}", r.method, r.path),
+            None => format!("{} {}", r.method, r.path),
+        })
         .collect()
 }
 
