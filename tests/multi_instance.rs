@@ -135,7 +135,7 @@ async fn signed_in_on_a_continues_on_b_and_after_a_dies() {
 #[tokio::test]
 async fn token_refreshes_racing_on_a_and_b_never_sign_the_user_out() {
     let ttl = Duration::from_secs(2);
-    let (_sim, a, b) = two_instances(SimConfig {
+    let (sim, a, b) = two_instances(SimConfig {
         token_ttl: ttl,
         ..default_sim_config()
     })
@@ -147,6 +147,7 @@ async fn token_refreshes_racing_on_a_and_b_never_sign_the_user_out() {
     for round in 0..3 {
         // Let the access token expire, then hit both instances at once.
         tokio::time::sleep(ttl + Duration::from_millis(300)).await;
+        sim.sim.clear_requests();
         let mut calls = Vec::new();
         for i in 0..16 {
             let base = if i % 2 == 0 { &a.base } else { &b.base };
@@ -168,6 +169,14 @@ async fn token_refreshes_racing_on_a_and_b_never_sign_the_user_out() {
             let (status, loc) = c.await.unwrap();
             assert_eq!(status, 200, "round {round}: {status} to {loc:?}");
         }
+        // The expired token was refreshed (not merely re-used) this round.
+        let refreshes = sim
+            .sim
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/oauth/token") && r.body.contains("refresh_token"))
+            .count();
+        assert!(refreshes >= 1, "round {round}: no refresh happened");
     }
 }
 
