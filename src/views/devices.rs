@@ -353,8 +353,10 @@ impl DeviceResults {
                 }
             })
             .collect();
-        let mut cleared = ListQuery::default();
-        cleared.limit = q.limit;
+        let cleared = ListQuery {
+            limit: q.limit,
+            ..ListQuery::default()
+        };
         Self {
             corp: corp.to_string(),
             list_href: list_href(corp, q),
