@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per area, assembled into the console's router.
 
 pub mod devices;
+pub mod export;
 pub mod ops;
 
 use axum::Router;
@@ -15,6 +16,7 @@ pub fn router() -> Router<AppState> {
         .route("/open", get(devices::open))
         .route("/devices/{corp_id}", get(devices::list))
         .route("/devices/{corp_id}/totals", get(devices::totals))
+        .route("/devices/{corp_id}/export.csv", get(export::export_csv))
         .route("/devices/{corp_id}/imei/{imei}", get(devices::by_imei))
         .route("/devices/{corp_id}/{mdn}/health", get(devices::health))
         .route("/healthz", get(ops::healthz))

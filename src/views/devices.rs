@@ -405,6 +405,8 @@ pub struct DevicesPage {
     pub page_sizes: Vec<PageSizeOption>,
     pub other_groups: Vec<String>,
     pub results: DeviceResults,
+    /// The "Export CSV" column picker.
+    pub export: crate::views::export::ExportPicker,
 }
 
 impl DevicesPage {

@@ -2,6 +2,7 @@
 //! so a full page and its htmx swap render the same markup.
 
 pub mod devices;
+pub mod export;
 
 use askama::Template;
 use askama_web::WebTemplate;
