@@ -181,7 +181,7 @@ async fn search_filters_rows_and_totals() {
     );
     // The search box keeps the value.
     assert_eq!(
-        attrs(&html, "input[name=searchValue]", "value"),
+        attrs(&html, "input#search", "value"),
         vec!["Bus"]
     );
 }
@@ -470,4 +470,14 @@ async fn embedded_mode_runs_the_whole_product_on_one_port() {
     );
     let html = landed.text().await.expect("body");
     assert_eq!(texts(&html, "#range")[0], "Showing 1–25 of 499");
+}
+
+#[tokio::test]
+async fn a_busy_session_is_not_rewritten_on_every_request() {
+    // Each save re-sends the cookie; between idle touches a request must not save the session.
+    let app = signed_in("tech").await;
+    let _ = app.get("/devices/NORTHSTAR-ISD").await;
+    let again = app.get("/devices/NORTHSTAR-ISD").await;
+    assert_eq!(again.status(), 200);
+    assert!(again.headers().get("set-cookie").is_none(), "session saved again");
 }

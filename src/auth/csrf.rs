@@ -202,6 +202,10 @@ pub async fn csrf_and_context(
         }
         return resp;
     }
+    if auth.is_none() && session.is_modified() {
+        // A sign-in in progress: keep its state no longer than an idle session.
+        session.set_expiry(Some(super::idle_expiry(state.config.session_idle)));
+    }
     if let Err(e) = after_request(&state, &session).await {
         tracing::warn!(error = %e, "could not update the session after the request");
     }
@@ -239,6 +243,7 @@ async fn after_request(state: &AppState, session: &Session) -> Result<(), AppErr
         Some(_) => {}
     }
     mine.last_seen = now;
+    session.set_expiry(Some(super::idle_expiry(state.config.session_idle)));
     session.insert(AUTH_KEY, &mine).await?;
     // Saved here, under the lock; the session layer's own save after this writes the same data.
     session.save().await?;

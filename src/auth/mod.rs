@@ -58,7 +58,6 @@ pub struct AuthState {
     /// Per-session refresh locks (one refresh per session at a time in this process).
     pub locks: SessionLocks,
     https: bool,
-    idle: Duration,
     absolute: Duration,
     /// The expired-session deletion task, started here and stopped with this state.
     cleanup: tokio::task::JoinHandle<()>,
@@ -104,7 +103,6 @@ impl AuthState {
             mode,
             locks: SessionLocks::default(),
             https: config.is_https(public_url),
-            idle: config.session_idle,
             absolute: config.session_absolute,
             cleanup,
         })
@@ -208,16 +206,22 @@ async fn signed_out() -> MessagePage {
 }
 
 /// The session layer: opaque id cookie (`HttpOnly`, `SameSite=Lax`, path `/`; `Secure` and the
-/// `__Host-` name over https), expiring after `session_idle` without activity.
+/// `__Host-` name over https). The idle expiry is set by [`csrf::csrf_and_context`] as a fixed
+/// date moved forward at most every `touch_interval`: tower-sessions' `OnInactivity` would write
+/// the session to the database on every request.
 pub fn session_layer(state: &AppState) -> SessionManagerLayer<AnyStore> {
-    let idle = time::Duration::try_from(state.auth.idle).unwrap_or(time::Duration::minutes(30));
     SessionManagerLayer::new(state.auth.store.clone())
         .with_name(state.auth.cookie_name())
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.auth.https)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(idle))
+}
+
+/// The session's idle expiry, `idle` from now.
+pub(crate) fn idle_expiry(idle: Duration) -> Expiry {
+    let idle = time::Duration::try_from(idle).unwrap_or(time::Duration::minutes(30));
+    Expiry::AtDateTime(time::OffsetDateTime::now_utc() + idle)
 }
 
 /// The signed-in user of a request, with a fresh access token.
