@@ -54,7 +54,7 @@ fn params(offset: u64, limit: u32, search: Option<String>, labels: Vec<i64>) -> 
 }
 
 /// Current values of some lines of an explicit list (at most a few list pages).
-async fn load_lines(
+pub async fn load_lines(
     state: &AppState,
     token: &SecretString,
     corp: &CorpId,
