@@ -1,7 +1,11 @@
 -- Audit log and background jobs (sessions: the session store creates its own table).
+-- Timestamps are fixed-width RFC 3339 UTC text ("2024-05-01T12:00:00.000000Z") so that text order is time order
+-- and the SQL is the same as on SQLite; timestamp columns use the "C" collation so that text order is byte order
+-- whatever the database's locale. JSON values are stored as text for the same reason.
+
 CREATE TABLE IF NOT EXISTS audit_log (
     id BIGSERIAL PRIMARY KEY,
-    at TEXT NOT NULL,
+    at TEXT COLLATE "C" NOT NULL,
     request_id TEXT,
     subject TEXT NOT NULL,
     user_name TEXT,
@@ -13,29 +17,59 @@ CREATE TABLE IF NOT EXISTS audit_log (
     line_count BIGINT NOT NULL DEFAULT 0,
     updated BIGINT NOT NULL DEFAULT 0,
     failed BIGINT NOT NULL DEFAULT 0,
+    unknown BIGINT NOT NULL DEFAULT 0,
     outcome TEXT NOT NULL,
-    upstream_status BIGINT,
+    upstream_status INTEGER,
     result TEXT NOT NULL DEFAULT '{}',
     job_id TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at);
-CREATE INDEX IF NOT EXISTS audit_log_subject ON audit_log (subject);
-CREATE INDEX IF NOT EXISTS audit_log_corp ON audit_log (corp_id);
+CREATE INDEX IF NOT EXISTS audit_log_subject ON audit_log (subject, id);
+CREATE INDEX IF NOT EXISTS audit_log_corp ON audit_log (corp_id, id);
+CREATE INDEX IF NOT EXISTS audit_log_action ON audit_log (action, id);
+
+-- The audit log is append-only: the database itself refuses edits, deletions and truncation.
+CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit log is append-only';
+END;
+$$;
+CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
 
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    session_subject TEXT NOT NULL,
+    created_at TEXT COLLATE "C" NOT NULL,
+    updated_at TEXT COLLATE "C" NOT NULL,
+    subject TEXT NOT NULL,
+    session_id TEXT,
     corp_id TEXT NOT NULL,
     action TEXT NOT NULL,
-    state TEXT NOT NULL,
-    total_chunks BIGINT NOT NULL,
-    done_chunks BIGINT NOT NULL DEFAULT 0,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+    total_chunks INTEGER NOT NULL,
+    done_chunks INTEGER NOT NULL DEFAULT 0,
     total_lines BIGINT NOT NULL,
     payload TEXT NOT NULL,
     result TEXT NOT NULL DEFAULT '{}',
+    attempts INTEGER NOT NULL DEFAULT 0,
     lease_owner TEXT,
-    lease_until TEXT
+    lease_until TEXT COLLATE "C"
 );
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
+-- Finding claimable jobs (queued or running with an expired lease).
+CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (created_at) WHERE state IN ('queued', 'running');
+
+-- One row per finished chunk: a resumed job skips these.
+CREATE TABLE IF NOT EXISTS job_chunks (
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    chunk INTEGER NOT NULL,
+    recorded_at TEXT COLLATE "C" NOT NULL,
+    recorded_by TEXT NOT NULL,
+    updated BIGINT NOT NULL DEFAULT 0,
+    failed TEXT NOT NULL DEFAULT '[]',
+    unknown TEXT NOT NULL DEFAULT '[]',
+    upstream_status INTEGER,
+    error TEXT,
+    PRIMARY KEY (job_id, chunk)
+);

@@ -1,6 +1,9 @@
 //! The database: SQLite (embedded default) or PostgreSQL (shared by several instances), migrations, session store.
 
+pub mod audit;
+pub mod jobs;
 pub mod sessions;
+mod sqlutil;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -146,61 +146,13 @@ impl TestApp {
     }
 
     /// Follows redirects by hand (the client never follows them), up to 10 hops, returning the last response.
-    pub async fn follow(&self, mut resp: reqwest::Response) -> reqwest::Response {
-        for _ in 0..10 {
-            if !resp.status().is_redirection() {
-                return resp;
-            }
-            let loc = resp
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .expect("redirect without Location")
-                .to_owned();
-            let next = Url::parse(resp.url().as_str())
-                .and_then(|u| u.join(&loc))
-                .expect("location");
-            resp = self.client.get(next).send().await.expect("follow");
-        }
-        resp
+    pub async fn follow(&self, resp: reqwest::Response) -> reqwest::Response {
+        follow_with(&self.client, resp).await
     }
 
     /// Signs in through the demo identity provider as `user` (e.g. "tech"), landing on `next`.
     pub async fn sign_in_to(&self, user: &str, next: &str) -> reqwest::Response {
-        let login = self
-            .client
-            .get(self.url(&format!(
-                "/login?{}",
-                serde_urlencoded::to_string([("next", next)]).expect("qs")
-            )))
-            .send()
-            .await
-            .expect("login");
-        assert!(login.status().is_redirection(), "login: {}", login.status());
-        let authorize = login
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .expect("authorize location")
-            .to_owned();
-        let authorize = Url::parse(&authorize).expect("authorize url");
-        // The demo sign-in page posts the authorize query back with the chosen user.
-        let mut form: Vec<(String, String)> = authorize
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        form.push(("user".into(), user.into()));
-        let mut post_url = authorize.clone();
-        post_url.set_query(None);
-        let resp = self
-            .client
-            .post(post_url)
-            .form(&form)
-            .send()
-            .await
-            .expect("authorize");
-        assert!(resp.status().is_redirection(), "authorize: {}", resp.status());
-        self.follow(resp).await
+        sign_in_with(&self.client, &self.base, user, next).await
     }
 
     pub async fn sign_in(&self, user: &str) -> reqwest::Response {
@@ -234,4 +186,72 @@ pub fn extract_meta_csrf(html: &str) -> Option<String> {
         .next()
         .and_then(|m| m.value().attr("content"))
         .map(str::to_owned)
+}
+
+/// Follows redirects by hand with `client` (which never follows them itself), up to 10 hops.
+pub async fn follow_with(
+    client: &reqwest::Client,
+    mut resp: reqwest::Response,
+) -> reqwest::Response {
+    for _ in 0..10 {
+        if !resp.status().is_redirection() {
+            return resp;
+        }
+        let loc = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .expect("redirect without Location")
+            .to_owned();
+        let next = Url::parse(resp.url().as_str())
+            .and_then(|u| u.join(&loc))
+            .expect("location");
+        resp = client.get(next).send().await.expect("follow");
+    }
+    resp
+}
+
+/// Signs in through the demo identity provider of the console at `base` as `user`, landing on `next`.
+pub async fn sign_in_with(
+    client: &reqwest::Client,
+    base: &str,
+    user: &str,
+    next: &str,
+) -> reqwest::Response {
+    let login = client
+        .get(format!(
+            "{base}/login?{}",
+            serde_urlencoded::to_string([("next", next)]).expect("qs")
+        ))
+        .send()
+        .await
+        .expect("login");
+    assert!(login.status().is_redirection(), "login: {}", login.status());
+    let authorize = login
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("authorize location")
+        .to_owned();
+    let authorize = Url::parse(&authorize).expect("authorize url");
+    // The demo sign-in page posts the authorize query back with the chosen user.
+    let mut form: Vec<(String, String)> = authorize
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    form.push(("user".into(), user.into()));
+    let mut post_url = authorize.clone();
+    post_url.set_query(None);
+    let resp = client
+        .post(post_url)
+        .form(&form)
+        .send()
+        .await
+        .expect("authorize");
+    assert!(
+        resp.status().is_redirection(),
+        "authorize: {}",
+        resp.status()
+    );
+    follow_with(client, resp).await
 }

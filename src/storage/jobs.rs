@@ -1,0 +1,506 @@
+//! Background jobs: a change split into chunks, stored so that progress survives reloads and a job
+//! left behind by a dead instance is leased and resumed by another one.
+//!
+//! State machine: `queued` → `running` (claimed under a time-limited lease) → `done` | `failed`.
+//! Each finished chunk is recorded once in `job_chunks`; a resumed job skips recorded chunks.
+//! Secrets: callers never put secrets (passwords, tokens) in `payload`; a job runs with the
+//! signed-in user's own token, looked up through `session_id` in the shared session store.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::Db;
+use super::audit::{NewAuditRecord, audit_insert_query};
+use super::sqlutil::{later, parse_json, parse_stamp, stamp, with_pool};
+
+/// Where a job is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+        }
+    }
+
+    /// `done` or `failed`: nothing more will happen.
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobState::Done | JobState::Failed)
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "queued" => Ok(JobState::Queued),
+            "running" => Ok(JobState::Running),
+            "done" => Ok(JobState::Done),
+            "failed" => Ok(JobState::Failed),
+            other => Err(format!("unknown job state {other:?}")),
+        }
+    }
+}
+
+/// A job to store (state `queued`, no lease).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewJob {
+    pub id: Uuid,
+    pub subject: String,
+    /// The session whose token runs the job (lets another instance resume it).
+    pub session_id: Option<String>,
+    pub corp_id: String,
+    pub action: String,
+    /// Everything needed to run it (action, fields, the chunks' MDN lists) — never secrets.
+    pub payload: Value,
+    pub total_chunks: i32,
+    pub total_lines: i64,
+}
+
+/// A stored job.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub subject: String,
+    /// Not serialized: it is as good as the session cookie.
+    #[serde(skip)]
+    pub session_id: Option<String>,
+    pub corp_id: String,
+    pub action: String,
+    pub state: JobState,
+    pub total_chunks: i32,
+    pub done_chunks: i32,
+    pub total_lines: i64,
+    pub payload: Value,
+    pub result: Value,
+    /// How many times an owner took the job (a new claim, not a renewal); > 1 means it was resumed.
+    pub attempts: i32,
+    pub lease_owner: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub lease_until: Option<OffsetDateTime>,
+}
+
+/// What one chunk (one upstream call) did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChunkOutcome {
+    pub chunk: i32,
+    pub updated: i64,
+    /// (mdn, reason)
+    pub failed: Vec<(String, String)>,
+    /// MDNs whose outcome is unknown (ambiguous failure: the call may or may not have applied).
+    pub unknown: Vec<String>,
+    pub upstream_status: Option<i32>,
+    pub error: Option<String>,
+}
+
+/// The sum of a job's chunk outcomes, in the audit log's shape.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobTotals {
+    pub updated: i64,
+    pub failed: i64,
+    pub unknown: i64,
+    /// `{"failed":[{"mdn":..,"reason":..}],"unknown":[mdn]}`
+    pub result: Value,
+}
+
+/// Adds up chunk outcomes (e.g. for the audit record written when a job finishes).
+pub fn job_totals(chunks: &[ChunkOutcome]) -> JobTotals {
+    let failed: Vec<Value> = chunks
+        .iter()
+        .flat_map(|c| c.failed.iter())
+        .map(|(mdn, reason)| json!({"mdn": mdn, "reason": reason}))
+        .collect();
+    let unknown: Vec<&String> = chunks.iter().flat_map(|c| c.unknown.iter()).collect();
+    JobTotals {
+        updated: chunks.iter().map(|c| c.updated).sum(),
+        failed: i64::try_from(failed.len()).unwrap_or(i64::MAX),
+        unknown: i64::try_from(unknown.len()).unwrap_or(i64::MAX),
+        result: json!({"failed": failed, "unknown": unknown}),
+    }
+}
+
+const COLUMNS: &str = "id, created_at, updated_at, subject, session_id, corp_id, action, state, total_chunks, \
+     done_chunks, total_lines, payload, result, attempts, lease_owner, lease_until";
+
+/// Shared by both claims: take the lease, move to `running`, count a claim by a new owner.
+const CLAIM_SET: &str = "lease_owner = $1, lease_until = $2, updated_at = $3, state = 'running', \
+     attempts = attempts + CASE WHEN lease_owner = $1 THEN 0 ELSE 1 END";
+
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    id: String,
+    created_at: String,
+    updated_at: String,
+    subject: String,
+    session_id: Option<String>,
+    corp_id: String,
+    action: String,
+    state: String,
+    total_chunks: i32,
+    done_chunks: i32,
+    total_lines: i64,
+    payload: String,
+    result: String,
+    attempts: i32,
+    lease_owner: Option<String>,
+    lease_until: Option<String>,
+}
+
+fn decode_err(e: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(e))
+}
+
+impl TryFrom<JobRow> for Job {
+    type Error = sqlx::Error;
+    fn try_from(r: JobRow) -> Result<Self, sqlx::Error> {
+        Ok(Job {
+            id: Uuid::parse_str(&r.id).map_err(decode_err)?,
+            created_at: parse_stamp(&r.created_at)?,
+            updated_at: parse_stamp(&r.updated_at)?,
+            subject: r.subject,
+            session_id: r.session_id,
+            corp_id: r.corp_id,
+            action: r.action,
+            state: r
+                .state
+                .parse()
+                .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+            total_chunks: r.total_chunks,
+            done_chunks: r.done_chunks,
+            total_lines: r.total_lines,
+            payload: parse_json(&r.payload)?,
+            result: parse_json(&r.result)?,
+            attempts: r.attempts,
+            lease_owner: r.lease_owner,
+            lease_until: r.lease_until.as_deref().map(parse_stamp).transpose()?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ChunkRow {
+    chunk: i32,
+    updated: i64,
+    failed: String,
+    unknown: String,
+    upstream_status: Option<i32>,
+    error: Option<String>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FailedLine {
+    mdn: String,
+    reason: String,
+}
+
+fn job_from(row: Option<JobRow>) -> Result<Option<Job>, sqlx::Error> {
+    row.map(Job::try_from).transpose()
+}
+
+impl Db {
+    /// Stores a new job in state `queued` with no lease.
+    pub async fn job_create(&self, j: &NewJob) -> Result<(), sqlx::Error> {
+        let sql = "INSERT INTO jobs (id, created_at, updated_at, subject, session_id, corp_id, action, state, \
+             total_chunks, done_chunks, total_lines, payload, result, attempts) \
+             VALUES ($1, $2, $2, $3, $4, $5, $6, 'queued', $7, 0, $8, $9, '{}', 0)";
+        let now = stamp(OffsetDateTime::now_utc());
+        with_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(j.id.to_string())
+                .bind(&now)
+                .bind(&j.subject)
+                .bind(&j.session_id)
+                .bind(&j.corp_id)
+                .bind(&j.action)
+                .bind(j.total_chunks)
+                .bind(j.total_lines)
+                .bind(j.payload.to_string())
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })
+    }
+
+    pub async fn job_get(&self, id: Uuid) -> Result<Option<Job>, sqlx::Error> {
+        let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1");
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, JobRow>(&sql)
+                .bind(id.to_string())
+                .fetch_optional(pool)
+                .await?
+        });
+        job_from(row)
+    }
+
+    /// Atomically claims job `id` for `owner` (an instance id) for `lease`, when it is unfinished and
+    /// its lease is free, expired or already `owner`'s (then this renews it). Returns the job if claimed.
+    pub async fn job_claim(
+        &self,
+        id: Uuid,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Job>, sqlx::Error> {
+        let now = OffsetDateTime::now_utc();
+        let sql = format!(
+            "UPDATE jobs SET {CLAIM_SET} WHERE id = $4 AND state IN ('queued', 'running') \
+             AND (lease_until IS NULL OR lease_until < $3 OR lease_owner = $1) RETURNING {COLUMNS}"
+        );
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, JobRow>(&sql)
+                .bind(owner)
+                .bind(stamp(later(now, lease)))
+                .bind(stamp(now))
+                .bind(id.to_string())
+                .fetch_optional(pool)
+                .await?
+        });
+        job_from(row)
+    }
+
+    /// Claims the oldest unfinished job whose lease is free or expired (a job left behind by a dead
+    /// instance, or queued and not yet picked up), in one atomic statement.
+    pub async fn job_claim_next(
+        &self,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Job>, sqlx::Error> {
+        let now = OffsetDateTime::now_utc();
+        let claimable =
+            "state IN ('queued', 'running') AND (lease_until IS NULL OR lease_until < $3)";
+        // PostgreSQL: skip rows another instance is claiming right now instead of waiting for them.
+        // SQLite serialises writers, so the plain subquery is already race-free there.
+        let lock = match self {
+            Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+            Db::Sqlite(_) => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET {CLAIM_SET} WHERE id = (SELECT id FROM jobs WHERE {claimable} \
+             ORDER BY created_at, id LIMIT 1{lock}) AND {claimable} RETURNING {COLUMNS}"
+        );
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, JobRow>(&sql)
+                .bind(owner)
+                .bind(stamp(later(now, lease)))
+                .bind(stamp(now))
+                .fetch_optional(pool)
+                .await?
+        });
+        job_from(row)
+    }
+
+    /// Extends `owner`'s lease; `false` when the job is finished or another owner has taken it.
+    pub async fn job_renew_lease(
+        &self,
+        id: Uuid,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<bool, sqlx::Error> {
+        let now = OffsetDateTime::now_utc();
+        let sql = "UPDATE jobs SET lease_until = $1, updated_at = $2 \
+             WHERE id = $3 AND lease_owner = $4 AND state = 'running'";
+        let done = with_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(stamp(later(now, lease)))
+                .bind(stamp(now))
+                .bind(id.to_string())
+                .bind(owner)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done == 1)
+    }
+
+    /// Records one chunk's outcome and updates `done_chunks`. Only the lease owner of a running job
+    /// may (`false` otherwise). Idempotent per (job, chunk): the first recorded outcome stands.
+    /// A chunk number outside `0..total_chunks` is an `InvalidArgument` error.
+    pub async fn job_record_chunk(
+        &self,
+        id: Uuid,
+        owner: &str,
+        outcome: &ChunkOutcome,
+    ) -> Result<bool, sqlx::Error> {
+        let now = stamp(OffsetDateTime::now_utc());
+        let id = id.to_string();
+        let failed = serde_json::to_string(
+            &outcome
+                .failed
+                .iter()
+                .map(|(mdn, reason)| FailedLine {
+                    mdn: mdn.clone(),
+                    reason: reason.clone(),
+                })
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let unknown = serde_json::to_string(&outcome.unknown)
+            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            // Writing first takes the row lock (PG) / write lock (SQLite) before anything is read.
+            let total: Option<i32> = sqlx::query_scalar(
+                "UPDATE jobs SET updated_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running' \
+                 RETURNING total_chunks",
+            )
+            .bind(&now)
+            .bind(&id)
+            .bind(owner)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(total) = total else {
+                tx.rollback().await?;
+                return Ok(false);
+            };
+            if outcome.chunk < 0 || outcome.chunk >= total {
+                tx.rollback().await?;
+                return Err(sqlx::Error::InvalidArgument(format!(
+                    "chunk {} is outside 0..{total}",
+                    outcome.chunk
+                )));
+            }
+            sqlx::query(
+                "INSERT INTO job_chunks (job_id, chunk, recorded_at, recorded_by, updated, failed, unknown, \
+                 upstream_status, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (job_id, chunk) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(outcome.chunk)
+            .bind(&now)
+            .bind(owner)
+            .bind(outcome.updated)
+            .bind(&failed)
+            .bind(&unknown)
+            .bind(outcome.upstream_status)
+            .bind(&outcome.error)
+            .execute(&mut *tx)
+            .await?;
+            // Counted from the chunk rows, so a repeated record cannot inflate it.
+            sqlx::query("UPDATE jobs SET done_chunks = (SELECT COUNT(*) FROM job_chunks WHERE job_id = $1) WHERE id = $1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    /// The chunk outcomes recorded so far, by chunk number.
+    pub async fn job_chunks(&self, id: Uuid) -> Result<Vec<ChunkOutcome>, sqlx::Error> {
+        let sql = "SELECT chunk, updated, failed, unknown, upstream_status, error FROM job_chunks \
+             WHERE job_id = $1 ORDER BY chunk";
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, ChunkRow>(sql)
+                .bind(id.to_string())
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
+            .map(|r| {
+                let failed: Vec<FailedLine> = parse_json(&r.failed)?;
+                Ok(ChunkOutcome {
+                    chunk: r.chunk,
+                    updated: r.updated,
+                    failed: failed.into_iter().map(|f| (f.mdn, f.reason)).collect(),
+                    unknown: parse_json(&r.unknown)?,
+                    upstream_status: r.upstream_status,
+                    error: r.error,
+                })
+            })
+            .collect()
+    }
+
+    /// Ends a running job as `done` or `failed` with its `result`, releasing the lease. Only the lease
+    /// owner may (`false` otherwise, or when already finished). Any other state is `InvalidArgument`.
+    pub async fn job_finish(
+        &self,
+        id: Uuid,
+        owner: &str,
+        state: JobState,
+        result: &Value,
+    ) -> Result<bool, sqlx::Error> {
+        Ok(self.finish(id, owner, state, result, None).await?.is_some())
+    }
+
+    /// `job_finish` and the job's audit record in one transaction: the record is written exactly
+    /// when the job is finished (so a crash between the two can neither lose nor repeat it).
+    /// Returns the audit record's id, or `None` when `owner` could not finish the job.
+    pub async fn job_finish_audited(
+        &self,
+        id: Uuid,
+        owner: &str,
+        state: JobState,
+        result: &Value,
+        audit: &NewAuditRecord,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        self.finish(id, owner, state, result, Some(audit)).await
+    }
+
+    /// Finishes the job; `Some(audit id)` (0 when there was no record to write) if it did.
+    async fn finish(
+        &self,
+        id: Uuid,
+        owner: &str,
+        state: JobState,
+        result: &Value,
+        audit: Option<&NewAuditRecord>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        if !state.is_finished() {
+            return Err(sqlx::Error::InvalidArgument(format!(
+                "a job finishes as done or failed, not {state}"
+            )));
+        }
+        let sql = "UPDATE jobs SET state = $1, result = $2, updated_at = $3, lease_until = NULL \
+             WHERE id = $4 AND lease_owner = $5 AND state = 'running'";
+        let now = stamp(OffsetDateTime::now_utc());
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(sql)
+                .bind(state.as_str())
+                .bind(result.to_string())
+                .bind(&now)
+                .bind(id.to_string())
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if done != 1 {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            let audit_id = match audit {
+                Some(r) => audit_insert_query!(r, &now).fetch_one(&mut *tx).await?,
+                None => 0,
+            };
+            tx.commit().await?;
+            Ok(Some(audit_id))
+        })
+    }
+}
