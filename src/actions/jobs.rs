@@ -269,19 +269,22 @@ async fn process(state: &AppState, job: Job, token: Option<SecretString>) {
         JobState::Done
     };
     let result = total.audit_result();
-    match state.db.job_finish(id, &owner, state_after, &result).await {
-        Ok(true) => {
-            let all: Vec<Mdn> = payload.chunks.concat();
-            let rec = payload.audit.record(
-                &Target::Lines(all.clone()).audit_json(),
-                payload.change.audit_fields(),
-                Some(all.len() as u64),
-                &total,
-                Some(id.to_string()),
-            );
-            run::write_audit(state, &rec).await;
-        }
-        Ok(false) => tracing::warn!(job = %id, "job finished elsewhere"),
+    let all: Vec<Mdn> = payload.chunks.concat();
+    let rec = payload.audit.record(
+        &Target::Lines(all.clone()).audit_json(),
+        payload.change.audit_fields(),
+        Some(all.len() as u64),
+        &total,
+        Some(id.to_string()),
+    );
+    // The job's end and its audit record in one transaction: never lost, never written twice.
+    match state
+        .db
+        .job_finish_audited(id, &owner, state_after, &result, &rec)
+        .await
+    {
+        Ok(Some(_)) => {}
+        Ok(None) => tracing::warn!(job = %id, "job finished elsewhere"),
         Err(e) => tracing::error!(job = %id, error = %e, "job could not be finished"),
     }
 }
