@@ -222,7 +222,13 @@ impl Browser {
         self.client.get(self.url(path)).send().await.expect("get")
     }
     async fn csrf(&self) -> String {
-        let html = self.get("/").await.text().await.expect("body");
+        // `/` may redirect (one group): the list page always carries the token.
+        let html = self
+            .get(&format!("/devices/{CORP}"))
+            .await
+            .text()
+            .await
+            .expect("body");
         common::extract_meta_csrf(&html).expect("csrf meta tag")
     }
 }
