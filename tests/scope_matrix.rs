@@ -14,7 +14,13 @@ const OTHER: &str = "NORTHSTAR-ISD-HS";
 const ALL_GROUPS: &[&str] = &["NORTHSTAR-ISD", "NORTHSTAR-ISD-HS", "FLEET-LARGE"];
 
 /// The demo users as the identity provider describes them: (login, roles, corp_ids, account_type).
-const USERS: &[(&str, &[&str], &[&str], Option<&str>)] = &[
+type DemoUser = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    Option<&'static str>,
+);
+const USERS: &[DemoUser] = &[
     ("super", &["org_super"], ALL_GROUPS, None),
     ("tech", &["org_tech"], ALL_GROUPS, None),
     ("kajeet", &["org_kajeetmanaged"], ALL_GROUPS, None),
