@@ -8,6 +8,7 @@ use url::Url;
 
 /// Where users sign in.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // built once at start-up; boxing buys nothing
 pub enum IdentityConfig {
     /// An external OAuth 2.0 provider (authorization code + PKCE).
     OAuth(OAuthConfig),

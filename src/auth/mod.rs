@@ -1,56 +1,223 @@
 //! Sign-in (OAuth 2.0 code + PKCE, demo, or Sentinel password), sessions, token refresh and CSRF.
+//!
+//! - [`oauth`]: `/login` → provider → `/auth/callback`, refresh and revocation (`oauth2` crate)
+//! - [`password`]: the vendor's username/password sign-in
+//! - [`session`]: what a session holds, the per-session refresh lock
+//! - [`csrf`]: the CSRF check and request-context middleware
+
+pub mod csrf;
+pub mod oauth;
+pub mod password;
+pub mod session;
+
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
-use secrecy::SecretString;
-use tower_sessions::SessionManagerLayer;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use url::Url;
 
+pub use csrf::csrf_and_context;
+
 use crate::config::{Config, IdentityConfig};
-use crate::error::AppError;
+use crate::error::{AppError, local_target};
 use crate::policy::Principal;
 use crate::startup::AppState;
 use crate::storage::Db;
 use crate::storage::sessions::AnyStore;
+use crate::views::{Layout, MessagePage};
+use oauth::OAuthProvider;
+use session::{AUTH_KEY, AuthSession, CSRF_KEY, SessionLocks, auth_of, stored_auth};
+
+/// Session cookie name over plain http.
+pub const COOKIE_NAME: &str = "sentinel_session";
+/// Session cookie name over https: `__Host-` pins it to this host, path `/`, Secure.
+pub const SECURE_COOKIE_NAME: &str = "__Host-sentinel_session";
+
+/// How often expired sessions are deleted from the store.
+const CLEANUP_EVERY: Duration = Duration::from_secs(300);
+
+/// How users sign in.
+#[derive(Debug)]
+enum Mode {
+    OAuth(Box<OAuthProvider>),
+    Password,
+}
 
 /// Sign-in configuration and helpers shared by the auth handlers.
 #[derive(Debug)]
 pub struct AuthState {
     pub store: AnyStore,
+    mode: Mode,
+    /// Per-session refresh locks (one refresh per session at a time in this process).
+    pub locks: SessionLocks,
+    https: bool,
+    idle: Duration,
+    absolute: Duration,
+    /// The expired-session deletion task, started here and stopped with this state.
+    cleanup: tokio::task::JoinHandle<()>,
 }
 
-impl AuthState {
-    pub async fn new(
-        _config: &Config,
-        _identity: &IdentityConfig,
-        _public_url: &Url,
-        db: &Db,
-    ) -> anyhow::Result<Self> {
-        Ok(Self {
-            store: AnyStore::new(db).await?,
-        })
+impl Drop for AuthState {
+    fn drop(&mut self) {
+        self.cleanup.abort();
     }
 }
 
-/// `/login`, `/auth/callback`, `/logout`.
+impl AuthState {
+    /// Builds the sign-in mode and the session store, and spawns the task that deletes expired
+    /// sessions (`ExpiredDeletion::continuously_delete_expired`, every 5 minutes).
+    pub async fn new(
+        config: &Config,
+        identity: &IdentityConfig,
+        public_url: &Url,
+        db: &Db,
+    ) -> anyhow::Result<Self> {
+        let store = AnyStore::new(db).await?;
+        let mode = match identity {
+            IdentityConfig::OAuth(cfg) => Mode::OAuth(Box::new(OAuthProvider::new(
+                cfg,
+                public_url,
+                config.upstream_timeout,
+            )?)),
+            IdentityConfig::SentinelPassword => Mode::Password,
+            IdentityConfig::Demo => {
+                anyhow::bail!("the demo identity must be resolved to its OAuth endpoints first")
+            }
+        };
+        let cleanup = tokio::spawn({
+            let store = store.clone();
+            async move {
+                if let Err(e) = store.continuously_delete_expired(CLEANUP_EVERY).await {
+                    tracing::error!(error = %e, "expired-session deletion stopped");
+                }
+            }
+        });
+        Ok(Self {
+            store,
+            mode,
+            locks: SessionLocks::default(),
+            https: config.is_https(public_url),
+            idle: config.session_idle,
+            absolute: config.session_absolute,
+            cleanup,
+        })
+    }
+
+    /// The OAuth provider, unless this console uses the password sign-in.
+    pub fn oauth(&self) -> Option<&OAuthProvider> {
+        match &self.mode {
+            Mode::OAuth(p) => Some(p),
+            Mode::Password => None,
+        }
+    }
+
+    pub fn is_password_mode(&self) -> bool {
+        matches!(self.mode, Mode::Password)
+    }
+
+    /// The session cookie's name.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.https {
+            SECURE_COOKIE_NAME
+        } else {
+            COOKIE_NAME
+        }
+    }
+}
+
+/// `next` made safe: a local path (single leading `/`, no `//` or `/\`, no scheme, no control
+/// characters), else `/`. Stops open redirects through `/login?next=`.
+pub fn safe_next(next: Option<&str>) -> String {
+    let Some(n) = next else {
+        return "/".into();
+    };
+    let ok = n.starts_with('/')
+        && !n.starts_with("//")
+        && !n.starts_with("/\\")
+        && !n.chars().any(|c| c.is_control() || c == '\\')
+        && n.len() <= 2048;
+    if ok { n.to_owned() } else { "/".into() }
+}
+
+/// Signed in, and within the absolute lifetime?
+pub(crate) async fn already_signed_in(
+    state: &AppState,
+    session: &Session,
+) -> Result<bool, AppError> {
+    Ok(auth_of(session)
+        .await?
+        .is_some_and(|a| !a.past_absolute(state.auth.absolute, OffsetDateTime::now_utc())))
+}
+
+/// `/login`, `/auth/callback`, `/logout`, `/signed-out`.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/login", get(login).post(password::submit))
+        .route("/auth/callback", get(oauth::callback))
+        .route("/logout", post(logout))
+        .route("/signed-out", get(signed_out))
 }
 
-/// The session layer (cookie settings from the public URL).
+/// `GET /login?next=/path`: to the provider (OAuth) or the password form; straight to `next`
+/// when already signed in.
+async fn login(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<oauth::LoginQuery>,
+) -> Result<Response, AppError> {
+    match state.auth.oauth() {
+        Some(provider) => oauth::login_or_skip(&state, &session, provider, q.next).await,
+        None => {
+            let next = safe_next(q.next.as_deref());
+            if already_signed_in(&state, &session).await? {
+                return Ok(Redirect::to(&next).into_response());
+            }
+            password::form(&session, next).await
+        }
+    }
+}
+
+/// `POST /logout` (CSRF-checked by the middleware): revoke where the provider can, end the session.
+async fn logout(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
+    if let Some(auth) = auth_of(&session).await? {
+        if let Some(provider) = state.auth.oauth() {
+            provider.revoke(&auth.tokens).await;
+        }
+        tracing::info!(subject = %auth.principal.subject, "signed out");
+    }
+    session.flush().await?;
+    Ok(Redirect::to("/signed-out").into_response())
+}
+
+/// `GET /signed-out`.
+async fn signed_out() -> MessagePage {
+    MessagePage {
+        layout: Layout::anonymous("Signed out", None),
+        heading: "You are signed out".into(),
+        message: "Your session has ended and its tokens were revoked where the identity provider allows it."
+            .into(),
+        link: Some(("/login".into(), "Sign in again".into())),
+    }
+}
+
+/// The session layer: opaque id cookie (`HttpOnly`, `SameSite=Lax`, path `/`; `Secure` and the
+/// `__Host-` name over https), expiring after `session_idle` without activity.
 pub fn session_layer(state: &AppState) -> SessionManagerLayer<AnyStore> {
+    let idle = time::Duration::try_from(state.auth.idle).unwrap_or(time::Duration::minutes(30));
     SessionManagerLayer::new(state.auth.store.clone())
-}
-
-/// Middleware: CSRF check on POSTs and the CSRF token in request extensions for templates.
-pub async fn csrf_and_context(
-    State(_state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    next.run(req).await
+        .with_name(state.auth.cookie_name())
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.auth.https)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(idle))
 }
 
 /// The signed-in user of a request, with a fresh access token.
@@ -74,14 +241,124 @@ impl axum::extract::FromRequestParts<AppState> for CurrentUser {
     type Rejection = AppError;
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _state: &AppState,
+        state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Err(AppError::SignInRequired {
-            next: parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_else(|| "/".into()),
+        let here = local_target(&parts.uri, &parts.headers);
+        let sign_in = || AppError::SignInRequired { next: here.clone() };
+        let session = parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("session layer missing")))?;
+        let Some(auth) = auth_of(&session).await? else {
+            return Err(sign_in());
+        };
+        let now = OffsetDateTime::now_utc();
+        if auth.past_absolute(state.auth.absolute, now) {
+            tracing::info!(subject = %auth.principal.subject, "session reached its absolute lifetime");
+            session.flush().await?;
+            return Err(sign_in());
+        }
+        let auth = if auth.tokens.expiring(now) {
+            match fresh_tokens(state, &session).await? {
+                Some(a) => a,
+                None => return Err(sign_in()),
+            }
+        } else {
+            auth
+        };
+        let csrf = match session.get::<String>(CSRF_KEY).await? {
+            Some(t) => t,
+            None => csrf::ensure_token(&session).await?,
+        };
+        Ok(CurrentUser {
+            principal: auth.principal,
+            token: SecretString::from(auth.tokens.access.expose().to_owned()),
+            csrf,
         })
+    }
+}
+
+/// Refreshes the session's access token, once for all the requests of the session that need
+/// it: under the session's lock, the record is re-read from the store (the source of truth,
+/// shared by every instance) and the refresh skipped when another request already did it.
+/// `None`: the session is over (flushed); the caller sends the user to sign in.
+async fn fresh_tokens(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<AuthSession>, AppError> {
+    let Some(id) = session.id() else {
+        return Ok(None);
+    };
+    let lock = state.auth.locks.lock_for(id);
+    let _guard = lock.lock().await;
+    session.load().await?;
+    let Some(mut auth) = auth_of(session).await? else {
+        return Ok(None);
+    };
+    if !auth.tokens.expiring(OffsetDateTime::now_utc()) {
+        // Another request refreshed while this one waited.
+        return Ok(Some(auth));
+    }
+    let (Some(provider), Some(refresh)) = (state.auth.oauth(), auth.tokens.refresh.clone()) else {
+        tracing::info!(subject = %auth.principal.subject, "access token expired and cannot be refreshed");
+        session.flush().await?;
+        return Ok(None);
+    };
+    match provider.refresh(&refresh).await {
+        Ok(tokens) => {
+            auth.tokens = tokens;
+            auth.generation += 1;
+            session.insert(AUTH_KEY, &auth).await?;
+            // Saved now, under the lock, so that the requests waiting for it see it.
+            session.save().await?;
+            tracing::debug!(subject = %auth.principal.subject, "access token refreshed");
+            Ok(Some(auth))
+        }
+        Err(why) => {
+            // Another instance may have refreshed (and rotated the refresh token) meanwhile.
+            if let Some(Some(stored)) = stored_auth(&state.auth.store, &id).await? {
+                if stored.generation > auth.generation
+                    && !stored.tokens.expiring(OffsetDateTime::now_utc())
+                {
+                    session.insert(AUTH_KEY, &stored).await?;
+                    return Ok(Some(stored));
+                }
+            }
+            tracing::warn!(subject = %auth.principal.subject, reason = %why, "token refresh failed; signing out");
+            session.flush().await?;
+            Ok(None)
+        }
+    }
+}
+
+/// The access token as a plain secret (for handlers that only need the token).
+pub fn bearer(user: &CurrentUser) -> &str {
+    user.token.expose_secret()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_must_be_local() {
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "evil",
+            "",
+            "/a\nb",
+            "/a\\b",
+            "\t/x",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+        for good in ["/", "/devices/NORTHSTAR-ISD?offset=25&sort=MDN", "/audit"] {
+            assert_eq!(safe_next(Some(good)), good);
+        }
     }
 }

@@ -120,6 +120,7 @@ pub async fn list(
     Path(corp): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
+    session: tower_sessions::Session,
 ) -> Result<Response, AppError> {
     let corp = authorize(&user, &corp, Operation::ListDevices)?;
     let raw: RawListQuery = parse_query(raw.as_deref())?;
@@ -183,6 +184,11 @@ pub async fn list(
         page_sizes: DevicesPage::page_sizes(&q),
         other_groups,
         results,
+        export: crate::views::export::ExportPicker::new(
+            &corp,
+            &q,
+            &super::export::remembered_columns(&session).await,
+        ),
     };
     Ok(vary_hx(page.into_response()))
 }

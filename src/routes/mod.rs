@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod audit;
 pub mod devices;
+pub mod export;
 pub mod ops;
 
 use axum::Router;
@@ -17,6 +18,7 @@ pub fn router() -> Router<AppState> {
         .route("/open", get(devices::open))
         .route("/devices/{corp_id}", get(devices::list))
         .route("/devices/{corp_id}/totals", get(devices::totals))
+        .route("/devices/{corp_id}/export.csv", get(export::export_csv))
         .route("/devices/{corp_id}/imei/{imei}", get(devices::by_imei))
         .route("/devices/{corp_id}/{mdn}/health", get(devices::health))
         .route(

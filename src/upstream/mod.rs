@@ -291,6 +291,8 @@ impl SentinelClient {
     }
 
     /// `POST /v1.0/devices/{corpId}/customizedList?export=CSV` (customized_list as CSV), streamed.
+    /// Columns are sent by their `customizedList` names; those it lacks
+    /// ([`wire::customized_list_column`] = `None`) are left out: callers refuse them first.
     pub async fn customized_list_csv(
         &self,
         token: &SecretString,
@@ -304,7 +306,11 @@ impl SentinelClient {
             .into_iter()
             .filter(|(k, _)| !matches!(*k, "searchValue" | "labelIds"))
             .collect();
-        pairs.push(("columns", join_columns(columns)));
+        let names: Vec<&str> = columns
+            .iter()
+            .filter_map(|c| customized_list_column(*c))
+            .collect();
+        pairs.push(("columns", names.join(",")));
         pairs.push(("export", "CSV".into()));
         let rb = self
             .http

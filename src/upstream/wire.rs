@@ -344,6 +344,21 @@ impl std::fmt::Debug for PasswordTokenResponse {
     }
 }
 
+/// A CSV column's name in `customizedList`: the vendor calls DEVICE_NAME `DEVICE` there and
+/// lists neither CORP_DESCRIPTION (its `DEVICE_GROUP` may be the id or the description: we
+/// don't guess), EFFECTIVE_VPN_STATUS, MDN_CUSTOM_FIELD nor VERIZON_BI_PLAN_ID; `None`: not offered.
+pub fn customized_list_column(c: crate::domain::Column) -> Option<&'static str> {
+    use crate::domain::Column;
+    match c {
+        Column::DeviceName => Some("DEVICE"),
+        Column::CorpDescription
+        | Column::EffectiveVpnStatus
+        | Column::MdnCustomField
+        | Column::VerizonBiPlanId => None,
+        other => Some(other.as_str()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

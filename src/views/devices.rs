@@ -355,8 +355,10 @@ impl DeviceResults {
                 }
             })
             .collect();
-        let mut cleared = ListQuery::default();
-        cleared.limit = q.limit;
+        let cleared = ListQuery {
+            limit: q.limit,
+            ..ListQuery::default()
+        };
         Self {
             corp: corp.to_string(),
             list_href: list_href(corp, q),
@@ -406,6 +408,8 @@ pub struct DevicesPage {
     pub page_sizes: Vec<PageSizeOption>,
     pub other_groups: Vec<String>,
     pub results: DeviceResults,
+    /// The "Export CSV" column picker.
+    pub export: crate::views::export::ExportPicker,
 }
 
 impl DevicesPage {

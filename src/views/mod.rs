@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod audit;
 pub mod devices;
+pub mod export;
 
 use askama::Template;
 use askama_web::WebTemplate;

@@ -1,0 +1,266 @@
+//! CSRF: the per-session token, its check on every state-changing request, and the
+//! request-context middleware around the console (idle touch, refused-token sign-out).
+
+use askama::Template;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use base64::Engine;
+use rand::RngCore;
+use time::OffsetDateTime;
+use tower_sessions::Session;
+
+use super::session::{AUTH_KEY, CSRF_KEY, auth_of, stored_auth, touch_interval};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::views::{CsrfToken, ErrorFragment, ErrorPage, Layout};
+
+/// Largest form body read to find `csrf_token`.
+pub const FORM_LIMIT: usize = 1024 * 1024;
+
+/// The header htmx sends the token in (set on `<body hx-headers>` by the layout).
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A fresh random token (256 bits, URL-safe).
+pub fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// Compares without leaking, through timing, how much of the value matched.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The session's CSRF token, created when missing.
+pub async fn ensure_token(session: &Session) -> Result<String, AppError> {
+    if let Some(t) = session.get::<String>(CSRF_KEY).await? {
+        return Ok(t);
+    }
+    let t = random_token();
+    session.insert(CSRF_KEY, &t).await?;
+    Ok(t)
+}
+
+fn is_unsafe(m: &Method) -> bool {
+    !matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.split(';').next().is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        })
+}
+
+/// Why a state-changing request was refused.
+enum Refused {
+    Mismatch,
+    TooLarge,
+}
+
+/// Checks the request's token against `expected`; hands back the request with its body intact.
+async fn check(req: Request, expected: Option<&str>) -> Result<Request, Refused> {
+    let header_token = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (req, provided) = match header_token {
+        Some(t) => (req, Some(t)),
+        None if is_form(req.headers()) => {
+            let (parts, body) = req.into_parts();
+            let bytes = to_bytes(body, FORM_LIMIT)
+                .await
+                .map_err(|_| Refused::TooLarge)?;
+            let token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                .ok()
+                .and_then(|pairs| {
+                    pairs
+                        .into_iter()
+                        .find(|(k, _)| k == "csrf_token")
+                        .map(|(_, v)| v)
+                });
+            (Request::from_parts(parts, Body::from(bytes)), token)
+        }
+        None => (req, None),
+    };
+    match (expected, provided) {
+        (Some(e), Some(p)) if constant_time_eq(e.as_bytes(), p.as_bytes()) => Ok(req),
+        _ => Err(Refused::Mismatch),
+    }
+}
+
+/// The 403 page (or htmx fragment) for a missing or wrong token. Rendered here because this
+/// middleware sits outside [`crate::error::render_errors`].
+fn render_refusal(htmx: bool, csrf: Option<String>) -> Response {
+    let info = AppError::Csrf.info();
+    let body = if htmx {
+        ErrorFragment::new(&info).render()
+    } else {
+        ErrorPage {
+            layout: Layout::anonymous(&info.title, csrf),
+            error: ErrorFragment::new(&info),
+        }
+        .render()
+    };
+    let mut r = match body {
+        Ok(html) => (info.status, Html(html)).into_response(),
+        Err(_) => (info.status, info.message).into_response(),
+    };
+    if htmx {
+        r.headers_mut()
+            .insert("hx-retarget", HeaderValue::from_static("#flash"));
+        r.headers_mut()
+            .insert("hx-reswap", HeaderValue::from_static("innerHTML"));
+    }
+    r
+}
+
+fn is_htmx(headers: &HeaderMap) -> bool {
+    headers
+        .get("hx-request")
+        .is_some_and(|v| v.as_bytes() == b"true")
+}
+
+/// Does this response send the user to sign in?
+fn sends_to_sign_in(resp: &Response) -> bool {
+    let to_login = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|l| l == "/login" || l.starts_with("/login?"))
+    };
+    (resp.status().is_redirection() && to_login("location")) || to_login("hx-redirect")
+}
+
+/// Middleware (inside the session layer, outside error rendering): puts the session's CSRF
+/// token in the request extensions, refuses state-changing requests without it, and after the
+/// handler keeps the session's idle expiry moving.
+pub async fn csrf_and_context(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(session) = req.extensions().get::<Session>().cloned() else {
+        return next.run(req).await;
+    };
+    let htmx = is_htmx(req.headers());
+    let auth = match auth_of(&session).await {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let token = if auth.is_some() {
+        match ensure_token(&session).await {
+            Ok(t) => Some(t),
+            Err(e) => return e.into_response(),
+        }
+    } else {
+        // Before sign-in only the password form has one.
+        session.get::<String>(CSRF_KEY).await.ok().flatten()
+    };
+    if let Some(t) = &token {
+        req.extensions_mut().insert(CsrfToken(t.clone()));
+    }
+    if is_unsafe(req.method()) {
+        req = match check(req, token.as_deref()).await {
+            Ok(r) => r,
+            Err(Refused::Mismatch) => {
+                tracing::warn!("refused a state-changing request without a valid CSRF token");
+                return render_refusal(htmx, token);
+            }
+            Err(Refused::TooLarge) => {
+                return (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "The form is too large (limit 1 MiB).",
+                )
+                    .into_response();
+            }
+        };
+    }
+    let is_login = req.uri().path() == "/login";
+    let resp = next.run(req).await;
+    if auth.is_some() && session.id().is_some() && !is_login && sends_to_sign_in(&resp) {
+        // Signed in, yet sent to sign in: Sentinel refused the token (or the session ended).
+        // Without this, /login would see the session and send the user straight back.
+        if let Err(e) = session.flush().await {
+            tracing::warn!(error = %e, "could not end a refused session");
+        }
+        return resp;
+    }
+    if let Err(e) = after_request(&state, &session).await {
+        tracing::warn!(error = %e, "could not update the session after the request");
+    }
+    resp
+}
+
+/// After the handler: when the session changed, or its idle expiry is due to move, write it
+/// under the session's lock with the *stored* tokens (another request or instance may have
+/// refreshed meanwhile; a stale copy must never overwrite a rotated refresh token).
+async fn after_request(state: &AppState, session: &Session) -> Result<(), AppError> {
+    let Some(id) = session.id() else {
+        // New (the sign-in saves it) or flushed.
+        return Ok(());
+    };
+    let Some(mut mine) = auth_of(session).await? else {
+        return Ok(());
+    };
+    let now = OffsetDateTime::now_utc();
+    let due = now - mine.last_seen >= touch_interval(state.config.session_idle);
+    if !due && !session.is_modified() {
+        return Ok(());
+    }
+    let lock = state.auth.locks.lock_for(id);
+    let _guard = lock.lock().await;
+    match stored_auth(&state.auth.store, &id).await? {
+        None => {
+            // Signed out elsewhere meanwhile: do not bring the session back.
+            session.clear().await;
+            return Ok(());
+        }
+        Some(Some(stored)) if stored.generation >= mine.generation => {
+            mine.tokens = stored.tokens;
+            mine.generation = stored.generation;
+        }
+        Some(_) => {}
+    }
+    mine.last_seen = now;
+    session.insert(AUTH_KEY, &mine).await?;
+    // Saved here, under the lock; the session layer's own save after this writes the same data.
+    session.save().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compare() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(!constant_time_eq(b"", b"a"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_long() {
+        let a = random_token();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, random_token());
+    }
+}

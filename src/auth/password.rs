@@ -1,0 +1,198 @@
+//! The Sentinel username/password sign-in (`POST /v1.0/auth/token`), for deployments without an
+//! OAuth provider. The password is passed through once and never stored; there is no refresh.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::Value;
+use tower_sessions::Session;
+
+use super::csrf::ensure_token;
+use super::oauth::complete_sign_in;
+use super::safe_next;
+use super::session::{Secret, Tokens};
+use crate::domain::{CorpId, Role};
+use crate::error::AppError;
+use crate::policy::Principal;
+use crate::startup::AppState;
+use crate::upstream::UpstreamError;
+use crate::views::Layout;
+
+/// The username/password form.
+#[derive(Template, WebTemplate, Debug)]
+#[template(path = "pages/login.html")]
+pub struct LoginPage {
+    pub layout: Layout,
+    pub csrf: String,
+    pub next: String,
+    pub username: String,
+    pub problem: Option<String>,
+}
+
+/// `GET /login` in password mode: the form, with a pre-session CSRF token.
+pub async fn form(session: &Session, next: String) -> Result<Response, AppError> {
+    let csrf = ensure_token(session).await?;
+    Ok(page(csrf, next, String::new(), None).into_response())
+}
+
+fn page(csrf: String, next: String, username: String, problem: Option<String>) -> LoginPage {
+    LoginPage {
+        layout: Layout::anonymous("Sign in", Some(csrf.clone())),
+        csrf,
+        next,
+        username,
+        problem,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    pub username: String,
+    pub password: SecretString,
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+/// `POST /login` (CSRF already checked by the middleware against the form's pre-session token).
+pub async fn submit(
+    State(state): State<AppState>,
+    session: Session,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, AppError> {
+    if !state.auth.is_password_mode() {
+        return Err(AppError::NotFound(
+            "This console signs in through its identity provider.".into(),
+        ));
+    }
+    let next = safe_next(f.next.as_deref());
+    let username = f.username.trim().to_owned();
+    if username.is_empty() {
+        return again(
+            &session,
+            next,
+            username,
+            "Enter your username.",
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+    let answer = match state.upstream.password_token(&username, &f.password).await {
+        Ok(a) => a,
+        Err(UpstreamError::Status { status, .. }) if matches!(status.as_u16(), 400 | 401 | 403) => {
+            tracing::info!(status = status.as_u16(), "password sign-in refused");
+            return again(
+                &session,
+                next,
+                username,
+                "Sentinel did not accept that username and password.",
+                StatusCode::UNAUTHORIZED,
+            )
+            .await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let principal = principal_from_details(&username, &answer.details);
+    let tokens = Tokens::received(Secret::new(answer.token), None, None);
+    complete_sign_in(&session, principal, tokens).await?;
+    Ok(Redirect::to(&next).into_response())
+}
+
+/// The form again, with what went wrong (the username kept, the password not).
+async fn again(
+    session: &Session,
+    next: String,
+    username: String,
+    problem: &str,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let csrf = ensure_token(session).await?;
+    Ok((status, page(csrf, next, username, Some(problem.into()))).into_response())
+}
+
+fn str_field<'a>(details: &'a Value, names: &[&str]) -> Option<&'a str> {
+    names
+        .iter()
+        .find_map(|n| details.get(*n).and_then(Value::as_str))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// The user from the vendor's `details`: `corpId` is their one device group; roles from
+/// `scope` / `roles` when present, else read-only (the safe default: reads, no changes).
+pub fn principal_from_details(username: &str, details: &Value) -> Principal {
+    let mut scope = String::new();
+    for key in ["scope", "scopes", "roles", "role"] {
+        match details.get(key) {
+            Some(Value::String(s)) => {
+                scope.push(' ');
+                scope.push_str(s);
+            }
+            Some(Value::Array(items)) => {
+                for s in items.iter().filter_map(Value::as_str) {
+                    scope.push(' ');
+                    scope.push_str(s);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut roles = Role::from_scope_str(&scope);
+    if roles.is_empty() {
+        roles = vec![Role::Readonly];
+    }
+    let corp_ids = str_field(details, &["corpId", "corp_id"])
+        .and_then(|c| CorpId::parse(c).ok())
+        .map(|c| vec![c]);
+    let name = str_field(details, &["name", "fullName"])
+        .map(str::to_owned)
+        .or_else(|| {
+            let first = str_field(details, &["firstName"]);
+            let last = str_field(details, &["lastName"]);
+            match (first, last) {
+                (Some(f), Some(l)) => Some(format!("{f} {l}")),
+                (Some(x), None) | (None, Some(x)) => Some(x.to_owned()),
+                (None, None) => None,
+            }
+        });
+    Principal {
+        subject: str_field(details, &["userId", "username", "sub"])
+            .unwrap_or(username)
+            .to_owned(),
+        name,
+        email: str_field(details, &["email"]).map(str::to_owned),
+        roles,
+        corp_ids,
+        account_type: str_field(details, &["accountType", "account_type"]).map(str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn details_without_roles_are_read_only() {
+        let p = principal_from_details("ann", &json!({"corpId": "NORTHSTAR-ISD"}));
+        assert_eq!(p.subject, "ann");
+        assert_eq!(p.roles, vec![Role::Readonly]);
+        assert_eq!(p.corp_ids.unwrap()[0].as_str(), "NORTHSTAR-ISD");
+    }
+
+    #[test]
+    fn details_with_roles() {
+        let p = principal_from_details(
+            "ann",
+            &json!({"corpId": "X1", "roles": ["org_tech", "weird"], "firstName": "Ann",
+                    "lastName": "Lee", "accountType": "kajeet_choice"}),
+        );
+        assert_eq!(p.roles, vec![Role::OrgTech]);
+        assert_eq!(p.name.as_deref(), Some("Ann Lee"));
+        assert_eq!(p.account_type.as_deref(), Some("kajeet_choice"));
+    }
+}

@@ -1,0 +1,473 @@
+//! The device list and detail pages through the real server against the simulator.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestApp, default_sim_config, spawn_app, spawn_app_with};
+use scraper::{Html, Selector};
+use sentinel_console::simulator::{Fault, FaultKind};
+
+fn sel(s: &str) -> Selector {
+    Selector::parse(s).expect("selector")
+}
+
+fn texts(html: &str, css: &str) -> Vec<String> {
+    let doc = Html::parse_document(html);
+    doc.select(&sel(css))
+        .map(|e| e.text().collect::<String>().trim().to_owned())
+        .collect()
+}
+
+fn attrs(html: &str, css: &str, attr: &str) -> Vec<String> {
+    let doc = Html::parse_document(html);
+    doc.select(&sel(css))
+        .filter_map(|e| e.value().attr(attr).map(str::to_owned))
+        .collect()
+}
+
+async fn signed_in(user: &str) -> TestApp {
+    let app = spawn_app().await;
+    let landed = app.sign_in(user).await;
+    assert!(
+        landed.status().is_success(),
+        "sign-in landed on {}",
+        landed.status()
+    );
+    app
+}
+
+async fn page(app: &TestApp, path: &str) -> (u16, String) {
+    let r = app.get(path).await;
+    let s = r.status().as_u16();
+    (s, r.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn tech_sees_northstar_499_lines_with_totals() {
+    let app = signed_in("tech").await;
+    let (status, html) = page(&app, "/devices/NORTHSTAR-ISD").await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(texts(&html, "table#devices tbody tr").len(), 25);
+    assert_eq!(texts(&html, "#range")[0], "Showing 1–25 of 499");
+    let totals = texts(&html, "#totals .stat-value");
+    assert_eq!(totals, vec!["487", "12", "499"]);
+    assert!(html.contains("Northstar Independent School District"));
+}
+
+#[tokio::test]
+async fn every_upstream_call_carries_the_users_bearer_and_no_cookie() {
+    let app = signed_in("tech").await;
+    app.sim.sim.clear_requests();
+    let (status, _) = page(&app, "/devices/NORTHSTAR-ISD").await;
+    assert_eq!(status, 200);
+    let reqs = app.sim.sim.api_requests();
+    assert_eq!(reqs.len(), 2, "list + totals: {reqs:?}");
+    for r in &reqs {
+        let auth = r.authorization.as_deref().expect("Authorization");
+        assert!(auth.starts_with("Bearer ") && auth.len() > 20, "{auth}");
+        assert!(!r.has_cookie, "a browser cookie reached the upstream");
+    }
+    let list = reqs
+        .iter()
+        .find(|r| r.path.ends_with("/devices/NORTHSTAR-ISD"))
+        .expect("list call");
+    let q = list.query.clone().unwrap_or_default();
+    for p in ["offset=0", "limit=25", "sort=MDN", "sortDir=ASC"] {
+        assert!(q.contains(p), "{q} lacks {p}");
+    }
+}
+
+#[tokio::test]
+async fn htmx_gets_the_fragment_the_page_includes() {
+    let app = signed_in("tech").await;
+    let path = "/devices/NORTHSTAR-ISD?sort=STATUS&sortDir=DESC&offset=25";
+    let (_, full) = page(&app, path).await;
+    let frag = app.get_htmx(path).await;
+    assert_eq!(frag.status(), 200);
+    assert!(
+        frag.headers()
+            .get("vary")
+            .is_some_and(|v| v.to_str().unwrap_or("").contains("HX-Request"))
+    );
+    let frag = frag.text().await.expect("body");
+    assert!(!frag.contains("<html"), "fragment must not be a page");
+    assert!(frag.trim_start().starts_with("<div id=\"results\""));
+    // The same rows render in both.
+    assert_eq!(
+        texts(&full, "table#devices tbody tr"),
+        texts(&frag, "table#devices tbody tr")
+    );
+    assert_eq!(texts(&full, "#range"), texts(&frag, "#range"));
+    // The fragment updates the controls' hidden state out of band.
+    assert!(frag.contains("hx-swap-oob"));
+    // A history restore asks for the whole page.
+    let restore = app
+        .client
+        .get(app.url(path))
+        .header("HX-Request", "true")
+        .header("HX-History-Restore-Request", "true")
+        .send()
+        .await
+        .expect("restore")
+        .text()
+        .await
+        .expect("body");
+    assert!(restore.contains("<html"));
+}
+
+#[tokio::test]
+async fn sorts_by_every_sort_value_in_both_directions() {
+    let app = signed_in("tech").await;
+    for s in sentinel_console::domain::SortField::ALL {
+        for d in ["ASC", "DESC"] {
+            app.sim.sim.clear_requests();
+            let (status, html) = page(
+                &app,
+                &format!("/devices/NORTHSTAR-ISD?sort={}&sortDir={d}", s.as_str()),
+            )
+            .await;
+            assert_eq!(status, 200, "{} {d}", s.as_str());
+            assert_eq!(texts(&html, "table#devices tbody tr").len(), 25);
+            let reqs = app.sim.sim.api_requests();
+            let q = reqs
+                .iter()
+                .find_map(|r| r.query.clone().filter(|q| q.contains("sort=")))
+                .expect("list query");
+            assert!(
+                q.contains(&format!("sort={}", s.as_str())) && q.contains(&format!("sortDir={d}")),
+                "{q}"
+            );
+            // The header of the active column shows the direction.
+            let active = attrs(&html, &format!("th a[data-sort={}]", s.as_str()), "href");
+            assert_eq!(active.len(), 1, "a sortable header for {}", s.as_str());
+        }
+    }
+    // Usage sorted descending really comes back in that order.
+    let (_, html) = page(
+        &app,
+        "/devices/NORTHSTAR-ISD?sort=LAST_30_DAYS_USED&sortDir=DESC&limit=100",
+    )
+    .await;
+    let vals: Vec<f64> = attrs(&html, "td.col-last30", "data-value")
+        .iter()
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    assert_eq!(vals.len(), 100);
+    assert!(vals.windows(2).all(|w| w[0] >= w[1]), "{vals:?}");
+}
+
+#[tokio::test]
+async fn search_filters_rows_and_totals() {
+    let app = signed_in("tech").await;
+    app.sim.sim.clear_requests();
+    let (status, html) = page(&app, "/devices/NORTHSTAR-ISD?searchValue=Bus").await;
+    assert_eq!(status, 200);
+    let nicks = texts(&html, "td.col-nickname");
+    assert!(!nicks.is_empty());
+    assert!(nicks.iter().all(|n| n.contains("Bus")), "{nicks:?}");
+    let totals: Vec<u64> = texts(&html, "#totals .stat-value")
+        .iter()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    assert_eq!(totals.len(), 3);
+    assert!(totals[2] < 499 && totals[2] > 0, "{totals:?}");
+    assert_eq!(totals[0] + totals[1], totals[2]);
+    let reqs = app.sim.sim.api_requests();
+    assert!(
+        reqs.iter()
+            .all(|r| r.query.as_deref().unwrap_or("").contains("searchValue=Bus")),
+        "{reqs:?}"
+    );
+    // The search box keeps the value.
+    assert_eq!(
+        attrs(&html, "input[name=searchValue]", "value"),
+        vec!["Bus"]
+    );
+}
+
+#[tokio::test]
+async fn no_match_is_an_empty_list_not_an_error() {
+    let app = signed_in("tech").await;
+    let (status, html) = page(&app, "/devices/NORTHSTAR-ISD?searchValue=zzzz-nothing").await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(texts(&html, "table#devices tbody tr").len(), 0);
+    assert!(html.contains("No lines match"));
+}
+
+#[tokio::test]
+async fn pages_through_the_list() {
+    let app = signed_in("tech").await;
+    let (_, html) = page(&app, "/devices/NORTHSTAR-ISD?offset=25").await;
+    assert_eq!(texts(&html, "#range")[0], "Showing 26–50 of 499");
+    let next = attrs(&html, "a[rel=next]", "href");
+    assert_eq!(next.len(), 1);
+    assert!(next[0].contains("offset=50"), "{next:?}");
+    for size in [50usize, 100, 500] {
+        let (_, html) = page(&app, &format!("/devices/NORTHSTAR-ISD?limit={size}")).await;
+        assert_eq!(texts(&html, "table#devices tbody tr").len(), size.min(499));
+    }
+    let (_, html) = page(&app, "/devices/NORTHSTAR-ISD?offset=475").await;
+    assert_eq!(texts(&html, "#range")[0], "Showing 476–499 of 499");
+    assert!(attrs(&html, "a[rel=next]", "href").is_empty());
+}
+
+#[tokio::test]
+async fn label_filter_reaches_the_upstream_and_shows_as_a_chip() {
+    let app = signed_in("tech").await;
+    let (_, html) = page(&app, "/devices/NORTHSTAR-ISD?limit=500").await;
+    let label = attrs(&html, "a.chip[data-label]", "data-label")
+        .into_iter()
+        .next()
+        .expect("some label");
+    app.sim.sim.clear_requests();
+    let (status, html) = page(&app, &format!("/devices/NORTHSTAR-ISD?labelIds={label}")).await;
+    assert_eq!(status, 200);
+    let rows = texts(&html, "table#devices tbody tr");
+    assert!(!rows.is_empty());
+    let doc = Html::parse_document(&html);
+    for tr in doc.select(&sel("table#devices tbody tr")) {
+        let labels: Vec<_> = tr
+            .select(&sel("a.chip"))
+            .filter_map(|a| a.value().attr("data-label"))
+            .collect();
+        assert!(
+            labels.contains(&label.as_str()),
+            "row without the label: {labels:?}"
+        );
+    }
+    assert!(!texts(&html, "a.chip-active").is_empty());
+    let reqs = app.sim.sim.api_requests();
+    let list = reqs
+        .iter()
+        .find(|r| r.query.as_deref().unwrap_or("").contains("sort="))
+        .expect("list");
+    assert!(
+        list.query
+            .as_deref()
+            .unwrap_or("")
+            .contains(&format!("labelIds={label}"))
+    );
+}
+
+#[tokio::test]
+async fn bad_query_is_a_readable_400_with_no_upstream_call() {
+    let app = signed_in("tech").await;
+    for q in [
+        "sort=NOPE",
+        "sortDir=UP",
+        "limit=30",
+        "offset=-1",
+        "labelIds=x",
+    ] {
+        app.sim.sim.clear_requests();
+        let (status, html) = page(&app, &format!("/devices/NORTHSTAR-ISD?{q}")).await;
+        assert_eq!(status, 400, "{q}");
+        assert!(html.contains("alert"), "{q}: {html}");
+        assert!(
+            app.sim.sim.api_requests().is_empty(),
+            "{q} reached the upstream"
+        );
+    }
+    let r = app.get_htmx("/devices/NORTHSTAR-ISD?sort=NOPE").await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.headers().get("hx-retarget").and_then(|v| v.to_str().ok()),
+        Some("#flash")
+    );
+    let body = r.text().await.expect("body");
+    assert!(body.contains("NOPE") && !body.contains("<html"));
+}
+
+#[tokio::test]
+async fn device_group_outside_corp_ids_is_403_without_upstream_call() {
+    let app = signed_in("limited").await;
+    app.sim.sim.clear_requests();
+    let (status, html) = page(&app, "/devices/NORTHSTAR-ISD-HS").await;
+    assert_eq!(status, 403);
+    assert!(html.contains("NORTHSTAR-ISD-HS"));
+    assert!(app.sim.sim.api_requests().is_empty());
+    // Their own group opens; `/` goes straight there.
+    let r = app.get("/").await;
+    assert!(r.status().is_redirection());
+    assert_eq!(
+        r.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/devices/NORTHSTAR-ISD")
+    );
+}
+
+#[tokio::test]
+async fn several_groups_get_a_picker() {
+    let app = signed_in("tech").await;
+    let (status, html) = page(&app, "/").await;
+    assert_eq!(status, 200);
+    let links = attrs(&html, "ul.group-list a", "href");
+    assert!(
+        links.contains(&"/devices/NORTHSTAR-ISD".to_owned()),
+        "{links:?}"
+    );
+    assert!(links.len() >= 2);
+}
+
+async fn fault_page(app: &TestApp, kind: FaultKind) -> (u16, String, Option<String>) {
+    app.sim.sim.clear_faults();
+    app.sim.sim.add_fault(Fault {
+        kind,
+        path_contains: None,
+        method: None,
+        times: None,
+    });
+    let r = app.get("/devices/NORTHSTAR-ISD").await;
+    let status = r.status().as_u16();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = r.text().await.expect("body");
+    app.sim.sim.clear_faults();
+    (status, body, retry)
+}
+
+#[tokio::test]
+async fn upstream_faults_give_readable_errors_and_the_server_stays_up() {
+    let app = spawn_app_with(default_sim_config(), |c| {
+        c.upstream_timeout = Duration::from_millis(700)
+    })
+    .await;
+    app.sign_in("tech").await;
+    let (s, body, _) = fault_page(&app, FaultKind::Status(500)).await;
+    assert_eq!(s, 502);
+    assert!(body.contains("Sentinel answered 500"), "{body}");
+    let (s, body, _) = fault_page(&app, FaultKind::Status(503)).await;
+    assert_eq!(s, 502);
+    assert!(body.contains("503"), "{body}");
+    let (s, body, retry) = fault_page(&app, FaultKind::RateLimited { retry_after: 30 }).await;
+    assert_eq!(s, 429);
+    assert!(body.contains("30 seconds"), "{body}");
+    assert_eq!(retry.as_deref(), Some("30"));
+    let (s, body, _) = fault_page(&app, FaultKind::MalformedJson).await;
+    assert_eq!(s, 502);
+    assert!(body.contains("could not read"), "{body}");
+    let (s, body, _) = fault_page(&app, FaultKind::Latency(Duration::from_millis(1500))).await;
+    assert_eq!(s, 504);
+    assert!(body.contains("did not answer"), "{body}");
+    assert!(body.contains("<html") && !body.contains("panicked"));
+    // Still serving.
+    let (s, _) = page(&app, "/devices/NORTHSTAR-ISD").await;
+    assert_eq!(s, 200);
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn totals_failure_leaves_the_list_usable() {
+    let app = signed_in("tech").await;
+    app.sim.sim.add_fault(Fault {
+        kind: FaultKind::Status(500),
+        path_contains: Some("/totals".into()),
+        method: None,
+        times: None,
+    });
+    let (s, html) = page(&app, "/devices/NORTHSTAR-ISD").await;
+    assert_eq!(s, 200);
+    assert_eq!(texts(&html, "table#devices tbody tr").len(), 25);
+    assert!(texts(&html, "#totals")[0].contains("Totals unavailable"));
+}
+
+#[tokio::test]
+async fn security_headers_on_pages() {
+    let app = signed_in("tech").await;
+    let r = app.get("/devices/NORTHSTAR-ISD").await;
+    let h = r.headers();
+    let csp = h
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .expect("CSP");
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert_eq!(
+        h.get("x-content-type-options")
+            .and_then(|v| v.to_str().ok()),
+        Some("nosniff")
+    );
+    assert!(h.get("referrer-policy").is_some());
+    assert_eq!(
+        h.get("cache-control").and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    assert!(h.get("x-request-id").is_some());
+    let html = r.text().await.expect("body");
+    assert!(!html.contains("<script>"), "no inline script");
+    assert!(!html.contains(" style="), "no inline style");
+}
+
+#[tokio::test]
+async fn ops_endpoints() {
+    let app = spawn_app().await;
+    let r = app.get("/healthz").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.expect("body"), "ok");
+    assert_eq!(app.get("/readyz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn imei_lookup_and_health_pages() {
+    let app = signed_in("tech").await;
+    let (s, html) = page(&app, "/devices/NORTHSTAR-ISD/imei/355737360073462").await;
+    assert_eq!(s, 200, "{html}");
+    assert!(texts(&html, "#imei-devices td.col-mdn").contains(&"521-267-1508".to_owned()));
+    let (s, html) = page(&app, "/devices/NORTHSTAR-ISD/imei/12345").await;
+    assert_eq!(s, 400);
+    assert!(html.contains("15 digits"));
+    let (s, html) = page(&app, "/devices/NORTHSTAR-ISD/521-267-15/health").await;
+    assert_eq!(s, 400);
+    assert!(html.contains("not an MDN"));
+    // Some line reports health; find one through the list.
+    let (_, list) = page(&app, "/devices/NORTHSTAR-ISD?limit=500").await;
+    let hrefs = attrs(&list, "td.col-mdn a", "href");
+    let mut saw_ok = false;
+    let mut saw_409 = false;
+    for h in hrefs.iter().take(60) {
+        let (s, html) = page(&app, h).await;
+        match s {
+            200 => {
+                assert!(html.contains("id=\"health-checks\""));
+                saw_ok = true;
+            }
+            409 => {
+                assert!(html.contains("does not report its health"));
+                saw_409 = true;
+            }
+            other => panic!("{h}: {other}"),
+        }
+        if saw_ok && saw_409 {
+            break;
+        }
+    }
+    assert!(
+        saw_ok && saw_409,
+        "expected both healthy-reporting and non-reporting lines"
+    );
+}
+
+#[tokio::test]
+async fn embedded_mode_runs_the_whole_product_on_one_port() {
+    use sentinel_console::config::Config;
+    use sentinel_console::startup::Application;
+    let cfg = Config::for_tests(&common::sqlite_url());
+    let app = Application::build(cfg).await.expect("build");
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(async move {
+        let _ = app.run_until_stopped(std::future::pending()).await;
+    });
+    let client = common::browser_client();
+    let landed = common::sign_in_with(&client, &base, "tech", "/devices/NORTHSTAR-ISD").await;
+    assert_eq!(landed.status(), 200);
+    assert!(
+        landed.url().path().ends_with("/devices/NORTHSTAR-ISD"),
+        "{}",
+        landed.url()
+    );
+    let html = landed.text().await.expect("body");
+    assert_eq!(texts(&html, "#range")[0], "Showing 1–25 of 499");
+}
