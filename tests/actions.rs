@@ -552,3 +552,30 @@ async fn the_wifi_password_is_sent_but_never_shown_or_audited() {
         .expect("csv");
     assert!(!csv.contains(secret));
 }
+
+#[tokio::test]
+async fn select_all_from_the_list_bar_keeps_the_search_and_page_exclusions() {
+    let app = common::spawn_app().await;
+    app.sign_in("tech").await;
+    let list = app
+        .get(&format!("/devices/{CORP}?searchValue=Bus"))
+        .await
+        .text()
+        .await
+        .expect("list");
+    assert!(list.contains("selection-bar") && list.contains("data-select-page"));
+    // The bar's GET: select all matching, one row of the page left unticked.
+    let page = app
+        .get(&format!(
+            "/devices/{CORP}/actions/nickname?select_all=true&list_searchValue=Bus&page_mdns=304-228-6302&page_mdns=521-267-1508&mdns=521-267-1508"
+        ))
+        .await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("form");
+    assert!(
+        html.contains(r#"name="searchValue" value="Bus""#),
+        "{html:.1500}"
+    );
+    assert!(html.contains(r#"name="excluded_mdns" value="304-228-6302""#));
+    assert!(!html.contains(r#"name="excluded_mdns" value="521-267-1508""#));
+}

@@ -47,10 +47,16 @@ fn with_page_exclusions(form: RawForm) -> RawForm {
         return form;
     }
     let ticked: Vec<&str> = form.all("mdns").collect();
+    // The list's bar names its filter `list_*` so the page keeps one `searchValue` field (the search box).
     let mut pairs: Vec<(String, String)> = form
         .echo_pairs()
         .into_iter()
         .filter(|(k, _)| k != "mdns" && k != "page_mdns")
+        .map(|(k, v)| match k.as_str() {
+            "list_searchValue" => ("searchValue".to_owned(), v),
+            "list_labelIds" => ("labelIds".to_owned(), v),
+            _ => (k, v),
+        })
         .collect();
     for m in form.all("page_mdns") {
         if !ticked.contains(&m) {
