@@ -14,6 +14,7 @@
 //! - [`simulator`]: the embedded Sentinel simulator and demo identity provider
 //! - [`middleware`]: security headers, request ids, logging
 
+pub mod actions;
 pub mod auth;
 pub mod config;
 pub mod domain;

@@ -283,6 +283,26 @@ impl Principal {
     }
 }
 
+/// Which audit records a user may read: those of the device groups they may open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditScope {
+    /// Records of these device groups (the token's `corp_ids`).
+    Groups(Vec<CorpId>),
+    /// No `corp_ids` in the token: the console cannot tell which groups are theirs,
+    /// so only the records of changes the user made themselves.
+    OwnOnly,
+}
+
+impl Principal {
+    /// The audit-log rule: any signed-in user sees the records of the device groups they may open.
+    pub fn audit_scope(&self) -> AuditScope {
+        match &self.corp_ids {
+            Some(ids) => AuditScope::Groups(ids.clone()),
+            None => AuditScope::OwnOnly,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +331,17 @@ mod tests {
         assert!(!u.can(Operation::UpdateSummerUsage, &corp));
         u.account_type = Some("kajeet_choice".into());
         assert!(u.can(Operation::UpdateSummerUsage, &corp));
+    }
+
+    #[test]
+    fn audit_scope_follows_corp_ids() {
+        let mut u = p(&[Role::Readonly]);
+        assert_eq!(u.audit_scope(), AuditScope::OwnOnly);
+        u.corp_ids = Some(vec![CorpId::parse("A").unwrap()]);
+        assert_eq!(
+            u.audit_scope(),
+            AuditScope::Groups(vec![CorpId::parse("A").unwrap()])
+        );
     }
 
     #[test]

@@ -102,6 +102,8 @@ impl Application {
             auth: Arc::new(auth),
             instance_id: uuid::Uuid::new_v4().to_string(),
         };
+        // Jobs abandoned by a stopped instance are finished here (see actions::jobs).
+        crate::actions::jobs::spawn_resumer(state.clone());
         let router = build_router(state.clone(), simulator.as_ref());
         Ok(Self {
             listener,

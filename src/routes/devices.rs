@@ -141,7 +141,7 @@ pub async fn list(
         }
     }
     let fragment = wants_fragment(&headers);
-    let results = DeviceResults::new(
+    let mut results = DeviceResults::new(
         &corp,
         &q,
         &list.devices,
@@ -149,6 +149,14 @@ pub async fn list(
         totals,
         &labels,
         fragment,
+    );
+    // Selection and actions only for users the scope table lets change something here.
+    results.selection = crate::views::actions::SelectionBar::for_user(
+        &user.principal,
+        &corp,
+        list.total_count,
+        q.search.as_str(),
+        &q.labels.to_param(),
     );
     if fragment {
         return Ok(vary_hx(results.into_response()));

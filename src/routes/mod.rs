@@ -1,5 +1,7 @@
 //! HTTP handlers, one module per area, assembled into the console's router.
 
+pub mod actions;
+pub mod audit;
 pub mod devices;
 pub mod export;
 pub mod ops;
@@ -19,6 +21,17 @@ pub fn router() -> Router<AppState> {
         .route("/devices/{corp_id}/export.csv", get(export::export_csv))
         .route("/devices/{corp_id}/imei/{imei}", get(devices::by_imei))
         .route("/devices/{corp_id}/{mdn}/health", get(devices::health))
+        .route(
+            "/devices/{corp_id}/actions/{action}",
+            get(actions::show_form).post(actions::submit),
+        )
+        .route(
+            "/devices/{corp_id}/smartspot/{imei}",
+            get(actions::smartspot),
+        )
+        .route("/jobs/{id}", get(actions::job))
+        .route("/audit", get(audit::page))
+        .route("/audit.csv", get(audit::csv))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
 }

@@ -294,6 +294,8 @@ pub struct DeviceResults {
     pub state: ListState,
     /// In an htmx swap, the controls' hidden state is updated out of band.
     pub oob: bool,
+    /// Selection checkboxes and the action bar; `None` in the self-service view.
+    pub selection: Option<crate::views::actions::SelectionBar>,
 }
 
 /// Hidden inputs that carry the list state the controls form does not show.
@@ -382,6 +384,7 @@ impl DeviceResults {
                 oob,
             },
             oob,
+            selection: None,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Askama views: one base layout, page structs that wrap the fragment structs they include,
 //! so a full page and its htmx swap render the same markup.
 
+pub mod actions;
+pub mod audit;
 pub mod devices;
 pub mod export;
 

@@ -1,0 +1,468 @@
+//! Applying a change: exactly one upstream call, its outcome per line, and the audit record.
+//!
+//! A refusal or a 4xx answer means nothing changed; a timeout, 5xx or broken connection is
+//! ambiguous, so those lines are reported as "unknown" and never retried.
+
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use super::ActionKind;
+use super::form::{Change, Target};
+use crate::domain::CorpId;
+use crate::error::AppError;
+use crate::policy::Principal;
+use crate::startup::AppState;
+use crate::storage::audit::NewAuditRecord;
+use crate::upstream::UpstreamError;
+use crate::upstream::wire::*;
+
+/// Why a change could not be sent or was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// The selection does not fit the action (a bug: the form parser prevents it).
+    #[error("this change cannot be sent for that selection")]
+    Mismatch,
+}
+
+/// Sends `change` for `target`: exactly one upstream call.
+pub async fn call(
+    state: &AppState,
+    token: &SecretString,
+    corp: &CorpId,
+    change: &Change,
+    target: &Target,
+) -> Result<WriteResult, RunError> {
+    let up = &state.upstream;
+    let lines = || match target {
+        Target::Lines(m) => Ok(m.clone()),
+        _ => Err(RunError::Mismatch),
+    };
+    if let (Change::Smartspot { values }, Target::Imeis(imeis)) = (change, target) {
+        return Ok(match imeis.as_slice() {
+            [one] => {
+                up.update_smartspot_settings(
+                    token,
+                    corp,
+                    &SmartSpotSettings {
+                        imei: Some(one.to_string()),
+                        values: values.clone(),
+                    },
+                )
+                .await?
+            }
+            many => {
+                up.update_smartspot_settings_multi(
+                    token,
+                    corp,
+                    &SmartSpotSettingsMultiRequest {
+                        imeis: many.to_vec(),
+                        settings: values.clone(),
+                    },
+                )
+                .await?
+            }
+        });
+    }
+    let selection = target.selection().ok_or(RunError::Mismatch)?;
+    let r = match change {
+        Change::Status { status, reason } => {
+            up.update_status(
+                token,
+                corp,
+                &StatusChange {
+                    selection,
+                    status: status.clone(),
+                    reason: reason.clone(),
+                },
+            )
+            .await?
+        }
+        Change::Nickname { nickname } => {
+            up.update_nickname(
+                token,
+                corp,
+                &NicknameChange {
+                    selection,
+                    nickname: nickname.clone(),
+                },
+            )
+            .await?
+        }
+        Change::Note { note } => {
+            up.update_note(
+                token,
+                corp,
+                &NoteChange {
+                    selection,
+                    note: note.clone(),
+                },
+            )
+            .await?
+        }
+        Change::FilterGroup { filter_group } => {
+            up.update_filter_group(
+                token,
+                corp,
+                &FilterGroupChange {
+                    selection,
+                    filter_group: filter_group.clone(),
+                },
+            )
+            .await?
+        }
+        Change::DeviceGroup { device_group } => {
+            up.update_device_group(
+                token,
+                corp,
+                &DeviceGroupChange {
+                    selection,
+                    device_group: device_group.to_string(),
+                },
+            )
+            .await?
+        }
+        Change::DataLimits {
+            monthly_limit,
+            daily_limit,
+        } => {
+            up.update_data_limits(
+                token,
+                corp,
+                &DataLimitsChange {
+                    selection,
+                    monthly_limit: *monthly_limit,
+                    daily_limit: *daily_limit,
+                },
+            )
+            .await?
+        }
+        Change::SummerUsage { summer_status } => {
+            up.update_summer_usage(
+                token,
+                corp,
+                &SummerUsageChange {
+                    selection,
+                    summer_status: summer_status.clone(),
+                },
+            )
+            .await?
+        }
+        Change::MdnCustomField { value } => {
+            up.update_mdn_custom_field(
+                token,
+                corp,
+                &MdnCustomFieldChange {
+                    mdns: lines()?,
+                    mdn_custom_field: value.clone(),
+                },
+            )
+            .await?
+        }
+        Change::Imei { imei } => {
+            up.update_imei(
+                token,
+                corp,
+                &ImeiChange {
+                    mdns: lines()?,
+                    imei: imei.clone(),
+                },
+            )
+            .await?
+        }
+        Change::DeleteLabels => {
+            up.bulk_delete_labels(token, corp, &BulkDeleteLabels { selection })
+                .await?
+        }
+        Change::Smartspot { .. } => return Err(RunError::Mismatch),
+    };
+    Ok(r)
+}
+
+/// The result of one upstream call (or of a whole job, summed).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub updated: u64,
+    /// Lines the upstream did not change, with its reason.
+    pub failed: Vec<WriteFailure>,
+    /// Lines whose fate is unknown (ambiguous failure): not retried.
+    pub unknown: Vec<String>,
+    /// A bulk selection whose call failed ambiguously: every selected line is unknown.
+    pub unknown_all: bool,
+    /// The upstream's status for a failed call.
+    pub upstream_status: Option<u16>,
+    /// A message for the whole call (refusal, error).
+    pub error: Option<String>,
+    /// `ok`, `partial`, `failed`, `refused`.
+    pub outcome: String,
+}
+
+/// Is this failure ambiguous (the write may or may not have happened)?
+pub fn is_ambiguous(e: &UpstreamError) -> bool {
+    match e {
+        UpstreamError::Status { status, .. } => status.is_server_error(),
+        UpstreamError::Timeout(_) | UpstreamError::Connect(_) | UpstreamError::BadBody(_) => true,
+    }
+}
+
+/// What the user is told about an ambiguous failure.
+pub const UNKNOWN_NOTE: &str = "Sentinel's answer was lost or was an error after the change was sent: these lines may or may not have changed. The console does not retry a change on its own; check these lines before changing them again.";
+
+impl Outcome {
+    /// From one call's answer. `lines`: the explicit list sent, when there was one.
+    pub fn from_call(lines: Option<&[String]>, r: &Result<WriteResult, RunError>) -> Self {
+        let mut o = match r {
+            Ok(w) => Outcome {
+                updated: w.updated,
+                failed: w.failed.clone(),
+                ..Default::default()
+            },
+            Err(RunError::Mismatch) => Outcome {
+                error: Some("This change cannot be sent for that selection.".into()),
+                failed: lines
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|m| WriteFailure {
+                        mdn: m.clone(),
+                        reason: "Not sent.".into(),
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+            Err(RunError::Upstream(e)) => {
+                let message = AppError::Upstream(clone_err(e)).info().message;
+                let status = e.status().map(|s| s.as_u16());
+                if is_ambiguous(e) {
+                    Outcome {
+                        unknown: lines.unwrap_or_default().to_vec(),
+                        unknown_all: lines.is_none(),
+                        upstream_status: status,
+                        error: Some(format!("{message} {UNKNOWN_NOTE}")),
+                        ..Default::default()
+                    }
+                } else {
+                    let reason = match e {
+                        UpstreamError::Status { message, .. } => message.clone(),
+                        other => other.to_string(),
+                    };
+                    Outcome {
+                        failed: lines
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|m| WriteFailure {
+                                mdn: m.clone(),
+                                reason: reason.clone(),
+                            })
+                            .collect(),
+                        upstream_status: status,
+                        error: Some(message),
+                        outcome: if status == Some(403) {
+                            "refused".into()
+                        } else {
+                            String::new()
+                        },
+                        ..Default::default()
+                    }
+                }
+            }
+        };
+        if o.outcome.is_empty() {
+            o.outcome = o.classify().into();
+        }
+        o
+    }
+
+    /// Adds another call's outcome (a job's chunks).
+    pub fn absorb(&mut self, other: Outcome) {
+        self.updated += other.updated;
+        self.failed.extend(other.failed);
+        self.unknown.extend(other.unknown);
+        self.unknown_all |= other.unknown_all;
+        if other.upstream_status.is_some() {
+            self.upstream_status = other.upstream_status;
+        }
+        if let Some(e) = other.error {
+            self.error = Some(e);
+        }
+        if other.outcome == "refused" {
+            self.outcome = "refused".into();
+        }
+    }
+
+    /// `ok` (all changed), `partial`, `failed` (nothing known to have changed).
+    pub fn classify(&self) -> &'static str {
+        let problems = !self.failed.is_empty() || !self.unknown.is_empty() || self.unknown_all;
+        match (self.updated, problems) {
+            (_, false) if self.error.is_none() => "ok",
+            (0, _) => "failed",
+            _ => "partial",
+        }
+    }
+
+    /// The HTTP status of the result page.
+    pub fn http_status(&self) -> StatusCode {
+        match (self.outcome.as_str(), self.upstream_status) {
+            ("refused", _) => StatusCode::FORBIDDEN,
+            ("failed", Some(s)) if (400..500).contains(&s) => {
+                StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST)
+            }
+            ("failed", _) if !self.unknown.is_empty() || self.unknown_all => {
+                StatusCode::BAD_GATEWAY
+            }
+            _ => StatusCode::OK,
+        }
+    }
+
+    /// Per-line result as the audit log stores it.
+    pub fn audit_result(&self) -> serde_json::Value {
+        serde_json::json!({
+            "updated": self.updated,
+            "failed": self.failed,
+            "unknown": self.unknown,
+            "unknownAll": self.unknown_all,
+            "error": self.error,
+        })
+    }
+}
+
+/// `UpstreamError` is not `Clone`; rebuild it to render its message.
+fn clone_err(e: &UpstreamError) -> UpstreamError {
+    match e {
+        UpstreamError::Status {
+            status,
+            code,
+            message,
+            retry_after,
+        } => UpstreamError::Status {
+            status: *status,
+            code: code.clone(),
+            message: message.clone(),
+            retry_after: *retry_after,
+        },
+        UpstreamError::Timeout(d) => UpstreamError::Timeout(*d),
+        UpstreamError::Connect(s) => UpstreamError::Connect(s.clone()),
+        UpstreamError::BadBody(s) => UpstreamError::BadBody(s.clone()),
+    }
+}
+
+/// Who made a change, from where: what every audit record of it repeats.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditContext {
+    pub request_id: Option<String>,
+    pub subject: String,
+    pub user_name: Option<String>,
+    pub roles: String,
+    pub corp_id: String,
+    pub action: ActionKind,
+}
+
+impl AuditContext {
+    pub fn new(
+        user: &Principal,
+        corp: &CorpId,
+        action: ActionKind,
+        request_id: Option<String>,
+    ) -> Self {
+        Self {
+            request_id,
+            subject: user.subject.clone(),
+            user_name: user.name.clone().or_else(|| user.email.clone()),
+            roles: user.roles_label(),
+            corp_id: corp.to_string(),
+            action,
+        }
+    }
+
+    /// The audit record of a finished change.
+    pub fn record(
+        &self,
+        target: &serde_json::Value,
+        fields: serde_json::Value,
+        line_count: Option<u64>,
+        o: &Outcome,
+        job_id: Option<String>,
+    ) -> NewAuditRecord {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let count =
+            line_count.unwrap_or(o.updated + o.failed.len() as u64 + o.unknown.len() as u64);
+        NewAuditRecord {
+            request_id: self.request_id.clone(),
+            subject: self.subject.clone(),
+            user_name: self.user_name.clone(),
+            roles: self.roles.clone(),
+            corp_id: self.corp_id.clone(),
+            action: self.action.slug().to_owned(),
+            selection: target.clone(),
+            fields,
+            line_count: n(count),
+            updated: n(o.updated),
+            failed: n(o.failed.len() as u64),
+            unknown: n(o.unknown.len() as u64),
+            outcome: o.outcome.clone(),
+            upstream_status: o.upstream_status.map(i32::from),
+            result: o.audit_result(),
+            job_id,
+        }
+    }
+}
+
+/// Writes an audit record; a failure to write is logged loudly (the change itself already happened).
+pub async fn write_audit(state: &AppState, rec: &NewAuditRecord) {
+    if let Err(e) = state.db.audit_insert(rec).await {
+        tracing::error!(error = %e, action = %rec.action, corp = %rec.corp_id, "audit record could not be written");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_classify() {
+        let ok = Outcome::from_call(
+            Some(&["521-267-1508".into()]),
+            &Ok(WriteResult {
+                updated: 1,
+                failed: vec![],
+            }),
+        );
+        assert_eq!(ok.outcome, "ok");
+        let partial = Outcome::from_call(
+            None,
+            &Ok(WriteResult {
+                updated: 1,
+                failed: vec![WriteFailure {
+                    mdn: "x".into(),
+                    reason: "no".into(),
+                }],
+            }),
+        );
+        assert_eq!(partial.outcome, "partial");
+        let lines = vec!["521-267-1508".to_owned()];
+        let refused = Outcome::from_call(
+            Some(&lines),
+            &Err(RunError::Upstream(UpstreamError::Status {
+                status: StatusCode::FORBIDDEN,
+                code: None,
+                message: "no".into(),
+                retry_after: None,
+            })),
+        );
+        assert_eq!(refused.outcome, "refused");
+        assert_eq!(refused.http_status(), StatusCode::FORBIDDEN);
+        let unknown = Outcome::from_call(
+            Some(&lines),
+            &Err(RunError::Upstream(UpstreamError::Status {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: None,
+                message: "boom".into(),
+                retry_after: None,
+            })),
+        );
+        assert_eq!(unknown.outcome, "failed");
+        assert_eq!(unknown.unknown, lines);
+        assert!(unknown.failed.is_empty());
+    }
+}

@@ -1,0 +1,502 @@
+//! Bulk actions over HTTP: the action forms, preview and confirmation, running, and job progress.
+//!
+//! Order of every POST: unknown action → 404; the scope table → 403 (before any upstream
+//! call); a malformed selection → 400; bad fields → the form again (400); no `confirmed=true`
+//! → the preview; confirmed → rate limit, then one upstream call or a background job.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use crate::actions::form::{self, Change, FieldErrors, RawForm, Target};
+use crate::actions::run::{self, AuditContext, Outcome};
+use crate::actions::{ACK_ABOVE, ActionKind, CHUNK_SIZE, jobs, limit, preview};
+use crate::auth::CurrentUser;
+use crate::domain::{CorpId, Imei, Mdn};
+use crate::error::AppError;
+use crate::middleware::REQUEST_ID;
+use crate::policy::Operation;
+use crate::startup::AppState;
+use crate::storage::jobs::JobState;
+use crate::views::Layout;
+use crate::views::actions::{
+    ActionFormPage, JobFragment, JobPage, PreviewPage, ResultFragment, ResultPage,
+};
+use crate::views::devices::url_segment;
+
+use super::devices::wants_fragment;
+
+/// Session key prefix of a Wi-Fi password typed in the form, kept server-side until confirmation.
+const PASSWORD_KEY: &str = "actions.wifi_password.";
+
+fn kind_of(slug: &str) -> Result<ActionKind, AppError> {
+    ActionKind::from_slug(slug)
+        .ok_or_else(|| AppError::NotFound(format!("There is no action “{slug}”.")))
+}
+
+fn list_href(corp: &CorpId) -> String {
+    format!("/devices/{}", url_segment(corp.as_str()))
+}
+
+/// "Select all matching" from the list: row boxes left unticked on the page become exclusions.
+fn with_page_exclusions(form: RawForm) -> RawForm {
+    if !form.flag("select_all") {
+        return form;
+    }
+    let ticked: Vec<&str> = form.all("mdns").collect();
+    // The list's bar names its filter `list_*` so the page keeps one `searchValue` field (the search box).
+    let mut pairs: Vec<(String, String)> = form
+        .echo_pairs()
+        .into_iter()
+        .filter(|(k, _)| k != "mdns" && k != "page_mdns")
+        .map(|(k, v)| match k.as_str() {
+            "list_searchValue" => ("searchValue".to_owned(), v),
+            "list_labelIds" => ("labelIds".to_owned(), v),
+            _ => (k, v),
+        })
+        .collect();
+    for m in form.all("page_mdns") {
+        if !ticked.contains(&m) {
+            pairs.push(("excluded_mdns".into(), m.to_owned()));
+        }
+    }
+    RawForm::from_pairs(pairs)
+}
+
+/// SmartSpot opened from selected lines: their IMEIs (read from the list).
+async fn smartspot_imeis_from_lines(
+    state: &AppState,
+    user: &CurrentUser,
+    corp: &CorpId,
+    form: RawForm,
+) -> Result<RawForm, AppError> {
+    if form.first("imeis").is_some() || form.first("mdns").is_none() {
+        return Ok(form);
+    }
+    let mut mdns = Vec::new();
+    for m in form.all("mdns") {
+        mdns.push(Mdn::parse(m)?);
+    }
+    mdns.truncate(crate::actions::MAX_IMEIS);
+    let found = preview::load_lines(state, &user.token, corp, &mdns).await?;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for m in &mdns {
+        if let Some(i) = found
+            .get(m.as_str())
+            .and_then(|d| d.imei.as_deref())
+            .and_then(|i| Imei::parse(i).ok())
+        {
+            pairs.push(("imeis".into(), i.to_string()));
+        }
+    }
+    if pairs.is_empty() {
+        return Err(AppError::BadRequest(
+            "None of the selected lines has a SmartSpot IMEI.".into(),
+        ));
+    }
+    Ok(RawForm::from_pairs(pairs))
+}
+
+/// The form page with the choices it needs (statuses from Sentinel, device groups).
+#[allow(clippy::too_many_arguments)]
+async fn form_page(
+    state: &AppState,
+    user: &CurrentUser,
+    corp: &CorpId,
+    kind: ActionKind,
+    target: &Target,
+    values: RawForm,
+    errors: FieldErrors,
+) -> Result<ActionFormPage, AppError> {
+    let mut page = ActionFormPage::new(
+        &user.principal,
+        &user.csrf,
+        corp,
+        kind,
+        target.describe(),
+        target.to_pairs(),
+        values,
+        errors,
+        list_href(corp),
+    );
+    match kind {
+        ActionKind::Status => {
+            user.principal.check(Operation::GetPossibleStatuses, corp)?;
+            page.statuses = state
+                .upstream
+                .get_possible_statuses(&user.token, corp)
+                .await?;
+        }
+        ActionKind::DeviceGroup => {
+            page.groups = user
+                .principal
+                .corp_ids
+                .iter()
+                .flatten()
+                .filter(|c| *c != corp)
+                .map(|c| c.to_string())
+                .collect();
+        }
+        _ => {}
+    }
+    Ok(page)
+}
+
+/// Scope check for the target's size (SmartSpot: several devices use `-multi`).
+fn check_op(
+    user: &CurrentUser,
+    corp: &CorpId,
+    kind: ActionKind,
+    target: &Target,
+) -> Result<(), AppError> {
+    let n = target.known_count().unwrap_or(2) as usize;
+    user.principal.check(kind.operation_for(n), corp)?;
+    Ok(())
+}
+
+/// `GET /devices/{corpId}/actions/{action}?mdns=..` (or `select_all=true&searchValue=..`): the action's form.
+pub async fn show_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((corp, action)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
+    let kind = kind_of(&action)?;
+    let corp = CorpId::parse(&corp)?;
+    user.principal.check(kind.operation(), &corp)?;
+    let mut form = with_page_exclusions(RawForm::parse(raw.unwrap_or_default().as_bytes())?);
+    if kind == ActionKind::SmartspotSettings {
+        form = smartspot_imeis_from_lines(&state, &user, &corp, form).await?;
+    }
+    let target = form::parse_target(kind, &form)?;
+    check_op(&user, &corp, kind, &target)?;
+    let mut values = RawForm::default();
+    if kind == ActionKind::SmartspotSettings {
+        // Sensible defaults for a new setting; the single-device page pre-fills from Sentinel.
+        values = RawForm::from_pairs(vec![
+            ("maxClients".into(), "10".into()),
+            ("band".into(), "dual".into()),
+            ("hotspotEnabled".into(), "true".into()),
+            ("contentFilterEnabled".into(), "true".into()),
+        ]);
+    }
+    let page = form_page(
+        &state,
+        &user,
+        &corp,
+        kind,
+        &target,
+        values,
+        FieldErrors::default(),
+    )
+    .await?;
+    Ok(page.into_response())
+}
+
+/// `GET /devices/{corpId}/smartspot/{imei}`: one device's SmartSpot settings, as a form when the user may change them.
+pub async fn smartspot(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((corp, imei)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let corp = CorpId::parse(&corp)?;
+    user.principal
+        .check(Operation::GetSmartspotSettings, &corp)?;
+    let imei = Imei::parse(&imei)?;
+    let s = state
+        .upstream
+        .get_smartspot_settings(&user.token, &corp, &imei)
+        .await?;
+    let v = &s.values;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if let Some(x) = &v.ssid {
+        pairs.push(("ssid".into(), x.clone()));
+    }
+    if let Some(x) = v.max_clients {
+        pairs.push(("maxClients".into(), x.to_string()));
+    }
+    if let Some(x) = &v.band {
+        pairs.push(("band".into(), x.clone()));
+    }
+    if v.content_filter_enabled == Some(true) {
+        pairs.push(("contentFilterEnabled".into(), "true".into()));
+    }
+    if v.hotspot_enabled == Some(true) {
+        pairs.push(("hotspotEnabled".into(), "true".into()));
+    }
+    // The password is write-only: never read into the page, even if Sentinel sent one.
+    let target = Target::Imeis(vec![imei.clone()]);
+    let mut page = ActionFormPage::new(
+        &user.principal,
+        &user.csrf,
+        &corp,
+        ActionKind::SmartspotSettings,
+        format!("SmartSpot {imei}"),
+        target.to_pairs(),
+        RawForm::from_pairs(pairs),
+        FieldErrors::default(),
+        list_href(&corp),
+    );
+    page.read_only = !user
+        .principal
+        .can(Operation::UpdateSmartspotSettings, &corp);
+    Ok(page.into_response())
+}
+
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// `POST /devices/{corpId}/actions/{action}`: validate, preview, or (with `confirmed=true`) apply.
+pub async fn submit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path((corp, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let kind = kind_of(&action)?;
+    let corp = CorpId::parse(&corp)?;
+    // The scope table first: a forbidden change never reaches the upstream, not even as a preview read.
+    user.principal.check(kind.operation(), &corp)?;
+    let form = RawForm::parse(&body)?;
+    let target = form::parse_target(kind, &form)?;
+    check_op(&user, &corp, kind, &target)?;
+
+    // The Wi-Fi password: typed now, or kept in the session since the preview.
+    let stash_key = form
+        .first("wifiPasswordRef")
+        .filter(|r| r.len() <= 64 && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map(|r| format!("{PASSWORD_KEY}{r}"));
+    let mut password = form
+        .first("wifiPassword")
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned);
+    if password.is_none() {
+        if let Some(k) = &stash_key {
+            password = session.get::<String>(k).await?;
+        }
+    }
+
+    let mut change = form::parse_change(kind, &corp, &form, password.as_deref());
+    if kind == ActionKind::Imei && target.known_count() != Some(1) {
+        let mut e = change.err().unwrap_or_default();
+        e.add(
+            "mdns",
+            "Choose exactly one line: Sentinel changes the IMEI of one line at a time.",
+        );
+        change = Err(e);
+    }
+    let change = match change {
+        Ok(c) => c,
+        Err(errors) => {
+            let mut values = form.clone();
+            if !errors.get("mdns").is_empty() {
+                return Err(AppError::BadRequest(errors.get("mdns").to_owned()));
+            }
+            values = RawForm::from_pairs(values.echo_pairs());
+            let page = form_page(&state, &user, &corp, kind, &target, values, errors).await?;
+            return Ok((StatusCode::BAD_REQUEST, page).into_response());
+        }
+    };
+    if let Change::DeviceGroup { device_group } = &change {
+        user.principal
+            .check_device_group_move(&corp, device_group)?;
+    }
+
+    let count = target.known_count();
+    // A bulk selection can grow between preview and confirmation: it always needs the tick.
+    let needs_ack = count.is_none_or(|n| n > ACK_ABOVE);
+    let confirmed = form.flag("confirmed");
+    if !confirmed || (needs_ack && !form.flag("acknowledged")) {
+        let message = confirmed.then(|| {
+            "Tick the box to confirm how many lines will change, then apply again.".to_owned()
+        });
+        let status = if confirmed {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        let page = preview_page(
+            &state, &user, &session, &corp, kind, &target, &change, &form, password, message,
+        )
+        .await?;
+        return Ok((status, page).into_response());
+    }
+
+    let key = session
+        .id()
+        .map(|id| id.to_string())
+        .unwrap_or_else(|| user.principal.subject.clone());
+    limit::check_write(&key)?;
+    if let Some(k) = &stash_key {
+        // Used once: the password leaves the session store with this change.
+        let _ = session.remove::<String>(k).await;
+    }
+    let audit = AuditContext::new(&user.principal, &corp, kind, request_id(&headers));
+
+    if let Target::Lines(mdns) = &target {
+        if mdns.len() > CHUNK_SIZE {
+            let id = jobs::start(
+                &state,
+                user.token.clone(),
+                session.id().map(|i| i.to_string()),
+                &corp,
+                audit,
+                change,
+                mdns,
+            )
+            .await?;
+            return Ok(Redirect::to(&format!("/jobs/{id}")).into_response());
+        }
+    }
+
+    let result = run::call(&state, &user.token, &corp, &change, &target).await;
+    let lines: Option<Vec<String>> = match &target {
+        Target::Lines(m) => Some(m.iter().map(|m| m.to_string()).collect()),
+        Target::Imeis(i) => Some(i.iter().map(|i| i.to_string()).collect()),
+        Target::Bulk(_) => None,
+    };
+    let outcome = Outcome::from_call(lines.as_deref(), &result);
+    let rec = audit.record(
+        &target.audit_json(),
+        change.audit_fields(),
+        count,
+        &outcome,
+        None,
+    );
+    run::write_audit(&state, &rec).await;
+    let page = ResultPage {
+        layout: Layout::signed_in(
+            format!("{}: result", kind.label()),
+            &user.principal,
+            &user.csrf,
+        ),
+        corp: corp.to_string(),
+        label: kind.label(),
+        summary: change.summary(),
+        target: target.describe(),
+        result: ResultFragment::new(&outcome, &corp),
+    };
+    Ok((outcome.http_status(), page).into_response())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn preview_page(
+    state: &AppState,
+    user: &CurrentUser,
+    session: &Session,
+    corp: &CorpId,
+    kind: ActionKind,
+    target: &Target,
+    change: &Change,
+    form: &RawForm,
+    password: Option<String>,
+    message: Option<String>,
+) -> Result<PreviewPage, AppError> {
+    let p = preview::build(
+        state,
+        &user.principal,
+        &user.token,
+        corp,
+        kind,
+        target,
+        change,
+    )
+    .await;
+    let mut hidden: Vec<(String, String)> = form.echo_pairs();
+    if let Some(pw) = password {
+        // Never rendered back: the confirmation carries a reference to the session-held value.
+        let r = Uuid::new_v4().simple().to_string();
+        session.insert(&format!("{PASSWORD_KEY}{r}"), pw).await?;
+        hidden.push(("wifiPasswordRef".into(), r));
+    }
+    let n = p.count.or(target.known_count());
+    let needs_ack = target.known_count().is_none_or(|n| n > ACK_ABOVE);
+    Ok(PreviewPage {
+        layout: Layout::signed_in(
+            format!("Preview: {}", kind.label()),
+            &user.principal,
+            &user.csrf,
+        ),
+        corp: corp.to_string(),
+        label: kind.label(),
+        summary: change.summary(),
+        target: target.describe(),
+        post_href: crate::views::actions::action_href(corp, kind),
+        back_href: list_href(corp),
+        csrf: user.csrf.clone(),
+        count: n,
+        lines: p.lines,
+        more: p.more,
+        warnings: p.warnings,
+        load_problem: p.load_problem,
+        needs_ack,
+        ack_label: match n {
+            Some(n) => format!("Yes, change these {n} lines"),
+            None => "Yes, change all these lines".to_owned(),
+        },
+        message,
+        hidden,
+    })
+}
+
+/// `GET /jobs/{id}`: a background change's progress (fragment for htmx polling) and result.
+pub async fn job(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let not_found = || AppError::NotFound("There is no such change.".into());
+    let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let job = state.db.job_get(id).await?.ok_or_else(not_found)?;
+    // A job belongs to its user; others are told it does not exist.
+    if job.subject != user.principal.subject {
+        return Err(not_found());
+    }
+    let corp = CorpId::parse(&job.corp_id)?;
+    let chunks = state.db.job_chunks(id).await?;
+    let so_far = jobs::summarise(&chunks);
+    let finished = matches!(job.state, JobState::Done | JobState::Failed);
+    let total_chunks = i64::from(job.total_chunks.max(1));
+    let done = i64::from(job.done_chunks).max(chunks.len() as i64);
+    let fragment = JobFragment {
+        href: format!("/jobs/{id}"),
+        finished,
+        state: match job.state {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+        }
+        .into(),
+        done_chunks: done,
+        total_chunks,
+        total_lines: job.total_lines,
+        percent: (done * 100 / total_chunks).clamp(0, 100),
+        updated_so_far: so_far.updated,
+        problems_so_far: (so_far.failed.len() + so_far.unknown.len()) as u64,
+        result: finished.then(|| ResultFragment::new(&so_far, &corp)),
+    };
+    if wants_fragment(&headers) {
+        return Ok(fragment.into_response());
+    }
+    let label = ActionKind::from_slug(&job.action)
+        .map(|k| k.label().to_owned())
+        .unwrap_or_else(|| job.action.clone());
+    Ok(JobPage {
+        layout: Layout::signed_in(label.clone(), &user.principal, &user.csrf),
+        corp: corp.to_string(),
+        label,
+        progress: fragment,
+    }
+    .into_response())
+}

@@ -1,0 +1,235 @@
+//! The audit log over HTTP: `GET /audit` (filtered, paged) and `GET /audit.csv` (same filters, streamed).
+//!
+//! Who sees what comes from the scope table ([`crate::policy::Principal::audit_scope`]).
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+
+use crate::actions::ActionKind;
+use crate::auth::CurrentUser;
+use crate::domain::CorpId;
+use crate::error::AppError;
+use crate::policy::AuditScope;
+use crate::startup::AppState;
+use crate::storage::audit::{AuditFilter, audit_csv_header, audit_csv_row};
+use crate::views::Layout;
+use crate::views::audit::{AuditPage, AuditRow, Choice};
+
+use super::devices::parse_query;
+
+const PAGE: u32 = 50;
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct AuditQuery {
+    user: Option<String>,
+    action: Option<String>,
+    #[serde(rename = "corpId")]
+    corp_id: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    offset: Option<String>,
+}
+
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn date(v: &Option<String>, what: &str) -> Result<Option<time::Date>, AppError> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    given(v)
+        .map(|s| {
+            time::Date::parse(s, &fmt).map_err(|_| {
+                AppError::BadRequest(format!("“{s}” is not a {what} date (YYYY-MM-DD)."))
+            })
+        })
+        .transpose()
+}
+
+/// The filter the user asked for, narrowed to what they may see.
+fn filter_for(user: &CurrentUser, q: &AuditQuery) -> Result<AuditFilter, AppError> {
+    let mut f = AuditFilter {
+        subject: given(&q.user).map(str::to_owned),
+        action: match given(&q.action) {
+            Some(a) => Some(
+                ActionKind::from_slug(a)
+                    .ok_or_else(|| AppError::BadRequest(format!("“{a}” is not an action.")))?
+                    .slug()
+                    .to_owned(),
+            ),
+            None => None,
+        },
+        corp_id: None,
+        from: date(&q.from, "start")?,
+        to: date(&q.to, "end")?,
+        offset: match given(&q.offset) {
+            Some(s) => s
+                .parse()
+                .map_err(|_| AppError::BadRequest(format!("“{s}” is not a valid offset.")))?,
+            None => 0,
+        },
+        limit: PAGE,
+    };
+    let asked = given(&q.corp_id).map(CorpId::parse).transpose()?;
+    match user.principal.audit_scope() {
+        AuditScope::Groups(groups) => {
+            let corp = match asked {
+                Some(c) if groups.contains(&c) => c,
+                Some(c) => {
+                    return Err(AppError::Forbidden(format!(
+                        "You do not have access to device group {c}, so not to its audit log."
+                    )));
+                }
+                None => groups.first().cloned().ok_or_else(|| {
+                    AppError::Forbidden(
+                        "You have no device group whose changes you may see.".into(),
+                    )
+                })?,
+            };
+            f.corp_id = Some(corp.to_string());
+        }
+        AuditScope::OwnOnly => {
+            f.subject = Some(user.principal.subject.clone());
+            f.corp_id = asked.map(|c| c.to_string());
+        }
+    }
+    Ok(f)
+}
+
+fn href(path: &str, f: &AuditFilter, offset: Option<u64>) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let mut p: Vec<(&str, String)> = Vec::new();
+    if let Some(s) = &f.subject {
+        p.push(("user", s.clone()));
+    }
+    if let Some(s) = &f.action {
+        p.push(("action", s.clone()));
+    }
+    if let Some(s) = &f.corp_id {
+        p.push(("corpId", s.clone()));
+    }
+    if let Some(d) = f.from.and_then(|d| d.format(&fmt).ok()) {
+        p.push(("from", d));
+    }
+    if let Some(d) = f.to.and_then(|d| d.format(&fmt).ok()) {
+        p.push(("to", d));
+    }
+    if let Some(o) = offset.filter(|o| *o > 0) {
+        p.push(("offset", o.to_string()));
+    }
+    format!(
+        "{path}?{}",
+        serde_urlencoded::to_string(p).unwrap_or_default()
+    )
+}
+
+/// `GET /audit`
+pub async fn page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
+    let q: AuditQuery = parse_query(raw.as_deref())?;
+    let f = filter_for(&user, &q)?;
+    let (records, total) = state.db.audit_list(&f).await?;
+    let users = state.db.audit_distinct_users().await?;
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let shown = records.len() as u64;
+    let scope = user.principal.audit_scope();
+    let (groups, group_text, scope_note) = match &scope {
+        AuditScope::Groups(g) => (
+            g.iter()
+                .map(|c| Choice {
+                    value: c.to_string(),
+                    label: c.to_string(),
+                    selected: f.corp_id.as_deref() == Some(c.as_str()),
+                })
+                .collect(),
+            None,
+            "Changes made through this console in the device groups you may open.".to_owned(),
+        ),
+        AuditScope::OwnOnly => (
+            Vec::new(),
+            Some(f.corp_id.clone().unwrap_or_default()),
+            "Your sign-in does not list your device groups, so only your own changes are shown."
+                .to_owned(),
+        ),
+    };
+    let page = AuditPage {
+        layout: Layout::signed_in("Audit log", &user.principal, &user.csrf),
+        rows: records.iter().map(AuditRow::from).collect(),
+        total,
+        from_n: if shown == 0 { 0 } else { f.offset + 1 },
+        to_n: f.offset + shown,
+        users: users
+            .into_iter()
+            .filter(|(s, _)| matches!(scope, AuditScope::Groups(_)) || *s == user.principal.subject)
+            .map(|(s, n)| Choice {
+                selected: f.subject.as_deref() == Some(s.as_str()),
+                label: n.unwrap_or_else(|| s.clone()),
+                value: s,
+            })
+            .collect(),
+        actions: ActionKind::ALL
+            .iter()
+            .map(|a| Choice {
+                value: a.slug().into(),
+                label: a.label().into(),
+                selected: f.action.as_deref() == Some(a.slug()),
+            })
+            .collect(),
+        groups,
+        group_text,
+        date_from: f.from.and_then(|d| d.format(&fmt).ok()).unwrap_or_default(),
+        date_to: f.to.and_then(|d| d.format(&fmt).ok()).unwrap_or_default(),
+        prev_href: (f.offset > 0)
+            .then(|| href("/audit", &f, Some(f.offset.saturating_sub(u64::from(PAGE))))),
+        next_href: (f.offset + shown < total).then(|| href("/audit", &f, Some(f.offset + shown))),
+        csv_href: href("/audit.csv", &f, None),
+        scope_note,
+    };
+    Ok(page.into_response())
+}
+
+/// `GET /audit.csv`: every matching record (no paging), streamed.
+pub async fn csv(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
+    let q: AuditQuery = parse_query(raw.as_deref())?;
+    let mut f = filter_for(&user, &q)?;
+    f.offset = 0;
+    let records = state.db.audit_stream_all(&f).await;
+    let mut header = audit_csv_header().to_owned();
+    if !header.ends_with('\n') {
+        header.push_str("\r\n");
+    }
+    let head = futures::stream::once(async move { Ok::<_, std::io::Error>(header) });
+    let rows = records.map(|r| match r {
+        Ok(rec) => {
+            let mut line = audit_csv_row(&rec);
+            if !line.ends_with('\n') {
+                line.push_str("\r\n");
+            }
+            Ok(line)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "audit CSV stream failed");
+            Err(std::io::Error::other("audit log read failed"))
+        }
+    });
+    let mut resp = Body::from_stream(head.chain(rows)).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"audit-log.csv\""),
+    );
+    Ok(resp)
+}

@@ -1,0 +1,108 @@
+//! Views of the audit log: the filterable, paged table of changes made through the console.
+
+use askama::Template;
+use askama_web::WebTemplate;
+
+use crate::storage::audit::AuditRecord;
+use crate::views::Layout;
+
+/// One audit record as shown.
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub at: String,
+    pub user: String,
+    pub subject: String,
+    pub roles: String,
+    pub corp: String,
+    pub action: String,
+    pub selection: String,
+    pub fields: String,
+    pub line_count: i64,
+    pub updated: i64,
+    pub failed: i64,
+    pub unknown: i64,
+    pub outcome: String,
+    pub upstream_status: String,
+    pub request_id: String,
+    pub job_href: Option<String>,
+}
+
+fn short_selection(v: &serde_json::Value) -> String {
+    if let Some(m) = v.get("mdns").and_then(|m| m.as_array()) {
+        let first: Vec<String> = m
+            .iter()
+            .take(3)
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect();
+        let more = m.len().saturating_sub(3);
+        return if more > 0 {
+            format!("{} and {more} more", first.join(", "))
+        } else {
+            first.join(", ")
+        };
+    }
+    if let Some(i) = v.get("imeis").and_then(|m| m.as_array()) {
+        return format!("{} SmartSpot device(s)", i.len());
+    }
+    if let Some(b) = v.get("bulkSelection") {
+        return format!("all matching {b}");
+    }
+    v.to_string()
+}
+
+impl From<&AuditRecord> for AuditRow {
+    fn from(r: &AuditRecord) -> Self {
+        let at =
+            r.at.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+        Self {
+            at,
+            user: r.user_name.clone().unwrap_or_else(|| r.subject.clone()),
+            subject: r.subject.clone(),
+            roles: r.roles.clone(),
+            corp: r.corp_id.clone(),
+            action: r.action.clone(),
+            selection: short_selection(&r.selection),
+            fields: r.fields.to_string(),
+            line_count: r.line_count,
+            updated: r.updated,
+            failed: r.failed,
+            unknown: r.unknown,
+            outcome: r.outcome.clone(),
+            upstream_status: r.upstream_status.map(|s| s.to_string()).unwrap_or_default(),
+            request_id: r.request_id.clone().unwrap_or_default(),
+            job_href: r.job_id.as_ref().map(|j| format!("/jobs/{j}")),
+        }
+    }
+}
+
+/// A choice in a filter drop-down.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// `GET /audit`.
+#[derive(Template, WebTemplate, Debug)]
+#[template(path = "pages/audit.html")]
+pub struct AuditPage {
+    pub layout: Layout,
+    pub rows: Vec<AuditRow>,
+    pub total: u64,
+    pub from_n: u64,
+    pub to_n: u64,
+    pub users: Vec<Choice>,
+    pub actions: Vec<Choice>,
+    pub groups: Vec<Choice>,
+    /// Free-text device group filter (when the user's groups are not known).
+    pub group_text: Option<String>,
+    pub date_from: String,
+    pub date_to: String,
+    pub prev_href: Option<String>,
+    pub next_href: Option<String>,
+    pub csv_href: String,
+    /// What the user is allowed to see, in words.
+    pub scope_note: String,
+}

@@ -1,0 +1,581 @@
+//! Bulk actions through the console over real HTTP: CSRF, preview before confirmation,
+//! select-all as one bulkSelection, per-line failures, background jobs, XSS, the self-service view.
+
+mod common;
+
+use std::time::Duration;
+
+use sentinel_console::domain::luhn_check_digit;
+use serde_json::Value;
+
+const CORP: &str = "NORTHSTAR-ISD";
+
+async fn post(
+    app: &common::TestApp,
+    action: &str,
+    corp: &str,
+    form: &[(&str, &str)],
+    csrf: Option<&str>,
+) -> reqwest::Response {
+    let mut f: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+    if let Some(c) = csrf {
+        f.push(("csrf_token".into(), c.into()));
+    }
+    app.client
+        .post(app.url(&format!("/devices/{corp}/actions/{action}")))
+        .form(&f)
+        .send()
+        .await
+        .expect("post")
+}
+
+fn writes(app: &common::TestApp) -> Vec<sentinel_console::simulator::RecordedRequest> {
+    app.sim
+        .sim
+        .api_requests()
+        .into_iter()
+        .filter(|r| r.method != "GET" && !r.path.ends_with("/customizedList"))
+        .collect()
+}
+
+/// MDNs of a list page.
+async fn mdns(app: &common::TestApp, path: &str) -> Vec<String> {
+    let html = app.get(path).await.text().await.expect("list");
+    let doc = scraper::Html::parse_document(&html);
+    let sel = scraper::Selector::parse("table#devices tbody tr").expect("sel");
+    doc.select(&sel)
+        .filter_map(|tr| tr.value().attr("data-mdn").map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn csrf_missing_or_wrong_is_refused_and_nothing_changes() {
+    let app = common::spawn_app().await;
+    app.sign_in("tech").await;
+    let before = app
+        .sim
+        .sim
+        .device(CORP, "521-267-1508")
+        .expect("line")
+        .nickname;
+    app.sim.sim.clear_requests();
+    let form = [
+        ("mdns", "521-267-1508"),
+        ("nickname", "Hacked"),
+        ("confirmed", "true"),
+    ];
+    assert_eq!(
+        post(&app, "nickname", CORP, &form, None).await.status(),
+        403
+    );
+    assert_eq!(
+        post(&app, "nickname", CORP, &form, Some("not-the-token"))
+            .await
+            .status(),
+        403
+    );
+    assert!(app.sim.sim.api_requests().is_empty());
+    assert_eq!(
+        app.sim
+            .sim
+            .device(CORP, "521-267-1508")
+            .expect("line")
+            .nickname,
+        before
+    );
+}
+
+#[tokio::test]
+async fn without_confirmation_only_a_preview() {
+    let app = common::spawn_app().await;
+    app.sign_in("tech").await;
+    let csrf = app.csrf().await;
+    app.sim.sim.clear_requests();
+    let resp = post(
+        &app,
+        "nickname",
+        CORP,
+        &[("mdns", "521-267-1508"), ("nickname", "Front desk")],
+        Some(&csrf),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.expect("body");
+    assert!(html.contains("Preview"), "{html:.500}");
+    assert!(html.contains("521-267-1508"));
+    assert!(html.contains("Main Office Hotspot"), "current value shown");
+    assert!(html.contains(r#"name="confirmed" value="true""#));
+    assert!(writes(&app).is_empty(), "a preview wrote upstream");
+    assert_ne!(
+        app.sim
+            .sim
+            .device(CORP, "521-267-1508")
+            .expect("line")
+            .nickname
+            .as_deref(),
+        Some("Front desk")
+    );
+}
+
+#[tokio::test]
+async fn select_all_with_search_is_one_bulk_selection_upstream() {
+    let app = common::spawn_app().await;
+    app.sign_in("super").await;
+    let csrf = app.csrf().await;
+    let form = [
+        ("select_all", "true"),
+        ("searchValue", "Bus"),
+        ("excluded_mdns", "304-228-6302"),
+        ("nickname", "Fleet bus"),
+    ];
+    // Preview: counted through the upstream's own selection, nothing written.
+    app.sim.sim.clear_requests();
+    let html = post(&app, "nickname", CORP, &form, Some(&csrf))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        html.contains("Yes, change"),
+        "the tick box is required for a bulk selection"
+    );
+    assert!(writes(&app).is_empty());
+    // Confirmed without the tick: back to the preview, nothing written.
+    let mut confirmed = form.to_vec();
+    confirmed.push(("confirmed", "true"));
+    assert_eq!(
+        post(&app, "nickname", CORP, &confirmed, Some(&csrf))
+            .await
+            .status(),
+        400
+    );
+    assert!(writes(&app).is_empty());
+    confirmed.push(("acknowledged", "true"));
+    app.sim.sim.clear_requests();
+    let resp = post(&app, "nickname", CORP, &confirmed, Some(&csrf)).await;
+    assert_eq!(resp.status(), 200);
+    let reqs = app.sim.sim.api_requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert!(reqs[0].path.ends_with("/nickname") && reqs[0].method == "PUT");
+    let body: Value = serde_json::from_str(&reqs[0].body).expect("json");
+    assert_eq!(
+        body,
+        serde_json::json!({"bulkSelection": {"selectAll": true, "searchValue": "Bus", "excludedMdns": ["304-228-6302"]}, "nickname": "Fleet bus"})
+    );
+    assert_eq!(
+        app.sim
+            .sim
+            .device(CORP, "304-228-6302")
+            .expect("line")
+            .nickname
+            .as_deref(),
+        Some("Bus #47")
+    );
+}
+
+#[tokio::test]
+async fn failures_are_shown_per_line() {
+    let app = common::spawn_app().await;
+    app.sign_in("tech").await;
+    let csrf = app.csrf().await;
+    let body = "35000000000002";
+    let imei = format!("{body}{}", luhn_check_digit(body));
+    // The preview warns: 521-267-1508 is a Verizon line.
+    let html = post(
+        &app,
+        "imei",
+        CORP,
+        &[("mdns", "521-267-1508"), ("imei", &imei)],
+        Some(&csrf),
+    )
+    .await
+    .text()
+    .await
+    .expect("body");
+    assert!(html.contains("not ARCNT"), "{html:.800}");
+    let resp = post(
+        &app,
+        "imei",
+        CORP,
+        &[
+            ("mdns", "521-267-1508"),
+            ("imei", &imei),
+            ("confirmed", "true"),
+        ],
+        Some(&csrf),
+    )
+    .await;
+    let html = resp.text().await.expect("body");
+    let doc = scraper::Html::parse_document(&html);
+    let sel =
+        scraper::Selector::parse("#result-failures tr[data-mdn='521-267-1508']").expect("sel");
+    let row = doc.select(&sel).next().expect("the failed line is listed");
+    assert!(row.text().collect::<String>().contains("ARCNT"));
+    // A partial failure: one real line, one unknown to Sentinel.
+    let resp = post(
+        &app,
+        "note",
+        CORP,
+        &[
+            ("mdns", "521-267-1508"),
+            ("mdns", "555-000-0000"),
+            ("note", "checked"),
+            ("confirmed", "true"),
+        ],
+        Some(&csrf),
+    )
+    .await;
+    let html = resp.text().await.expect("body");
+    assert!(html.contains(r#"data-outcome="partial""#), "{html:.800}");
+    assert!(html.contains("555-000-0000"));
+}
+
+#[tokio::test]
+async fn a_long_list_runs_as_a_job_whose_page_survives_reload() {
+    let app = common::spawn_app().await;
+    app.sign_in("super").await;
+    let csrf = app.csrf().await;
+    let mut lines = mdns(&app, "/devices/FLEET-LARGE?limit=500").await;
+    lines.extend(mdns(&app, "/devices/FLEET-LARGE?limit=500&offset=500").await);
+    lines.truncate(700);
+    assert_eq!(lines.len(), 700);
+    lines.push("555-000-0001".into()); // unknown to Sentinel: one per-line failure
+    let mut form: Vec<(&str, &str)> = lines.iter().map(|m| ("mdns", m.as_str())).collect();
+    form.extend([
+        ("note", "summer check"),
+        ("confirmed", "true"),
+        ("acknowledged", "true"),
+    ]);
+    app.sim.sim.clear_requests();
+    let resp = post(&app, "note", "FLEET-LARGE", &form, Some(&csrf)).await;
+    assert_eq!(resp.status(), 303);
+    let job = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("location")
+        .to_owned();
+    assert!(job.starts_with("/jobs/"));
+    let mut html = String::new();
+    for _ in 0..100 {
+        // A reload of the page (and the htmx poll) shows where the job is.
+        assert_eq!(app.get_htmx(&job).await.status(), 200);
+        html = app.get(&job).await.text().await.expect("job page");
+        if html.contains(r#"data-state="done""#) || html.contains(r#"data-state="failed""#) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(html.contains(r#"data-state="done""#), "{html:.1000}");
+    let doc = scraper::Html::parse_document(&html);
+    let updated = scraper::Selector::parse("#result-updated").expect("sel");
+    assert_eq!(
+        doc.select(&updated)
+            .next()
+            .expect("count")
+            .text()
+            .collect::<String>(),
+        "700"
+    );
+    assert!(html.contains("555-000-0001"));
+    let puts: Vec<_> = writes(&app);
+    assert_eq!(puts.len(), 2, "two chunks of at most 500");
+    for p in &puts {
+        let b: Value = serde_json::from_str(&p.body).expect("json");
+        assert!(b["mdns"].as_array().expect("mdns").len() <= 500);
+    }
+    // The job belongs to its user.
+    let other = common::browser_client();
+    common::sign_in_with(&other, &app.base, "tech", "/").await;
+    let r = other.get(app.url(&job)).send().await.expect("get");
+    assert_eq!(r.status(), 404);
+}
+
+/// The markup is on the page as text (askama writes `<` as `&lt;` or `&#60;`).
+fn shows_escaped(html: &str) -> bool {
+    html.contains("&lt;script") || html.contains("&#60;script")
+}
+
+#[tokio::test]
+async fn nickname_markup_stays_escaped_everywhere() {
+    let app = common::spawn_app().await;
+    app.sign_in("tech").await;
+    let csrf = app.csrf().await;
+    let evil = r#"<script>alert("x")</script><img src=x onerror=alert(1)>"#;
+    let form = [("mdns", "521-267-1508"), ("nickname", evil)];
+    let check = |html: &str, where_: &str| {
+        assert!(!html.contains("<script>alert"), "{where_}: raw script");
+        assert!(!html.contains("<img src=x"), "{where_}: raw img");
+    };
+    let preview = post(&app, "nickname", CORP, &form, Some(&csrf))
+        .await
+        .text()
+        .await
+        .expect("body");
+    check(&preview, "preview");
+    assert!(shows_escaped(&preview), "{preview:.2000}");
+    let mut c = form.to_vec();
+    c.push(("confirmed", "true"));
+    let result = post(&app, "nickname", CORP, &c, Some(&csrf))
+        .await
+        .text()
+        .await
+        .expect("body");
+    check(&result, "result");
+    let list = app
+        .get(&format!("/devices/{CORP}?searchValue=521-267-1508"))
+        .await
+        .text()
+        .await
+        .expect("list");
+    check(&list, "list");
+    assert!(shows_escaped(&list), "the nickname shows, escaped");
+    let audit = app
+        .get(&format!("/audit?corpId={CORP}"))
+        .await
+        .text()
+        .await
+        .expect("audit");
+    check(&audit, "audit");
+    // Notes too.
+    let note = post(
+        &app,
+        "note",
+        CORP,
+        &[
+            ("mdns", "521-267-1508"),
+            ("note", evil),
+            ("confirmed", "true"),
+        ],
+        Some(&csrf),
+    )
+    .await
+    .text()
+    .await
+    .expect("body");
+    check(&note, "note result");
+}
+
+#[tokio::test]
+async fn readonly_sees_no_change_control_and_a_forged_post_is_refused() {
+    let app = common::spawn_app().await;
+    app.sign_in("readonly").await;
+    let html = app
+        .get(&format!("/devices/{CORP}"))
+        .await
+        .text()
+        .await
+        .expect("list");
+    assert!(
+        html.contains("521-267-1508") || html.contains("table"),
+        "the list shows"
+    );
+    for needle in [
+        r#"name="mdns""#,
+        "selection-bar",
+        "/actions/",
+        "data-select-page",
+        "Change…",
+    ] {
+        assert!(!html.contains(needle), "readonly list has {needle}");
+    }
+    assert_eq!(
+        app.get(&format!(
+            "/devices/{CORP}/actions/nickname?mdns=521-267-1508"
+        ))
+        .await
+        .status(),
+        403
+    );
+    let csrf = app.csrf().await;
+    app.sim.sim.clear_requests();
+    let r = post(
+        &app,
+        "status",
+        CORP,
+        &[
+            ("mdns", "521-267-1508"),
+            ("status", "SUSPENDED"),
+            ("confirmed", "true"),
+        ],
+        Some(&csrf),
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    assert!(app.sim.sim.api_requests().is_empty());
+}
+
+#[tokio::test]
+async fn forms_validate_per_field_and_name_bad_input() {
+    let app = common::spawn_app().await;
+    app.sign_in("tech").await;
+    let csrf = app.csrf().await;
+    let r = post(
+        &app,
+        "data-limits",
+        CORP,
+        &[
+            ("mdns", "521-267-1508"),
+            ("monthlyLimit", "-5"),
+            ("dailyLimit", "20"),
+        ],
+        Some(&csrf),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.expect("body");
+    assert!(
+        html.contains("field-error") && html.contains("cannot be negative"),
+        "{html:.800}"
+    );
+    assert!(html.contains(r#"value="-5""#), "values kept");
+    let r = post(
+        &app,
+        "nickname",
+        CORP,
+        &[("mdns", "521-267-15x8"), ("nickname", "x")],
+        Some(&csrf),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.expect("body").contains("521-267-15x8"));
+    assert_eq!(
+        post(
+            &app,
+            "drop-tables",
+            CORP,
+            &[("mdns", "521-267-1508")],
+            Some(&csrf)
+        )
+        .await
+        .status(),
+        404
+    );
+    let r = post(
+        &app,
+        "imei",
+        CORP,
+        &[("mdns", "521-267-1508"), ("imei", "355737360073463")],
+        Some(&csrf),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.expect("body").contains("check digit"));
+}
+
+#[tokio::test]
+async fn the_wifi_password_is_sent_but_never_shown_or_audited() {
+    let app = common::spawn_app().await;
+    app.sign_in("tech").await;
+    let csrf = app.csrf().await;
+    let html = app
+        .get(&format!("/devices/{CORP}?searchValue=304-228-6302"))
+        .await
+        .text()
+        .await
+        .expect("list");
+    let doc = scraper::Html::parse_document(&html);
+    let sel = scraper::Selector::parse("tr[data-mdn='304-228-6302'] td.col-imei").expect("sel");
+    let imei = doc
+        .select(&sel)
+        .next()
+        .expect("row")
+        .text()
+        .collect::<String>()
+        .trim()
+        .to_owned();
+    let page = app
+        .get(&format!("/devices/{CORP}/smartspot/{imei}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains(r#"name="ssid""#));
+    let secret = "Sup3r-Secret-Pass";
+    let form = [
+        ("imeis", imei.as_str()),
+        ("ssid", "Bus-47"),
+        ("wifiPassword", secret),
+        ("maxClients", "8"),
+        ("band", "dual"),
+        ("hotspotEnabled", "true"),
+    ];
+    let preview = post(&app, "smartspot-settings", CORP, &form, Some(&csrf))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(!preview.contains(secret));
+    let doc = scraper::Html::parse_document(&preview);
+    let sel = scraper::Selector::parse("#confirm-form input[type=hidden]").expect("sel");
+    let mut confirm: Vec<(String, String)> = doc
+        .select(&sel)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap_or_default().to_owned(),
+                i.value().attr("value").unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert!(confirm.iter().any(|(k, _)| k == "wifiPasswordRef"));
+    confirm.retain(|(k, _)| k != "csrf_token");
+    let c: Vec<(&str, &str)> = confirm
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    app.sim.sim.clear_requests();
+    let result = post(&app, "smartspot-settings", CORP, &c, Some(&csrf)).await;
+    assert_eq!(result.status(), 200);
+    assert!(!result.text().await.expect("body").contains(secret));
+    let reqs = app.sim.sim.api_requests();
+    assert_eq!(reqs.len(), 1);
+    assert!(
+        reqs[0].body.contains(secret),
+        "the password reaches Sentinel"
+    );
+    let audit = app
+        .get(&format!("/audit?corpId={CORP}"))
+        .await
+        .text()
+        .await
+        .expect("audit");
+    assert!(!audit.contains(secret));
+    assert!(audit.contains("[redacted]"));
+    let csv = app
+        .get(&format!("/audit.csv?corpId={CORP}"))
+        .await
+        .text()
+        .await
+        .expect("csv");
+    assert!(!csv.contains(secret));
+}
+
+#[tokio::test]
+async fn select_all_from_the_list_bar_keeps_the_search_and_page_exclusions() {
+    let app = common::spawn_app().await;
+    app.sign_in("tech").await;
+    let list = app
+        .get(&format!("/devices/{CORP}?searchValue=Bus"))
+        .await
+        .text()
+        .await
+        .expect("list");
+    assert!(list.contains("selection-bar") && list.contains("data-select-page"));
+    // The bar's GET: select all matching, one row of the page left unticked.
+    let page = app
+        .get(&format!(
+            "/devices/{CORP}/actions/nickname?select_all=true&list_searchValue=Bus&page_mdns=304-228-6302&page_mdns=521-267-1508&mdns=521-267-1508"
+        ))
+        .await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("form");
+    assert!(
+        html.contains(r#"name="searchValue" value="Bus""#),
+        "{html:.1500}"
+    );
+    assert!(html.contains(r#"name="excluded_mdns" value="304-228-6302""#));
+    assert!(!html.contains(r#"name="excluded_mdns" value="521-267-1508""#));
+}
