@@ -259,7 +259,7 @@ pub struct SignInRedirect {
     pub next: Option<String>,
 }
 
-fn is_htmx(req_headers: &axum::http::HeaderMap) -> bool {
+pub fn is_htmx(req_headers: &axum::http::HeaderMap) -> bool {
     req_headers
         .get("hx-request")
         .is_some_and(|v| v.as_bytes() == b"true")
@@ -314,12 +314,21 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
             axum::response::Redirect::to(&login).into_response()
         };
     }
+    let mut out = render_error(&info, htmx, csrf);
+    if let Some(ra) = resp.headers().get(header::RETRY_AFTER).cloned() {
+        out.headers_mut().insert(header::RETRY_AFTER, ra);
+    }
+    out
+}
+
+/// An error as a full page, or for htmx as a fragment retargeted to the page's message area.
+pub fn render_error(info: &ErrorInfo, htmx: bool, csrf: Option<String>) -> Response {
     let body = if htmx {
-        ErrorFragment::new(&info).render()
+        ErrorFragment::new(info).render()
     } else {
         ErrorPage {
             layout: Layout::anonymous(&info.title, csrf),
-            error: ErrorFragment::new(&info),
+            error: ErrorFragment::new(info),
         }
         .render()
     };
@@ -336,9 +345,6 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
             .insert("hx-retarget", HeaderValue::from_static("#flash"));
         out.headers_mut()
             .insert("hx-reswap", HeaderValue::from_static("innerHTML"));
-    }
-    if let Some(ra) = resp.headers().get(header::RETRY_AFTER).cloned() {
-        out.headers_mut().insert(header::RETRY_AFTER, ra);
     }
     out
 }

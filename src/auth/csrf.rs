@@ -1,12 +1,11 @@
 //! CSRF: the per-session token, its check on every state-changing request, and the
 //! request-context middleware around the console (idle touch, refused-token sign-out).
 
-use askama::Template;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use rand::RngCore;
 use time::OffsetDateTime;
@@ -15,7 +14,7 @@ use tower_sessions::Session;
 use super::session::{AUTH_KEY, CSRF_KEY, auth_of, stored_auth, touch_interval};
 use crate::error::AppError;
 use crate::startup::AppState;
-use crate::views::{CsrfToken, ErrorFragment, ErrorPage, Layout};
+use crate::views::CsrfToken;
 
 /// Largest form body read to find `csrf_token`.
 pub const FORM_LIMIT: usize = 1024 * 1024;
@@ -108,34 +107,9 @@ async fn check(req: Request, expected: Option<&str>) -> Result<Request, Refused>
 /// The 403 page (or htmx fragment) for a missing or wrong token. Rendered here because this
 /// middleware sits outside [`crate::error::render_errors`].
 fn render_refusal(htmx: bool, csrf: Option<String>) -> Response {
-    let info = AppError::Csrf.info();
-    let body = if htmx {
-        ErrorFragment::new(&info).render()
-    } else {
-        ErrorPage {
-            layout: Layout::anonymous(&info.title, csrf),
-            error: ErrorFragment::new(&info),
-        }
-        .render()
-    };
-    let mut r = match body {
-        Ok(html) => (info.status, Html(html)).into_response(),
-        Err(_) => (info.status, info.message).into_response(),
-    };
-    if htmx {
-        r.headers_mut()
-            .insert("hx-retarget", HeaderValue::from_static("#flash"));
-        r.headers_mut()
-            .insert("hx-reswap", HeaderValue::from_static("innerHTML"));
-    }
-    r
+    crate::error::render_error(&AppError::Csrf.info(), htmx, csrf)
 }
 
-fn is_htmx(headers: &HeaderMap) -> bool {
-    headers
-        .get("hx-request")
-        .is_some_and(|v| v.as_bytes() == b"true")
-}
 
 /// Does this response send the user to sign in?
 fn sends_to_sign_in(resp: &Response) -> bool {
@@ -159,7 +133,7 @@ pub async fn csrf_and_context(
     let Some(session) = req.extensions().get::<Session>().cloned() else {
         return next.run(req).await;
     };
-    let htmx = is_htmx(req.headers());
+    let htmx = crate::error::is_htmx(req.headers());
     let auth = match auth_of(&session).await {
         Ok(a) => a,
         Err(e) => return e.into_response(),
