@@ -46,6 +46,7 @@ on_both!(
     job_claim_is_exclusive_under_contention,
     job_rejects_bad_chunk_and_bad_final_state,
     job_finish_audited_writes_the_record_once,
+    job_chunk_started_marks_are_owned_and_once,
 );
 
 #[tokio::test]
@@ -751,5 +752,104 @@ async fn job_finish_audited_writes_the_record_once(db: Db) {
             .expect("exists")
             .state,
         JobState::Done
+    );
+}
+
+async fn job_chunk_started_marks_are_owned_and_once(db: Db) {
+    let new = new_job(3);
+    db.job_create(&new).await.expect("create");
+    // Not claimed yet: nobody may start a chunk.
+    assert!(
+        !db.job_mark_chunk_started(new.id, "A", 0)
+            .await
+            .expect("mark")
+    );
+    db.job_claim(new.id, "A", SHORT)
+        .await
+        .expect("claim")
+        .expect("claimed");
+    for chunk in [-1, 3] {
+        let err = db.job_mark_chunk_started(new.id, "A", chunk).await;
+        assert!(
+            matches!(err, Err(sqlx::Error::InvalidArgument(_))),
+            "chunk {chunk}: {err:?}"
+        );
+    }
+    // Only the lease owner, and only once per chunk.
+    assert!(
+        !db.job_mark_chunk_started(new.id, "B", 0)
+            .await
+            .expect("mark")
+    );
+    assert!(
+        db.job_mark_chunk_started(new.id, "A", 0)
+            .await
+            .expect("mark")
+    );
+    assert!(
+        !db.job_mark_chunk_started(new.id, "A", 0)
+            .await
+            .expect("mark")
+    );
+    assert!(
+        db.job_mark_chunk_started(new.id, "A", 1)
+            .await
+            .expect("mark")
+    );
+    assert_eq!(
+        db.job_started_unrecorded(new.id).await.expect("started"),
+        vec![0, 1]
+    );
+    assert!(
+        db.job_record_chunk(new.id, "A", &outcome(0, 1))
+            .await
+            .expect("record")
+    );
+    assert_eq!(
+        db.job_started_unrecorded(new.id).await.expect("started"),
+        vec![1]
+    );
+
+    // A dies; B takes over: chunk 1 stays started (never startable again), chunk 2 is B's to run.
+    tokio::time::sleep(SHORT + Duration::from_millis(100)).await;
+    db.job_claim(new.id, "B", LONG)
+        .await
+        .expect("claim")
+        .expect("taken over");
+    assert!(
+        !db.job_mark_chunk_started(new.id, "A", 2)
+            .await
+            .expect("mark")
+    );
+    assert!(
+        !db.job_mark_chunk_started(new.id, "B", 1)
+            .await
+            .expect("mark")
+    );
+    assert!(
+        db.job_mark_chunk_started(new.id, "B", 2)
+            .await
+            .expect("mark")
+    );
+    assert_eq!(
+        db.job_started_unrecorded(new.id).await.expect("started"),
+        vec![1, 2]
+    );
+    // Another job's marks are its own.
+    assert!(
+        db.job_started_unrecorded(Uuid::new_v4())
+            .await
+            .expect("started")
+            .is_empty()
+    );
+    assert!(
+        db.job_finish(new.id, "B", JobState::Done, &json!({}))
+            .await
+            .expect("finish")
+    );
+    assert!(
+        !db.job_mark_chunk_started(new.id, "B", 0)
+            .await
+            .expect("mark")
     );
 }

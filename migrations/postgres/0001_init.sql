@@ -73,3 +73,13 @@ CREATE TABLE IF NOT EXISTS job_chunks (
     error TEXT,
     PRIMARY KEY (job_id, chunk)
 );
+
+-- One row per chunk whose upstream call was started, written before the call: after a crash, a
+-- started chunk without a job_chunks row may have been sent (never re-sent); one without may be run.
+CREATE TABLE IF NOT EXISTS job_chunk_starts (
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    chunk INTEGER NOT NULL,
+    started_at TEXT COLLATE "C" NOT NULL,
+    started_by TEXT NOT NULL,
+    PRIMARY KEY (job_id, chunk)
+);

@@ -2,7 +2,9 @@
 //! left behind by a dead instance is leased and resumed by another one.
 //!
 //! State machine: `queued` → `running` (claimed under a time-limited lease) → `done` | `failed`.
-//! Each finished chunk is recorded once in `job_chunks`; a resumed job skips recorded chunks.
+//! Each chunk is marked started in `job_chunk_starts` before its upstream call and recorded once
+//! in `job_chunks` when it ends; a resumed job skips recorded chunks, never re-sends a started
+//! one (it may have reached the upstream) and may run the never-started ones.
 //! Secrets: callers never put secrets (passwords, tokens) in `payload`; a job runs with the
 //! signed-in user's own token, looked up through `session_id` in the shared session store.
 
@@ -410,6 +412,70 @@ impl Db {
             tx.commit().await?;
         });
         Ok(true)
+    }
+
+    /// Marks `chunk` as started by `owner`, before its upstream call. `true` means "send it now":
+    /// `owner` holds the lease of the running job and no one had started this chunk before. `false`
+    /// (lease lost, job finished, or already started — it may have been sent) means do not send.
+    /// A chunk number outside `0..total_chunks` is an `InvalidArgument` error.
+    pub async fn job_mark_chunk_started(
+        &self,
+        id: Uuid,
+        owner: &str,
+        chunk: i32,
+    ) -> Result<bool, sqlx::Error> {
+        let now = stamp(OffsetDateTime::now_utc());
+        let id = id.to_string();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            // Writing first takes the row lock (PG) / write lock (SQLite), as in job_record_chunk.
+            let total: Option<i32> = sqlx::query_scalar(
+                "UPDATE jobs SET updated_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running' \
+                 RETURNING total_chunks",
+            )
+            .bind(&now)
+            .bind(&id)
+            .bind(owner)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(total) = total else {
+                tx.rollback().await?;
+                return Ok(false);
+            };
+            if chunk < 0 || chunk >= total {
+                tx.rollback().await?;
+                return Err(sqlx::Error::InvalidArgument(format!(
+                    "chunk {chunk} is outside 0..{total}"
+                )));
+            }
+            let inserted = sqlx::query(
+                "INSERT INTO job_chunk_starts (job_id, chunk, started_at, started_by) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (job_id, chunk) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(chunk)
+            .bind(&now)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            Ok(inserted == 1)
+        })
+    }
+
+    /// Chunks marked started but without a recorded outcome (in flight, or lost with a dead
+    /// instance), by chunk number.
+    pub async fn job_started_unrecorded(&self, id: Uuid) -> Result<Vec<i32>, sqlx::Error> {
+        let sql = "SELECT s.chunk FROM job_chunk_starts s WHERE s.job_id = $1 AND NOT EXISTS \
+             (SELECT 1 FROM job_chunks c WHERE c.job_id = s.job_id AND c.chunk = s.chunk) \
+             ORDER BY s.chunk";
+        with_pool!(self, pool => {
+            sqlx::query_scalar::<_, i32>(sql)
+                .bind(id.to_string())
+                .fetch_all(pool)
+                .await
+        })
     }
 
     /// The chunk outcomes recorded so far, by chunk number.
