@@ -1,11 +1,13 @@
 //! Changes over more than one upstream call: an explicit list cut into chunks of [`CHUNK_SIZE`],
 //! run as a background job stored in the database, [`JOB_CONCURRENCY`] chunks at a time.
 //!
-//! The user's access token is kept only in memory, for the run of the job. It is never written
-//! to the jobs table. A job abandoned by a stopped instance is taken over by another
-//! ([`spawn_resumer`]), but a chunk without a recorded result may already have been sent,
-//! so the resuming instance never sends it again: it records those lines as unknown, with a
-//! clear reason, and finishes the job (result + audit record). Writes are never retried blindly.
+//! The user's access token is never written to the jobs table. Each chunk is marked started in
+//! the database before its upstream call. A job abandoned by a stopped instance is taken over by
+//! another ([`spawn_resumer`]): a chunk started without a recorded result may already have been
+//! sent, so it is recorded as unknown and never sent again; a chunk never started is run with the
+//! user's token, read from the shared session store through the job's `session_id` (refreshed if
+//! needed). If the user has signed out, those lines are recorded as unknown and not sent. Then
+//! the job is finished (result + audit record). Writes are never retried blindly.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +21,7 @@ use uuid::Uuid;
 use super::form::{Change, Target};
 use super::run::{self, AuditContext, Outcome};
 use super::{CHUNK_SIZE, JOB_CONCURRENCY};
+use crate::auth::session_token;
 use crate::domain::{CorpId, Mdn};
 use crate::startup::AppState;
 use crate::storage::jobs::{ChunkOutcome, Job, JobState, NewJob};
@@ -27,8 +30,17 @@ use crate::upstream::wire::WriteFailure;
 /// How long a claim on a job lasts without renewal.
 pub const LEASE: Duration = Duration::from_secs(30);
 
-/// Why a resumed job's unfinished chunks are unknown.
-pub const RESUMED_REASON: &str = "The console instance running this change stopped before Sentinel's answer for these lines was recorded. They may or may not have changed; the console does not send a change twice. Check these lines and run the change again for them if needed.";
+/// Why a resumed job's in-flight chunks are unknown (started, no recorded answer).
+pub const RESUMED_REASON: &str = "The console instance running this change stopped while these lines were being sent to Sentinel, before its answer was recorded. They may or may not have changed; the console does not send a change twice, so they were not retried. Check these lines and run the change again for them if needed.";
+
+/// Why a resumed job's never-started chunks are unknown when the user's session is gone.
+pub const SIGNED_OUT_REASON: &str = "The user signed out before the change finished; these lines were not sent. Sign in and run the change again for them.";
+
+/// Why a resumed job's chunk was not sent when the session store could not be read.
+const SESSION_UNREADABLE_REASON: &str = "The console could not read the user's session to continue this change, so these lines were not sent. Run the change again for them.";
+
+/// Why a chunk was not sent when its start could not be recorded.
+const NOT_STARTED_REASON: &str = "The console could not record the start of this part of the change, so these lines were not sent. Run the change again for them.";
 
 /// Everything needed to run a job (no secrets: SmartSpot changes never run as jobs).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -189,13 +201,27 @@ async fn process(state: &AppState, job: Job, token: Option<SecretString>) {
             return;
         }
     };
-    let pending: Vec<(usize, Vec<Mdn>)> = payload
-        .chunks
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !recorded.contains(&i32::try_from(*i).unwrap_or(i32::MAX)))
-        .map(|(i, c)| (i, c.clone()))
-        .collect();
+    // Started before but never answered: may have reached Sentinel, so never sent again.
+    let in_flight: Vec<i32> = match state.db.job_started_unrecorded(id).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(job = %id, error = %e, "job chunk starts unreadable");
+            return;
+        }
+    };
+    let mut pending: Vec<(usize, Vec<Mdn>)> = Vec::new();
+    for (i, mdns) in payload.chunks.iter().enumerate() {
+        let n = i32::try_from(i).unwrap_or(i32::MAX);
+        if recorded.contains(&n) {
+            continue;
+        }
+        if in_flight.contains(&n) {
+            tracing::warn!(job = %id, chunk = n, "chunk was in flight on a stopped instance; not resent");
+            record(state, id, &owner, &not_sent(i, &mdns[..], RESUMED_REASON)).await;
+        } else {
+            pending.push((i, mdns.clone()));
+        }
+    }
 
     // Keep the lease while working; stop recording if another instance took the job over.
     let lost = Arc::new(AtomicBool::new(false));
@@ -219,38 +245,52 @@ async fn process(state: &AppState, job: Job, token: Option<SecretString>) {
         })
     };
 
-    match token {
-        Some(token) => {
-            let change = &payload.change;
-            let mut results = futures::stream::iter(pending)
-                .map(|(i, mdns)| {
-                    let (token, corp) = (&token, &corp);
-                    async move {
-                        let lines: Vec<String> = mdns.iter().map(|m| m.to_string()).collect();
-                        let r = run::call(state, token, corp, change, &Target::Lines(mdns)).await;
-                        (i, Outcome::from_call(Some(&lines), &r))
-                    }
-                })
-                .buffer_unordered(JOB_CONCURRENCY);
-            while let Some((i, o)) = results.next().await {
+    // A fresh start holds the user's token; a resume reads it from the session store.
+    let source = match token {
+        Some(t) => TokenSource::Held(t),
+        None => TokenSource::Session(job.session_id.clone()),
+    };
+    let change = &payload.change;
+    let mut results = futures::stream::iter(pending)
+        .map(|(i, mdns)| {
+            let (source, corp, owner, lost) = (&source, &corp, owner.as_str(), &lost);
+            async move {
                 if lost.load(Ordering::SeqCst) {
-                    break;
+                    return None;
                 }
-                record(state, id, &owner, &to_chunk_outcome(i, &o)).await;
-            }
-        }
-        None => {
-            for (i, mdns) in pending {
-                let o = ChunkOutcome {
-                    chunk: i32::try_from(i).unwrap_or(i32::MAX),
-                    unknown: mdns.iter().map(|m| m.to_string()).collect(),
-                    error: Some(RESUMED_REASON.into()),
-                    ..Default::default()
+                let token = match source.token(state).await {
+                    Ok(t) => t,
+                    Err(reason) => return Some(not_sent(i, &mdns, reason)),
                 };
-                record(state, id, &owner, &o).await;
+                let chunk = i32::try_from(i).unwrap_or(i32::MAX);
+                // The durable "started" mark comes before the call: if this instance dies in
+                // the call, the instance resuming the job knows not to send it again.
+                match state.db.job_mark_chunk_started(id, owner, chunk).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job = %id, chunk, "chunk not started: lease lost or already started");
+                        return None;
+                    }
+                    Err(e) => {
+                        tracing::error!(job = %id, chunk, error = %e, "chunk start not recorded; not sent");
+                        return Some(not_sent(i, &mdns, NOT_STARTED_REASON));
+                    }
+                }
+                let lines: Vec<String> = mdns.iter().map(|m| m.to_string()).collect();
+                let r = run::call(state, &token, corp, change, &Target::Lines(mdns)).await;
+                Some(to_chunk_outcome(i, &Outcome::from_call(Some(&lines), &r)))
             }
+        })
+        .buffer_unordered(JOB_CONCURRENCY);
+    while let Some(o) = results.next().await {
+        if lost.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Some(o) = o {
+            record(state, id, &owner, &o).await;
         }
     }
+    drop(results);
     renew.abort();
     if lost.load(Ordering::SeqCst) {
         return;
@@ -286,6 +326,42 @@ async fn process(state: &AppState, job: Job, token: Option<SecretString>) {
         Ok(Some(_)) => {}
         Ok(None) => tracing::warn!(job = %id, "job finished elsewhere"),
         Err(e) => tracing::error!(job = %id, error = %e, "job could not be finished"),
+    }
+}
+
+/// Where a job's chunks get the user's access token.
+enum TokenSource {
+    /// Given by the request that started the job (kept in memory only).
+    Held(SecretString),
+    /// A resumed job: the session's stored token, read (and refreshed) for each chunk.
+    Session(Option<String>),
+}
+
+impl TokenSource {
+    /// The token to send a chunk with, or why the chunk cannot be sent.
+    async fn token(&self, state: &AppState) -> Result<SecretString, &'static str> {
+        match self {
+            TokenSource::Held(t) => Ok(t.clone()),
+            TokenSource::Session(None) => Err(SIGNED_OUT_REASON),
+            TokenSource::Session(Some(sid)) => match session_token(state, sid).await {
+                Ok(Some(t)) => Ok(t),
+                Ok(None) => Err(SIGNED_OUT_REASON),
+                Err(e) => {
+                    tracing::error!(error = %e, "session store unreadable for a resumed job");
+                    Err(SESSION_UNREADABLE_REASON)
+                }
+            },
+        }
+    }
+}
+
+/// A chunk recorded as unknown without being sent (or without being sent again), with `reason`.
+fn not_sent(i: usize, mdns: &[Mdn], reason: &str) -> ChunkOutcome {
+    ChunkOutcome {
+        chunk: i32::try_from(i).unwrap_or(i32::MAX),
+        unknown: mdns.iter().map(|m| m.to_string()).collect(),
+        error: Some(reason.into()),
+        ..Default::default()
     }
 }
 

@@ -336,6 +336,53 @@ async fn fresh_tokens(
     }
 }
 
+/// The access token of the session `session_id`, read from the shared session store, for a
+/// background job resumed on an instance that never saw the user's request. An expiring token
+/// is refreshed through [`fresh_tokens`] (one refresh per session, under the session's lock).
+/// `None`: the session is gone (signed out, expired, past its lifetime, refresh refused).
+pub(crate) async fn session_token(
+    state: &AppState,
+    session_id: &str,
+) -> Result<Option<SecretString>, AppError> {
+    use tower_sessions::session_store::SessionStore;
+    let Ok(id) = session_id.parse::<tower_sessions::session::Id>() else {
+        return Ok(None);
+    };
+    let record = state
+        .auth
+        .store
+        .load(&id)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session store: {e}")))?;
+    let Some(record) = record else {
+        return Ok(None);
+    };
+    // Keep the record's own expiry: a job must not extend the user's session when it saves.
+    let session = Session::new(
+        Some(id),
+        std::sync::Arc::new(state.auth.store.clone()),
+        Some(Expiry::AtDateTime(record.expiry_date)),
+    );
+    let Some(auth) = auth_of(&session).await? else {
+        return Ok(None);
+    };
+    let now = OffsetDateTime::now_utc();
+    if auth.past_absolute(state.auth.absolute, now) {
+        return Ok(None);
+    }
+    let auth = if auth.tokens.expiring(now) {
+        match fresh_tokens(state, &session).await? {
+            Some(a) => a,
+            None => return Ok(None),
+        }
+    } else {
+        auth
+    };
+    Ok(Some(SecretString::from(
+        auth.tokens.access.expose().to_owned(),
+    )))
+}
+
 /// The access token as a plain secret (for handlers that only need the token).
 pub fn bearer(user: &CurrentUser) -> &str {
     user.token.expose_secret()
