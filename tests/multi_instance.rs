@@ -191,13 +191,71 @@ fn first_line(body: &str) -> String {
         .collect()
 }
 
-/// A bulk change (an explicit list of 8 chunks) started on A, A killed while its first 4 chunks
-/// are in Sentinel's hands, B takes over once A's lease lapses: the 4 in-flight chunks are
-/// recorded unknown and never sent again, the 4 never-started ones are sent by B with the
-/// user's token from the shared session store (refreshed: it has expired by then), and the
-/// job ends with exactly one audit record.
-#[tokio::test]
-async fn job_started_on_a_is_finished_by_b_when_a_dies() {
+/// A job started on A and A killed with its first chunks in flight.
+struct Takeover {
+    sim: TestSim,
+    b: Instance,
+    client: reqwest::Client,
+    db_url: String,
+    job_path: String,
+    job_id: uuid::Uuid,
+    lines: Vec<String>,
+    /// The chunks A had sent when it was killed.
+    by_a: Vec<usize>,
+}
+
+impl Takeover {
+    fn writes(&self) -> Vec<sentinel_console::simulator::RecordedRequest> {
+        self.sim
+            .sim
+            .api_requests()
+            .into_iter()
+            .filter(|r| r.method == "PUT" && r.path.ends_with("/nickname"))
+            .collect()
+    }
+
+    fn chunk_of(&self, body: &str) -> usize {
+        let digits = first_line(body);
+        self.lines
+            .iter()
+            .position(|l| l.replace('-', "") == digits)
+            .expect("a line of the list")
+            / 500
+    }
+
+    /// Waits (up to 2 minutes) for the job to end; B must take it over once A's lease lapses.
+    async fn finished(
+        &self,
+        db: &sentinel_console::storage::Db,
+    ) -> sentinel_console::storage::jobs::Job {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let job = db.job_get(self.job_id).await.unwrap().expect("job");
+            if job.state.is_finished() {
+                return job;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the job never finished on B"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    async fn audits(&self) -> i64 {
+        let pool = sqlx::PgPool::connect(&self.db_url).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE job_id = $1")
+            .bind(self.job_id.to_string())
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    }
+}
+
+/// Signs in on A, starts a nickname change over 4,000 lines (8 chunks; Sentinel knows the 1,000
+/// in chunks 4 and 5, the others are per-line failures, but every chunk is a real write) with
+/// writes slowed down, and kills A while its first 4 chunks (its concurrency) are in flight.
+async fn start_job_and_kill_a() -> Takeover {
     use sentinel_console::simulator::{Fault, FaultKind};
     let db_url = postgres_url().await;
     let sim = spawn_sim(SimConfig {
@@ -212,19 +270,10 @@ async fn job_started_on_a_is_finished_by_b_when_a_dies() {
     assert_eq!(landed.status(), 200);
     let csrf = extract_meta_csrf(&landed.text().await.unwrap()).expect("csrf");
 
-    // 4,000 lines = 8 chunks; Sentinel knows the 1,000 in chunks 4 and 5 (the others are
-    // per-line failures, but every chunk is a real write).
     let fake = |i: usize| format!("555-1{:02}-{:04}", i / 10_000, i % 10_000);
     let mut lines: Vec<String> = (0..2000).map(fake).collect();
     lines.extend((0..1000).map(|i| format!("610-200-{i:04}")));
     lines.extend((2000..3000).map(fake));
-    let chunk_of = |digits: &str| {
-        lines
-            .iter()
-            .position(|l| l.replace('-', "") == digits)
-            .expect("a line of the list")
-            / 500
-    };
 
     // Slow writes down so that A is killed with its first chunks in flight.
     sim.sim.add_fault(Fault {
@@ -275,16 +324,43 @@ async fn job_started_on_a_is_finished_by_b_when_a_dies() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     a.kill();
-    let by_a: Vec<usize> = writes()
-        .iter()
-        .map(|w| chunk_of(&first_line(&w.body)))
-        .collect();
-    assert_eq!(by_a.len(), 4, "A sent {by_a:?}");
+    drop(form);
+    let mut t = Takeover {
+        sim,
+        b,
+        client,
+        db_url,
+        job_path,
+        job_id,
+        lines,
+        by_a: Vec::new(),
+    };
+    t.by_a = t.writes().iter().map(|w| t.chunk_of(&w.body)).collect();
+    assert_eq!(t.by_a.len(), 4, "A sent {:?}", t.by_a);
+    t
+}
+
+/// B takes over once A's lease lapses: the 4 in-flight chunks are recorded unknown and never
+/// sent again, the 4 never-started ones are sent by B with the user's token from the shared
+/// session store (refreshed: it has expired by then), and the job ends with exactly one audit
+/// record.
+#[tokio::test]
+async fn job_started_on_a_is_finished_by_b_when_a_dies() {
+    let t = start_job_and_kill_a().await;
+    let Takeover {
+        b,
+        client,
+        job_path,
+        job_id,
+        by_a,
+        db_url,
+        ..
+    } = &t;
 
     // B shows the job and, once A's lease has lapsed, finishes it.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let html = loop {
-        let r = client.get(b.url(&job_path)).send().await.unwrap();
+        let r = client.get(b.url(job_path)).send().await.unwrap();
         assert_eq!(r.status(), 200);
         let html = r.text().await.unwrap();
         if html.contains(r#"data-state="done""#) || html.contains(r#"data-state="failed""#) {
@@ -299,8 +375,8 @@ async fn job_started_on_a_is_finished_by_b_when_a_dies() {
     assert!(html.contains(r#"data-state="done""#), "{html:.1500}");
 
     // Every chunk was sent exactly once: A's 4 in flight, and B the 4 never started.
-    let all = writes();
-    let mut sent: Vec<usize> = all.iter().map(|w| chunk_of(&first_line(&w.body))).collect();
+    let all = t.writes();
+    let mut sent: Vec<usize> = all.iter().map(|w| t.chunk_of(&w.body)).collect();
     let by_b: Vec<usize> = sent[4..].to_vec();
     sent.sort_unstable();
     assert_eq!(
@@ -314,13 +390,13 @@ async fn job_started_on_a_is_finished_by_b_when_a_dies() {
         "B used the refreshed token from the session store"
     );
 
-    let db = sentinel_console::storage::Db::connect(&db_url)
+    let db = sentinel_console::storage::Db::connect(db_url)
         .await
         .expect("db");
-    let job = db.job_get(job_id).await.unwrap().expect("job");
+    let job = db.job_get(*job_id).await.unwrap().expect("job");
     assert_eq!(job.done_chunks, 8);
     assert!(job.attempts >= 2, "taken over: {}", job.attempts);
-    for c in db.job_chunks(job_id).await.unwrap() {
+    for c in db.job_chunks(*job_id).await.unwrap() {
         let chunk = usize::try_from(c.chunk).unwrap();
         if by_a.contains(&chunk) {
             // In flight on A: unknown, with the reason, never retried.
@@ -343,13 +419,8 @@ async fn job_started_on_a_is_finished_by_b_when_a_dies() {
             );
         }
     }
-    assert!(db.job_started_unrecorded(job_id).await.unwrap().is_empty());
-    let pool = sqlx::PgPool::connect(&db_url).await.unwrap();
-    let audits: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE job_id = $1")
-        .bind(job_id.to_string())
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    assert!(db.job_started_unrecorded(*job_id).await.unwrap().is_empty());
+    let audits = t.audits().await;
     assert_eq!(audits, 1, "the job's audit record, exactly once");
 
     // B's chunks really changed the lines Sentinel knows (chunks 4 and 5).
@@ -367,4 +438,49 @@ async fn job_started_on_a_is_finished_by_b_when_a_dies() {
         .filter(|l| *l == "Relabelled by job")
         .count();
     assert_eq!(relabelled, 1_000, "{csv:.300}");
+}
+
+/// The user signs out before B takes the job over: B sends nothing; the never-started chunks are
+/// recorded unknown ("signed out; not sent"), the in-flight ones unknown as before, and the job
+/// still ends with its one audit record.
+#[tokio::test]
+async fn job_of_a_user_who_signed_out_is_closed_by_b_without_sending() {
+    use sentinel_console::actions::jobs::{RESUMED_REASON, SIGNED_OUT_REASON};
+    let t = start_job_and_kill_a().await;
+    let page = t
+        .client
+        .get(t.b.url(&t.job_path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = extract_meta_csrf(&page).expect("csrf");
+    let out = t
+        .client
+        .post(t.b.url("/logout"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+
+    let db = sentinel_console::storage::Db::connect(&t.db_url)
+        .await
+        .expect("db");
+    let job = t.finished(&db).await;
+    assert_eq!(job.done_chunks, 8);
+    assert_eq!(t.writes().len(), 4, "B sent a change for a signed-out user");
+    for c in db.job_chunks(t.job_id).await.unwrap() {
+        let chunk = usize::try_from(c.chunk).unwrap();
+        let reason = if t.by_a.contains(&chunk) {
+            RESUMED_REASON
+        } else {
+            SIGNED_OUT_REASON
+        };
+        assert_eq!(c.error.as_deref(), Some(reason), "chunk {chunk}");
+        assert_eq!((c.updated, c.unknown.len()), (0, 500), "chunk {chunk}");
+    }
+    assert_eq!(t.audits().await, 1);
 }
