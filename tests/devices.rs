@@ -180,7 +180,10 @@ async fn search_filters_rows_and_totals() {
         "{reqs:?}"
     );
     // The search box keeps the value.
-    assert_eq!(attrs(&html, "input#search", "value"), vec!["Bus"]);
+    assert_eq!(
+        attrs(&html, "input#search", "value"),
+        vec!["Bus"]
+    );
 }
 
 #[tokio::test]
@@ -476,8 +479,5 @@ async fn a_busy_session_is_not_rewritten_on_every_request() {
     let _ = app.get("/devices/NORTHSTAR-ISD").await;
     let again = app.get("/devices/NORTHSTAR-ISD").await;
     assert_eq!(again.status(), 200);
-    assert!(
-        again.headers().get("set-cookie").is_none(),
-        "session saved again"
-    );
+    assert!(again.headers().get("set-cookie").is_none(), "session saved again");
 }
