@@ -141,10 +141,12 @@
     return el instanceof HTMLInputElement ? el : null;
   }
 
-  // The page's ticks are the truth for the page's lines; the memory keeps the others.
+  // The page's ticks are the truth for the page's lines; the memory keeps the others. In "all matching" mode
+  // the ticks are that filter's exclusions, not a list, so the memory is left as it was.
   function remember(form) {
     var corp = corpOf(form);
-    if (!corp) return;
+    var all = selectAllBox(form);
+    if (!corp || (all && all.checked)) return;
     var mem = loadSel(corp);
     rowBoxes(form).forEach(function (b) {
       var at = mem.indexOf(b.value);
@@ -191,7 +193,9 @@
       rowBoxes(el.form).forEach(function (b) { b.checked = el.checked; });
     } else if (el.name === "select_all" && el.form && el.form.id === "selection-form") {
       // "All matching" starts from every line of this page ticked; unticking one then leaves it out.
+      // Leaving that mode shows the remembered list again.
       if (el.checked) rowBoxes(el.form).forEach(function (b) { b.checked = true; });
+      else restore(el.form);
     } else if (el.name !== "mdns") {
       return;
     }
