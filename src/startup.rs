@@ -33,6 +33,8 @@ pub struct AppState {
     pub auth: Arc<AuthState>,
     /// Identifies this process among several instances (job leases, logs).
     pub instance_id: String,
+    /// Recently fetched totals (see [`crate::upstream::cache`]).
+    pub totals_cache: Arc<crate::upstream::cache::TotalsCache>,
 }
 
 impl AppState {
@@ -101,6 +103,7 @@ impl Application {
             upstream,
             auth: Arc::new(auth),
             instance_id: uuid::Uuid::new_v4().to_string(),
+            totals_cache: Arc::default(),
         };
         // Jobs abandoned by a stopped instance are finished here (see actions::jobs).
         crate::actions::jobs::spawn_resumer(state.clone());

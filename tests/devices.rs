@@ -180,10 +180,7 @@ async fn search_filters_rows_and_totals() {
         "{reqs:?}"
     );
     // The search box keeps the value.
-    assert_eq!(
-        attrs(&html, "input#search", "value"),
-        vec!["Bus"]
-    );
+    assert_eq!(attrs(&html, "input#search", "value"), vec!["Bus"]);
 }
 
 #[tokio::test]
@@ -479,5 +476,51 @@ async fn a_busy_session_is_not_rewritten_on_every_request() {
     let _ = app.get("/devices/NORTHSTAR-ISD").await;
     let again = app.get("/devices/NORTHSTAR-ISD").await;
     assert_eq!(again.status(), 200);
-    assert!(again.headers().get("set-cookie").is_none(), "session saved again");
+    assert!(
+        again.headers().get("set-cookie").is_none(),
+        "session saved again"
+    );
+}
+
+#[tokio::test]
+async fn totals_are_reused_briefly_and_refetched_after_a_change() {
+    let app = signed_in("tech").await;
+    let _ = page(&app, "/devices/NORTHSTAR-ISD").await;
+    app.sim.sim.clear_requests();
+    let _ = page(&app, "/devices/NORTHSTAR-ISD?offset=25").await;
+    let paths: Vec<String> = app
+        .sim
+        .sim
+        .api_requests()
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(paths.len(), 1, "a second page reuses the totals: {paths:?}");
+    // A change through the console forgets them.
+    let csrf = app.csrf().await;
+    let r = app
+        .client
+        .post(app.url("/devices/NORTHSTAR-ISD/actions/status"))
+        .form(&[
+            ("mdns", "521-267-1508"),
+            ("status", "SUSPENDED"),
+            ("reason", "lost"),
+            ("confirmed", "true"),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
+    app.sim.sim.clear_requests();
+    let (_, html) = page(&app, "/devices/NORTHSTAR-ISD").await;
+    assert_eq!(app.sim.sim.api_requests().len(), 2);
+    assert_eq!(
+        texts(&html, "#totals .stat-value"),
+        vec!["486", "13", "499"]
+    );
 }

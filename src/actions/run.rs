@@ -35,6 +35,19 @@ pub async fn call(
     change: &Change,
     target: &Target,
 ) -> Result<WriteResult, RunError> {
+    let result = send(state, token, corp, change, target).await;
+    // Whatever the outcome (even an unknown one), the counts may have moved.
+    state.totals_cache.invalidate();
+    result
+}
+
+async fn send(
+    state: &AppState,
+    token: &SecretString,
+    corp: &CorpId,
+    change: &Change,
+    target: &Target,
+) -> Result<WriteResult, RunError> {
     let up = &state.upstream;
     let lines = || match target {
         Target::Lines(m) => Ok(m.clone()),

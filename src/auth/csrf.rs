@@ -110,7 +110,6 @@ fn render_refusal(htmx: bool, csrf: Option<String>) -> Response {
     crate::error::render_error(&AppError::Csrf.info(), htmx, csrf)
 }
 
-
 /// Does this response send the user to sign in?
 fn sends_to_sign_in(resp: &Response) -> bool {
     let to_login = |name: &str| {

@@ -95,13 +95,21 @@ async fn fetch_totals(
             searching,
         };
     }
+    let ok = |t| TotalsFragment {
+        totals: Some(t),
+        problem: None,
+        searching,
+    };
+    let (cache, subject) = (&state.totals_cache, &user.principal.subject);
+    if let Some(t) = cache.get(subject, corp.as_str(), search.as_str()) {
+        return ok(t);
+    }
     let s = (!search.is_empty()).then(|| search.as_str());
     match state.upstream.device_totals(&user.token, corp, s).await {
-        Ok(t) => TotalsFragment {
-            totals: Some(t),
-            problem: None,
-            searching,
-        },
+        Ok(t) => {
+            cache.put(subject, corp.as_str(), search.as_str(), t);
+            ok(t)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "totals failed");
             TotalsFragment {

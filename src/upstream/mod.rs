@@ -1,5 +1,6 @@
 //! The Sentinel devices API client: one typed function per operation, the user's bearer token on each.
 
+pub mod cache;
 pub mod wire;
 
 use std::time::Duration;
