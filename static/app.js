@@ -103,18 +103,87 @@
     return out;
   }
 
+  // (d) Selection kept across pages: the MDNs ticked in a device group's list live in sessionStorage (per tab),
+  // so paging, searching or filtering by label keeps them; the bar counts them and sends them all.
+  var SEL_PREFIX = "sentinel-console.selection.";
+  var OFF_PAGE = "data-off-page";
+
+  function storage() {
+    try { return window.sessionStorage; } catch (e) { return null; }
+  }
+
+  function loadSel(corp) {
+    var s = storage();
+    if (!s || !corp) return [];
+    try {
+      var v = JSON.parse(s.getItem(SEL_PREFIX + corp) || "[]");
+      return Array.isArray(v) ? v.filter(function (m) { return typeof m === "string"; }) : [];
+    } catch (e) {
+      return [];
+    }
+  }
+
+  function saveSel(corp, mdns) {
+    var s = storage();
+    if (!s || !corp) return;
+    try {
+      if (mdns.length) s.setItem(SEL_PREFIX + corp, JSON.stringify(mdns));
+      else s.removeItem(SEL_PREFIX + corp);
+    } catch (e) { /* storage full or blocked: the selection stays per page */ }
+  }
+
+  function corpOf(form) {
+    return form ? form.getAttribute("data-corp") : null;
+  }
+
+  function selectAllBox(form) {
+    var el = form ? form.elements.namedItem("select_all") : null;
+    return el instanceof HTMLInputElement ? el : null;
+  }
+
+  // The page's ticks are the truth for the page's lines; the memory keeps the others. In "all matching" mode
+  // the ticks are that filter's exclusions, not a list, so the memory is left as it was.
+  function remember(form) {
+    var corp = corpOf(form);
+    var all = selectAllBox(form);
+    if (!corp || (all && all.checked)) return;
+    var mem = loadSel(corp);
+    rowBoxes(form).forEach(function (b) {
+      var at = mem.indexOf(b.value);
+      if (b.checked && at === -1) mem.push(b.value);
+      else if (!b.checked && at !== -1) mem.splice(at, 1);
+    });
+    saveSel(corp, mem);
+  }
+
+  // After a swap: tick the remembered lines shown on this page.
+  function restore(form) {
+    var mem = loadSel(corpOf(form));
+    rowBoxes(form).forEach(function (b) { b.checked = mem.indexOf(b.value) !== -1; });
+  }
+
   // Keeps the page checkbox (checked / indeterminate) and any [data-selected-count] in step with the rows.
   function syncForm(form) {
     if (!form) return;
     var boxes = rowBoxes(form);
     var checked = boxes.filter(function (b) { return b.checked; }).length;
-    var toggles = form.querySelectorAll("[data-select-page]");
+    // The page checkbox and the count sit outside the (empty) form, tied to it by `form=`: look in the document.
+    var toggles = document.querySelectorAll("[data-select-page]");
     for (var i = 0; i < toggles.length; i++) {
       toggles[i].checked = boxes.length > 0 && checked === boxes.length;
       toggles[i].indeterminate = checked > 0 && checked < boxes.length;
     }
-    var counts = form.querySelectorAll("[data-selected-count]");
-    for (var j = 0; j < counts.length; j++) counts[j].textContent = String(checked);
+    var count = checked;
+    var all = selectAllBox(form);
+    if (all && all.checked) {
+      // Every matching line but the ones unticked on this page.
+      var total = parseInt(all.getAttribute("data-total") || "", 10);
+      if (!isNaN(total)) count = Math.max(0, total - (boxes.length - checked));
+    } else if (corpOf(form)) {
+      count = loadSel(corpOf(form)).length;
+    }
+    var counts = document.querySelectorAll("[data-selected-count]");
+    for (var j = 0; j < counts.length; j++) counts[j].textContent = String(count);
   }
 
   document.addEventListener("change", function (evt) {
@@ -122,17 +191,65 @@
     if (!(el instanceof HTMLInputElement)) return;
     if (el.hasAttribute("data-select-page")) {
       rowBoxes(el.form).forEach(function (b) { b.checked = el.checked; });
-      syncForm(el.form);
-    } else if (el.name === "mdns") {
-      syncForm(el.form);
+    } else if (el.name === "select_all" && el.form && el.form.id === "selection-form") {
+      // "All matching" starts from every line of this page ticked; unticking one then leaves it out.
+      // Leaving that mode shows the remembered list again.
+      if (el.checked) rowBoxes(el.form).forEach(function (b) { b.checked = true; });
+      else restore(el.form);
+    } else if (el.name !== "mdns") {
+      return;
     }
+    remember(el.form);
+    syncForm(el.form);
   });
 
-  // After htmx replaces rows, the page checkbox must describe the new rows.
+  // "clear" (a reset button) forgets every remembered line of the group; the form resets after this event.
+  document.addEventListener("reset", function (evt) {
+    var form = evt.target;
+    if (!(form instanceof HTMLFormElement) || form.id !== "selection-form") return;
+    saveSel(corpOf(form), []);
+    window.setTimeout(function () { syncForm(form); }, 0);
+  });
+
+  // Opening an action from the bar: the lines remembered from other pages go along as hidden `mdns` fields.
+  // "All matching" is a filter, not a list, so it needs none.
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    if (form.id === "confirm-form") {
+      // The change is confirmed: its selection is done with.
+      saveSel(form.getAttribute("data-corp"), []);
+      return;
+    }
+    if (form.id !== "selection-form") return;
+    var old = form.querySelectorAll("[" + OFF_PAGE + "]");
+    for (var i = 0; i < old.length; i++) old[i].remove();
+    var all = selectAllBox(form);
+    if (all && all.checked) return;
+    var onPage = rowBoxes(form).map(function (b) { return b.value; });
+    loadSel(corpOf(form)).forEach(function (m) {
+      if (onPage.indexOf(m) !== -1) return;
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = "mdns";
+      input.value = m;
+      input.setAttribute(OFF_PAGE, "");
+      form.appendChild(input);
+    });
+  });
+
+  // After htmx replaces rows (or a page loads), the boxes and counts must describe the remembered selection.
   function syncAll() {
-    var toggles = document.querySelectorAll("[data-select-page]");
-    for (var i = 0; i < toggles.length; i++) syncForm(toggles[i].form);
+    var done = document.querySelectorAll("#action-result[data-corp]");
+    for (var k = 0; k < done.length; k++) saveSel(done[k].getAttribute("data-corp"), []);
+    var form = document.getElementById("selection-form");
+    if (form instanceof HTMLFormElement) {
+      restore(form);
+      syncForm(form);
+    }
   }
   document.addEventListener("htmx:afterSettle", syncAll);
   document.addEventListener("DOMContentLoaded", syncAll);
+  // Back/forward from an action form may restore the page from cache: re-read the memory.
+  window.addEventListener("pageshow", function (evt) { if (evt.persisted) syncAll(); });
 })();

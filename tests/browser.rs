@@ -1,5 +1,7 @@
 //! A real headless Chromium, driven through chromedriver, signs in and works the device list (htmx search,
-//! sort, pagination, back button). Skipped (with a note) when Chromium is missing, unless `CI` is set.
+//! sort, pagination, back button), runs a bulk change from the selection bar to its audit row, finds no
+//! change control as readonly, and downloads a CSV export. Skipped (with a note) when Chromium is missing,
+//! unless `CI` is set.
 
 mod common;
 
@@ -34,7 +36,7 @@ impl Driver {
             "sentinel-console-chromium-{}",
             uuid::Uuid::new_v4()
         ));
-        std::fs::create_dir_all(&profile).expect("browser profile dir");
+        std::fs::create_dir_all(profile.join("downloads")).expect("browser profile dir");
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -50,6 +52,11 @@ impl Driver {
 
     fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Where this browser saves downloaded files.
+    fn downloads(&self) -> PathBuf {
+        self.profile.join("downloads")
     }
 
     /// Waits until chromedriver answers its status endpoint.
@@ -89,6 +96,13 @@ impl Driver {
                     "--window-size=1400,1000",
                     format!("--user-data-dir={}", self.profile.display()),
                 ],
+                // Downloads land in the profile's own folder without asking (the export test reads them there).
+                "prefs": {
+                    "download.default_directory": self.downloads().display().to_string(),
+                    "download.prompt_for_download": false,
+                    "download.directory_upgrade": true,
+                    "safebrowsing.enabled": false,
+                },
             },
             // Lets the test read the browser console (JS errors, CSP violations).
             "goog:loggingPrefs": { "browser": "ALL" },
@@ -274,6 +288,7 @@ async fn screenshot(c: &Client, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_list_in_a_real_browser() {
+    let _one = browser_lock().lock().await;
     let have = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
     if !have {
         if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
@@ -478,4 +493,497 @@ async fn scenario(c: &Client, base: &str) -> Step<()> {
     })
     .await?;
     Ok(())
+}
+
+/// One browser at a time: the machine is small and Chromium is not.
+fn browser_lock() -> &'static tokio::sync::Mutex<()> {
+    static LOCK: std::sync::OnceLock<tokio::sync::Mutex<()>> = std::sync::OnceLock::new();
+    LOCK.get_or_init(|| tokio::sync::Mutex::new(()))
+}
+
+/// Whether Chromium and chromedriver are here; under `CI` their absence is a failure.
+fn have_browser() -> bool {
+    let have = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
+    if !have {
+        if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+            panic!("CI is set but {CHROMIUM} or {CHROMEDRIVER} is missing");
+        }
+        println!("skipped: chromium not installed");
+    }
+    have
+}
+
+/// Runs `scenario` in a fresh browser (own profile, no cookies) and fails with the page, a screenshot and
+/// the browser console's errors when it fails.
+async fn in_browser<F, Fut>(name: &str, scenario: F)
+where
+    F: FnOnce(Client, PathBuf) -> Fut,
+    Fut: Future<Output = Step<()>>,
+{
+    let _one = browser_lock().lock().await;
+    let driver = Driver::start();
+    driver.ready().await;
+    let client = ClientBuilder::new(HttpConnector::new())
+        .capabilities(driver.capabilities())
+        .connect(&driver.url())
+        .await
+        .expect("start a chromium session through chromedriver");
+    let outcome = scenario(client.clone(), driver.downloads()).await;
+    let shot = if outcome.is_ok() {
+        format!("browser-{name}.png")
+    } else {
+        format!("browser-{name}-failure.png")
+    };
+    screenshot(&client, &shot).await;
+    // A line that reports no health gets its page with status 409 by design; the browser logs that status.
+    let errors = console_errors(&driver, &client).await.map(|errors| {
+        errors
+            .into_iter()
+            .filter(|m| !(m.contains("/health") && m.contains("status of 409")))
+            .collect::<Vec<_>>()
+    });
+    let at = client
+        .current_url()
+        .await
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    let page_text = js(
+        &client,
+        "return document.body ? document.body.innerText : '';",
+    )
+    .await
+    .ok()
+    .and_then(|v| v.as_str().map(|s| s.chars().take(2000).collect::<String>()))
+    .unwrap_or_default();
+    let _ = client.close().await;
+    if let Err(e) = outcome {
+        panic!(
+            "browser scenario {name} failed: {e}\nat: {at}\nscreenshot: {}\npage text (start):\n{page_text}",
+            artifact(&shot).display()
+        );
+    }
+    if let Some(errors) = errors {
+        assert!(
+            errors.is_empty(),
+            "the browser console reported errors in {name}:\n{}",
+            errors.join("\n")
+        );
+    }
+}
+
+const CORP: &str = "NORTHSTAR-ISD";
+
+/// Opens the group's list, signs in as `user` through the demo identity provider and waits for 25 rows.
+async fn sign_in_to_list(c: &Client, base: &str, user: &str) -> Step<()> {
+    c.goto(&format!("{base}/devices/{CORP}"))
+        .await
+        .map_err(|e| format!("open the list: {e}"))?;
+    click(c, &format!("button[name=user][value={user}]")).await?;
+    wait_until("the list after sign-in", || async move {
+        let u = url(c).await?;
+        Ok((u.as_str().starts_with(base) && u.path() == format!("/devices/{CORP}")).then_some(()))
+    })
+    .await?;
+    wait_until("25 rows in table#devices", || async move {
+        Ok((rows(c).await?.len() == 25).then_some(()))
+    })
+    .await
+}
+
+/// Types a search and waits until the list shows only its matches; gives the number of matching lines.
+async fn search_for(c: &Client, term: &str) -> Step<u64> {
+    let search = c
+        .wait()
+        .at_most(STEP)
+        .for_element(Locator::Css("input[name=searchValue]"))
+        .await
+        .map_err(|e| format!("search box: {e}"))?;
+    search
+        .send_keys(term)
+        .await
+        .map_err(|e| format!("type in search: {e}"))?;
+    let needle = term.to_lowercase();
+    let needle = &needle;
+    wait_until(
+        "the search in the URL and only matching rows",
+        || async move {
+            if url_has(c, "searchValue=").await?.is_none() {
+                return Ok(None);
+            }
+            let names = texts(c, "table#devices tbody td.col-nickname").await?;
+            let ok = !names.is_empty() && names.iter().all(|n| n.to_lowercase().contains(needle));
+            if !ok {
+                return Ok(None);
+            }
+            let range = text(c, "#range").await?.unwrap_or_default();
+            Ok(numbers(&range).last().copied().filter(|n| *n < 499))
+        },
+    )
+    .await
+}
+
+/// The number the selection bar shows.
+async fn selected_count(c: &Client) -> Step<Option<u64>> {
+    Ok(text(c, "[data-selected-count]")
+        .await?
+        .and_then(|t| t.parse().ok()))
+}
+
+async fn wait_selected(c: &Client, n: u64) -> Step<()> {
+    wait_until(&format!("the bar to say {n} selected"), || async move {
+        Ok((selected_count(c).await? == Some(n)).then_some(()))
+    })
+    .await
+}
+
+/// Ticks the row box of the `nth` (1-based) row and gives its MDN.
+async fn tick_row(c: &Client, nth: usize) -> Step<String> {
+    let css = format!("table#devices tbody tr:nth-child({nth}) input[name=mdns]");
+    click(c, &css).await?;
+    let v = js(
+        c,
+        &format!(
+            "const b = document.querySelector({}); return b && b.checked ? b.value : null;",
+            json!(css)
+        ),
+    )
+    .await?;
+    v.as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{css} is not ticked after a click"))
+}
+
+async fn number_in(c: &Client, css: &str) -> Step<Option<u64>> {
+    Ok(text(c, css)
+        .await?
+        .and_then(|t| numbers(&t).first().copied()))
+}
+
+/// Issue 3: tech selects all "Bus" lines, suspends them with a reason, confirms, sees the per-line result
+/// and the audit row; then a selection made over two pages reaches the preview whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_change_from_the_selection_bar_in_a_real_browser() {
+    if !have_browser() {
+        return;
+    }
+    let app = common::spawn_app().await;
+    let base = app.base.clone();
+    in_browser("bulk-change", |c, _| async move {
+        let c = &c;
+        let base = base.as_str();
+        sign_in_to_list(c, base, "tech").await?;
+        let n = search_for(c, "Bus").await?;
+        if n < 2 {
+            return Err(format!("only {n} lines match Bus"));
+        }
+
+        // Select all matching: the whole page is ticked and the bar counts every match.
+        click(c, "input[name=select_all]").await?;
+        wait_selected(c, n).await?;
+        click(c, "#selection-bar button[data-action=status]").await?;
+        wait_until("the status form", || async move {
+            url_has(c, &format!("/devices/{CORP}/actions/status")).await
+        })
+        .await?;
+        let select = c
+            .wait()
+            .at_most(STEP)
+            .for_element(Locator::Css("select#f-status"))
+            .await
+            .map_err(|e| format!("status choices: {e}"))?;
+        select
+            .select_by_value("SUSPENDED")
+            .await
+            .map_err(|e| format!("choose SUSPENDED: {e}"))?;
+        c.find(Locator::Css("#f-reason"))
+            .await
+            .map_err(|e| format!("reason field: {e}"))?
+            .send_keys("Lost on the bus route (browser test)")
+            .await
+            .map_err(|e| format!("type the reason: {e}"))?;
+        click(c, "#action-form button[type=submit]").await?;
+
+        // The preview: N lines (the first 50 listed), the tick above 10, nothing changed yet.
+        wait_until("the preview to count the lines", || async move {
+            Ok((number_in(c, "#preview-count").await? == Some(n)).then_some(()))
+        })
+        .await?;
+        let listed = rows_of(c, "table#preview tbody tr").await?;
+        if listed as u64 != n.min(50) {
+            return Err(format!("the preview lists {listed} lines, expected {}", n.min(50)));
+        }
+        let ack = text(c, "#confirm-form label").await?;
+        if n > 10 {
+            let want = format!("Yes, change these {n} lines");
+            if ack.as_deref() != Some(want.as_str()) {
+                return Err(format!("the confirmation tick says {ack:?}, expected {want:?}"));
+            }
+            click(c, "#confirm-form input[name=acknowledged]").await?;
+        }
+        click(c, "#confirm-form button[type=submit]").await?;
+
+        // The result (directly, or at the end of a job's progress): every line accounted for.
+        wait_until("the per-line result", || async move {
+            let outcome = js(
+                c,
+                "const r = document.querySelector('#action-result'); return r ? r.getAttribute('data-outcome') : null;",
+            )
+            .await?;
+            Ok(outcome.as_str().map(str::to_owned))
+        })
+        .await
+        .and_then(|o| {
+            if o == "ok" || o == "partial" {
+                Ok(())
+            } else {
+                Err(format!("the change ended {o:?}"))
+            }
+        })?;
+        let updated = number_in(c, "#result-updated").await?.unwrap_or(0);
+        let failed = number_in(c, "#result-failed").await?.unwrap_or(0);
+        if updated + failed != n || updated == 0 {
+            return Err(format!("result: {updated} changed + {failed} not changed, expected {n} in all"));
+        }
+
+        // The audit log has the change.
+        c.goto(&format!("{base}/audit"))
+            .await
+            .map_err(|e| format!("open /audit: {e}"))?;
+        let want_lines = n.to_string();
+        let want_lines = &want_lines;
+        wait_until("the audit row of the status change", || async move {
+            let v = js(
+                c,
+                "return Array.from(document.querySelectorAll('table#audit tbody tr')).map(r => [r.getAttribute('data-action') || '', r.innerText]);",
+            )
+            .await?;
+            let rows: Vec<(String, String)> =
+                serde_json::from_value(v).map_err(|e| format!("audit rows: {e}"))?;
+            Ok(rows
+                .iter()
+                .any(|(a, t)| {
+                    a.to_lowercase().contains("status")
+                        && t.contains(CORP)
+                        && t.contains("SUSPENDED")
+                        && t.split_whitespace().any(|w| w == want_lines)
+                })
+                .then_some(()))
+        })
+        .await?;
+
+        // A confirmed change forgets its selection; a new one spans pages.
+        c.goto(&format!("{base}/devices/{CORP}"))
+            .await
+            .map_err(|e| format!("open the list again: {e}"))?;
+        wait_until("25 rows and nothing selected", || async move {
+            Ok((rows(c).await?.len() == 25 && selected_count(c).await? == Some(0)).then_some(()))
+        })
+        .await?;
+        let mut picked = vec![tick_row(c, 1).await?, tick_row(c, 2).await?];
+        wait_selected(c, 2).await?;
+        let first_page = &rows(c).await?;
+        click(c, "a[rel=next]").await?;
+        wait_until("page 2", || async move {
+            Ok((url_has(c, "offset=25").await?.is_some() && rows(c).await? != *first_page)
+                .then_some(()))
+        })
+        .await?;
+        // The bar still counts the two lines of page 1.
+        wait_selected(c, 2).await?;
+        picked.push(tick_row(c, 1).await?);
+        wait_selected(c, 3).await?;
+        click(c, "#selection-bar button[data-action=nickname]").await?;
+        wait_until("the nickname form", || async move {
+            url_has(c, &format!("/devices/{CORP}/actions/nickname")).await
+        })
+        .await?;
+        c.find(Locator::Css("#f-nickname"))
+            .await
+            .map_err(|e| format!("nickname field: {e}"))?
+            .send_keys("Across pages")
+            .await
+            .map_err(|e| format!("type the nickname: {e}"))?;
+        click(c, "#action-form button[type=submit]").await?;
+        wait_until("the preview of 3 lines", || async move {
+            Ok((number_in(c, "#preview-count").await? == Some(3)).then_some(()))
+        })
+        .await?;
+        let v = js(
+            c,
+            "return Array.from(document.querySelectorAll('table#preview tbody tr')).map(r => r.getAttribute('data-mdn'));",
+        )
+        .await?;
+        let mut shown: Vec<String> =
+            serde_json::from_value(v).map_err(|e| format!("preview rows: {e}"))?;
+        shown.sort();
+        picked.sort();
+        if shown != picked {
+            return Err(format!("the preview lists {shown:?}, selected were {picked:?}"));
+        }
+
+        // Not confirmed: the list still remembers the three lines until "clear".
+        c.goto(&format!("{base}/devices/{CORP}"))
+            .await
+            .map_err(|e| format!("back to the list: {e}"))?;
+        wait_selected(c, 3).await?;
+        if rows_of(c, "table#devices input[name=mdns]:checked").await? != 2 {
+            return Err("page 1 does not show its two remembered lines ticked".into());
+        }
+        click(c, "#selection-bar button[type=reset]").await?;
+        wait_selected(c, 0).await?;
+        if rows_of(c, "table#devices input[name=mdns]:checked").await? != 0 {
+            return Err("\"clear\" left boxes ticked".into());
+        }
+        Ok(())
+    })
+    .await;
+}
+
+/// How many elements match `css`.
+async fn rows_of(c: &Client, css: &str) -> Step<usize> {
+    let v = js(
+        c,
+        &format!("return document.querySelectorAll({}).length;", json!(css)),
+    )
+    .await?;
+    v.as_u64()
+        .map(|n| n as usize)
+        .ok_or_else(|| format!("count of {css}: {v}"))
+}
+
+/// Anything on the page that would start a change.
+async fn change_controls(c: &Client) -> Step<usize> {
+    rows_of(
+        c,
+        "input[name=mdns], input[data-select-page], #selection-bar, #selection-form, \
+         a[href*='/actions/'], form[action*='/actions/'], button[formaction*='/actions/'], details.row-actions",
+    )
+    .await
+}
+
+/// Issue 3, the self-service view: readonly sees the list and the line's pages without any change control.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readonly_finds_no_change_control_in_a_real_browser() {
+    if !have_browser() {
+        return;
+    }
+    let app = common::spawn_app().await;
+    let base = app.base.clone();
+    in_browser("readonly", |c, _| async move {
+        let c = &c;
+        sign_in_to_list(c, &base, "readonly").await?;
+        let found = change_controls(c).await?;
+        if found != 0 {
+            return Err(format!("the list shows {found} change controls to readonly"));
+        }
+        // The line's own pages: health, and the IMEI page where the line has one.
+        let links: Vec<String> = serde_json::from_value(
+            js(
+                c,
+                "const r = document.querySelector('table#devices tbody tr'); \
+                 return Array.from(r.querySelectorAll('td.col-mdn a, td.col-imei a')).map(a => a.href);",
+            )
+            .await?,
+        )
+        .map_err(|e| format!("line links: {e}"))?;
+        if links.is_empty() {
+            return Err("the first row links to no page of its line".into());
+        }
+        for link in &links {
+            c.goto(link)
+                .await
+                .map_err(|e| format!("open {link}: {e}"))?;
+            wait_until(&format!("{link} to load"), || async move {
+                let ready = js(c, "return document.readyState;").await?;
+                let h1 = text(c, "h1").await?;
+                Ok((ready == "complete" && h1.is_some()).then_some(()))
+            })
+            .await?;
+            let found = change_controls(c).await?;
+            if found != 0 {
+                return Err(format!("{link} shows {found} change controls to readonly"));
+            }
+        }
+        Ok(())
+    })
+    .await;
+}
+
+/// Issue 4: the Export CSV panel's Download button saves a file whose header is the ticked columns and whose
+/// rows are the lines matching the search.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_download_in_a_real_browser() {
+    if !have_browser() {
+        return;
+    }
+    let app = common::spawn_app().await;
+    let base = app.base.clone();
+    in_browser("export", |c, downloads| async move {
+        let c = &c;
+        sign_in_to_list(c, &base, "tech").await?;
+        let n = search_for(c, "Bus").await?;
+        click(c, "#export-picker summary").await?;
+        // Exactly three columns: untick the rest, tick these.
+        let want = ["MDN", "NICKNAME", "STATUS"];
+        js(
+            c,
+            &format!(
+                "const want = {}; document.querySelectorAll('#export-form input[name=columns]').forEach(b => {{ b.checked = want.includes(b.value); }}); return null;",
+                json!(want)
+            ),
+        )
+        .await?;
+        let ticked: Vec<String> = serde_json::from_value(
+            js(
+                c,
+                "return Array.from(document.querySelectorAll('#export-form input[name=columns]:checked')).map(b => b.value);",
+            )
+            .await?,
+        )
+        .map_err(|e| format!("ticked columns: {e}"))?;
+        if ticked.len() != want.len() {
+            return Err(format!("ticked {ticked:?}, wanted {want:?}"));
+        }
+        click(c, "#export-form button[type=submit]").await?;
+
+        let downloads = &downloads;
+        let file = wait_until("a finished .csv download", || async move {
+            let Ok(dir) = std::fs::read_dir(downloads) else {
+                return Ok(None);
+            };
+            let names: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            // Chromium writes `.crdownload` until the file is complete.
+            if names.iter().any(|p| p.extension().is_some_and(|x| x == "crdownload")) {
+                return Ok(None);
+            }
+            Ok(names
+                .into_iter()
+                .find(|p| p.extension().is_some_and(|x| x == "csv")))
+        })
+        .await?;
+        let name = file
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !name.starts_with(&format!("{CORP}-devices-")) {
+            return Err(format!("the file is called {name:?}"));
+        }
+        let body = std::fs::read_to_string(&file).map_err(|e| format!("read {name}: {e}"))?;
+        let mut lines = body.lines().filter(|l| !l.is_empty());
+        let header: Vec<String> = lines
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(|h| h.trim().trim_matches('"').to_owned())
+            .collect();
+        if header != ticked {
+            return Err(format!("the header is {header:?}, the ticked columns {ticked:?}"));
+        }
+        let data = lines.count() as u64;
+        if data != n {
+            return Err(format!("the file has {data} data rows, {n} lines match"));
+        }
+        Ok(())
+    })
+    .await;
 }

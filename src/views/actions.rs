@@ -214,6 +214,8 @@ pub struct ResultFragment {
     pub error: Option<String>,
     pub back_href: String,
     pub audit_href: String,
+    /// The device group, so the browser forgets the selection this change used.
+    pub corp: String,
 }
 
 impl ResultFragment {
@@ -250,6 +252,7 @@ impl ResultFragment {
             unknown: o.unknown.clone(),
             unknown_all: o.unknown_all,
             error: o.error.clone(),
+            corp: corp.to_string(),
             back_href: format!("/devices/{}", url_segment(corp.as_str())),
             audit_href: format!(
                 "/audit?corpId={}",
