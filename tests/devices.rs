@@ -421,7 +421,10 @@ async fn imei_lookup_and_health_pages() {
     assert!(html.contains("not an MDN"));
     // Some line reports health; find one through the list.
     let (_, list) = page(&app, "/devices/NORTHSTAR-ISD?limit=500").await;
-    let hrefs = attrs(&list, "td.col-mdn a", "href");
+    let hrefs: Vec<String> = attrs(&list, "table#devices tbody tr", "data-mdn")
+        .iter()
+        .map(|m| format!("/devices/NORTHSTAR-ISD/{m}/health"))
+        .collect();
     let mut saw_ok = false;
     let mut saw_409 = false;
     for h in hrefs.iter().take(60) {
@@ -523,4 +526,37 @@ async fn totals_are_reused_briefly_and_refetched_after_a_change() {
         texts(&html, "#totals .stat-value"),
         vec!["486", "13", "499"]
     );
+}
+
+#[tokio::test]
+async fn a_line_page_shows_its_facts_and_only_the_changes_allowed() {
+    let app = signed_in("tech").await;
+    let (_, list) = page(&app, "/devices/NORTHSTAR-ISD?searchValue=Bus").await;
+    let href = attrs(&list, "td.col-mdn a", "href")
+        .into_iter()
+        .next()
+        .expect("a line link");
+    assert!(href.starts_with("/devices/NORTHSTAR-ISD/line/"), "{href}");
+    let (s, html) = page(&app, &href).await;
+    assert_eq!(s, 200, "{html}");
+    let facts = texts(&html, "#line-facts dt");
+    assert!(
+        facts.contains(&"Nickname".to_owned()) && facts.contains(&"Network".to_owned()),
+        "{facts:?}"
+    );
+    let actions = attrs(&html, "#change a[data-action]", "data-action");
+    assert!(actions.contains(&"status".to_owned()) && actions.contains(&"nickname".to_owned()));
+    // org_tech may not change data limits? It may (super or tech); summer usage needs Kajeet Choice.
+    assert!(!actions.contains(&"summer-usage".to_owned()), "{actions:?}");
+    // A read-only user sees the same facts and no way to change the line.
+    let ro = spawn_app().await;
+    ro.sign_in("readonly").await;
+    let (s, html) = page(&ro, &href).await;
+    assert_eq!(s, 200);
+    assert!(!html.contains("/actions/") && !html.contains("id=\"change\""));
+    // An unknown line is a 404, a malformed one a 400.
+    let (s, _) = page(&app, "/devices/NORTHSTAR-ISD/line/999-999-9999").await;
+    assert_eq!(s, 404);
+    let (s, _) = page(&app, "/devices/NORTHSTAR-ISD/line/12-34").await;
+    assert_eq!(s, 400);
 }

@@ -12,7 +12,7 @@ use crate::startup::AppState;
 use crate::upstream::{ListParams, UpstreamError};
 use crate::views::Layout;
 use crate::views::devices::{
-    DeviceResults, DeviceRow, DevicesPage, GroupLink, GroupsPage, HealthPage, ImeiPage,
+    DeviceResults, DeviceRow, DevicesPage, GroupLink, GroupsPage, HealthPage, ImeiPage, LinePage,
     TotalsFragment, list_href, url_segment,
 };
 
@@ -295,4 +295,70 @@ pub async fn health(
             .into_response()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// `GET /devices/{corpId}/line/{mdn}`: one line's details and the changes this user may make to it.
+pub async fn line(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((corp, mdn)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let corp = authorize(&user, &corp, Operation::ListDevices)?;
+    let mdn = Mdn::parse(&mdn)?;
+    // The API has no single-line read: search by the MDN's digits and keep the exact match.
+    let q = ListQuery {
+        search: SearchValue::parse(&mdn.digits())?,
+        ..ListQuery::default()
+    };
+    let found = state
+        .upstream
+        .list_devices(&user.token, &corp, &ListParams::from(&q))
+        .await?;
+    let Some(d) = found
+        .devices
+        .iter()
+        .find(|d| Mdn::parse(&d.mdn).is_ok_and(|m| m == mdn))
+    else {
+        return Err(AppError::NotFound(format!(
+            "Device group {corp} has no line {mdn}."
+        )));
+    };
+    let back = ListQuery::default();
+    let actions = crate::actions::ActionKind::allowed_for(&user.principal, &corp)
+        .into_iter()
+        .map(|k| crate::views::actions::ActionLink {
+            slug: k.slug(),
+            label: k.label(),
+            href: format!(
+                "{}?mdns={}",
+                crate::views::actions::action_href(&corp, k),
+                url_segment(mdn.as_str())
+            ),
+            bulk: false,
+        })
+        .collect();
+    Ok(LinePage {
+        layout: Layout::signed_in(format!("Line {mdn}"), &user.principal, &user.csrf),
+        corp: corp.to_string(),
+        back_href: list_href(&corp, &back),
+        row: DeviceRow::new(&corp, d, &back),
+        facts: LinePage::facts(d),
+        smartspot_href: d
+            .imei
+            .as_deref()
+            .filter(|_| {
+                d.device_name
+                    .as_deref()
+                    .is_some_and(|n| n.contains("SmartSpot"))
+            })
+            .map(|i| {
+                format!(
+                    "/devices/{}/smartspot/{}",
+                    url_segment(corp.as_str()),
+                    url_segment(i)
+                )
+            }),
+        actions,
+    }
+    .into_response())
 }

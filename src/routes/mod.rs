@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/devices/{corp_id}/export.csv", get(export::export_csv))
         .route("/devices/{corp_id}/imei/{imei}", get(devices::by_imei))
         .route("/devices/{corp_id}/{mdn}/health", get(devices::health))
+        .route("/devices/{corp_id}/line/{mdn}", get(devices::line))
         .route(
             "/devices/{corp_id}/actions/{action}",
             get(actions::show_form).post(actions::submit),

@@ -36,6 +36,7 @@ pub struct LabelChip {
 #[derive(Debug, Clone)]
 pub struct DeviceRow {
     pub mdn: String,
+    pub line_href: String,
     pub health_href: String,
     pub nickname: String,
     pub status: String,
@@ -102,6 +103,7 @@ impl DeviceRow {
         let seg = |s: &str| url_segment(s);
         Self {
             mdn: d.mdn.clone(),
+            line_href: format!("/devices/{}/line/{}", seg(corp.as_str()), seg(&d.mdn)),
             health_href: format!("/devices/{}/{}/health", seg(corp.as_str()), seg(&d.mdn)),
             nickname: text(&d.nickname),
             status,
@@ -462,4 +464,77 @@ pub struct HealthPage {
     pub health: Option<Health>,
     /// Why there is no health to show (404 / 409 from Sentinel), shown in place.
     pub unavailable: Option<String>,
+}
+
+/// One fact about a line: a label and its value (empty values are left out).
+#[derive(Debug, Clone)]
+pub struct Fact {
+    pub label: &'static str,
+    pub value: String,
+}
+
+/// One line: every field Sentinel gives, its health and IMEI pages, and the changes this user may make.
+#[derive(Template, WebTemplate, Debug)]
+#[template(path = "pages/line.html")]
+pub struct LinePage {
+    pub layout: Layout,
+    pub corp: String,
+    pub back_href: String,
+    pub row: DeviceRow,
+    pub facts: Vec<Fact>,
+    pub smartspot_href: Option<String>,
+    pub actions: Vec<crate::views::actions::ActionLink>,
+}
+
+impl LinePage {
+    /// The facts of `d`, in the order people look for them.
+    pub fn facts(d: &Device) -> Vec<Fact> {
+        let t = |v: &Option<String>| v.clone().unwrap_or_default();
+        let yes_no = |v: Option<bool>| match v {
+            Some(true) => "yes".to_owned(),
+            Some(false) => "no".to_owned(),
+            None => String::new(),
+        };
+        let labels = d
+            .labels
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|l| l.name.clone())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let all = [
+            ("Nickname", t(&d.nickname)),
+            ("Status", t(&d.status)),
+            ("Online", yes_no(d.online_status)),
+            ("Network", t(&d.network)),
+            ("Device", t(&d.device_name)),
+            ("Filter group", t(&d.filter_group)),
+            ("Device group", t(&d.corp_id)),
+            ("Labels", labels),
+            ("Note", t(&d.note)),
+            ("MDN custom field", t(&d.mdn_custom_field)),
+            ("Summer usage", t(&d.summer_status)),
+            ("Media center", t(&d.media_center_status)),
+            ("Used, last 30 days", format_mb(d.last30_days_used)),
+            ("Used this month", format_mb(d.monthly_amount_used)),
+            ("Used today", format_mb(d.day_amount_used)),
+            ("Monthly limit", format_limit(d.monthly_limit)),
+            ("Daily limit", format_limit(d.daily_limit)),
+            ("IMEI", t(&d.imei)),
+            ("ICCID", t(&d.iccid)),
+            ("EID", t(&d.eid)),
+            ("UICC", t(&d.uicc)),
+            ("ESN (hex)", t(&d.esn_hex)),
+            ("MAC", t(&d.mac)),
+            ("Serial number", t(&d.oem_serial_number)),
+            ("SIM type", t(&d.sim_type)),
+            ("APN", t(&d.apn)),
+            ("Reports health", yes_no(d.show_health_status)),
+        ];
+        all.into_iter()
+            .filter(|(_, v)| !v.is_empty() && v != "—")
+            .map(|(label, value)| Fact { label, value })
+            .collect()
+    }
 }
