@@ -8,11 +8,6 @@ use sentinel_console::simulator::{SimConfig, Simulator};
 use sentinel_console::startup::{Application, shutdown_signal};
 use tracing_subscriber::EnvFilter;
 
-// Rendering a page is allocation-heavy (many small strings); mimalloc is markedly cheaper
-// than the system allocator for that pattern (see bench/README.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     version,
