@@ -83,12 +83,16 @@ fn begin(
     op: Op,
 ) -> Result<(&'static DemoUser, &'static str), ApiErr> {
     let user = sim.authenticate(headers)?;
-    let kind = data::kind_of(corp)
-        .ok_or_else(|| ApiErr::not_found(format!("Device group {corp} was not found.")))?;
+    let kind = data::kind_of(corp).ok_or_else(|| group_not_found(corp))?;
     let caller = caller(user);
     rules::check_corp(&caller, corp).map_err(ApiErr::forbidden)?;
     rules::check_op(&caller, op).map_err(ApiErr::forbidden)?;
     Ok((user, kind.corp_id()))
+}
+
+/// The 404 of a device group that does not exist.
+fn group_not_found(corp: &str) -> ApiErr {
+    ApiErr::not_found(format!("Device group {corp} was not found."))
 }
 
 fn caller(u: &'static DemoUser) -> Caller<'static> {
@@ -180,9 +184,7 @@ fn page(sim: &Simulator, corp: &'static str, ids: &[u32], lp: &ListParams) -> Ap
         .saturating_add(usize::try_from(lp.limit).unwrap_or(usize::MAX))
         .min(ids.len());
     let world = lock(&sim.inner.world);
-    let g = world
-        .group(corp)
-        .ok_or_else(|| ApiErr::not_found(format!("Device group {corp} was not found.")))?;
+    let g = world.group(corp).ok_or_else(|| group_not_found(corp))?;
     let devices = ids[start..end]
         .iter()
         .filter_map(|id| g.line(*id))
@@ -322,9 +324,7 @@ pub async fn devices_by_imei(
     let (_, corp) = begin(&sim, &headers, &corp, Op::GetDevicesByImei)?;
     check_imei_path(&imei)?;
     let world = lock(&sim.inner.world);
-    let g = world
-        .group(corp)
-        .ok_or_else(|| ApiErr::not_found(format!("Device group {corp} was not found.")))?;
+    let g = world.group(corp).ok_or_else(|| group_not_found(corp))?;
     let devices: Vec<_> = g
         .find_imei(&imei)
         .into_iter()
@@ -346,9 +346,7 @@ pub async fn get_smartspot(
     let (_, corp) = begin(&sim, &headers, &corp, Op::GetSmartspotSettings)?;
     check_imei_path(&imei)?;
     let world = lock(&sim.inner.world);
-    let g = world
-        .group(corp)
-        .ok_or_else(|| ApiErr::not_found(format!("Device group {corp} was not found.")))?;
+    let g = world.group(corp).ok_or_else(|| group_not_found(corp))?;
     let lines: Vec<Line> = g
         .find_imei(&imei)
         .into_iter()
@@ -1026,9 +1024,7 @@ pub async fn update_smartspot(
     check_smartspot_values(&req.values)?;
     let imei = req.imei.clone().unwrap_or_default();
     let mut world = lock(&sim.inner.world);
-    let g = world
-        .group_mut(corp)
-        .ok_or_else(|| ApiErr::not_found(format!("Device group {corp} was not found.")))?;
+    let g = world.group_mut(corp).ok_or_else(|| group_not_found(corp))?;
     let target = g.find_imei(&imei).into_iter().find_map(|id| {
         g.line(id)
             .filter(|l| l.smartspot.is_some())
@@ -1072,9 +1068,7 @@ pub async fn update_smartspot_multi(
     let req: SmartSpotSettingsMultiRequest = decode(v.clone())?;
     check_smartspot_values(&req.settings)?;
     let mut world = lock(&sim.inner.world);
-    let g = world
-        .group_mut(corp)
-        .ok_or_else(|| ApiErr::not_found(format!("Device group {corp} was not found.")))?;
+    let g = world.group_mut(corp).ok_or_else(|| group_not_found(corp))?;
     let mut updated = 0;
     let mut failed = Vec::new();
     let mut seen = HashSet::new();
