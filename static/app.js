@@ -107,6 +107,8 @@
   // so paging, searching or filtering by label keeps them; the bar counts them and sends them all.
   var SEL_PREFIX = "sentinel-console.selection.";
   var OFF_PAGE = "data-off-page";
+  // Lines above which the selection is posted rather than put in the URL.
+  var LONG_SELECTION = 200;
 
   function storage() {
     try { return window.sessionStorage; } catch (e) { return null; }
@@ -227,7 +229,8 @@
     var all = selectAllBox(form);
     if (all && all.checked) return;
     var onPage = rowBoxes(form).map(function (b) { return b.value; });
-    loadSel(corpOf(form)).forEach(function (m) {
+    var remembered = loadSel(corpOf(form));
+    remembered.forEach(function (m) {
       if (onPage.indexOf(m) !== -1) return;
       var input = document.createElement("input");
       input.type = "hidden";
@@ -236,6 +239,20 @@
       input.setAttribute(OFF_PAGE, "");
       form.appendChild(input);
     });
+    // A long list does not fit in a URL (414): it travels in a POST body to the form's twin route.
+    var button = evt.submitter;
+    if (button && remembered.length > LONG_SELECTION) {
+      var meta = document.querySelector('meta[name="csrf-token"]');
+      var token = document.createElement("input");
+      token.type = "hidden";
+      token.name = "csrf_token";
+      token.value = meta ? meta.getAttribute("content") : "";
+      token.setAttribute(OFF_PAGE, "");
+      form.appendChild(token);
+      var target = button.getAttribute("formaction") || form.getAttribute("action");
+      button.setAttribute("formaction", target.replace(/\/form$/, "") + "/form");
+      button.setAttribute("formmethod", "post");
+    }
   });
 
   // After htmx replaces rows (or a page loads), the boxes and counts must describe the remembered selection.

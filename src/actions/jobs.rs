@@ -1,28 +1,36 @@
 //! Changes over more than one upstream call: an explicit list cut into chunks of [`CHUNK_SIZE`],
 //! run as a background job stored in the database, [`JOB_CONCURRENCY`] chunks at a time.
 //!
-//! The user's access token is never written to the jobs table. Each chunk is marked started in
-//! the database before its upstream call. A job abandoned by a stopped instance is taken over by
-//! another ([`spawn_resumer`]): a chunk started without a recorded result may already have been
-//! sent, so it is recorded as unknown and never sent again; a chunk never started is run with the
-//! user's token, read from the shared session store through the job's `session_id` (refreshed if
-//! needed). If the user has signed out, those lines are recorded as unknown and not sent. Then
-//! the job is finished (result + audit record). Writes are never retried blindly.
+//! Each chunk is its own task: it reads the user's token from the session store (refreshed when
+//! it expires, so a long job outlives a short token), re-checks the policy with the roles that
+//! token carries, marks itself started in the database, calls Sentinel and records its own
+//! outcome, each database step in its own short transaction and retried while the database is
+//! busy. No chunk ever waits on a lock another chunk holds, and a final sweep records any chunk
+//! left without an outcome as unknown, so the per-line counts always add up to the job's lines.
+//!
+//! The user's access token is never written to the jobs table. A job abandoned by a stopped
+//! instance is taken over by another ([`spawn_resumer`]): a chunk started without a recorded
+//! result may already have been sent, so it is recorded as unknown and never sent again. When
+//! the user has signed out, the remaining lines are recorded as unknown and not sent. Then the
+//! job is finished (result + audit record). Writes are never retried blindly.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures::StreamExt;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use uuid::Uuid;
 
+use super::ActionKind;
 use super::form::{Change, Target};
 use super::run::{self, AuditContext, Outcome};
 use super::{CHUNK_SIZE, JOB_CONCURRENCY};
-use crate::auth::session_token;
+use crate::auth::{CurrentUser, session_grant};
 use crate::domain::{CorpId, Mdn};
+use crate::policy::Principal;
 use crate::startup::AppState;
 use crate::storage::jobs::{ChunkOutcome, Job, JobState, NewJob};
 use crate::upstream::wire::WriteFailure;
@@ -34,10 +42,13 @@ pub const LEASE: Duration = Duration::from_secs(30);
 pub const RESUMED_REASON: &str = "The console instance running this change stopped while these lines were being sent to Sentinel, before its answer was recorded. They may or may not have changed; the console does not send a change twice, so they were not retried. Check these lines and run the change again for them if needed.";
 
 /// Why a resumed job's never-started chunks are unknown when the user's session is gone.
-pub const SIGNED_OUT_REASON: &str = "The user signed out before the change finished; these lines were not sent. Sign in and run the change again for them.";
+pub const SIGNED_OUT_REASON: &str = "Stopped: the user signed out (or the session ended) before the change finished, so these lines were not sent. Sign in and run the change again for them.";
 
 /// Why a resumed job's chunk was not sent when the session store could not be read.
 const SESSION_UNREADABLE_REASON: &str = "The console could not read the user's session to continue this change, so these lines were not sent. Run the change again for them.";
+
+/// Why a chunk that ended without a recorded outcome is unknown.
+const UNRECORDED_REASON: &str = "The console lost track of this part of the change while it ran, so these lines may or may not have changed. Check them and run the change again for them if needed.";
 
 /// Why a chunk was not sent when its start could not be recorded.
 const NOT_STARTED_REASON: &str = "The console could not record the start of this part of the change, so these lines were not sent. Run the change again for them.";
@@ -55,10 +66,11 @@ pub fn chunk(mdns: &[Mdn]) -> Vec<Vec<Mdn>> {
     mdns.chunks(CHUNK_SIZE).map(<[Mdn]>::to_vec).collect()
 }
 
-/// Stores a job for `mdns` and starts running it on this instance with `token`.
+/// Stores a job for `mdns` and starts running it on this instance for `user` (whose token is
+/// used only when the job has no session to read a fresh one from).
 pub async fn start(
     state: &AppState,
-    token: SecretString,
+    user: &CurrentUser,
     session_id: Option<String>,
     corp: &CorpId,
     audit: AuditContext,
@@ -86,16 +98,17 @@ pub async fn start(
     };
     state.db.job_create(&new).await?;
     let st = state.clone();
+    let held = (user.token.clone(), user.principal.clone());
     tokio::spawn(async move {
-        run(st, id, Some(token)).await;
+        run(st, id, Some(held)).await;
     });
     Ok(id)
 }
 
-/// Claims and runs a job. `token`: the owner's token (fresh start) or `None` (a resume).
-pub async fn run(state: AppState, id: Uuid, token: Option<SecretString>) {
+/// Claims and runs a job. `held`: the owner's token and user (fresh start) or `None` (a resume).
+async fn run(state: AppState, id: Uuid, held: Option<(SecretString, Principal)>) {
     match state.db.job_claim(id, &state.instance_id, LEASE).await {
-        Ok(Some(job)) => process(&state, job, token).await,
+        Ok(Some(job)) => process(&state, job, held).await,
         Ok(None) => tracing::debug!(job = %id, "job already claimed elsewhere"),
         Err(e) => tracing::error!(job = %id, error = %e, "job could not be claimed"),
     }
@@ -175,7 +188,7 @@ pub fn summarise(chunks: &[ChunkOutcome]) -> Outcome {
     total
 }
 
-async fn process(state: &AppState, job: Job, token: Option<SecretString>) {
+async fn process(state: &AppState, job: Job, held: Option<(SecretString, Principal)>) {
     let id = job.id;
     let owner = state.instance_id.clone();
     let payload: JobPayload = match serde_json::from_value(job.payload.clone()) {
@@ -194,7 +207,7 @@ async fn process(state: &AppState, job: Job, token: Option<SecretString>) {
         Ok(c) => c,
         Err(_) => return,
     };
-    let recorded: Vec<i32> = match state.db.job_chunks(id).await {
+    let recorded: Vec<i32> = match retrying("read chunks", || state.db.job_chunks(id)).await {
         Ok(c) => c.iter().map(|c| c.chunk).collect(),
         Err(e) => {
             tracing::error!(job = %id, error = %e, "job chunks unreadable");
@@ -202,13 +215,14 @@ async fn process(state: &AppState, job: Job, token: Option<SecretString>) {
         }
     };
     // Started before but never answered: may have reached Sentinel, so never sent again.
-    let in_flight: Vec<i32> = match state.db.job_started_unrecorded(id).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(job = %id, error = %e, "job chunk starts unreadable");
-            return;
-        }
-    };
+    let in_flight: Vec<i32> =
+        match retrying("read chunk starts", || state.db.job_started_unrecorded(id)).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(job = %id, error = %e, "job chunk starts unreadable");
+                return;
+            }
+        };
     let mut pending: Vec<(usize, Vec<Mdn>)> = Vec::new();
     for (i, mdns) in payload.chunks.iter().enumerate() {
         let n = i32::try_from(i).unwrap_or(i32::MAX);
@@ -223,20 +237,36 @@ async fn process(state: &AppState, job: Job, token: Option<SecretString>) {
         }
     }
 
+    // Every chunk runs as its own task and records its own outcome in its own short
+    // transaction: no chunk waits on another's lock, so none can stall the job.
+    let source = match (held, job.session_id.clone()) {
+        (_, Some(sid)) => TokenSource::Session(sid),
+        (Some((t, user)), None) => TokenSource::Held(t, user),
+        (None, None) => TokenSource::Gone,
+    };
+    let ctx = Arc::new(ChunkCtx {
+        state: state.clone(),
+        id,
+        owner: owner.clone(),
+        corp,
+        change: payload.change.clone(),
+        action: payload.audit.action,
+        source,
+        lost: AtomicBool::new(false),
+    });
+
     // Keep the lease while working; stop recording if another instance took the job over.
-    let lost = Arc::new(AtomicBool::new(false));
     let renew = {
-        let (st, lost) = (state.clone(), lost.clone());
-        let owner = owner.clone();
+        let ctx = ctx.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(LEASE / 3);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                match st.db.job_renew_lease(id, &owner, LEASE).await {
+                match ctx.state.db.job_renew_lease(id, &ctx.owner, LEASE).await {
                     Ok(true) => {}
                     Ok(false) => {
-                        lost.store(true, Ordering::SeqCst);
+                        ctx.lost.store(true, Ordering::SeqCst);
                         break;
                     }
                     Err(e) => tracing::warn!(job = %id, error = %e, "lease renewal failed"),
@@ -245,62 +275,32 @@ async fn process(state: &AppState, job: Job, token: Option<SecretString>) {
         })
     };
 
-    // A fresh start holds the user's token; a resume reads it from the session store.
-    let source = match token {
-        Some(t) => TokenSource::Held(t),
-        None => TokenSource::Session(job.session_id.clone()),
-    };
-    let change = &payload.change;
-    let mut results = futures::stream::iter(pending)
-        .map(|(i, mdns)| {
-            let (source, corp, owner, lost) = (&source, &corp, owner.as_str(), &lost);
-            async move {
-                if lost.load(Ordering::SeqCst) {
-                    return None;
-                }
-                let token = match source.token(state).await {
-                    Ok(t) => t,
-                    Err(reason) => return Some(not_sent(i, &mdns, reason)),
-                };
-                let chunk = i32::try_from(i).unwrap_or(i32::MAX);
-                // The durable "started" mark comes before the call: if this instance dies in
-                // the call, the instance resuming the job knows not to send it again.
-                match state.db.job_mark_chunk_started(id, owner, chunk).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        tracing::warn!(job = %id, chunk, "chunk not started: lease lost or already started");
-                        return None;
-                    }
-                    Err(e) => {
-                        tracing::error!(job = %id, chunk, error = %e, "chunk start not recorded; not sent");
-                        return Some(not_sent(i, &mdns, NOT_STARTED_REASON));
-                    }
-                }
-                let lines: Vec<String> = mdns.iter().map(|m| m.to_string()).collect();
-                let r = run::call(state, &token, corp, change, &Target::Lines(mdns)).await;
-                Some(to_chunk_outcome(i, &Outcome::from_call(Some(&lines), &r)))
-            }
-        })
-        .buffer_unordered(JOB_CONCURRENCY);
-    while let Some(o) = results.next().await {
-        if lost.load(Ordering::SeqCst) {
+    let permits = Arc::new(Semaphore::new(JOB_CONCURRENCY));
+    let mut tasks = JoinSet::new();
+    for (i, mdns) in pending {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
+        if ctx.lost.load(Ordering::SeqCst) {
             break;
         }
-        if let Some(o) = o {
-            record(state, id, &owner, &o).await;
+        let ctx = ctx.clone();
+        tasks.spawn(async move {
+            let _permit = permit;
+            run_chunk(&ctx, i, mdns).await;
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        if let Err(e) = done {
+            tracing::error!(job = %id, error = %e, "a chunk task ended abnormally");
         }
     }
-    drop(results);
     renew.abort();
-    if lost.load(Ordering::SeqCst) {
+    if ctx.lost.load(Ordering::SeqCst) {
         return;
     }
-    let chunks = match state.db.job_chunks(id).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(job = %id, error = %e, "job chunks unreadable");
-            return;
-        }
+    let Some(chunks) = account_every_chunk(state, id, &owner, &payload.chunks).await else {
+        return;
     };
     let total = summarise(&chunks);
     let state_after = if total.updated == 0 && total.outcome != "ok" {
@@ -318,36 +318,156 @@ async fn process(state: &AppState, job: Job, token: Option<SecretString>) {
         Some(id.to_string()),
     );
     // The job's end and its audit record in one transaction: never lost, never written twice.
-    match state
-        .db
-        .job_finish_audited(id, &owner, state_after, &result, &rec)
-        .await
-    {
+    let finished = retrying("finish", || {
+        state
+            .db
+            .job_finish_audited(id, &owner, state_after, &result, &rec)
+    })
+    .await;
+    match finished {
         Ok(Some(_)) => {}
         Ok(None) => tracing::warn!(job = %id, "job finished elsewhere"),
         Err(e) => tracing::error!(job = %id, error = %e, "job could not be finished"),
     }
 }
 
-/// Where a job's chunks get the user's access token.
+/// Reads the recorded chunks and records any chunk still without an outcome as unknown, so the
+/// job's counts always add up to its lines. `None` when the database cannot be read.
+async fn account_every_chunk(
+    state: &AppState,
+    id: Uuid,
+    owner: &str,
+    chunks: &[Vec<Mdn>],
+) -> Option<Vec<ChunkOutcome>> {
+    let read = || retrying("read chunks", || state.db.job_chunks(id));
+    let mut recorded = match read().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(job = %id, error = %e, "job chunks unreadable");
+            return None;
+        }
+    };
+    let missing: Vec<usize> = (0..chunks.len())
+        .filter(|i| {
+            !recorded
+                .iter()
+                .any(|c| usize::try_from(c.chunk).ok() == Some(*i))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Some(recorded);
+    }
+    for i in missing {
+        tracing::error!(job = %id, chunk = i, "chunk ended without a recorded outcome");
+        record(
+            state,
+            id,
+            owner,
+            &not_sent(i, &chunks[i], UNRECORDED_REASON),
+        )
+        .await;
+    }
+    recorded = match read().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(job = %id, error = %e, "job chunks unreadable");
+            return None;
+        }
+    };
+    Some(recorded)
+}
+
+/// What the chunk tasks of one job share.
+struct ChunkCtx {
+    state: AppState,
+    id: Uuid,
+    owner: String,
+    corp: CorpId,
+    change: Change,
+    action: ActionKind,
+    source: TokenSource,
+    /// Set when another instance took the job over: stop sending and recording.
+    lost: AtomicBool,
+}
+
+/// Sends one chunk and records its outcome (unless the job was taken over).
+async fn run_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) {
+    if ctx.lost.load(Ordering::SeqCst) {
+        return;
+    }
+    if let Some(o) = send_chunk(ctx, i, mdns).await {
+        record(&ctx.state, ctx.id, &ctx.owner, &o).await;
+    }
+}
+
+/// The outcome of one chunk, or `None` when this instance no longer owns the job.
+async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Option<ChunkOutcome> {
+    let state = &ctx.state;
+    // The token and roles as they are now: refreshed when expiring, gone after sign-out.
+    let (token, user) = match ctx.source.grant(state).await {
+        Ok(g) => g,
+        Err(reason) => return Some(not_sent(i, &mdns, reason)),
+    };
+    let allowed = match &ctx.change {
+        Change::DeviceGroup { device_group } => {
+            user.check_device_group_move(&ctx.corp, device_group)
+        }
+        _ => user.check(ctx.action.operation_for(mdns.len()), &ctx.corp),
+    };
+    if let Err(refusal) = allowed {
+        return Some(refused(i, &mdns, &refusal.0));
+    }
+    let chunk = i32::try_from(i).unwrap_or(i32::MAX);
+    // The durable "started" mark comes before the call: if this instance dies in the call, the
+    // instance resuming the job knows not to send it again.
+    let started = retrying("mark chunk started", || {
+        state.db.job_mark_chunk_started(ctx.id, &ctx.owner, chunk)
+    })
+    .await;
+    match started {
+        Ok(true) => {}
+        Ok(false) => {
+            // Either the job is no longer ours, or an earlier attempt of ours committed the
+            // mark without our hearing it: then nothing was sent, but say so honestly.
+            return match state.db.job_renew_lease(ctx.id, &ctx.owner, LEASE).await {
+                Ok(true) => Some(not_sent(i, &mdns, NOT_STARTED_REASON)),
+                _ => {
+                    ctx.lost.store(true, Ordering::SeqCst);
+                    None
+                }
+            };
+        }
+        Err(e) => {
+            tracing::error!(job = %ctx.id, chunk, error = %e, "chunk start not recorded; not sent");
+            return Some(not_sent(i, &mdns, NOT_STARTED_REASON));
+        }
+    }
+    let lines: Vec<String> = mdns.iter().map(|m| m.to_string()).collect();
+    let r = run::call(state, &token, &ctx.corp, &ctx.change, &Target::Lines(mdns)).await;
+    Some(to_chunk_outcome(i, &Outcome::from_call(Some(&lines), &r)))
+}
+
+/// Where a job's chunks get the user's access token and roles.
 enum TokenSource {
-    /// Given by the request that started the job (kept in memory only).
-    Held(SecretString),
-    /// A resumed job: the session's stored token, read (and refreshed) for each chunk.
-    Session(Option<String>),
+    /// The user's session, read (and refreshed) for each chunk: a sign-out stops the job.
+    Session(String),
+    /// No session to read (kept in memory only, for this process's life).
+    Held(SecretString, Principal),
+    /// A resumed job without a session: nothing can be sent.
+    Gone,
 }
 
 impl TokenSource {
-    /// The token to send a chunk with, or why the chunk cannot be sent.
-    async fn token(&self, state: &AppState) -> Result<SecretString, &'static str> {
+    /// The token and user to send a chunk with, or why the chunk cannot be sent.
+    async fn grant(&self, state: &AppState) -> Result<(SecretString, Principal), &'static str> {
         match self {
-            TokenSource::Held(t) => Ok(t.clone()),
-            TokenSource::Session(None) => Err(SIGNED_OUT_REASON),
-            TokenSource::Session(Some(sid)) => match session_token(state, sid).await {
-                Ok(Some(t)) => Ok(t),
+            TokenSource::Held(t, p) => Ok((t.clone(), p.clone())),
+            TokenSource::Gone => Err(SIGNED_OUT_REASON),
+            TokenSource::Session(sid) => match session_grant(state, sid).await {
+                Ok(Some(g)) => Ok(g),
                 Ok(None) => Err(SIGNED_OUT_REASON),
                 Err(e) => {
-                    tracing::error!(error = %e, "session store unreadable for a resumed job");
+                    tracing::error!(error = %e, "session store unreadable for a job");
                     Err(SESSION_UNREADABLE_REASON)
                 }
             },
@@ -365,8 +485,62 @@ fn not_sent(i: usize, mdns: &[Mdn], reason: &str) -> ChunkOutcome {
     }
 }
 
+/// A chunk the user's current roles no longer allow: every line failed, nothing sent.
+fn refused(i: usize, mdns: &[Mdn], why: &str) -> ChunkOutcome {
+    ChunkOutcome {
+        chunk: i32::try_from(i).unwrap_or(i32::MAX),
+        failed: mdns
+            .iter()
+            .map(|m| (m.to_string(), why.to_owned()))
+            .collect(),
+        upstream_status: Some(403),
+        error: Some(why.to_owned()),
+        ..Default::default()
+    }
+}
+
+/// How many times a job's database step is tried before it is given up.
+const DB_ATTEMPTS: u32 = 12;
+
+/// Runs a database step again, with backoff, while it fails for a passing reason (a busy
+/// SQLite, a pool momentarily exhausted, a dropped connection): a chunk's result is never
+/// dropped because another writer held the lock for a moment. Every step retried here is
+/// idempotent.
+async fn retrying<T, F, Fut>(what: &str, mut step: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut delay = Duration::from_millis(25);
+    let mut attempt = 1;
+    loop {
+        match step().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < DB_ATTEMPTS && transient(&e) => {
+                tracing::warn!(step = what, attempt, error = %e, "database busy; trying again");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Errors worth another try: the database or the connection, not the request itself.
+fn transient(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Database(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed
+    )
+}
+
 async fn record(state: &AppState, id: Uuid, owner: &str, o: &ChunkOutcome) {
-    match state.db.job_record_chunk(id, owner, o).await {
+    match retrying("record chunk", || state.db.job_record_chunk(id, owner, o)).await {
         Ok(true) => {}
         Ok(false) => tracing::warn!(job = %id, chunk = o.chunk, "chunk not recorded: lease lost"),
         Err(e) => tracing::error!(job = %id, chunk = o.chunk, error = %e, "chunk not recorded"),

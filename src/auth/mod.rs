@@ -336,14 +336,16 @@ async fn fresh_tokens(
     }
 }
 
-/// The access token of the session `session_id`, read from the shared session store, for a
-/// background job resumed on an instance that never saw the user's request. An expiring token
+/// The access token of the session `session_id`, read from the shared session store, for every
+/// chunk of a background job (also one resumed on an instance that never saw the user's request). An expiring token
 /// is refreshed through [`fresh_tokens`] (one refresh per session, under the session's lock).
 /// `None`: the session is gone (signed out, expired, past its lifetime, refresh refused).
-pub(crate) async fn session_token(
+/// With the token comes the user as the session now describes them, so background work
+/// re-checks the latest roles before each upstream call.
+pub(crate) async fn session_grant(
     state: &AppState,
     session_id: &str,
-) -> Result<Option<SecretString>, AppError> {
+) -> Result<Option<(SecretString, Principal)>, AppError> {
     use tower_sessions::session_store::SessionStore;
     let Ok(id) = session_id.parse::<tower_sessions::session::Id>() else {
         return Ok(None);
@@ -378,8 +380,9 @@ pub(crate) async fn session_token(
     } else {
         auth
     };
-    Ok(Some(SecretString::from(
-        auth.tokens.access.expose().to_owned(),
+    Ok(Some((
+        SecretString::from(auth.tokens.access.expose().to_owned()),
+        auth.principal,
     )))
 }
 

@@ -164,15 +164,43 @@ pub async fn show_form(
     Path((corp, action)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
-    let kind = kind_of(&action)?;
-    let corp = CorpId::parse(&corp)?;
+    form_for_selection(
+        &state,
+        &user,
+        &corp,
+        &action,
+        raw.unwrap_or_default().as_bytes(),
+    )
+    .await
+}
+
+/// `POST /devices/{corpId}/actions/{action}/form`: the same form for a selection too long for a
+/// URL (the list's bar posts thousands of lines here); it changes nothing.
+pub async fn show_form_posted(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((corp, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    form_for_selection(&state, &user, &corp, &action, &body).await
+}
+
+async fn form_for_selection(
+    state: &AppState,
+    user: &CurrentUser,
+    corp: &str,
+    action: &str,
+    raw: &[u8],
+) -> Result<Response, AppError> {
+    let kind = kind_of(action)?;
+    let corp = CorpId::parse(corp)?;
     user.principal.check(kind.operation(), &corp)?;
-    let mut form = with_page_exclusions(RawForm::parse(raw.unwrap_or_default().as_bytes())?);
+    let mut form = with_page_exclusions(RawForm::parse(raw)?);
     if kind == ActionKind::SmartspotSettings {
-        form = smartspot_imeis_from_lines(&state, &user, &corp, form).await?;
+        form = smartspot_imeis_from_lines(state, user, &corp, form).await?;
     }
     let target = form::parse_target(kind, &form)?;
-    check_op(&user, &corp, kind, &target)?;
+    check_op(user, &corp, kind, &target)?;
     let mut values = RawForm::default();
     if kind == ActionKind::SmartspotSettings {
         // Sensible defaults for a new setting; the single-device page pre-fills from Sentinel.
@@ -184,8 +212,8 @@ pub async fn show_form(
         ]);
     }
     let page = form_page(
-        &state,
-        &user,
+        state,
+        user,
         &corp,
         kind,
         &target,
@@ -346,7 +374,7 @@ pub async fn submit(
         if mdns.len() > CHUNK_SIZE {
             let id = jobs::start(
                 &state,
-                user.token.clone(),
+                &user,
                 session.id().map(|i| i.to_string()),
                 &corp,
                 audit,

@@ -7,7 +7,7 @@ pub mod export;
 pub mod ops;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::startup::AppState;
 
@@ -25,6 +25,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/devices/{corp_id}/actions/{action}",
             get(actions::show_form).post(actions::submit),
+        )
+        .route(
+            "/devices/{corp_id}/actions/{action}/form",
+            post(actions::show_form_posted),
         )
         .route(
             "/devices/{corp_id}/smartspot/{imei}",
