@@ -226,8 +226,18 @@ async fn the_absolute_lifetime_revokes() {
 
 #[tokio::test]
 async fn the_idle_expiry_revokes_when_expired_sessions_are_swept() {
+    idle_expiry_revokes(common::sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn the_idle_expiry_revokes_when_expired_sessions_are_swept_postgres() {
+    idle_expiry_revokes(common::postgres_url().await).await;
+}
+
+async fn idle_expiry_revokes(database_url: String) {
     let (app, _) = app_with_proxy(common::default_sim_config(), |c| {
         c.session_idle = Duration::from_secs(3);
+        c.database_url = database_url;
     })
     .await;
     app.sign_in("tech").await;
