@@ -1,6 +1,7 @@
 //! Configuration from the environment (CONTRACT §3); defaults give the embedded demo mode.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -51,6 +52,10 @@ pub struct Config {
     pub sim_large_group: u64,
     /// Embedded demo sign-in: access-token lifetime.
     pub demo_token_ttl: Duration,
+    /// `TOKEN_ENCRYPTION_KEY` (validated: base64 of 32 bytes); `None`: a key file in `data_dir`.
+    pub token_encryption_key: Option<SecretString>,
+    /// Where generated files live (the token key file; the default SQLite database is there too).
+    pub data_dir: PathBuf,
 }
 
 /// A configuration value that could not be used.
@@ -126,6 +131,14 @@ impl Config {
                 .transpose()?
                 .unwrap_or(20_000),
             demo_token_ttl: secs_var("DEMO_TOKEN_TTL_SECS", 3600)?,
+            token_encryption_key: match var("TOKEN_ENCRYPTION_KEY") {
+                Some(k) => {
+                    crate::crypto::parse_key(&k).map_err(ConfigError)?;
+                    Some(SecretString::from(k))
+                }
+                None => None,
+            },
+            data_dir: var("DATA_DIR").map_or_else(|| PathBuf::from("data"), PathBuf::from),
         })
     }
 
@@ -143,6 +156,8 @@ impl Config {
             session_absolute: Duration::from_secs(12 * 3600),
             sim_large_group: 2_000,
             demo_token_ttl: Duration::from_secs(3600),
+            token_encryption_key: None,
+            data_dir: std::env::temp_dir().join("sentinel-console-tests"),
         }
     }
 

@@ -11,12 +11,14 @@
 //! - [`views`]: askama templates (page structs wrap fragment structs)
 //! - [`error`]: the one `AppError`, rendered as a page or an htmx fragment
 //! - [`storage`]: the database (SQLite or PostgreSQL): sessions, audit log, jobs
+//! - [`crypto`]: token encryption at rest
 //! - [`simulator`]: the embedded Sentinel simulator and demo identity provider
 //! - [`middleware`]: security headers, request ids, logging
 
 pub mod actions;
 pub mod auth;
 pub mod config;
+pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod middleware;

@@ -4,12 +4,15 @@
 //! - [`password`]: the vendor's username/password sign-in
 //! - [`session`]: what a session holds, the per-session refresh lock
 //! - [`csrf`]: the CSRF check and request-context middleware
+//! - [`throttle`]: password sign-in attempts per user name and per address
 
 pub mod csrf;
 pub mod oauth;
 pub mod password;
 pub mod session;
+pub mod throttle;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -19,13 +22,13 @@ use axum::routing::{get, post};
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use url::Url;
 
 pub use csrf::csrf_and_context;
 
 use crate::config::{Config, IdentityConfig};
+use crate::crypto::TokenCipher;
 use crate::error::{AppError, local_target};
 use crate::policy::Principal;
 use crate::startup::AppState;
@@ -33,7 +36,7 @@ use crate::storage::Db;
 use crate::storage::sessions::AnyStore;
 use crate::views::{Layout, MessagePage};
 use oauth::OAuthProvider;
-use session::{AUTH_KEY, AuthSession, CSRF_KEY, SessionLocks, auth_of, stored_auth};
+use session::{AUTH_KEY, AuthSession, CSRF_KEY, SessionLocks, Tokens, auth_of, stored_auth};
 
 /// Session cookie name over plain http.
 pub const COOKIE_NAME: &str = "sentinel_session";
@@ -46,7 +49,7 @@ const CLEANUP_EVERY: Duration = Duration::from_secs(300);
 /// How users sign in.
 #[derive(Debug)]
 enum Mode {
-    OAuth(Box<OAuthProvider>),
+    OAuth(Arc<OAuthProvider>),
     Password,
 }
 
@@ -59,6 +62,8 @@ pub struct AuthState {
     pub locks: SessionLocks,
     https: bool,
     absolute: Duration,
+    /// Password sign-in attempts per user name and per client address.
+    pub throttle: throttle::LoginThrottle,
     /// The expired-session deletion task, started here and stopped with this state.
     cleanup: tokio::task::JoinHandle<()>,
 }
@@ -70,17 +75,25 @@ impl Drop for AuthState {
 }
 
 impl AuthState {
-    /// Builds the sign-in mode and the session store, and spawns the task that deletes expired
-    /// sessions (`ExpiredDeletion::continuously_delete_expired`, every 5 minutes).
+    /// Builds the sign-in mode and the session store (sealed with `TOKEN_ENCRYPTION_KEY` or the
+    /// generated key file), and spawns the task that deletes expired sessions every 5 minutes,
+    /// revoking their tokens.
     pub async fn new(
         config: &Config,
         identity: &IdentityConfig,
         public_url: &Url,
         db: &Db,
     ) -> anyhow::Result<Self> {
-        let store = AnyStore::new(db).await?;
+        let cipher = TokenCipher::from_config(
+            config
+                .token_encryption_key
+                .as_ref()
+                .map(|k| k.expose_secret()),
+            &config.data_dir,
+        )?;
+        let store = AnyStore::new(db, cipher).await?;
         let mode = match identity {
-            IdentityConfig::OAuth(cfg) => Mode::OAuth(Box::new(OAuthProvider::new(
+            IdentityConfig::OAuth(cfg) => Mode::OAuth(Arc::new(OAuthProvider::new(
                 cfg,
                 public_url,
                 config.upstream_timeout,
@@ -92,9 +105,15 @@ impl AuthState {
         };
         let cleanup = tokio::spawn({
             let store = store.clone();
+            let provider = match &mode {
+                Mode::OAuth(p) => Some(p.clone()),
+                Mode::Password => None,
+            };
             async move {
-                if let Err(e) = store.continuously_delete_expired(CLEANUP_EVERY).await {
-                    tracing::error!(error = %e, "expired-session deletion stopped");
+                let mut every = tokio::time::interval(CLEANUP_EVERY);
+                loop {
+                    every.tick().await;
+                    sweep_expired(&store, provider.as_deref()).await;
                 }
             }
         });
@@ -104,8 +123,23 @@ impl AuthState {
             locks: SessionLocks::default(),
             https: config.is_https(public_url),
             absolute: config.session_absolute,
+            throttle: throttle::LoginThrottle::default(),
             cleanup,
         })
+    }
+
+    /// Deletes the sessions past their idle expiry and revokes their tokens (also run every
+    /// 5 minutes by the task started in [`AuthState::new`]). Returns how many were signed in.
+    pub async fn sweep_expired(&self) -> usize {
+        sweep_expired(&self.store, self.oauth()).await
+    }
+
+    /// Revokes `tokens` at the provider in the background, best effort (an ended session).
+    pub fn revoke_in_background(&self, tokens: Tokens) {
+        if let Mode::OAuth(p) = &self.mode {
+            let p = p.clone();
+            tokio::spawn(async move { p.revoke(&tokens).await });
+        }
     }
 
     /// The OAuth provider, unless this console uses the password sign-in.
@@ -128,6 +162,33 @@ impl AuthState {
             COOKIE_NAME
         }
     }
+}
+
+/// Deletes the expired sessions; revokes the tokens of those that were signed in.
+async fn sweep_expired(store: &AnyStore, provider: Option<&OAuthProvider>) -> usize {
+    let expired = match store.take_expired().await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "deleting expired sessions failed");
+            return 0;
+        }
+    };
+    let mut signed_in = 0;
+    for record in expired {
+        let Some(auth) = record
+            .data
+            .get(AUTH_KEY)
+            .and_then(|v| serde_json::from_value::<AuthSession>(v.clone()).ok())
+        else {
+            continue;
+        };
+        signed_in += 1;
+        tracing::info!(subject = %auth.principal.subject, "session expired (idle); revoking its tokens");
+        if let Some(p) = provider {
+            p.revoke(&auth.tokens).await;
+        }
+    }
+    signed_in
 }
 
 /// `next` made safe: a local path (single leading `/`, no `//` or `/\`, no scheme, no control
@@ -260,6 +321,7 @@ impl axum::extract::FromRequestParts<AppState> for CurrentUser {
         let now = OffsetDateTime::now_utc();
         if auth.past_absolute(state.auth.absolute, now) {
             tracing::info!(subject = %auth.principal.subject, "session reached its absolute lifetime");
+            state.auth.revoke_in_background(auth.tokens);
             session.flush().await?;
             return Err(sign_in());
         }
@@ -306,11 +368,19 @@ async fn fresh_tokens(
     }
     let (Some(provider), Some(refresh)) = (state.auth.oauth(), auth.tokens.refresh.clone()) else {
         tracing::info!(subject = %auth.principal.subject, "access token expired and cannot be refreshed");
+        state.auth.revoke_in_background(auth.tokens);
         session.flush().await?;
         return Ok(None);
     };
-    match provider.refresh(&refresh).await {
-        Ok(tokens) => {
+    match provider.refresh(&refresh, &auth.principal).await {
+        Ok((principal, tokens)) => {
+            if principal.roles != auth.principal.roles
+                || principal.corp_ids != auth.principal.corp_ids
+            {
+                tracing::info!(subject = %principal.subject, roles = %principal.roles_label(), "roles or device groups changed at token refresh");
+            }
+            // Roles and device groups as granted now: a removed role stops working here.
+            auth.principal = principal;
             auth.tokens = tokens;
             auth.generation += 1;
             session.insert(AUTH_KEY, &auth).await?;
@@ -330,6 +400,7 @@ async fn fresh_tokens(
                 }
             }
             tracing::warn!(subject = %auth.principal.subject, reason = %why, "token refresh failed; signing out");
+            state.auth.revoke_in_background(auth.tokens);
             session.flush().await?;
             Ok(None)
         }

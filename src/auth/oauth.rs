@@ -134,12 +134,13 @@ impl OAuthProvider {
         (url, pending)
     }
 
-    /// Exchanges an authorization code (with its PKCE verifier) for tokens and the user.
+    /// Exchanges an authorization code (with its PKCE verifier) for tokens and the user
+    /// (`None`: the provider said neither `sub` nor `email`, so who signed in is unknown).
     pub async fn exchange(
         &self,
         code: String,
         verifier: &Secret,
-    ) -> Result<(Principal, Tokens), String> {
+    ) -> Result<(Option<Principal>, Tokens), String> {
         let resp = self
             .client
             .exchange_code(AuthorizationCode::new(code))
@@ -147,11 +148,19 @@ impl OAuthProvider {
             .request_async(&self.http)
             .await
             .map_err(describe)?;
-        Ok((principal_of(&resp), tokens_of(&resp, None)))
+        let principal = identity_of(&resp).map(|subject| principal_of(&resp, subject));
+        Ok((principal, tokens_of(&resp, None)))
     }
 
     /// The refresh-token grant; a provider that does not rotate keeps the old refresh token.
-    pub async fn refresh(&self, refresh: &Secret) -> Result<Tokens, String> {
+    /// The user is rebuilt from the answer (roles and device groups as granted now), keeping
+    /// `user`'s subject, and its name and e-mail when the answer omits them; an answer for
+    /// another user is refused.
+    pub async fn refresh(
+        &self,
+        refresh: &Secret,
+        user: &Principal,
+    ) -> Result<(Principal, Tokens), String> {
         let token = RefreshToken::new(refresh.expose().to_owned());
         let resp = self
             .client
@@ -159,7 +168,17 @@ impl OAuthProvider {
             .request_async(&self.http)
             .await
             .map_err(describe)?;
-        Ok(tokens_of(&resp, Some(refresh)))
+        let extra = resp.extra_fields();
+        let subject = user.subject.as_str();
+        if extra.sub.as_deref().is_some_and(|s| s != subject)
+            && extra.email.as_deref() != Some(subject)
+        {
+            return Err("the refreshed token belongs to another user".into());
+        }
+        let mut principal = principal_of(&resp, user.subject.clone());
+        principal.name = principal.name.or_else(|| user.name.clone());
+        principal.email = principal.email.or_else(|| user.email.clone());
+        Ok((principal, tokens_of(&resp, Some(refresh))))
     }
 
     /// RFC 7009: revokes the tokens where the provider can. Failures are logged (never the token).
@@ -212,20 +231,27 @@ fn tokens_of(resp: &ProviderTokenResponse, old_refresh: Option<&Secret>) -> Toke
     )
 }
 
-/// The user the token response describes. A response without `scope` grants no role (the safe
-/// reading; RFC 6749 would let it mean "as requested", which here is every role).
-fn principal_of(resp: &ProviderTokenResponse) -> Principal {
+/// Who the token response is for: its `sub`, else its `email` (non-empty); `None` when neither.
+fn identity_of(resp: &ProviderTokenResponse) -> Option<String> {
+    let extra = resp.extra_fields();
+    [&extra.sub, &extra.email]
+        .into_iter()
+        .flatten()
+        .map(|s| s.trim())
+        .find(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// The user `subject` as the token response describes them. A response without `scope` grants
+/// no role (the safe reading; RFC 6749 would let it mean "as requested", which here is every role).
+fn principal_of(resp: &ProviderTokenResponse, subject: String) -> Principal {
     let extra = resp.extra_fields();
     let scope = resp
         .scopes()
         .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
     Principal {
-        subject: extra
-            .sub
-            .clone()
-            .or_else(|| extra.email.clone())
-            .unwrap_or_else(|| "unknown".into()),
+        subject,
         name: extra.name.clone(),
         email: extra.email.clone(),
         roles: Role::from_scope_str(&scope),
@@ -351,7 +377,20 @@ pub async fn callback(
         ));
     };
     let (principal, tokens) = match provider.exchange(code, &pending.verifier).await {
-        Ok(x) => x,
+        Ok((None, tokens)) => {
+            tracing::warn!("sign-in refused: the identity provider gave neither sub nor email");
+            state.auth.revoke_in_background(tokens);
+            return Ok(sign_in_problem(
+                StatusCode::FORBIDDEN,
+                "Sign-in refused",
+                "The identity provider did not say who you are (no stable user id and no e-mail \
+                 address), so this console cannot keep your jobs and changes apart from other \
+                 people's. Nothing was signed in. Ask your administrator to have the identity \
+                 provider send `sub` or `email` for this console.",
+                &pending.next,
+            ));
+        }
+        Ok((Some(p), tokens)) => (p, tokens),
         Err(why) => {
             tracing::warn!(reason = %why, "authorization code exchange failed");
             return Ok(sign_in_problem(
@@ -411,7 +450,8 @@ mod tests {
                 "scope":"org_tech other readonly","corp_ids":["NORTHSTAR-ISD","bad id!"],
                 "account_type":"kajeet_choice","name":"Tess","email":"t@example.com","sub":"u1"}"#,
         );
-        let p = principal_of(&r);
+        assert_eq!(identity_of(&r).as_deref(), Some("u1"));
+        let p = principal_of(&r, "u1".into());
         assert_eq!(p.subject, "u1");
         assert_eq!(p.roles, vec![Role::OrgTech, Role::Readonly]);
         assert_eq!(
@@ -431,7 +471,8 @@ mod tests {
     #[test]
     fn minimal_response_has_no_roles_and_keeps_the_old_refresh_token() {
         let r = resp(r#"{"access_token":"a","token_type":"bearer"}"#);
-        let p = principal_of(&r);
+        assert!(identity_of(&r).is_none(), "no sub, no email: nobody");
+        let p = principal_of(&r, "x".into());
         assert!(p.roles.is_empty());
         assert!(p.corp_ids.is_none());
         let t = tokens_of(&r, Some(&Secret::new("old")));

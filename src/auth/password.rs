@@ -1,11 +1,14 @@
 //! The Sentinel username/password sign-in (`POST /v1.0/auth/token`), for deployments without an
 //! OAuth provider. The password is passed through once and never stored; there is no refresh.
+//! Attempts are throttled per user name and per client address ([`super::throttle`]).
+
+use std::net::SocketAddr;
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -61,6 +64,7 @@ pub struct LoginForm {
 /// `POST /login` (CSRF already checked by the middleware against the form's pre-session token).
 pub async fn submit(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     session: Session,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, AppError> {
@@ -80,6 +84,20 @@ pub async fn submit(
             StatusCode::BAD_REQUEST,
         )
         .await;
+    }
+    if let Err(t) = state.auth.throttle.check(&username, peer.ip()) {
+        tracing::warn!(by_user = t.by_user, "password sign-in throttled");
+        let mut resp = again(
+            &session,
+            next,
+            username,
+            &t.message(),
+            StatusCode::TOO_MANY_REQUESTS,
+        )
+        .await?;
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(t.retry_after_secs));
+        return Ok(resp);
     }
     let answer = match state.upstream.password_token(&username, &f.password).await {
         Ok(a) => a,

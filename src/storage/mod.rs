@@ -19,6 +19,31 @@ pub enum Db {
     Postgres(PgPool),
 }
 
+/// The SQLite file holds sessions and the audit: created 0600 (SQLite gives its `-wal` and
+/// `-shm` files the same mode), and an existing one narrowed to 0600.
+fn private_db_file(path: &std::path::Path) -> anyhow::Result<()> {
+    let name = path.as_os_str();
+    if name.is_empty() || name == ":memory:" {
+        return Ok(());
+    }
+    match crate::crypto::private_file(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path)?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                        .with_context(|| format!("making {} private (0600)", path.display()))?;
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+}
+
 impl Db {
     /// Connects and runs the migrations of `migrations/<backend>/`.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
@@ -41,11 +66,9 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(5));
             if let Some(parent) = opts.get_filename().parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent)
-                        .with_context(|| format!("creating {}", parent.display()))?;
-                }
+                crate::crypto::create_dir_private(parent)?;
             }
+            private_db_file(opts.get_filename())?;
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(opts)

@@ -1,4 +1,7 @@
-//! The session store over either database (tower-sessions' sqlx stores behind one type).
+//! The session store over either database (tower-sessions' sqlx stores behind one type), its
+//! data sealed with the [`TokenCipher`] (tokens, PKCE verifiers and CSRF tokens never at rest in clear).
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use tower_sessions::session::{Id, Record};
@@ -6,56 +9,159 @@ use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 use super::Db;
+use crate::crypto::TokenCipher;
+
+/// The one key of a sealed record's data: the whole data map, as JSON, encrypted.
+const SEALED_KEY: &str = "sealed";
 
 /// Either sqlx session store.
 #[derive(Clone, Debug)]
-pub enum AnyStore {
+enum Inner {
     Sqlite(SqliteStore),
     Postgres(PostgresStore),
 }
 
+/// The session store: either sqlx store, every record's data encrypted.
+#[derive(Clone, Debug)]
+pub struct AnyStore {
+    inner: Inner,
+    cipher: TokenCipher,
+    db: Db,
+}
+
 impl AnyStore {
     /// Builds the store for `db` and creates its table when missing.
-    pub async fn new(db: &Db) -> Result<Self, sqlx::Error> {
-        Ok(match db {
+    pub async fn new(db: &Db, cipher: TokenCipher) -> Result<Self, sqlx::Error> {
+        let inner = match db {
             Db::Sqlite(p) => {
                 let s = SqliteStore::new(p.clone());
                 s.migrate().await?;
-                AnyStore::Sqlite(s)
+                Inner::Sqlite(s)
             }
             Db::Postgres(p) => {
                 let s = PostgresStore::new(p.clone());
                 s.migrate().await?;
-                AnyStore::Postgres(s)
+                Inner::Postgres(s)
             }
+        };
+        Ok(Self {
+            inner,
+            cipher,
+            db: db.clone(),
         })
+    }
+
+    /// The record as stored: its data replaced by one sealed value.
+    fn seal(&self, record: &Record) -> session_store::Result<Record> {
+        let json = serde_json::to_string(&record.data)
+            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let mut data = HashMap::new();
+        data.insert(
+            SEALED_KEY.to_owned(),
+            serde_json::Value::String(self.cipher.encrypt(&json)),
+        );
+        Ok(Record {
+            id: record.id,
+            data,
+            expiry_date: record.expiry_date,
+        })
+    }
+
+    /// The record as the application sees it; `None` when it cannot be opened (another key,
+    /// damaged, or written in clear by an older version): such a session counts as signed out.
+    fn open(&self, mut record: Record) -> Option<Record> {
+        let sealed = match record.data.get(SEALED_KEY) {
+            Some(serde_json::Value::String(s)) if record.data.len() == 1 => s,
+            _ => {
+                tracing::warn!("session record not sealed; treating it as signed out");
+                return None;
+            }
+        };
+        let data = self
+            .cipher
+            .decrypt(sealed)
+            .ok()
+            .and_then(|json| serde_json::from_str(&json).ok());
+        match data {
+            Some(d) => {
+                record.data = d;
+                Some(record)
+            }
+            None => {
+                tracing::warn!(
+                    "session record cannot be decrypted (TOKEN_ENCRYPTION_KEY changed?); treating it as signed out"
+                );
+                None
+            }
+        }
+    }
+
+    /// Deletes the expired sessions and returns them opened (for revoking their tokens).
+    pub async fn take_expired(&self) -> session_store::Result<Vec<Record>> {
+        let sqlx_err = |e: sqlx::Error| session_store::Error::Backend(e.to_string());
+        // The sqlx stores' own tables and expiry conditions (tower-sessions-sqlx-store 0.15).
+        let rows: Vec<(String, Vec<u8>)> = match &self.db {
+            Db::Sqlite(p) => sqlx::query_as(
+                "select id, data from tower_sessions \
+                 where datetime(expiry_date) < datetime('now') limit 500",
+            )
+            .fetch_all(p)
+            .await
+            .map_err(sqlx_err)?,
+            Db::Postgres(p) => sqlx::query_as(
+                r#"select id, data from "tower_sessions"."session"
+                   where expiry_date < (now() at time zone 'utc') limit 500"#,
+            )
+            .fetch_all(p)
+            .await
+            .map_err(sqlx_err)?,
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, data) in rows {
+            if let Ok(id) = id.parse::<Id>() {
+                self.delete(&id).await?;
+            }
+            if let Some(r) = rmp_serde::from_slice::<Record>(&data)
+                .ok()
+                .and_then(|r| self.open(r))
+            {
+                out.push(r);
+            }
+        }
+        Ok(out)
     }
 }
 
 #[async_trait]
 impl SessionStore for AnyStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        match self {
-            AnyStore::Sqlite(s) => s.create(record).await,
-            AnyStore::Postgres(s) => s.create(record).await,
+        let mut sealed = self.seal(record)?;
+        match &self.inner {
+            Inner::Sqlite(s) => s.create(&mut sealed).await?,
+            Inner::Postgres(s) => s.create(&mut sealed).await?,
         }
+        // The store may have picked another id (collision).
+        record.id = sealed.id;
+        Ok(())
     }
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        match self {
-            AnyStore::Sqlite(s) => s.save(record).await,
-            AnyStore::Postgres(s) => s.save(record).await,
+        let sealed = self.seal(record)?;
+        match &self.inner {
+            Inner::Sqlite(s) => s.save(&sealed).await,
+            Inner::Postgres(s) => s.save(&sealed).await,
         }
     }
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        match self {
-            AnyStore::Sqlite(s) => s.load(id).await,
-            AnyStore::Postgres(s) => s.load(id).await,
-        }
+        let r = match &self.inner {
+            Inner::Sqlite(s) => s.load(id).await?,
+            Inner::Postgres(s) => s.load(id).await?,
+        };
+        Ok(r.and_then(|r| self.open(r)))
     }
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        match self {
-            AnyStore::Sqlite(s) => s.delete(id).await,
-            AnyStore::Postgres(s) => s.delete(id).await,
+        match &self.inner {
+            Inner::Sqlite(s) => s.delete(id).await,
+            Inner::Postgres(s) => s.delete(id).await,
         }
     }
 }
@@ -63,9 +169,9 @@ impl SessionStore for AnyStore {
 #[async_trait]
 impl ExpiredDeletion for AnyStore {
     async fn delete_expired(&self) -> session_store::Result<()> {
-        match self {
-            AnyStore::Sqlite(s) => s.delete_expired().await,
-            AnyStore::Postgres(s) => s.delete_expired().await,
+        match &self.inner {
+            Inner::Sqlite(s) => s.delete_expired().await,
+            Inner::Postgres(s) => s.delete_expired().await,
         }
     }
 }

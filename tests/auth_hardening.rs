@@ -1,0 +1,408 @@
+//! Issue 12 items 4–7 (sign-in side): roles rebuilt at refresh, tokens encrypted at rest,
+//! revocation at every end of a session, no anonymous sign-in, password throttling.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use sentinel_console::config::{Config, IdentityConfig};
+use sentinel_console::simulator::SimConfig;
+use url::Url;
+
+const CORP: &str = "NORTHSTAR-ISD";
+const LIST: &str = "/devices/NORTHSTAR-ISD";
+
+/// What the test token endpoint does to the simulator's answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Twist {
+    /// Pass through.
+    None,
+    /// Refreshed tokens carry only `readonly` (a role removed at the identity provider).
+    RefreshReadonly,
+    /// Refresh is refused (`invalid_grant`).
+    RefuseRefresh,
+    /// The code exchange names nobody (no `sub`, no `email`).
+    Anonymous,
+}
+
+#[derive(Clone)]
+struct Proxy {
+    sim_token_url: String,
+    twist: Arc<Mutex<Twist>>,
+    http: reqwest::Client,
+}
+
+/// A token endpoint in front of the simulator's, twisting its answers on demand.
+async fn token_proxy(State(p): State<Proxy>, headers: HeaderMap, body: Bytes) -> Response {
+    let twist = *p.twist.lock().unwrap();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let refresh = text.contains("grant_type=refresh_token");
+    if refresh && twist == Twist::RefuseRefresh {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({"error": "invalid_grant"})),
+        )
+            .into_response();
+    }
+    let mut rb = p.http.post(&p.sim_token_url).body(body.to_vec());
+    for h in ["content-type", "authorization", "accept"] {
+        if let Some(v) = headers.get(h) {
+            rb = rb.header(h, v.clone());
+        }
+    }
+    let resp = rb.send().await.expect("simulator token endpoint");
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
+    let mut json: serde_json::Value = resp.json().await.expect("token json");
+    if let Some(obj) = json.as_object_mut() {
+        if refresh && twist == Twist::RefreshReadonly && obj.contains_key("access_token") {
+            obj.insert("scope".into(), "readonly".into());
+        }
+        if !refresh && twist == Twist::Anonymous {
+            obj.remove("sub");
+            obj.remove("email");
+        }
+    }
+    (status, axum::Json(json)).into_response()
+}
+
+/// A console whose token endpoint is the twisting proxy in front of the simulator.
+async fn app_with_proxy(
+    sim_cfg: SimConfig,
+    tweak: impl FnOnce(&mut Config),
+) -> (common::TestApp, Arc<Mutex<Twist>>) {
+    let sim = common::spawn_sim(sim_cfg).await;
+    let twist = Arc::new(Mutex::new(Twist::None));
+    let proxy = Proxy {
+        sim_token_url: sim.url("/oauth/token"),
+        twist: twist.clone(),
+        http: reqwest::Client::new(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_addr = listener.local_addr().unwrap();
+    let router = axum::Router::new()
+        .route("/oauth/token", axum::routing::post(token_proxy))
+        .with_state(proxy);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let mut cfg = common::config_for(&sim, &common::sqlite_url());
+    if let IdentityConfig::OAuth(o) = &mut cfg.identity {
+        o.token_url = Url::parse(&format!("http://{proxy_addr}/oauth/token")).unwrap();
+    }
+    tweak(&mut cfg);
+    (common::spawn_console(sim, cfg).await, twist)
+}
+
+fn short_tokens() -> SimConfig {
+    SimConfig {
+        token_ttl: Duration::from_secs(2),
+        ..common::default_sim_config()
+    }
+}
+
+/// The access token the console last sent upstream.
+fn last_bearer(app: &common::TestApp) -> String {
+    app.sim
+        .sim
+        .api_requests()
+        .iter()
+        .rev()
+        .find_map(|r| r.authorization.clone())
+        .and_then(|a| a.strip_prefix("Bearer ").map(str::to_owned))
+        .expect("an upstream call with a token")
+}
+
+/// Bodies of the revocation requests the simulator received.
+fn revocations(app: &common::TestApp) -> Vec<String> {
+    app.sim
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "/oauth/revoke")
+        .map(|r| r.body)
+        .collect()
+}
+
+/// Waits (up to 3 s) for a revocation of `token`.
+async fn revoked(app: &common::TestApp, token: &str) -> bool {
+    for _ in 0..30 {
+        if revocations(app).iter().any(|b| b.contains(token)) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+fn is_sign_in_redirect(r: &reqwest::Response) -> bool {
+    r.status().is_redirection()
+        && r.headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|l| l.contains("/login"))
+}
+
+#[tokio::test]
+async fn a_role_removed_at_the_provider_stops_at_the_next_refresh() {
+    let (app, twist) = app_with_proxy(short_tokens(), |_| {}).await;
+    app.sign_in("tech").await;
+    assert_eq!(app.get(LIST).await.status(), 200);
+    *twist.lock().unwrap() = Twist::RefreshReadonly;
+    // Past the refresh point (half of the 2 s lifetime): the next request refreshes.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let csrf = app.csrf().await;
+    app.sim.sim.clear_requests();
+    let r = app
+        .client
+        .post(app.url(&format!("/devices/{CORP}/actions/status")))
+        .form(&[
+            ("mdns", "521-267-1508"),
+            ("status", "SUSPENDED"),
+            ("confirmed", "true"),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "the org_tech role was removed");
+    assert!(
+        app.sim.sim.api_requests().is_empty(),
+        "nothing reached the upstream: {:?}",
+        app.sim.sim.api_requests()
+    );
+}
+
+#[tokio::test]
+async fn a_provider_that_names_nobody_signs_nobody_in() {
+    let (app, twist) = app_with_proxy(common::default_sim_config(), |_| {}).await;
+    *twist.lock().unwrap() = Twist::Anonymous;
+    let r = app.sign_in("tech").await;
+    assert_eq!(r.status(), 403);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("did not say who you are"), "{html}");
+    assert!(is_sign_in_redirect(&app.get(LIST).await), "not signed in");
+    // The tokens it did hand out are revoked.
+    assert!(
+        !revocations(&app).is_empty() || {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            !revocations(&app).is_empty()
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_failed_refresh_signs_out_and_revokes() {
+    let (app, twist) = app_with_proxy(short_tokens(), |_| {}).await;
+    app.sign_in("tech").await;
+    assert_eq!(app.get(LIST).await.status(), 200);
+    let token = last_bearer(&app);
+    *twist.lock().unwrap() = Twist::RefuseRefresh;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(is_sign_in_redirect(&app.get(LIST).await));
+    assert!(revoked(&app, &token).await, "{:?}", revocations(&app));
+}
+
+#[tokio::test]
+async fn the_absolute_lifetime_revokes() {
+    let (app, _) = app_with_proxy(common::default_sim_config(), |c| {
+        c.session_absolute = Duration::from_secs(2);
+    })
+    .await;
+    app.sign_in("tech").await;
+    assert_eq!(app.get(LIST).await.status(), 200);
+    let token = last_bearer(&app);
+    assert!(!revocations(&app).iter().any(|b| b.contains(&token)));
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let before = revocations(&app).len();
+    assert!(is_sign_in_redirect(&app.get(LIST).await));
+    assert!(revoked(&app, &token).await, "{:?}", revocations(&app));
+    assert!(revocations(&app).len() > before);
+}
+
+#[tokio::test]
+async fn the_idle_expiry_revokes_when_expired_sessions_are_swept() {
+    idle_expiry_revokes(common::sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn the_idle_expiry_revokes_when_expired_sessions_are_swept_postgres() {
+    idle_expiry_revokes(common::postgres_url().await).await;
+}
+
+async fn idle_expiry_revokes(database_url: String) {
+    let (app, _) = app_with_proxy(common::default_sim_config(), |c| {
+        c.session_idle = Duration::from_secs(3);
+        c.database_url = database_url;
+    })
+    .await;
+    app.sign_in("tech").await;
+    assert_eq!(app.get(LIST).await.status(), 200);
+    let token = last_bearer(&app);
+    assert_eq!(app.state.auth.sweep_expired().await, 0, "not yet expired");
+    tokio::time::sleep(Duration::from_millis(4000)).await;
+    assert_eq!(app.state.auth.sweep_expired().await, 1);
+    assert!(revoked(&app, &token).await, "{:?}", revocations(&app));
+    assert!(is_sign_in_redirect(&app.get(LIST).await));
+}
+
+/// Every session row's raw bytes, read from the database itself.
+async fn raw_session_rows(database_url: &str) -> Vec<Vec<u8>> {
+    if database_url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(database_url).await.unwrap();
+        sqlx::query_scalar(r#"select data from "tower_sessions"."session""#)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    } else {
+        let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
+        sqlx::query_scalar("select data from tower_sessions")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    }
+}
+
+async fn tokens_are_sealed_in(database_url: String) {
+    let sim = common::spawn_sim(common::default_sim_config()).await;
+    let cfg = common::config_for(&sim, &database_url);
+    let app = common::spawn_console(sim, cfg).await;
+    app.sign_in("tech").await;
+    assert_eq!(app.get(LIST).await.status(), 200);
+    let token = last_bearer(&app);
+    let rows = raw_session_rows(&database_url).await;
+    assert!(!rows.is_empty());
+    for row in &rows {
+        let text = String::from_utf8_lossy(row);
+        assert!(!text.contains(&token), "access token in clear");
+        assert!(
+            !text.contains("org_tech") && !text.contains("refresh"),
+            "{text}"
+        );
+        assert!(text.contains("v1."), "sealed value: {text}");
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_encrypted_at_rest_sqlite() {
+    tokens_are_sealed_in(common::sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn tokens_are_encrypted_at_rest_postgres() {
+    tokens_are_sealed_in(common::postgres_url().await).await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn database_and_key_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = common::spawn_app().await;
+    app.sign_in("tech").await;
+    let path = app
+        .database_url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mode = |p: &str| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600, "{path}");
+    let key = sentinel_console::crypto::key_file_path(&Config::for_tests("x").data_dir);
+    assert_eq!(mode(key.to_str().unwrap()), 0o600);
+}
+
+#[tokio::test]
+async fn a_bad_key_is_a_clear_startup_error() {
+    let err = sentinel_console::crypto::TokenCipher::from_config(
+        Some("c2hvcnQ="),
+        std::path::Path::new("/nonexistent"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("TOKEN_ENCRYPTION_KEY") && err.contains("32 bytes"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn another_key_reads_old_sessions_as_signed_out() {
+    use base64::Engine;
+    let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
+    let database_url = common::sqlite_url();
+    let sim = common::spawn_sim(common::default_sim_config()).await;
+    let mut cfg = common::config_for(&sim, &database_url);
+    cfg.token_encryption_key = Some(b64(1).into());
+    let a = common::spawn_console(sim, cfg).await;
+    a.sign_in("tech").await;
+    assert_eq!(a.get(LIST).await.status(), 200);
+    // Same database, another key; the same browser (cookies are per host, not per port).
+    let sim = common::spawn_sim(common::default_sim_config()).await;
+    let mut cfg = common::config_for(&sim, &database_url);
+    cfg.token_encryption_key = Some(b64(2).into());
+    let b = common::spawn_console(sim, cfg).await;
+    let r = a.client.get(b.url(LIST)).send().await.unwrap();
+    assert!(is_sign_in_redirect(&r), "{}", r.status());
+    assert!(b.sim.sim.api_requests().is_empty());
+}
+
+#[tokio::test]
+async fn password_sign_in_is_throttled_per_user_and_per_address() {
+    let app = common::spawn_app_with(common::default_sim_config(), |c| {
+        c.identity = IdentityConfig::SentinelPassword;
+    })
+    .await;
+    let html = app.get("/login").await.text().await.unwrap();
+    let csrf = common::extract_meta_csrf(&html).expect("pre-session csrf");
+    let attempt = |user: String, password: &'static str| {
+        let csrf = csrf.clone();
+        let client = app.client.clone();
+        let url = app.url("/login");
+        async move {
+            client
+                .post(url)
+                .form(&[
+                    ("username", user.as_str()),
+                    ("password", password),
+                    ("csrf_token", csrf.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let token_calls = |app: &common::TestApp| {
+        app.sim
+            .sim
+            .api_requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/auth/token"))
+            .count()
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("tech".into(), "wrong").await.status(), 401);
+    }
+    // The sixth, even with the right password: refused here, not sent upstream.
+    let r = attempt("TECH".into(), "demo").await;
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().get("retry-after").is_some());
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Too many sign-in attempts for this user name: try again in"),
+        "{html}"
+    );
+    assert_eq!(token_calls(&app), 5);
+    // Other names from the same address, up to the address's 20 attempts.
+    for i in 0..14 {
+        assert_eq!(attempt(format!("u{i}"), "wrong").await.status(), 401);
+    }
+    let r = attempt("readonly".into(), "demo").await;
+    assert_eq!(r.status(), 429);
+    assert!(r.text().await.unwrap().contains("from your address"));
+    assert_eq!(token_calls(&app), 19);
+}
