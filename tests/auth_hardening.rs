@@ -406,3 +406,106 @@ async fn password_sign_in_is_throttled_per_user_and_per_address() {
     assert!(r.text().await.unwrap().contains("from your address"));
     assert_eq!(token_calls(&app), 19);
 }
+
+/// A role removed while a long change runs: the chunks sent after the next refresh are refused
+/// by the console itself (the roles of the latest token are checked per chunk), never sent, and
+/// every line is still accounted for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_role_removed_mid_change_stops_the_chunks_after_the_refresh() {
+    use sentinel_console::simulator::{Fault, FaultKind};
+    let sim_cfg = SimConfig {
+        token_ttl: Duration::from_secs(2),
+        large_group_size: 5_200,
+    };
+    let (app, twist) = app_with_proxy(sim_cfg, |_| {}).await;
+    app.sign_in("super").await;
+    let mut mdns: Vec<String> = Vec::new();
+    for offset in (0..5_000).step_by(500) {
+        let html = app
+            .get(&format!("/devices/FLEET-LARGE?limit=500&offset={offset}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let doc = scraper::Html::parse_document(&html);
+        let sel = scraper::Selector::parse("table#devices tbody tr").unwrap();
+        mdns.extend(
+            doc.select(&sel)
+                .filter_map(|tr| tr.value().attr("data-mdn").map(str::to_owned)),
+        );
+    }
+    assert_eq!(mdns.len(), 5_000);
+    app.sim.sim.add_fault(Fault {
+        kind: FaultKind::Latency(Duration::from_millis(1_000)),
+        path_contains: Some("/nickname".into()),
+        method: Some("PUT".into()),
+        times: None,
+    });
+    let csrf = app.csrf().await;
+    let mut form: Vec<(&str, &str)> = mdns.iter().map(|m| ("mdns", m.as_str())).collect();
+    form.extend([
+        ("nickname", "Room 12"),
+        ("confirmed", "true"),
+        ("acknowledged", "true"),
+        ("csrf_token", csrf.as_str()),
+    ]);
+    app.sim.sim.clear_requests();
+    let r = app
+        .client
+        .post(app.url("/devices/FLEET-LARGE/actions/nickname"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    *twist.lock().unwrap() = Twist::RefreshReadonly;
+    let id: uuid::Uuid = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| l.rsplit('/').next())
+        .and_then(|id| id.parse().ok())
+        .unwrap();
+    let db = sentinel_console::storage::Db::connect(&app.database_url)
+        .await
+        .unwrap();
+    let mut done = false;
+    for _ in 0..300 {
+        if db.job_get(id).await.unwrap().unwrap().state.is_finished() {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(done, "the job finished");
+    let chunks = db.job_chunks(id).await.unwrap();
+    let lines: usize = chunks
+        .iter()
+        .map(|c| usize::try_from(c.updated).unwrap() + c.failed.len() + c.unknown.len())
+        .sum();
+    assert_eq!(lines, 5_000, "every line accounted for");
+    let sent = app
+        .sim
+        .sim
+        .api_requests()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/nickname"))
+        .count();
+    let refused = chunks
+        .iter()
+        .filter(|c| c.upstream_status == Some(403) && c.failed.len() == 500)
+        .count();
+    assert!(sent < 10, "chunks after the role was removed were sent");
+    assert_eq!(
+        refused,
+        10 - sent,
+        "the chunks not sent were refused: {chunks:?}"
+    );
+    assert!(
+        chunks
+            .iter()
+            .filter(|c| c.upstream_status == Some(403))
+            .all(|c| c.failed.iter().all(|(_, why)| why.contains("read-only"))),
+        "the refusal says why"
+    );
+}
