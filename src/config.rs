@@ -56,6 +56,8 @@ pub struct Config {
     pub token_encryption_key: Option<SecretString>,
     /// Where generated files live (the token key file; the default SQLite database is there too).
     pub data_dir: PathBuf,
+    /// `DEMO=1`: run the embedded demo even on a non-loopback bind address.
+    pub demo_forced: bool,
 }
 
 /// A configuration value that could not be used.
@@ -112,7 +114,7 @@ impl Config {
                 ));
             }
         };
-        Ok(Self {
+        Self {
             bind_addr,
             public_url: url_var("PUBLIC_URL")?,
             database_url: var("DATABASE_URL")
@@ -139,7 +141,43 @@ impl Config {
                 None => None,
             },
             data_dir: var("DATA_DIR").map_or_else(|| PathBuf::from("data"), PathBuf::from),
-        })
+            demo_forced: match var("DEMO").as_deref() {
+                None | Some("0") => false,
+                Some("1") => true,
+                Some(v) => {
+                    return Err(ConfigError(format!(
+                        "DEMO={v:?}: set DEMO=1 to force the embedded demo, or leave it unset"
+                    )));
+                }
+            },
+        }
+        .checked()
+    }
+
+    /// The configuration, or why it must not start (see [`Config::check_demo_bind`]).
+    fn checked(self) -> Result<Self, ConfigError> {
+        self.check_demo_bind()?;
+        Ok(self)
+    }
+
+    /// Demo mode: no `SENTINEL_API_URL`, so the embedded simulator (made-up lines, demo sign-in).
+    pub fn is_demo(&self) -> bool {
+        self.sentinel_api_url.is_none()
+    }
+
+    /// The demo signs anyone in without a password: it starts only on a loopback bind address,
+    /// or anywhere with an explicit `DEMO=1`.
+    pub fn check_demo_bind(&self) -> Result<(), ConfigError> {
+        if !self.is_demo() || self.demo_forced || self.bind_addr.ip().is_loopback() {
+            return Ok(());
+        }
+        Err(ConfigError(format!(
+            "refusing to start the demo on BIND_ADDR={addr}, which is not a loopback address: \
+             with SENTINEL_API_URL unset the console serves simulated lines and a sign-in without \
+             password to anyone who can reach it. Set SENTINEL_API_URL (and OAUTH_*) for a real \
+             deployment, bind 127.0.0.1, or set DEMO=1 to serve the demo on {addr} anyway.",
+            addr = self.bind_addr
+        )))
     }
 
     /// A configuration for tests: embedded everything, a random port, the given database.
@@ -158,11 +196,44 @@ impl Config {
             demo_token_ttl: Duration::from_secs(3600),
             token_encryption_key: None,
             data_dir: std::env::temp_dir().join("sentinel-console-tests"),
+            demo_forced: false,
         }
     }
 
-    /// Is the console served over https (Secure and `__Host-` cookies)?
+    /// Is the console served over https (Secure and `__Host-` cookies, HSTS)?
     pub fn is_https(&self, public_url: &Url) -> bool {
         public_url.scheme() == "https"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(addr: &str) -> Config {
+        let mut c = Config::for_tests("sqlite::memory:");
+        c.bind_addr = addr.parse().unwrap();
+        c
+    }
+
+    #[test]
+    fn the_demo_starts_on_loopback_only_unless_forced() {
+        assert!(at("127.0.0.1:3000").check_demo_bind().is_ok());
+        assert!(at("[::1]:3000").check_demo_bind().is_ok());
+        let open = at("0.0.0.0:3000")
+            .check_demo_bind()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            open.contains("DEMO=1") && open.contains("SENTINEL_API_URL"),
+            "{open}"
+        );
+        assert!(at("192.168.1.5:3000").check_demo_bind().is_err());
+        let mut forced = at("0.0.0.0:3000");
+        forced.demo_forced = true;
+        assert!(forced.check_demo_bind().is_ok());
+        let mut real = at("0.0.0.0:3000");
+        real.sentinel_api_url = Some(Url::parse("https://api.example/sentinel/api").unwrap());
+        assert!(real.check_demo_bind().is_ok());
     }
 }

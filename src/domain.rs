@@ -32,6 +32,10 @@ impl CorpId {
                 "“{s}” is not a device group id (letters, digits, - _ . only)."
             )));
         }
+        if s.chars().all(|c| c == '.') {
+            // `.` and `..` are path segments, not names: they would change the upstream path.
+            return Err(bad(format!("“{s}” is not a device group id.")));
+        }
         Ok(Self(s.to_owned()))
     }
     pub fn as_str(&self) -> &str {
@@ -517,6 +521,15 @@ impl ListQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn corp_id_refuses_dot_segments() {
+        for bad in [".", "..", "...", " .. "] {
+            assert!(CorpId::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(CorpId::parse("NORTHSTAR-ISD.v2").is_ok());
+        assert!(CorpId::parse(".hidden").is_ok());
+    }
 
     #[test]
     fn mdn_normalises() {

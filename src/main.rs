@@ -33,6 +33,10 @@ enum Command {
         /// Lifetime of demo access tokens, in seconds.
         #[arg(long, default_value_t = 3600)]
         token_ttl: u64,
+        /// A redirect URI the demo sign-in accepts (repeatable). None given: only loopback
+        /// `http://…/auth/callback` URIs (consoles on this machine).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<url::Url>,
     },
 }
 
@@ -49,10 +53,14 @@ async fn main() -> anyhow::Result<()> {
             bind,
             large_group,
             token_ttl,
+            redirect_uris,
         } => {
             let sim = Simulator::new(SimConfig {
                 large_group_size: large_group,
                 token_ttl: std::time::Duration::from_secs(token_ttl),
+                redirect_uris,
+                // The standalone simulator serves tests and benchmarks: its control endpoints are its point.
+                control_endpoints: true,
             });
             let listener = tokio::net::TcpListener::bind(bind).await?;
             let addr = listener.local_addr()?;
@@ -69,12 +77,14 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve() -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    let demo = config.sentinel_api_url.is_none();
+    let demo = config.is_demo();
     let app = Application::build(config).await?;
     let url = app.state().public_url.clone();
     println!("Sentinel Console is serving on {url}");
     if demo {
-        println!("Demo mode: embedded Sentinel simulator and demo sign-in.");
+        println!(
+            "DEMO MODE: simulated lines and a demo sign-in that needs no password. Not for real data."
+        );
         println!(
             "  Demo users (pick one on the sign-in page): super, tech, kajeet, manager, media, readonly, limited, choice"
         );

@@ -1,6 +1,6 @@
-//! Cross-cutting HTTP layers: security headers (CSP and friends), no-store for pages, request ids.
+//! Cross-cutting HTTP layers: security headers (CSP, HSTS and friends), no-store for pages, request ids.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -11,6 +11,46 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 
 /// The request-id header, set on every request and echoed on every response.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// HSTS for a console served over https: a year, subdomains included.
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+/// The client's own `X-Request-Id`, kept apart from the console's (which is always generated).
+#[derive(Debug, Clone)]
+pub struct ClientRequestId(pub String);
+
+/// Middleware (outermost): moves a client's `X-Request-Id` into [`ClientRequestId`] (when it is
+/// short printable text) so that the console's id layer always generates its own.
+pub async fn take_client_request_id(mut req: Request, next: Next) -> Response {
+    if let Some(v) = req.headers_mut().remove(&REQUEST_ID) {
+        let id =
+            v.to_str().ok().map(str::trim).filter(|s| {
+                !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_graphic())
+            });
+        if let Some(id) = id {
+            let id = ClientRequestId(id.to_owned());
+            req.extensions_mut().insert(id);
+        }
+    }
+    next.run(req).await
+}
+
+/// Middleware: [`security_headers`] plus `Strict-Transport-Security` when `https` (PUBLIC_URL is https).
+pub async fn security_headers_for(State(https): State<bool>, req: Request, next: Next) -> Response {
+    let mut resp = security_headers(req, next).await;
+    if https {
+        resp.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
+    resp
+}
+
+/// Middleware: every page rendered inside knows whether the console runs the embedded demo.
+pub async fn demo_flag(State(demo): State<bool>, req: Request, next: Next) -> Response {
+    crate::views::demo_scope(demo, next.run(req)).await
+}
 
 /// Middleware: security headers on every response; `Cache-Control: no-store` on everything but `/static`.
 pub async fn security_headers(req: Request, next: Next) -> Response {

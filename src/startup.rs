@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::auth::{self, AuthState};
 use crate::config::{Config, IdentityConfig, OAuthConfig};
-use crate::middleware::{REQUEST_ID, security_headers};
+use crate::middleware::{REQUEST_ID, security_headers_for, take_client_request_id};
 use crate::simulator::{SimConfig, Simulator};
 use crate::storage::Db;
 use crate::upstream::SentinelClient;
@@ -55,6 +55,7 @@ pub struct Application {
 impl Application {
     /// Binds the listener, opens the database, starts the embedded services when configured.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        config.check_demo_bind()?;
         let listener = TcpListener::bind(config.bind_addr)
             .await
             .with_context(|| format!("binding {}", config.bind_addr))?;
@@ -70,9 +71,19 @@ impl Application {
         let (simulator, api_url) = match &config.sentinel_api_url {
             Some(u) => (None, u.clone()),
             None => {
+                tracing::warn!(
+                    "DEMO MODE: simulated lines and a demo sign-in without password on {public_url} \
+                     (SENTINEL_API_URL is unset). Not for real data."
+                );
                 let sim = Simulator::new(SimConfig {
                     large_group_size: config.sim_large_group,
                     token_ttl: config.demo_token_ttl,
+                    // Only the console's own callback; no control endpoints on the public listener.
+                    redirect_uris: vec![Url::parse(&format!(
+                        "{}/auth/callback",
+                        public_url.as_str().trim_end_matches('/')
+                    ))?],
+                    control_endpoints: false,
                 });
                 let api = loopback.join(&format!("{SIM_MOUNT}/sentinel/api"))?;
                 (Some(sim), api)
@@ -167,7 +178,14 @@ pub fn build_router(state: AppState, simulator: Option<&Simulator>) -> Router {
         .layer(auth::session_layer(&state))
         .with_state(state.clone())
         .nest_service("/static", ServeDir::new(static_dir()))
-        .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.is_demo(),
+            crate::middleware::demo_flag,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.public_url.scheme() == "https",
+            security_headers_for,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 // Only method, path and request id: never headers (Authorization, Cookie) or the query.
@@ -180,7 +198,8 @@ pub fn build_router(state: AppState, simulator: Option<&Simulator>) -> Router {
             }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
-        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid));
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(axum::middleware::from_fn(take_client_request_id));
     match simulator {
         Some(sim) => console.nest(SIM_MOUNT, sim.router()),
         None => console,

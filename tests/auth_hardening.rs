@@ -416,6 +416,7 @@ async fn a_role_removed_mid_change_stops_the_chunks_after_the_refresh() {
     let sim_cfg = SimConfig {
         token_ttl: Duration::from_secs(2),
         large_group_size: 5_200,
+        ..common::default_sim_config()
     };
     let (app, twist) = app_with_proxy(sim_cfg, |_| {}).await;
     app.sign_in("super").await;

@@ -18,6 +18,7 @@ fn sim_config(lines: u64, token_ttl: Duration) -> SimConfig {
     SimConfig {
         large_group_size: lines,
         token_ttl,
+        ..common::default_sim_config()
     }
 }
 

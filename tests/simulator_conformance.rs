@@ -1746,8 +1746,15 @@ async fn oauth_code_flow_with_pkce_refresh_rotation_and_revocation() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
-    assert!(!html.contains("<script") && !html.contains("style="));
+    // The console's layout: scripts only from files, no inline style (the CSP allows neither).
+    assert!(!html.contains("style="));
     let doc = scraper::Html::parse_document(&html);
+    let scripts = scraper::Selector::parse("script").unwrap();
+    assert!(
+        doc.select(&scripts)
+            .all(|s| s.value().attr("src").is_some()
+                && s.text().collect::<String>().trim().is_empty())
+    );
     let forms = scraper::Selector::parse(r#"form[method="post"][action="authorize"]"#).unwrap();
     let forms: Vec<_> = doc.select(&forms).collect();
     assert_eq!(forms.len(), 8);

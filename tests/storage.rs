@@ -68,6 +68,7 @@ async fn migrations_run_twice_postgres() {
 fn record(subject: &str, action: &str, corp: &str) -> NewAuditRecord {
     NewAuditRecord {
         request_id: Some(format!("req-{}", Uuid::new_v4())),
+        client_request_id: None,
         subject: subject.into(),
         user_name: Some(format!("{subject} name")),
         roles: "org_tech".into(),
@@ -337,7 +338,12 @@ async fn audit_stream_all_pages_through_everything(db: Db) {
 }
 
 async fn audit_distinct_users_use_latest_name(db: Db) {
-    assert!(db.audit_distinct_users().await.expect("users").is_empty());
+    assert!(
+        db.audit_distinct_users(None)
+            .await
+            .expect("users")
+            .is_empty()
+    );
     let mut r = record("u-2", "status", "CORP-A");
     r.user_name = Some("Old Name".into());
     db.audit_insert(&r).await.expect("insert");
@@ -349,7 +355,7 @@ async fn audit_distinct_users_use_latest_name(db: Db) {
     let mut r = record("u-3", "status", "CORP-A");
     r.user_name = None;
     db.audit_insert(&r).await.expect("insert");
-    let users = db.audit_distinct_users().await.expect("users");
+    let users = db.audit_distinct_users(None).await.expect("users");
     assert_eq!(
         users,
         vec![
@@ -378,12 +384,13 @@ fn csv_quotes_and_defuses_formulas() {
     let header = audit_csv_header();
     assert!(header.ends_with("\r\n"));
     let columns = header.trim_end().split(',').count();
-    assert_eq!(columns, 18);
+    assert_eq!(columns, 19);
 
     let rec = AuditRecord {
         id: 7,
         at: time::macros::datetime!(2024-05-01 12:30:00 UTC),
         request_id: None,
+        client_request_id: Some("=client".into()),
         subject: "=cmd|' /C calc'!A0".into(),
         user_name: Some("Smith, Jo".into()),
         roles: "org_tech org_super".into(),
@@ -406,7 +413,7 @@ fn csv_quotes_and_defuses_formulas() {
         row,
         "7,2024-05-01T12:30:00Z,,'=cmd|' /C calc'!A0,\"Smith, Jo\",org_tech org_super,CORP-A,nickname,\
          \"{\"\"mdns\"\":[\"\"5551230001\"\"]}\",\"{\"\"nickname\"\":\"\"@evil\"\"}\",1,1,0,0,ok,200,\
-         \"{\"\"failed\"\":[],\"\"unknown\"\":[]}\",\r\n"
+         \"{\"\"failed\"\":[],\"\"unknown\"\":[]}\",,'=client\r\n"
     );
 }
 

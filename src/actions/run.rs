@@ -364,6 +364,9 @@ fn clone_err(e: &UpstreamError) -> UpstreamError {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditContext {
     pub request_id: Option<String>,
+    /// The client's own `X-Request-Id` (jobs written before it existed have none).
+    #[serde(default)]
+    pub client_request_id: Option<String>,
     pub subject: String,
     pub user_name: Option<String>,
     pub roles: String,
@@ -377,9 +380,11 @@ impl AuditContext {
         corp: &CorpId,
         action: ActionKind,
         request_id: Option<String>,
+        client_request_id: Option<String>,
     ) -> Self {
         Self {
             request_id,
+            client_request_id,
             subject: user.subject.clone(),
             user_name: user.name.clone().or_else(|| user.email.clone()),
             roles: user.roles_label(),
@@ -402,6 +407,7 @@ impl AuditContext {
             line_count.unwrap_or(o.updated + o.failed.len() as u64 + o.unknown.len() as u64);
         NewAuditRecord {
             request_id: self.request_id.clone(),
+            client_request_id: self.client_request_id.clone(),
             subject: self.subject.clone(),
             user_name: self.user_name.clone(),
             roles: self.roles.clone(),

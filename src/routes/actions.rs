@@ -287,6 +287,7 @@ pub async fn submit(
     user: CurrentUser,
     session: Session,
     Path((corp, action)): Path<(String, String)>,
+    client_request_id: Option<axum::Extension<crate::middleware::ClientRequestId>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -368,7 +369,13 @@ pub async fn submit(
         // Used once: the password leaves the session store with this change.
         let _ = session.remove::<String>(k).await;
     }
-    let audit = AuditContext::new(&user.principal, &corp, kind, request_id(&headers));
+    let audit = AuditContext::new(
+        &user.principal,
+        &corp,
+        kind,
+        request_id(&headers),
+        client_request_id.map(|axum::Extension(c)| c.0),
+    );
 
     if let Target::Lines(mdns) = &target {
         if mdns.len() > CHUNK_SIZE {

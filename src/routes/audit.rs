@@ -134,7 +134,20 @@ pub async fn page(
     let q: AuditQuery = parse_query(raw.as_deref())?;
     let f = filter_for(&user, &q)?;
     let (records, total) = state.db.audit_list(&f).await?;
-    let users = state.db.audit_distinct_users().await?;
+    // Only people who changed something in the groups the reader may open (their own, if none listed).
+    let users = match user.principal.audit_scope() {
+        AuditScope::Groups(g) => {
+            let g: Vec<String> = g.iter().map(|c| c.to_string()).collect();
+            state.db.audit_distinct_users(Some(&g)).await?
+        }
+        AuditScope::OwnOnly => state
+            .db
+            .audit_distinct_users(None)
+            .await?
+            .into_iter()
+            .filter(|(s, _)| *s == user.principal.subject)
+            .collect(),
+    };
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
     let shown = records.len() as u64;
     let scope = user.principal.audit_scope();
@@ -165,7 +178,6 @@ pub async fn page(
         to_n: f.offset + shown,
         users: users
             .into_iter()
-            .filter(|(s, _)| matches!(scope, AuditScope::Groups(_)) || *s == user.principal.subject)
             .map(|(s, n)| Choice {
                 selected: f.subject.as_deref() == Some(s.as_str()),
                 label: n.unwrap_or_else(|| s.clone()),

@@ -28,6 +28,8 @@ pub struct DemoUser {
     pub roles: &'static [&'static str],
     pub corp_ids: &'static [&'static str],
     pub account_type: Option<&'static str>,
+    /// What this user's role may do, in one sentence (the demo sign-in page).
+    pub about: &'static str,
 }
 
 const ALL_GROUPS: &[&str] = &["NORTHSTAR-ISD", "NORTHSTAR-ISD-HS", "FLEET-LARGE"];
@@ -41,6 +43,7 @@ pub const USERS: &[DemoUser] = &[
         roles: &["org_super"],
         corp_ids: ALL_GROUPS,
         account_type: None,
+        about: "A super administrator: may make every change the console offers, data limits included, in every device group.",
     },
     DemoUser {
         login: "tech",
@@ -49,6 +52,7 @@ pub const USERS: &[DemoUser] = &[
         roles: &["org_tech"],
         corp_ids: ALL_GROUPS,
         account_type: None,
+        about: "A technician: may make every change, from status and nicknames to data limits, labels and SmartSpot settings.",
     },
     DemoUser {
         login: "kajeet",
@@ -57,6 +61,7 @@ pub const USERS: &[DemoUser] = &[
         roles: &["org_kajeetmanaged"],
         corp_ids: ALL_GROUPS,
         account_type: None,
+        about: "A Kajeet-managed account: may change status, nicknames, notes, groups and IMEIs and delete labels, but not data limits.",
     },
     DemoUser {
         login: "manager",
@@ -65,6 +70,7 @@ pub const USERS: &[DemoUser] = &[
         roles: &["org_managerplus"],
         corp_ids: ALL_GROUPS,
         account_type: None,
+        about: "A manager plus: may change status, nicknames, notes, groups and IMEIs and delete labels, but not data limits.",
     },
     DemoUser {
         login: "media",
@@ -73,6 +79,7 @@ pub const USERS: &[DemoUser] = &[
         roles: &["org_mediacenter"],
         corp_ids: ALL_GROUPS,
         account_type: None,
+        about: "A media center account: sees every line but may change only the MDN custom field and SmartSpot settings.",
     },
     DemoUser {
         login: "readonly",
@@ -81,6 +88,7 @@ pub const USERS: &[DemoUser] = &[
         roles: &["readonly"],
         corp_ids: ALL_GROUPS,
         account_type: None,
+        about: "A read-only account: sees and exports every line, and every change is refused.",
     },
     DemoUser {
         login: "limited",
@@ -89,6 +97,7 @@ pub const USERS: &[DemoUser] = &[
         roles: &["org_tech"],
         corp_ids: &["NORTHSTAR-ISD"],
         account_type: None,
+        about: "A technician who may open only NORTHSTAR-ISD: the other device groups are refused.",
     },
     DemoUser {
         login: "choice",
@@ -97,6 +106,7 @@ pub const USERS: &[DemoUser] = &[
         roles: &["org_tech"],
         corp_ids: ALL_GROUPS,
         account_type: Some("kajeet_choice"),
+        about: "A technician on a Kajeet Choice account: everything a technician may do, plus the summer usage setting.",
     },
 ];
 
@@ -243,7 +253,11 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{t}</title>\n</head>\n<body>\n<main>\n<h1>{t}</h1>\n{body}\n</main>\n</body>\n</html>\n",
+         <title>{t}</title>\n<link rel=\"stylesheet\" href=\"/static/app.css\">\n</head>\n<body>\n\
+         <header class=\"top\"><span class=\"brand\">Sentinel Console</span></header>\n\
+         <main id=\"main\">\n<div class=\"demo-signin\">\n<h1>{t}</h1>\n<div class=\"card\">\n{body}\n</div>\n</div>\n</main>\n\
+         <footer class=\"foot\"><p class=\"demo-notice\"><strong>Demo mode:</strong> simulated data and sign-in.</p></footer>\n\
+         </body>\n</html>\n",
         t = escape(title)
     );
     let mut resp = (status, Html(html)).into_response();
@@ -276,8 +290,27 @@ fn get<'a>(p: &'a [(String, String)], k: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// The authorize request's checks (RFC 6749 §4.1.1 + PKCE mandatory).
-fn validate_authorize(p: &[(String, String)]) -> Result<(), String> {
+/// Is `redirect` a URI this provider may send a code to? Registered URIs match exactly; with none
+/// registered (the standalone simulator), only a loopback `http` URI ending in `/auth/callback`,
+/// so that the browser is never sent with a code to another host.
+fn redirect_allowed(redirect: &Url, registered: &[Url]) -> bool {
+    if redirect.fragment().is_some() || !redirect.username().is_empty() {
+        return false;
+    }
+    if !registered.is_empty() {
+        return registered.iter().any(|r| r == redirect);
+    }
+    let loopback = match redirect.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    redirect.scheme() == "http" && loopback && redirect.path().ends_with("/auth/callback")
+}
+
+/// The authorize request's checks (RFC 6749 §4.1.1 + PKCE mandatory, registered redirect URIs).
+fn validate_authorize(p: &[(String, String)], registered: &[Url]) -> Result<(), String> {
     match get(p, "response_type") {
         Some("code") => {}
         Some(other) => {
@@ -292,7 +325,13 @@ fn validate_authorize(p: &[(String, String)]) -> Result<(), String> {
     }
     let redirect = get(p, "redirect_uri").ok_or("redirect_uri is missing.")?;
     match Url::parse(redirect) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            if !redirect_allowed(&u, registered) {
+                return Err(format!(
+                    "redirect_uri “{redirect}” is not registered for this client."
+                ));
+            }
+        }
         _ => {
             return Err(format!(
                 "redirect_uri “{redirect}” is not an absolute http(s) URL."
@@ -311,51 +350,66 @@ fn validate_authorize(p: &[(String, String)]) -> Result<(), String> {
     }
 }
 
+/// One demo user as the sign-in page shows them.
+struct UserCard {
+    login: &'static str,
+    name: &'static str,
+    email: &'static str,
+    about: &'static str,
+    roles: String,
+    groups: String,
+    account_type: Option<&'static str>,
+}
+
+/// The demo sign-in page, in the console's own layout (its footer says demo mode).
+#[derive(askama::Template)]
+#[template(path = "pages/demo_signin.html")]
+struct SignInPage {
+    layout: crate::views::Layout,
+    hidden: Vec<(String, String)>,
+    users: Vec<UserCard>,
+}
+
 /// `GET /oauth/authorize`: the demo sign-in page, one form per demo user.
-pub async fn authorize_page(RawQuery(q): RawQuery) -> Response {
+pub async fn authorize_page(State(sim): State<Simulator>, RawQuery(q): RawQuery) -> Response {
     let p = match pairs(q.as_deref().unwrap_or("")) {
         Ok(p) => p,
         Err(e) => return bad_authorize(&e),
     };
-    if let Err(e) = validate_authorize(&p) {
+    if let Err(e) = validate_authorize(&p, &sim.inner.cfg.redirect_uris) {
         return bad_authorize(&e);
     }
-    let hidden: String = p
-        .iter()
-        .filter(|(k, _)| k != "user")
-        .map(|(k, v)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
-                escape(k),
-                escape(v)
-            )
-        })
-        .collect();
-    let mut body = String::from(
-        "<p>This is the demo identity provider of the Sentinel simulator. Choose who to sign in as; \
-         no password is needed.</p>\n<ul>\n",
-    );
-    for u in USERS {
-        let groups = u.corp_ids.join(", ");
-        let extra = u
-            .account_type
-            .map(|a| format!("; account type {a}"))
-            .unwrap_or_default();
-        body.push_str(&format!(
-            "<li>\n<form method=\"post\" action=\"authorize\">\n{hidden}\
-             <button type=\"submit\" name=\"user\" value=\"{login}\">Sign in as {name}</button>\n\
-             <p>User <code>{login}</code> ({email}): scope {roles}; device groups {groups}{extra}</p>\n\
-             </form>\n</li>\n",
-            login = escape(u.login),
-            name = escape(u.name),
-            email = escape(u.email),
-            roles = escape(&u.roles.join(" ")),
-            groups = escape(&groups),
-            extra = escape(&extra),
-        ));
+    let mut layout = crate::views::Layout::anonymous("Sign in (demo)", None);
+    layout.demo = true;
+    let view = SignInPage {
+        layout,
+        hidden: p.into_iter().filter(|(k, _)| k != "user").collect(),
+        users: USERS
+            .iter()
+            .map(|u| UserCard {
+                login: u.login,
+                name: u.name,
+                email: u.email,
+                about: u.about,
+                roles: u.roles.join(" "),
+                groups: u.corp_ids.join(", "),
+                account_type: u.account_type,
+            })
+            .collect(),
+    };
+    match askama::Template::render(&view) {
+        Ok(html) => {
+            let mut resp = (StatusCode::OK, Html(html)).into_response();
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(e) => page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Sign-in page unavailable",
+            &format!("<p>{}</p>", escape(&e.to_string())),
+        ),
     }
-    body.push_str("</ul>");
-    page(StatusCode::OK, "Sign in to Sentinel (demo)", &body)
 }
 
 /// `POST /oauth/authorize`: issue a one-time code and send the browser back.
@@ -364,7 +418,7 @@ pub async fn authorize_submit(State(sim): State<Simulator>, body: Bytes) -> Resp
         Ok(p) => p,
         Err(e) => return bad_authorize(&e),
     };
-    if let Err(e) = validate_authorize(&p) {
+    if let Err(e) = validate_authorize(&p, &sim.inner.cfg.redirect_uris) {
         return bad_authorize(&e);
     }
     let Some(u) = get(&p, "user").and_then(user) else {
@@ -627,14 +681,51 @@ mod tests {
         .iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
-        assert!(validate_authorize(&ok).is_ok());
+        assert!(validate_authorize(&ok, &[]).is_ok());
         let mut plain = ok.clone();
         plain[4].1 = "plain".into();
-        assert!(validate_authorize(&plain).is_err());
+        assert!(validate_authorize(&plain, &[]).is_err());
         let mut rel = ok.clone();
         rel[2].1 = "/auth/callback".into();
-        assert!(validate_authorize(&rel).is_err());
-        assert!(validate_authorize(&ok[..3]).is_err());
+        assert!(validate_authorize(&rel, &[]).is_err());
+        assert!(validate_authorize(&ok[..3], &[]).is_err());
+    }
+
+    #[test]
+    fn redirect_uris_are_the_registered_ones_or_a_loopback_callback() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        // Standalone (nothing registered): loopback http callbacks only.
+        for ok in [
+            "http://127.0.0.1:41234/auth/callback",
+            "http://localhost:3000/auth/callback",
+            "http://[::1]:3000/auth/callback",
+        ] {
+            assert!(redirect_allowed(&u(ok), &[]), "{ok}");
+        }
+        for bad in [
+            "http://evil.example/auth/callback",
+            "https://127.0.0.1/auth/callback",
+            "http://127.0.0.1:3000/elsewhere",
+            "http://127.0.0.1.evil.example/auth/callback",
+            "http://user@127.0.0.1:3000/auth/callback",
+            "http://127.0.0.1:3000/auth/callback#x",
+        ] {
+            assert!(!redirect_allowed(&u(bad), &[]), "{bad}");
+        }
+        // Registered: exactly those.
+        let reg = [u("https://console.example/auth/callback")];
+        assert!(redirect_allowed(
+            &u("https://console.example/auth/callback"),
+            &reg
+        ));
+        assert!(!redirect_allowed(
+            &u("http://127.0.0.1:3000/auth/callback"),
+            &reg
+        ));
+        assert!(!redirect_allowed(
+            &u("https://console.example/auth/callback?x=1"),
+            &reg
+        ));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Routes (relative to wherever the router is mounted): `/sentinel/api/v1.0/...` (the 19
 //! operations and the vendor's password sign-in), `/oauth/authorize|token|revoke` (demo IdP),
-//! `/_sim/faults` and `/_sim/requests` (control endpoints for tests and benchmarks).
+//! `/_sim/faults` and `/_sim/requests` (control endpoints for tests and benchmarks: only when
+//! [`SimConfig::control_endpoints`] is on, never in the console's embedded demo).
 
 mod api;
 mod csv;
@@ -36,6 +37,13 @@ pub struct SimConfig {
     pub large_group_size: u64,
     /// Lifetime of the demo access tokens.
     pub token_ttl: Duration,
+    /// The redirect URIs the demo identity provider accepts, compared exactly (the client's
+    /// registration). Empty: only loopback `http` URIs whose path ends in `/auth/callback`
+    /// (the standalone simulator beside consoles on random local ports).
+    pub redirect_uris: Vec<url::Url>,
+    /// Serve `/_sim/faults` and `/_sim/requests` and keep the request log (tokens included).
+    /// Only the standalone `simulate` command and tests; never on the console's public listener.
+    pub control_endpoints: bool,
 }
 
 /// One request the simulator received, as recorded before any fault or auth decision.
@@ -151,18 +159,27 @@ impl Simulator {
             )
             .route("/oauth/token", post(idp::token))
             .route("/oauth/revoke", post(idp::revoke))
-            .route(
-                "/_sim/faults",
-                post(add_fault_http).delete(clear_faults_http),
-            )
-            .route(
-                "/_sim/requests",
-                get(requests_http).delete(clear_requests_http),
-            );
-        api.merge(rest)
-            .fallback(api::not_found)
-            .layer(middleware::from_fn_with_state(self.clone(), record_layer))
-            .with_state(self.clone())
+            // The sign-in pages get the console's own headers (CSP, no framing, no-store).
+            .layer(middleware::from_fn(crate::middleware::security_headers));
+        let mut router = api.merge(rest);
+        if self.inner.cfg.control_endpoints {
+            router = router
+                .route(
+                    "/_sim/faults",
+                    post(add_fault_http).delete(clear_faults_http),
+                )
+                .route(
+                    "/_sim/requests",
+                    get(requests_http).delete(clear_requests_http),
+                );
+        }
+        let router = router.fallback(api::not_found);
+        let router = if self.inner.cfg.control_endpoints {
+            router.layer(middleware::from_fn_with_state(self.clone(), record_layer))
+        } else {
+            router
+        };
+        router.with_state(self.clone())
     }
 
     /// Adds a fault for `/sentinel/api/` requests.

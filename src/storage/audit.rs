@@ -11,7 +11,10 @@ use super::sqlutil::{day_start, parse_json, parse_stamp, stamp, with_pool};
 /// A change to record. `fields` must already have secrets redacted by the caller.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewAuditRecord {
+    /// The console's own request id.
     pub request_id: Option<String>,
+    /// The `X-Request-Id` the client sent, if any (never trusted as the console's).
+    pub client_request_id: Option<String>,
     pub subject: String,
     pub user_name: Option<String>,
     pub roles: String,
@@ -40,6 +43,7 @@ pub struct AuditRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     pub request_id: Option<String>,
+    pub client_request_id: Option<String>,
     pub subject: String,
     pub user_name: Option<String>,
     pub roles: String,
@@ -94,8 +98,10 @@ macro_rules! audit_insert_query {
         let r: &$crate::storage::audit::NewAuditRecord = $r;
         sqlx::query_scalar::<_, i64>(
             "INSERT INTO audit_log (at, request_id, subject, user_name, roles, corp_id, action, selection, \
-             fields, line_count, updated, failed, unknown, outcome, upstream_status, result, job_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
+             fields, line_count, updated, failed, unknown, outcome, upstream_status, result, job_id, \
+             client_request_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             RETURNING id",
         )
         .bind($at)
         .bind(&r.request_id)
@@ -114,12 +120,13 @@ macro_rules! audit_insert_query {
         .bind(r.upstream_status)
         .bind(r.result.to_string())
         .bind(&r.job_id)
+        .bind(&r.client_request_id)
     }};
 }
 pub(super) use audit_insert_query;
 
 const COLUMNS: &str = "id, at, request_id, subject, user_name, roles, corp_id, action, selection, fields, \
-     line_count, updated, failed, unknown, outcome, upstream_status, result, job_id";
+     line_count, updated, failed, unknown, outcome, upstream_status, result, job_id, client_request_id";
 
 /// Rows fetched per round trip while streaming the whole log.
 const STREAM_PAGE: usize = 500;
@@ -129,6 +136,7 @@ struct AuditRow {
     id: i64,
     at: String,
     request_id: Option<String>,
+    client_request_id: Option<String>,
     subject: String,
     user_name: Option<String>,
     roles: String,
@@ -153,6 +161,7 @@ impl TryFrom<AuditRow> for AuditRecord {
             id: r.id,
             at: parse_stamp(&r.at)?,
             request_id: r.request_id,
+            client_request_id: r.client_request_id,
             subject: r.subject,
             user_name: r.user_name,
             roles: r.roles,
@@ -305,14 +314,38 @@ impl Db {
         rows.into_iter().map(AuditRecord::try_from).collect()
     }
 
-    /// Everyone who appears in the log, with the display name of their latest record, for the
-    /// filter dropdown; sorted by display name.
-    pub async fn audit_distinct_users(&self) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
-        let sql = "SELECT a.subject, a.user_name FROM audit_log a \
-             JOIN (SELECT subject, MAX(id) AS id FROM audit_log GROUP BY subject) latest ON a.id = latest.id \
-             ORDER BY LOWER(COALESCE(a.user_name, a.subject)), a.subject";
+    /// Everyone who appears in the log (of the device groups `corp_ids` when given), with the display
+    /// name of their latest record there, for the filter dropdown; sorted by display name.
+    pub async fn audit_distinct_users(
+        &self,
+        corp_ids: Option<&[String]>,
+    ) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
+        let (cond, corp_ids): (String, &[String]) = match corp_ids {
+            None => (String::new(), &[]),
+            Some([]) => return Ok(Vec::new()),
+            Some(ids) => (
+                format!(
+                    " WHERE corp_id IN ({})",
+                    (1..=ids.len())
+                        .map(|i| format!("${i}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                ids,
+            ),
+        };
+        let sql = format!(
+            "SELECT a.subject, a.user_name FROM audit_log a \
+             JOIN (SELECT subject, MAX(id) AS id FROM audit_log{cond} GROUP BY subject) \
+             latest ON a.id = latest.id \
+             ORDER BY LOWER(COALESCE(a.user_name, a.subject)), a.subject"
+        );
         with_pool!(self, pool => {
-            sqlx::query_as::<_, (String, Option<String>)>(sql).fetch_all(pool).await
+            let mut q = sqlx::query_as::<_, (String, Option<String>)>(&sql);
+            for c in corp_ids {
+                q = q.bind(c);
+            }
+            q.fetch_all(pool).await
         })
     }
 }
@@ -320,13 +353,13 @@ impl Db {
 /// The CSV header line (CRLF-terminated, like every row).
 pub fn audit_csv_header() -> &'static str {
     "id,at,request_id,subject,user_name,roles,corp_id,action,selection,fields,line_count,updated,failed,\
-     unknown,outcome,upstream_status,result,job_id\r\n"
+     unknown,outcome,upstream_status,result,job_id,client_request_id\r\n"
 }
 
 /// One record as a CSV line (RFC 4180, CRLF-terminated), safe to open in a spreadsheet.
 pub fn audit_csv_row(r: &AuditRecord) -> String {
     let at = time::format_description::well_known::Rfc3339;
-    let cells: [String; 18] = [
+    let cells: [String; 19] = [
         r.id.to_string(),
         r.at.format(&at).unwrap_or_default(),
         r.request_id.clone().unwrap_or_default(),
@@ -345,6 +378,7 @@ pub fn audit_csv_row(r: &AuditRecord) -> String {
         r.upstream_status.map(|s| s.to_string()).unwrap_or_default(),
         r.result.to_string(),
         r.job_id.clone().unwrap_or_default(),
+        r.client_request_id.clone().unwrap_or_default(),
     ];
     let mut line = cells
         .iter()

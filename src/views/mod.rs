@@ -32,12 +32,29 @@ impl From<&Principal> for UserView {
     }
 }
 
+tokio::task_local! {
+    /// Set for each request by [`demo_scope`]: is this console running the embedded demo?
+    static DEMO_MODE: bool;
+}
+
+/// Runs a request's handling with the demo flag every [`Layout`] built inside it reads.
+pub async fn demo_scope<F: std::future::Future>(demo: bool, f: F) -> F::Output {
+    DEMO_MODE.scope(demo, f).await
+}
+
+/// Is the current request served by a console in demo mode (false outside a request)?
+pub fn demo_mode() -> bool {
+    DEMO_MODE.try_with(|d| *d).unwrap_or(false)
+}
+
 /// What the base layout needs on every page.
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub title: String,
     pub user: Option<UserView>,
     pub csrf: Option<String>,
+    /// Demo mode: the footer says the data and the sign-in are simulated.
+    pub demo: bool,
 }
 
 impl Layout {
@@ -46,6 +63,7 @@ impl Layout {
             title: title.to_owned(),
             user: None,
             csrf,
+            demo: demo_mode(),
         }
     }
     pub fn signed_in(title: impl Into<String>, user: &Principal, csrf: &str) -> Self {
@@ -53,6 +71,7 @@ impl Layout {
             title: title.into(),
             user: Some(user.into()),
             csrf: Some(csrf.to_owned()),
+            demo: demo_mode(),
         }
     }
 }

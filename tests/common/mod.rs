@@ -43,6 +43,8 @@ pub fn default_sim_config() -> SimConfig {
     SimConfig {
         large_group_size: 2_000,
         token_ttl: Duration::from_secs(3600),
+        redirect_uris: Vec::new(),
+        control_endpoints: true,
     }
 }
 

@@ -1,0 +1,429 @@
+//! Issue 12's hardening, end to end: the embedded demo exposes no simulator control endpoints and
+//! says it is a demo; the demo identity provider redirects only to the console's own callback and
+//! sends the console's security headers; the console keeps a client's `X-Request-Id` apart from its
+//! own; `.`/`..` device groups are refused before any upstream call; HSTS over https; the audit
+//! page's user filter lists only people of the reader's device groups.
+
+mod common;
+
+use std::sync::Arc;
+
+use sentinel_console::config::Config;
+use sentinel_console::startup::Application;
+use sentinel_console::storage::audit::{AuditFilter, NewAuditRecord};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use url::Url;
+
+/// The embedded default (demo mode) on a random loopback port; returns its base URL.
+async fn embedded() -> String {
+    let app = Application::build(Config::for_tests(&common::sqlite_url()))
+        .await
+        .expect("build");
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(async move {
+        let _ = app.run_until_stopped(std::future::pending()).await;
+    });
+    base
+}
+
+fn texts(html: &str, css: &str) -> Vec<String> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(css).expect("selector");
+    doc.select(&sel)
+        .map(|e| e.text().collect::<String>().trim().to_owned())
+        .collect()
+}
+
+fn authorize_query(redirect_uri: &str) -> String {
+    serde_urlencoded::to_string([
+        ("response_type", "code"),
+        ("client_id", "sentinel-console"),
+        ("redirect_uri", redirect_uri),
+        ("state", "s"),
+        (
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        ),
+        ("code_challenge_method", "S256"),
+    ])
+    .expect("query")
+}
+
+fn assert_security_headers(resp: &reqwest::Response) {
+    let h = resp.headers();
+    assert_eq!(
+        h.get("content-security-policy")
+            .and_then(|v| v.to_str().ok()),
+        Some(sentinel_console::middleware::CSP),
+        "CSP on {}",
+        resp.url()
+    );
+    assert_eq!(h.get("x-frame-options").unwrap(), "DENY");
+    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+    assert_eq!(h.get("cache-control").unwrap(), "no-store");
+}
+
+#[tokio::test]
+async fn the_embedded_console_serves_no_simulator_control_endpoints() {
+    let base = embedded().await;
+    let http = reqwest::Client::new();
+    for (method, path) in [
+        ("GET", "/sim/_sim/requests"),
+        ("DELETE", "/sim/_sim/requests"),
+        ("POST", "/sim/_sim/faults"),
+        ("DELETE", "/sim/_sim/faults"),
+    ] {
+        let r = http
+            .request(method.parse().unwrap(), format!("{base}{path}"))
+            .header("content-type", "application/json")
+            .body(r#"{"kind":{"status":500},"times":1}"#)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 404, "{method} {path}");
+    }
+    // The demo itself still works end to end.
+    let client = common::browser_client();
+    let landed = common::sign_in_with(&client, &base, "tech", "/devices/NORTHSTAR-ISD").await;
+    assert_eq!(landed.status(), 200);
+}
+
+#[tokio::test]
+async fn every_page_of_the_demo_says_it_is_a_demo_and_a_real_console_does_not() {
+    let base = embedded().await;
+    let client = common::browser_client();
+    let signed_out = client
+        .get(format!("{base}/signed-out"))
+        .send()
+        .await
+        .unwrap();
+    let html = signed_out.text().await.unwrap();
+    assert!(
+        texts(&html, "footer .demo-notice")[0].contains("Demo mode: simulated data and sign-in"),
+        "{html}"
+    );
+    let landed = common::sign_in_with(&client, &base, "tech", "/devices/NORTHSTAR-ISD").await;
+    let html = landed.text().await.unwrap();
+    assert!(texts(&html, "footer .demo-notice")[0].starts_with("Demo mode"));
+    let error = client
+        .get(format!("{base}/devices/NOT-MINE"))
+        .send()
+        .await
+        .unwrap();
+    assert!(error.status().is_client_error());
+    let html = error.text().await.unwrap();
+    assert_eq!(texts(&html, "footer .demo-notice").len(), 1, "{html}");
+
+    // A console with a (simulated, but configured) upstream is not a demo.
+    let real = common::spawn_app().await;
+    real.sign_in("tech").await;
+    let html = real
+        .get("/devices/NORTHSTAR-ISD")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(texts(&html, "footer .demo-notice").is_empty());
+}
+
+#[tokio::test]
+async fn the_demo_sign_in_page_has_the_consoles_look_and_explains_each_role() {
+    let base = embedded().await;
+    let callback = format!("{base}/auth/callback");
+    let r = reqwest::get(format!(
+        "{base}/sim/oauth/authorize?{}",
+        authorize_query(&callback)
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_security_headers(&r);
+    let html = r.text().await.unwrap();
+    let doc = scraper::Html::parse_document(&html);
+    let sel = |s: &str| scraper::Selector::parse(s).unwrap();
+    assert_eq!(
+        doc.select(&sel(r#"link[rel="stylesheet"]"#))
+            .next()
+            .and_then(|l| l.value().attr("href")),
+        Some("/static/app.css")
+    );
+    // Nothing the CSP would block: no inline style or script.
+    assert_eq!(doc.select(&sel("[style], style")).count(), 0);
+    assert!(
+        doc.select(&sel("script"))
+            .all(|s| s.value().attr("src").is_some())
+    );
+    let cards: Vec<String> = texts(&html, "li.demo-user");
+    assert_eq!(cards.len(), 8);
+    for (login, sentence) in [
+        ("readonly", "every change is refused"),
+        ("limited", "may open only NORTHSTAR-ISD"),
+        ("choice", "summer usage"),
+        ("media", "only the MDN custom field"),
+    ] {
+        assert!(
+            cards
+                .iter()
+                .any(|c| c.contains(&format!("Sign in as {login}")) && c.contains(sentence)),
+            "{login}: {cards:?}"
+        );
+    }
+    assert!(texts(&html, "footer .demo-notice")[0].starts_with("Demo mode"));
+}
+
+#[tokio::test]
+async fn the_standalone_demo_idp_redirects_only_to_loopback_console_callbacks() {
+    let sim = common::spawn_sim(common::default_sim_config()).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for evil in [
+        "https://evil.example/auth/callback",
+        "http://evil.example/auth/callback",
+        "http://127.0.0.1:3000/phish",
+    ] {
+        let q = authorize_query(evil);
+        let page = http
+            .get(sim.url(&format!("/oauth/authorize?{q}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 400, "{evil}");
+        assert_security_headers(&page);
+        assert!(page.text().await.unwrap().contains("not registered"));
+        let submit = http
+            .post(sim.url("/oauth/authorize"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("{q}&user=tech"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(submit.status(), 400, "{evil}");
+        assert!(submit.headers().get("location").is_none());
+    }
+    // A console on a random local port still signs in (tests/common does it for every test).
+    let q = authorize_query("http://127.0.0.1:45678/auth/callback");
+    let ok = http
+        .post(sim.url("/oauth/authorize"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("{q}&user=tech"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 302);
+    let to = Url::parse(ok.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(
+        (to.host_str(), to.port(), to.path()),
+        (Some("127.0.0.1"), Some(45678), "/auth/callback")
+    );
+}
+
+#[tokio::test]
+async fn the_embedded_demo_idp_redirects_only_to_this_consoles_callback() {
+    let base = embedded().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Another local console (or anything else) is not this console.
+    for other in [
+        "http://127.0.0.1:1/auth/callback".to_owned(),
+        format!("{base}/elsewhere"),
+        "https://evil.example/auth/callback".to_owned(),
+    ] {
+        let q = authorize_query(&other);
+        let r = http
+            .post(format!("{base}/sim/oauth/authorize"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("{q}&user=super"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{other}");
+        assert!(r.headers().get("location").is_none());
+        assert_security_headers(&r);
+    }
+}
+
+#[tokio::test]
+async fn a_clients_request_id_is_kept_apart_from_the_consoles() {
+    let app = common::spawn_app().await;
+    app.sign_in("tech").await;
+    let csrf = app.csrf().await;
+    let r = app
+        .client
+        .post(app.url("/devices/NORTHSTAR-ISD/actions/nickname"))
+        .header("x-request-id", "client-chosen-42")
+        .form(&[
+            ("mdns", "521-267-1508"),
+            ("nickname", "bus 7"),
+            ("confirmed", "true"),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
+    let ours = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_ne!(ours, "client-chosen-42");
+    assert!(uuid::Uuid::parse_str(&ours).is_ok(), "{ours}");
+    let (records, _) = app
+        .state
+        .db
+        .audit_list(&AuditFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].request_id.as_deref(), Some(ours.as_str()));
+    assert_eq!(
+        records[0].client_request_id.as_deref(),
+        Some("client-chosen-42")
+    );
+    // And the audit CSV carries both, each in its own column.
+    let csv = app.get("/audit.csv").await.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().ends_with(",client_request_id"));
+    let row = lines.next().unwrap();
+    assert!(
+        row.ends_with(",client-chosen-42") && row.contains(&ours),
+        "{row}"
+    );
+}
+
+/// Sends `GET {path}` verbatim (no URL normalisation of `..`) with the session cookie of `jar`.
+async fn raw_get(base: &str, jar: &reqwest::cookie::Jar, path: &str) -> String {
+    use reqwest::cookie::CookieStore;
+    let url = Url::parse(base).unwrap();
+    let cookie = jar
+        .cookies(&url)
+        .map(|c| c.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let mut tcp = tokio::net::TcpStream::connect(url.socket_addrs(|| None).unwrap()[0])
+        .await
+        .unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n",
+        url.host_str().unwrap()
+    );
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    tcp.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+#[tokio::test]
+async fn dot_device_groups_are_refused_without_an_upstream_call() {
+    let app = common::spawn_app().await;
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let landed = common::sign_in_with(&client, &app.base, "super", "/").await;
+    assert_eq!(landed.status(), 200);
+    app.sim.sim.clear_requests();
+    for path in [
+        "/devices/%2E%2E",
+        "/devices/%2e",
+        "/devices/%2E%2E/totals",
+        "/devices/..%2F..%2Fauth/totals",
+    ] {
+        let resp = raw_get(&app.base, &jar, path).await;
+        let status = resp.lines().next().unwrap_or_default().to_owned();
+        assert!(
+            status.contains(" 400 ") || status.contains(" 404 "),
+            "{path}: {status}"
+        );
+    }
+    assert!(
+        app.sim.sim.api_requests().is_empty(),
+        "{:?}",
+        app.sim.sim.api_requests()
+    );
+    // The same through the device-group parser itself: a 400 with a readable message.
+    let resp = raw_get(&app.base, &jar, "/devices/%2E%2E").await;
+    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+    assert!(resp.contains("is not a device group id"), "{resp}");
+}
+
+#[tokio::test]
+async fn hsts_is_sent_when_the_public_url_is_https_only() {
+    let plain = common::spawn_app().await;
+    let r = plain.get("/healthz").await;
+    assert!(r.headers().get("strict-transport-security").is_none());
+
+    let tls = common::spawn_app_with(common::default_sim_config(), |c| {
+        c.public_url = Some(Url::parse("https://console.example").unwrap());
+    })
+    .await;
+    let r = tls.get("/healthz").await;
+    assert_eq!(
+        r.headers()["strict-transport-security"],
+        sentinel_console::middleware::HSTS
+    );
+    let r = tls.get("/static/app.css").await;
+    assert!(r.headers().get("strict-transport-security").is_some());
+}
+
+fn someone_elses(corp: &str, subject: &str, name: &str) -> NewAuditRecord {
+    NewAuditRecord {
+        request_id: None,
+        client_request_id: None,
+        subject: subject.into(),
+        user_name: Some(name.into()),
+        roles: "org_tech".into(),
+        corp_id: corp.into(),
+        action: "nickname".into(),
+        selection: json!({"mdns": ["521-267-1508"]}),
+        fields: json!({"nickname": "x"}),
+        line_count: 1,
+        updated: 1,
+        failed: 0,
+        unknown: 0,
+        outcome: "ok".into(),
+        upstream_status: Some(200),
+        result: json!({"failed": [], "unknown": []}),
+        job_id: None,
+    }
+}
+
+#[tokio::test]
+async fn the_audit_user_filter_lists_only_people_of_the_readers_groups() {
+    let app = common::spawn_app().await;
+    let db = &app.state.db;
+    db.audit_insert(&someone_elses("NORTHSTAR-ISD", "ann", "Ann Visible"))
+        .await
+        .unwrap();
+    db.audit_insert(&someone_elses("FLEET-LARGE", "bob", "Bob Hidden"))
+        .await
+        .unwrap();
+    // `limited` may open only NORTHSTAR-ISD.
+    app.sign_in("limited").await;
+    let html = app.get("/audit").await.text().await.unwrap();
+    let options = texts(&html, "select#a-user option");
+    assert!(options.iter().any(|o| o == "Ann Visible"), "{options:?}");
+    assert!(!options.iter().any(|o| o.contains("Bob")), "{options:?}");
+    assert!(!html.contains("Bob Hidden"));
+
+    // Someone who may open every group sees both.
+    let all = common::browser_client();
+    common::sign_in_with(&all, &app.base, "super", "/").await;
+    let html = all
+        .get(app.url("/audit?corpId=FLEET-LARGE"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let options = texts(&html, "select#a-user option");
+    assert!(options.iter().any(|o| o == "Bob Hidden"), "{options:?}");
+    assert!(options.iter().any(|o| o == "Ann Visible"), "{options:?}");
+}
