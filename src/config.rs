@@ -51,6 +51,8 @@ pub struct Config {
     pub sim_large_group: u64,
     /// Embedded demo sign-in: access-token lifetime.
     pub demo_token_ttl: Duration,
+    /// `METRICS_BIND_ADDR`: where `GET /metrics` is served; `None`: no metrics listener.
+    pub metrics_bind_addr: Option<SocketAddr>,
 }
 
 /// A configuration value that could not be used.
@@ -126,6 +128,12 @@ impl Config {
                 .transpose()?
                 .unwrap_or(20_000),
             demo_token_ttl: secs_var("DEMO_TOKEN_TTL_SECS", 3600)?,
+            metrics_bind_addr: var("METRICS_BIND_ADDR")
+                .map(|v| {
+                    v.parse()
+                        .map_err(|e| ConfigError(format!("METRICS_BIND_ADDR={v:?}: {e}")))
+                })
+                .transpose()?,
         })
     }
 
@@ -143,6 +151,7 @@ impl Config {
             session_absolute: Duration::from_secs(12 * 3600),
             sim_large_group: 2_000,
             demo_token_ttl: Duration::from_secs(3600),
+            metrics_bind_addr: None,
         }
     }
 

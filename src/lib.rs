@@ -13,12 +13,14 @@
 //! - [`storage`]: the database (SQLite or PostgreSQL): sessions, audit log, jobs
 //! - [`simulator`]: the embedded Sentinel simulator and demo identity provider
 //! - [`middleware`]: security headers, request ids, logging
+//! - [`metrics`]: Prometheus series and the `METRICS_BIND_ADDR` listener
 
 pub mod actions;
 pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod middleware;
 pub mod policy;
 pub mod routes;

@@ -323,7 +323,7 @@ async fn process(state: &AppState, job: Job, token: Option<SecretString>) {
         .job_finish_audited(id, &owner, state_after, &result, &rec)
         .await
     {
-        Ok(Some(_)) => {}
+        Ok(Some(_)) => state.metrics.change_finished(&rec),
         Ok(None) => tracing::warn!(job = %id, "job finished elsewhere"),
         Err(e) => tracing::error!(job = %id, error = %e, "job could not be finished"),
     }
