@@ -14,8 +14,12 @@ const CORP: &str = "NORTHSTAR-ISD";
 
 /// A console with `METRICS_BIND_ADDR` on a random loopback port, and where its metrics are.
 async fn spawn_with_metrics() -> (common::TestApp, SocketAddr) {
+    spawn_with_metrics_on(&common::sqlite_url()).await
+}
+
+async fn spawn_with_metrics_on(db: &str) -> (common::TestApp, SocketAddr) {
     let sim = common::spawn_sim(common::default_sim_config()).await;
-    let mut cfg = common::config_for(&sim, &common::sqlite_url());
+    let mut cfg = common::config_for(&sim, db);
     cfg.metrics_bind_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     let database_url = cfg.database_url.clone();
     let app = Application::build(cfg).await.expect("build console");
@@ -334,6 +338,21 @@ async fn a_job_counts_once_with_all_its_lines() {
         2.0,
         "one call per chunk"
     );
+}
+
+#[tokio::test]
+async fn sessions_and_pool_are_read_from_postgresql_too() {
+    let (app, metrics) = spawn_with_metrics_on(&common::postgres_url().await).await;
+    let text = scrape(metrics).await;
+    assert_eq!(must(&text, "sentinel_console_sessions_active"), 0.0);
+    assert_eq!(
+        must(&text, "sentinel_console_db_pool_max_connections"),
+        16.0
+    );
+    app.sign_in("tech").await;
+    let text = scrape(metrics).await;
+    assert!(must(&text, "sentinel_console_sessions_active") >= 1.0);
+    assert!(must(&text, "sentinel_console_db_pool_connections") >= 1.0);
 }
 
 #[tokio::test]
