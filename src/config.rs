@@ -58,6 +58,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `DEMO=1`: run the embedded demo even on a non-loopback bind address.
     pub demo_forced: bool,
+    /// `METRICS_BIND_ADDR`: where `GET /metrics` is served; `None`: no metrics listener.
+    pub metrics_bind_addr: Option<SocketAddr>,
 }
 
 /// A configuration value that could not be used.
@@ -150,6 +152,12 @@ impl Config {
                     )));
                 }
             },
+            metrics_bind_addr: var("METRICS_BIND_ADDR")
+                .map(|v| {
+                    v.parse()
+                        .map_err(|e| ConfigError(format!("METRICS_BIND_ADDR={v:?}: {e}")))
+                })
+                .transpose()?,
         }
         .checked()
     }
@@ -197,6 +205,7 @@ impl Config {
             token_encryption_key: None,
             data_dir: std::env::temp_dir().join("sentinel-console-tests"),
             demo_forced: false,
+            metrics_bind_addr: None,
         }
     }
 

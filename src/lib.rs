@@ -14,6 +14,7 @@
 //! - [`crypto`]: token encryption at rest
 //! - [`simulator`]: the embedded Sentinel simulator and demo identity provider
 //! - [`middleware`]: security headers, request ids, logging
+//! - [`metrics`]: Prometheus series and the `METRICS_BIND_ADDR` listener
 
 pub mod actions;
 pub mod auth;
@@ -21,6 +22,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod middleware;
 pub mod policy;
 pub mod routes;

@@ -35,6 +35,8 @@ pub struct AppState {
     pub instance_id: String,
     /// Recently fetched totals (see [`crate::upstream::cache`]).
     pub totals_cache: Arc<crate::upstream::cache::TotalsCache>,
+    /// Prometheus series (served only on `METRICS_BIND_ADDR`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     simulator: Option<Simulator>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl Application {
@@ -105,7 +108,17 @@ impl Application {
             }
             other => other.clone(),
         };
-        let upstream = SentinelClient::new(&api_url, config.upstream_timeout)?;
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let metrics_addr = match config.metrics_bind_addr {
+            Some(a) => Some(
+                crate::metrics::serve(a, metrics.clone(), db.clone())
+                    .await
+                    .with_context(|| format!("binding METRICS_BIND_ADDR {a}"))?,
+            ),
+            None => None,
+        };
+        let upstream =
+            SentinelClient::new(&api_url, config.upstream_timeout)?.with_metrics(metrics.clone());
         let auth = AuthState::new(&config, &identity, &public_url, &db).await?;
         let state = AppState {
             config: Arc::new(config),
@@ -115,6 +128,7 @@ impl Application {
             auth: Arc::new(auth),
             instance_id: uuid::Uuid::new_v4().to_string(),
             totals_cache: Arc::default(),
+            metrics,
         };
         // Jobs abandoned by a stopped instance are finished here (see actions::jobs).
         crate::actions::jobs::spawn_resumer(state.clone());
@@ -124,7 +138,13 @@ impl Application {
             router,
             state,
             simulator,
+            metrics_addr,
         })
+    }
+
+    /// Where `GET /metrics` is served (`METRICS_BIND_ADDR`), if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -197,6 +217,7 @@ pub fn build_router(state: AppState, simulator: Option<&Simulator>) -> Router {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),
         )
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::track))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
         .layer(axum::middleware::from_fn(take_client_request_id));

@@ -92,6 +92,14 @@ impl Db {
         }
     }
 
+    /// The pool's open connections, idle connections and maximum (`/metrics`).
+    pub fn pool_use(&self) -> (u32, usize, u32) {
+        match self {
+            Db::Sqlite(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
+            Db::Postgres(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
+        }
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Db::Sqlite(_) => "sqlite",

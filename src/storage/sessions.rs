@@ -175,3 +175,26 @@ impl ExpiredDeletion for AnyStore {
         }
     }
 }
+
+impl Db {
+    /// Unexpired records in tower-sessions' table (`/metrics`).
+    pub async fn count_active_sessions(&self) -> Result<i64, sqlx::Error> {
+        match self {
+            Db::Sqlite(p) => {
+                // Compared as the store writes it (sqlx's encoding of the time).
+                sqlx::query_scalar("SELECT COUNT(*) FROM tower_sessions WHERE expiry_date > ?")
+                    .bind(time::OffsetDateTime::now_utc())
+                    .fetch_one(p)
+                    .await
+            }
+            Db::Postgres(p) => {
+                sqlx::query_scalar(
+                    r#"SELECT COUNT(*) FROM "tower_sessions"."session" WHERE expiry_date > $1"#,
+                )
+                .bind(time::OffsetDateTime::now_utc())
+                .fetch_one(p)
+                .await
+            }
+        }
+    }
+}

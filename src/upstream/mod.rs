@@ -3,11 +3,12 @@
 pub mod cache;
 pub mod wire;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::Stream;
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -103,6 +104,8 @@ pub struct SentinelClient {
     /// Base URL ending in `/` (…`/sentinel/api/`).
     base: Url,
     timeout: Duration,
+    /// Where each call is counted (see [`crate::metrics`]).
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 const NO_DEVICES_FOUND: &str = "NO DEVICES FOUND";
@@ -126,7 +129,14 @@ impl SentinelClient {
             http,
             base,
             timeout,
+            metrics: None,
         })
+    }
+
+    /// Counts every call (by operation and status, with its latency) in `metrics`.
+    pub fn with_metrics(self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        let metrics = Some(metrics);
+        Self { metrics, ..self }
     }
 
     pub fn base_url(&self) -> &Url {
@@ -150,8 +160,14 @@ impl SentinelClient {
             .timeout(self.timeout)
     }
 
-    async fn send(&self, rb: reqwest::RequestBuilder) -> Result<reqwest::Response, UpstreamError> {
-        let resp = rb.send().await.map_err(|e| self.map_transport(e))?;
+    /// The one place requests are sent; `op`: the Sentinel operation (the metrics label).
+    async fn send(&self, op: &'static str, rb: RequestBuilder) -> Result<Response, UpstreamError> {
+        let start = Instant::now();
+        let sent = rb.send().await.map_err(|e| self.map_transport(e));
+        if let Some(m) = &self.metrics {
+            m.upstream(op, &sent, start.elapsed());
+        }
+        let resp = sent?;
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -203,9 +219,10 @@ impl SentinelClient {
 
     async fn json<T: DeserializeOwned>(
         &self,
-        rb: reqwest::RequestBuilder,
+        op: &'static str,
+        rb: RequestBuilder,
     ) -> Result<T, UpstreamError> {
-        let resp = self.send(rb).await?;
+        let resp = self.send(op, rb).await?;
         let body = resp.bytes().await.map_err(|e| self.map_transport(e))?;
         serde_json::from_slice(&body).map_err(|e| UpstreamError::BadBody(e.to_string()))
     }
@@ -219,7 +236,7 @@ impl SentinelClient {
         body: &B,
     ) -> Result<WriteResult, UpstreamError> {
         let rb = self.request(method, self.url(corp, tail), token).json(body);
-        self.json(rb).await
+        self.json(crate::metrics::write_operation(tail), rb).await
     }
 
     /// Maps the `NO DEVICES FOUND` quirk to an empty result.
@@ -246,7 +263,7 @@ impl SentinelClient {
         let rb = self
             .request(Method::GET, self.url(corp, &[]), token)
             .query(&p.pairs());
-        Self::empty_if_no_devices(self.json(rb).await)
+        Self::empty_if_no_devices(self.json("list_devices", rb).await)
     }
 
     /// `GET /v1.0/devices/{corpId}?export=CSV&columns=…` (list_devices as CSV), streamed.
@@ -266,7 +283,7 @@ impl SentinelClient {
             .get(self.url(corp, &[]))
             .bearer_auth(token.expose_secret())
             .query(&pairs);
-        self.stream(rb).await
+        self.stream("list_devices_csv", rb).await
     }
 
     /// `POST /v1.0/devices/{corpId}/customizedList` (customized_list)
@@ -288,7 +305,7 @@ impl SentinelClient {
             .json(&CustomizedListRequest {
                 bulk_selection: selection.clone(),
             });
-        Self::empty_if_no_devices(self.json(rb).await)
+        Self::empty_if_no_devices(self.json("customized_list", rb).await)
     }
 
     /// `POST /v1.0/devices/{corpId}/customizedList?export=CSV` (customized_list as CSV), streamed.
@@ -321,12 +338,16 @@ impl SentinelClient {
             .json(&CustomizedListRequest {
                 bulk_selection: selection.clone(),
             });
-        self.stream(rb).await
+        self.stream("customized_list_csv", rb).await
     }
 
-    async fn stream(&self, rb: reqwest::RequestBuilder) -> Result<ByteStream, UpstreamError> {
+    async fn stream(
+        &self,
+        op: &'static str,
+        rb: RequestBuilder,
+    ) -> Result<ByteStream, UpstreamError> {
         use futures::TryStreamExt;
-        let resp = self.send(rb).await?;
+        let resp = self.send(op, rb).await?;
         let timeout = self.timeout;
         Ok(Box::pin(resp.bytes_stream().map_err(move |e| {
             if e.is_timeout() {
@@ -348,7 +369,7 @@ impl SentinelClient {
         if let Some(s) = search.filter(|s| !s.is_empty()) {
             rb = rb.query(&[("searchValue", s)]);
         }
-        Self::empty_if_no_devices(self.json(rb).await)
+        Self::empty_if_no_devices(self.json("device_totals", rb).await)
     }
 
     /// `GET /v1.0/devices/{corpId}/imei/{imei}` (get_devices_by_imei)
@@ -359,7 +380,7 @@ impl SentinelClient {
         imei: &Imei,
     ) -> Result<Vec<Device>, UpstreamError> {
         let rb = self.request(Method::GET, self.url(corp, &["imei", imei.as_str()]), token);
-        Self::empty_if_no_devices(self.json(rb).await)
+        Self::empty_if_no_devices(self.json("get_devices_by_imei", rb).await)
     }
 
     /// `GET /v1.0/devices/{corpId}/{mdn}/health` (device_health)
@@ -374,7 +395,7 @@ impl SentinelClient {
             self.url(corp, &[mdn.as_str(), "health"]),
             token,
         );
-        self.json(rb).await
+        self.json("device_health", rb).await
     }
 
     /// `GET /v1.0/devices/{corpId}/smartspot-settings/{imei}` (get_smartspot_settings)
@@ -389,7 +410,7 @@ impl SentinelClient {
             self.url(corp, &["smartspot-settings", imei.as_str()]),
             token,
         );
-        self.json(rb).await
+        self.json("get_smartspot_settings", rb).await
     }
 
     /// `GET /v1.0/devices/{corpId}/status` (get_possible_statuses)
@@ -399,7 +420,7 @@ impl SentinelClient {
         corp: &CorpId,
     ) -> Result<Vec<String>, UpstreamError> {
         let rb = self.request(Method::GET, self.url(corp, &["status"]), token);
-        self.json(rb).await
+        self.json("get_possible_statuses", rb).await
     }
 
     // ---- writes ------------------------------------------------------------
@@ -558,7 +579,7 @@ impl SentinelClient {
             password: password.expose_secret().to_owned(),
         };
         let rb = self.http.post(url).timeout(self.timeout).json(&body);
-        self.json(rb).await
+        self.json("auth_token", rb).await
     }
 }
 
