@@ -10,6 +10,7 @@
 //! - [`routes`]: HTTP handlers, one module per area
 //! - [`views`]: askama templates (page structs wrap fragment structs)
 //! - [`error`]: the one `AppError`, rendered as a page or an htmx fragment
+//! - [`csv`]: CSV cells safe for spreadsheets (formula-injection guard), streamed or not
 //! - [`storage`]: the database (SQLite or PostgreSQL): sessions, audit log, jobs
 //! - [`simulator`]: the embedded Sentinel simulator and demo identity provider
 //! - [`middleware`]: security headers, request ids, logging
@@ -17,6 +18,7 @@
 pub mod actions;
 pub mod auth;
 pub mod config;
+pub mod csv;
 pub mod domain;
 pub mod error;
 pub mod middleware;
