@@ -124,8 +124,11 @@ impl Imei {
     }
 }
 
-/// Luhn check over a string of ASCII digits.
+/// Luhn check over a string of ASCII digits; anything else (or nothing) fails the check.
 pub fn luhn_ok(digits: &str) -> bool {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
     let sum: u32 = digits
         .bytes()
         .rev()

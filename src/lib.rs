@@ -10,12 +10,14 @@
 //! - [`routes`]: HTTP handlers, one module per area
 //! - [`views`]: askama templates (page structs wrap fragment structs)
 //! - [`error`]: the one `AppError`, rendered as a page or an htmx fragment
+//! - [`assets`]: static files, their versioned URLs and caching
 //! - [`csv`]: CSV cells safe for spreadsheets (formula-injection guard), streamed or not
 //! - [`storage`]: the database (SQLite or PostgreSQL): sessions, audit log, jobs
 //! - [`simulator`]: the embedded Sentinel simulator and demo identity provider
 //! - [`middleware`]: security headers, request ids, logging
 
 pub mod actions;
+pub mod assets;
 pub mod auth;
 pub mod config;
 pub mod csv;

@@ -278,7 +278,8 @@ pub async fn export_csv(
         },
         "CSV export started"
     );
-    let body = futures::stream::iter(first.map(Ok)).chain(stream);
+    // Fused: a compressing body polls again after the end, which an `unfold` stream must not see.
+    let body = futures::stream::iter(first.map(Ok)).chain(stream).fuse();
     let disposition = HeaderValue::from_str(&format!(
         "attachment; filename=\"{}\"",
         file_name(&corp, time::OffsetDateTime::now_utc().date())
