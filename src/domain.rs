@@ -128,8 +128,11 @@ impl Imei {
     }
 }
 
-/// Luhn check over a string of ASCII digits.
+/// Luhn check over a string of ASCII digits; anything else (or nothing) fails the check.
 pub fn luhn_ok(digits: &str) -> bool {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
     let sum: u32 = digits
         .bytes()
         .rev()
@@ -311,24 +314,29 @@ impl Role {
     }
 }
 
-/// Page sizes the list offers.
+/// Page sizes the list's menu offers; any other size from 1 to [`MAX_PAGE_SIZE`] is accepted too.
 pub const PAGE_SIZES: [u32; 4] = [25, 50, 100, 500];
 
-/// A page size among [`PAGE_SIZES`].
+/// The largest `limit` passed to the upstream.
+pub const MAX_PAGE_SIZE: u32 = 1_000;
+
+/// A page size (the upstream's `limit`): 1 to [`MAX_PAGE_SIZE`], passed on verbatim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageSize(u32);
 
 impl PageSize {
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        let n: u32 = s
-            .trim()
-            .parse()
-            .map_err(|_| bad(format!("“{s}” is not a page size.")))?;
-        if PAGE_SIZES.contains(&n) {
+        let t = s.trim();
+        let n: u32 = t.parse().map_err(|_| {
+            bad(format!(
+                "“{t}” is not a page size; give a number from 1 to {MAX_PAGE_SIZE}."
+            ))
+        })?;
+        if (1..=MAX_PAGE_SIZE).contains(&n) {
             Ok(Self(n))
         } else {
             Err(bad(format!(
-                "Page size {n} is not offered; choose 25, 50, 100 or 500."
+                "Page size {n} is out of range; give a number from 1 to {MAX_PAGE_SIZE}."
             )))
         }
     }
@@ -562,11 +570,18 @@ mod tests {
             ..Default::default()
         };
         assert!(ListQuery::parse(&raw).is_err());
+        for bad_limit in ["0", "1001", "ten", "-5", "2.5"] {
+            let raw = RawListQuery {
+                limit: Some(bad_limit.into()),
+                ..Default::default()
+            };
+            assert!(ListQuery::parse(&raw).is_err(), "{bad_limit}");
+        }
         let raw = RawListQuery {
             limit: Some("30".into()),
             ..Default::default()
         };
-        assert!(ListQuery::parse(&raw).is_err());
+        assert_eq!(ListQuery::parse(&raw).unwrap().limit.get(), 30);
     }
 
     #[test]

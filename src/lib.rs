@@ -10,6 +10,8 @@
 //! - [`routes`]: HTTP handlers, one module per area
 //! - [`views`]: askama templates (page structs wrap fragment structs)
 //! - [`error`]: the one `AppError`, rendered as a page or an htmx fragment
+//! - [`assets`]: static files, their versioned URLs and caching
+//! - [`csv`]: CSV cells safe for spreadsheets (formula-injection guard), streamed or not
 //! - [`storage`]: the database (SQLite or PostgreSQL): sessions, audit log, jobs
 //! - [`crypto`]: token encryption at rest
 //! - [`simulator`]: the embedded Sentinel simulator and demo identity provider
@@ -17,9 +19,11 @@
 //! - [`metrics`]: Prometheus series and the `METRICS_BIND_ADDR` listener
 
 pub mod actions;
+pub mod assets;
 pub mod auth;
 pub mod config;
 pub mod crypto;
+pub mod csv;
 pub mod domain;
 pub mod error;
 pub mod metrics;

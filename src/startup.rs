@@ -7,8 +7,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 use url::Url;
 
@@ -197,7 +197,7 @@ pub fn build_router(state: AppState, simulator: Option<&Simulator>) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::csrf_and_context))
         .layer(auth::session_layer(&state))
         .with_state(state.clone())
-        .nest_service("/static", ServeDir::new(static_dir()))
+        .nest(crate::assets::MOUNT, crate::assets::router())
         .layer(axum::middleware::from_fn_with_state(
             state.config.is_demo(),
             crate::middleware::demo_flag,
@@ -206,6 +206,8 @@ pub fn build_router(state: AppState, simulator: Option<&Simulator>) -> Router {
             state.public_url.scheme() == "https",
             security_headers_for,
         ))
+        // gzip or brotli as the client accepts: pages, fragments, static files, streamed CSV.
+        .layer(CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 // Only method, path and request id: never headers (Authorization, Cookie) or the query.
@@ -224,16 +226,6 @@ pub fn build_router(state: AppState, simulator: Option<&Simulator>) -> Router {
     match simulator {
         Some(sim) => console.nest(SIM_MOUNT, sim.router()),
         None => console,
-    }
-}
-
-/// `static/` beside the crate (a `cargo run` checkout) or beside the working directory.
-fn static_dir() -> std::path::PathBuf {
-    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
-    if here.is_dir() {
-        here
-    } else {
-        std::path::PathBuf::from("static")
     }
 }
 

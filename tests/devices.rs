@@ -253,7 +253,9 @@ async fn bad_query_is_a_readable_400_with_no_upstream_call() {
     for q in [
         "sort=NOPE",
         "sortDir=UP",
-        "limit=30",
+        "limit=0",
+        "limit=1001",
+        "limit=ten",
         "offset=-1",
         "labelIds=x",
     ] {
@@ -274,6 +276,47 @@ async fn bad_query_is_a_readable_400_with_no_upstream_call() {
     );
     let body = r.text().await.expect("body");
     assert!(body.contains("NOPE") && !body.contains("<html"));
+}
+
+#[tokio::test]
+async fn any_page_size_from_1_to_1000_goes_upstream_verbatim_and_shows_in_the_menu() {
+    let app = signed_in("tech").await;
+    app.sim.sim.clear_requests();
+    let (status, html) = page(&app, "/devices/NORTHSTAR-ISD?limit=10").await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(texts(&html, "table#devices tbody tr").len(), 10);
+    let list = app
+        .sim
+        .sim
+        .api_requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/devices/NORTHSTAR-ISD"))
+        .expect("list call");
+    let q = list.query.unwrap_or_default();
+    assert!(q.split('&').any(|p| p == "limit=10"), "{q}");
+    // The menu keeps its sizes and shows 10 too, selected.
+    let options = texts(&html, "select#limit option");
+    assert_eq!(options, vec!["10", "25", "50", "100", "500"]);
+    assert_eq!(
+        attrs(&html, "select#limit option[selected]", "value"),
+        vec!["10"]
+    );
+    // The bounds are accepted; a menu size is not duplicated.
+    for (limit, want) in [("1", 1), ("1000", 499)] {
+        let (status, html) = page(&app, &format!("/devices/NORTHSTAR-ISD?limit={limit}")).await;
+        assert_eq!(status, 200, "{limit}");
+        assert_eq!(
+            texts(&html, "table#devices tbody tr").len(),
+            want,
+            "{limit}"
+        );
+    }
+    let (_, html) = page(&app, "/devices/NORTHSTAR-ISD?limit=50").await;
+    assert_eq!(texts(&html, "select#limit option").len(), 4);
+    // Out of range or not a number: a clear 400.
+    let (status, html) = page(&app, "/devices/NORTHSTAR-ISD?limit=1001").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("1 to 1000"), "{html}");
 }
 
 #[tokio::test]

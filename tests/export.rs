@@ -459,3 +459,75 @@ async fn upstream_failure_mid_stream_aborts_the_download() {
         "the body was terminated as complete"
     );
 }
+
+/// Sets `nickname` on one line through the console's own action (preview, then confirm).
+async fn set_nickname(app: &TestApp, corp: &str, mdn: &str, nickname: &str) {
+    let csrf = app.csrf().await;
+    let form = [
+        ("mdns", mdn),
+        ("nickname", nickname),
+        ("confirmed", "true"),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let r = app
+        .client
+        .post(app.url(&format!("/devices/{corp}/actions/nickname")))
+        .form(&form)
+        .send()
+        .await
+        .expect("post");
+    assert!(r.status().is_success(), "{}", r.status());
+}
+
+#[tokio::test]
+async fn formula_cells_are_guarded_while_streaming_and_numbers_are_not() {
+    let app = spawn_app().await;
+    app.sign_in("tech").await;
+    let (corp, mdn) = ("NORTHSTAR-ISD", "521-267-1508");
+    set_nickname(&app, corp, mdn, r#"=HYPERLINK("x")"#).await;
+    let upstream = upstream_csv(
+        &app.sim,
+        corp,
+        "offset=0&limit=25&sort=MDN&sortDir=ASC&searchValue=521-267-1508&columns=MDN,NICKNAME,LAST_30_DAYS_USED&export=CSV",
+    )
+    .await;
+    let upstream = String::from_utf8_lossy(&upstream).into_owned();
+    assert!(
+        upstream.contains(r#""=HYPERLINK(""x"")""#),
+        "the upstream has the raw formula: {upstream}"
+    );
+    for query in [
+        // The list, select-all and an explicit selection: every path is guarded.
+        "searchValue=521-267-1508",
+        "select_all=true&searchValue=521-267-1508",
+        "mdns=521-267-1508",
+    ] {
+        let resp = app
+            .get(&format!(
+                "/devices/{corp}/export.csv?columns=MDN,NICKNAME,LAST_30_DAYS_USED&{query}"
+            ))
+            .await;
+        assert_eq!(resp.status(), 200, "{query}");
+        assert!(resp.headers().get("content-length").is_none(), "streamed");
+        let body = resp.text().await.expect("body");
+        let row = rows(&body)
+            .into_iter()
+            .find(|r| r.starts_with(mdn))
+            .unwrap_or_else(|| panic!("{query}: no row for {mdn}: {body}"));
+        assert!(
+            row.contains(r#","'=HYPERLINK(""x"")","#),
+            "{query}: not guarded: {row}"
+        );
+        // The other cells are the upstream's, byte for byte (the usage figure is a number).
+        let up_row = rows(&upstream)
+            .into_iter()
+            .find(|r| r.starts_with(mdn))
+            .expect("upstream row")
+            .to_owned();
+        assert_eq!(
+            row.replace(r#""'=HYPERLINK"#, r#""=HYPERLINK"#),
+            up_row,
+            "{query}"
+        );
+    }
+}

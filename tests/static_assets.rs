@@ -90,7 +90,10 @@ async fn pages_load_scripts_only_from_static() {
         let scripts = assert_local_assets(path, &html);
         if status.is_success() {
             assert!(
-                html.contains(r#"src="/static/vendor/htmx.min.js""#),
+                html.contains(&format!(
+                    r#"src="{}""#,
+                    sentinel_console::assets::asset_url("vendor/htmx.min.js")
+                )),
                 "{path}: htmx is not loaded"
             );
             assert!(scripts >= 2, "{path}: expected htmx and app.js");

@@ -374,8 +374,11 @@ fn csv_quotes_and_defuses_formulas() {
     assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
     assert_eq!(csv_cell("two\nlines"), "\"two\nlines\"");
     assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-    assert_eq!(csv_cell("+1"), "'+1");
-    assert_eq!(csv_cell("-2"), "'-2");
+    assert_eq!(csv_cell("+1"), "+1");
+    assert_eq!(csv_cell("+1)"), "'+1)");
+    // A plain number is data, not a formula (numeric columns stay numbers); anything else is guarded.
+    assert_eq!(csv_cell("-2"), "-2");
+    assert_eq!(csv_cell("-2+3"), "'-2+3");
     assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
     assert_eq!(csv_cell("\tx"), "'\tx");
     assert_eq!(csv_cell("\rx"), "\"'\rx\"");

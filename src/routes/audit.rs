@@ -233,7 +233,7 @@ pub async fn csv(
             Err(std::io::Error::other("audit log read failed"))
         }
     });
-    let mut resp = Body::from_stream(head.chain(rows)).into_response();
+    let mut resp = Body::from_stream(head.chain(rows).fuse()).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

@@ -20,6 +20,7 @@ use futures::StreamExt;
 use tower_sessions::Session;
 
 use crate::auth::CurrentUser;
+use crate::csv::{guard_stream, split_fields};
 use crate::domain::{Column, CorpId, ListQuery, Mdn, RawListQuery};
 use crate::error::AppError;
 use crate::policy::Operation;
@@ -253,10 +254,13 @@ pub async fn export_csv(
             filter_by_mdn(raw, mdns.iter().map(|m| m.as_str().to_owned()), drop_mdn)
         }
     };
-    let mut stream = match req.selection {
+    let stream = match req.selection {
         Selection::Mdns(_) => stream,
         _ => with_idle_timeout(stream, state.config.upstream_timeout),
     };
+    // Nicknames, notes, the custom field: Sentinel's text reaches a spreadsheet, so every
+    // cell that would be evaluated as a formula is guarded, record by record as it streams.
+    let mut stream = guard_stream(stream);
     // Wait for the first bytes, so a failure before any data is a normal error page;
     // after that the status line is sent and a failure can only abort the body.
     let first = match stream.next().await {
@@ -274,7 +278,8 @@ pub async fn export_csv(
         },
         "CSV export started"
     );
-    let body = futures::stream::iter(first.map(Ok)).chain(stream);
+    // Fused: a compressing body polls again after the end, which an `unfold` stream must not see.
+    let body = futures::stream::iter(first.map(Ok)).chain(stream).fuse();
     let disposition = HeaderValue::from_str(&format!(
         "attachment; filename=\"{}\"",
         file_name(&corp, time::OffsetDateTime::now_utc().date())
@@ -457,25 +462,6 @@ impl MdnFilter {
         }
         out.extend_from_slice(if eol.is_empty() { b"\n" } else { eol });
     }
-}
-
-/// Spans of the fields of one record (without its line end), quotes included.
-fn split_fields(content: &[u8]) -> Vec<(usize, usize)> {
-    let mut spans = Vec::new();
-    let mut start = 0;
-    let mut in_quotes = false;
-    for (i, b) in content.iter().enumerate() {
-        match b {
-            b'"' => in_quotes = !in_quotes,
-            b',' if !in_quotes => {
-                spans.push((start, i));
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    spans.push((start, content.len()));
-    spans
 }
 
 /// A field's value: surrounding quotes removed, `""` unescaped.

@@ -389,17 +389,5 @@ pub fn audit_csv_row(r: &AuditRecord) -> String {
     line
 }
 
-/// Quotes a cell per RFC 4180 and defuses formula injection: a cell that a spreadsheet would
-/// evaluate (starting with `=`, `+`, `-`, `@`, TAB or CR) gets a leading `'`.
-pub fn csv_cell(value: &str) -> String {
-    let guarded = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if guarded.contains(['"', ',', '\r', '\n']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
-    }
-}
+/// The one CSV cell function, shared with the device export (see [`crate::csv`]).
+pub use crate::csv::csv_cell;

@@ -416,11 +416,18 @@ pub struct DevicesPage {
 
 impl DevicesPage {
     pub fn page_sizes(q: &ListQuery) -> Vec<PageSizeOption> {
-        PAGE_SIZES
-            .iter()
+        // The menu's sizes, plus the one in the URL (selected) when it is another value.
+        let current = q.limit.get();
+        let mut sizes = PAGE_SIZES.to_vec();
+        if !sizes.contains(&current) {
+            sizes.push(current);
+            sizes.sort_unstable();
+        }
+        sizes
+            .into_iter()
             .map(|v| PageSizeOption {
-                value: *v,
-                selected: *v == q.limit.get(),
+                value: v,
+                selected: v == current,
             })
             .collect()
     }

@@ -45,6 +45,11 @@ pub fn export_path(corp: &CorpId) -> String {
 }
 
 impl ExportPicker {
+    /// The picker's script, versioned (see [`crate::assets::asset_url`]).
+    pub fn script_url(&self) -> String {
+        crate::assets::asset_url("export.js")
+    }
+
     /// The picker for the list showing `q`, with `chosen` ticked.
     pub fn new(corp: &CorpId, q: &ListQuery, chosen: &[Column]) -> Self {
         Self {

@@ -58,6 +58,11 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// A static file's versioned URL (see [`crate::assets::asset_url`]).
+    pub fn asset(&self, path: &str) -> String {
+        crate::assets::asset_url(path)
+    }
+
     pub fn anonymous(title: &str, csrf: Option<String>) -> Self {
         Self {
             title: title.to_owned(),
