@@ -160,8 +160,15 @@ impl Simulator {
             .route("/oauth/token", post(idp::token))
             .route("/oauth/revoke", post(idp::revoke))
             // The sign-in pages get the console's own headers (CSP, no framing, no-store).
-            .layer(middleware::from_fn(crate::middleware::security_headers));
-        let mut router = api.merge(rest);
+            .layer(middleware::from_fn(crate::middleware::security_headers))
+            .layer(middleware::from_fn_with_state(
+                self.clone(),
+                idp_form_action,
+            ));
+        // The sign-in page uses the console's stylesheet: a standalone simulator serves it too.
+        let mut router = api
+            .merge(rest)
+            .nest(crate::assets::MOUNT, crate::assets::router());
         if self.inner.cfg.control_endpoints {
             router = router
                 .route(
@@ -314,4 +321,31 @@ async fn requests_http(State(sim): State<Simulator>) -> axum::Json<Vec<RecordedR
 async fn clear_requests_http(State(sim): State<Simulator>) -> StatusCode {
     sim.clear_requests();
     StatusCode::NO_CONTENT
+}
+
+/// The sign-in form's answer redirects to the console's callback, which CSP `form-action`
+/// governs too: allow exactly the callbacks this provider accepts (the registered ones, or any
+/// loopback console when none is registered), and nothing else.
+async fn idp_form_action(State(sim): State<Simulator>, req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let targets = if sim.inner.cfg.redirect_uris.is_empty() {
+        "http://127.0.0.1:* http://localhost:*".to_owned()
+    } else {
+        sim.inner
+            .cfg
+            .redirect_uris
+            .iter()
+            .map(|u| u.origin().ascii_serialization())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let csp = crate::middleware::CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {targets}"),
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&csp) {
+        resp.headers_mut()
+            .insert(axum::http::header::CONTENT_SECURITY_POLICY, v);
+    }
+    resp
 }
