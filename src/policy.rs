@@ -39,6 +39,8 @@ pub struct Rule {
     /// The network every changed line must be on (`x-requires-network`); the
     /// upstream reports other lines as failed, the preview warns about them.
     pub network: Option<&'static str>,
+    /// The most lines one change may carry (`update_imei`: exactly one line per call).
+    pub max_lines: Option<u64>,
 }
 
 const MANAGERS: &[Role] = &[
@@ -107,6 +109,7 @@ impl Operation {
                 allowed,
                 account_type: None,
                 network: None,
+                max_lines: None,
             }
         }
         match self {
@@ -122,6 +125,7 @@ impl Operation {
             }
             UpdateImei => Rule {
                 network: Some("ARCNT"),
+                max_lines: Some(1),
                 ..r(Kind::Write, Only(MANAGERS))
             },
             UpdateMdnCustomField | UpdateSmartspotSettings | UpdateSmartspotSettingsMulti => {
@@ -162,6 +166,32 @@ impl Operation {
 
     pub fn is_write(self) -> bool {
         !matches!(self.rule().kind, Kind::Read)
+    }
+
+    /// What the form says about this operation's extra conditions (line limit, network).
+    pub fn conditions(self) -> Option<String> {
+        let rule = self.rule();
+        match (rule.max_lines, rule.network) {
+            (Some(1), Some(net)) => Some(format!(
+                "Sentinel changes the IMEI of exactly one line, and only on the {net} network."
+            )),
+            (Some(n), _) => Some(format!("Sentinel changes at most {n} lines at a time.")),
+            (None, Some(net)) => Some(format!("Sentinel changes only lines on the {net} network.")),
+            (None, None) => None,
+        }
+    }
+
+    /// The line limit: `lines` is the count of an explicit list, `None` for "all matching".
+    pub fn check_line_count(self, lines: Option<u64>) -> Result<(), Refusal> {
+        match (self.rule().max_lines, lines) {
+            (Some(max), n) if n.is_none_or(|n| n > max) => Err(Refusal(if max == 1 {
+                "Choose exactly one line: Sentinel changes the IMEI of one line at a time."
+                    .to_owned()
+            } else {
+                format!("Choose at most {max} lines: Sentinel refuses more in one change.")
+            })),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -146,7 +146,7 @@ proptest! {
         let corp = CorpId::parse("NORTHSTAR-ISD").unwrap();
         if let Ok(form) = RawForm::parse(&body) {
             let _ = form.echo_pairs();
-            for kind in ActionKind::ALL {
+            for kind in ActionKind::all() {
                 let _ = parse_target(kind, &form);
                 let _ = parse_change(kind, &corp, &form, password.as_deref());
             }
@@ -158,7 +158,7 @@ proptest! {
         let pairs: Vec<(String, String)> = mdns.iter().map(|m| ("mdns".to_owned(), m.clone())).collect();
         let form = RawForm::from_pairs(pairs);
         let all_valid = mdns.iter().all(|m| m.trim().is_empty() || Mdn::parse(m).is_ok());
-        for kind in ActionKind::ALL {
+        for kind in ActionKind::all() {
             if !all_valid {
                 prop_assert!(parse_target(kind, &form).is_err(), "{:?} accepted {:?}", kind, mdns);
             }

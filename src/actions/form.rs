@@ -5,15 +5,14 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::catalog::Change;
+use super::catalog::Selection;
+pub use super::catalog::field::REDACTED;
+use super::catalog::field::{ParseCtx, secrets};
 use super::{ActionKind, MAX_IMEIS, MAX_LIST};
 use crate::domain::{CorpId, Imei, LabelIds, Mdn, SearchValue};
 use crate::error::AppError;
-use crate::upstream::wire::{
-    BulkSelection, Device, DeviceSelection, SMARTSPOT_BANDS, SmartSpotSettingsValues,
-};
-
-/// What the audit log and logs show instead of a secret.
-pub const REDACTED: &str = "[redacted]";
+use crate::upstream::wire::{BulkSelection, DeviceSelection};
 
 /// The form body as ordered pairs (keys repeat: `mdns`, `excluded_mdns`, `imeis`).
 #[derive(Debug, Clone, Default)]
@@ -21,14 +20,14 @@ pub struct RawForm {
     pairs: Vec<(String, String)>,
 }
 
-/// Fields that are never echoed back into a page: secrets and the confirmation itself.
-const NOT_ECHOED: &[&str] = &[
-    "csrf_token",
-    "confirmed",
-    "acknowledged",
-    "wifiPassword",
-    "wifiPasswordRef",
-];
+/// Fields that are never echoed back into a page: the confirmation itself and the reference to
+/// a secret kept server-side (the catalogue's secret fields are never echoed either).
+const NOT_ECHOED: &[&str] = &["csrf_token", "confirmed", "acknowledged", "wifiPasswordRef"];
+
+/// Is `key` a secret field of any action?
+fn is_secret(key: &str) -> bool {
+    ActionKind::all().any(|a| secrets(a.fields()).any(|s| s == key))
+}
 
 impl RawForm {
     /// Parses an `application/x-www-form-urlencoded` body (or query string).
@@ -76,7 +75,7 @@ impl RawForm {
     pub fn echo_pairs(&self) -> Vec<(String, String)> {
         self.pairs
             .iter()
-            .filter(|(k, _)| !NOT_ECHOED.contains(&k.as_str()))
+            .filter(|(k, _)| !NOT_ECHOED.contains(&k.as_str()) && !is_secret(k))
             .cloned()
             .collect()
     }
@@ -102,6 +101,12 @@ impl Target {
             Target::Imeis(l) => Some(l.len() as u64),
             Target::Bulk(_) => None,
         }
+    }
+
+    /// Must the user tick "Yes, change these N lines"? A bulk selection can grow between preview
+    /// and confirmation, so it always must.
+    pub fn needs_ack(&self) -> bool {
+        self.known_count().is_none_or(|n| n > super::ACK_ABOVE)
     }
 
     /// The upstream's "list or bulk selection" (SmartSpot IMEIs are not one).
@@ -203,7 +208,7 @@ fn parse_mdns<'a>(values: impl Iterator<Item = &'a str>) -> Result<Vec<Mdn>, App
 
 /// Parses the selection. A malformed MDN or IMEI is a 400 naming it; an empty selection too.
 pub fn parse_target(kind: ActionKind, form: &RawForm) -> Result<Target, AppError> {
-    if kind == ActionKind::SmartspotSettings {
+    if kind.selection() == Selection::Imeis {
         let mut imeis: Vec<Imei> = Vec::new();
         for v in form.all("imeis").filter(|v| !v.trim().is_empty()) {
             let i = Imei::parse(v)?;
@@ -255,49 +260,6 @@ pub fn parse_target(kind: ActionKind, form: &RawForm) -> Result<Target, AppError
     Ok(Target::Lines(mdns))
 }
 
-/// Summer usage values.
-pub const SUMMER_STATUSES: [&str; 2] = ["ENABLED", "DISABLED"];
-
-/// The change itself, typed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Change {
-    Status {
-        status: String,
-        reason: Option<String>,
-    },
-    Nickname {
-        nickname: String,
-    },
-    Note {
-        note: String,
-    },
-    FilterGroup {
-        filter_group: String,
-    },
-    DeviceGroup {
-        device_group: CorpId,
-    },
-    DataLimits {
-        monthly_limit: Option<f64>,
-        daily_limit: Option<f64>,
-    },
-    SummerUsage {
-        summer_status: String,
-    },
-    MdnCustomField {
-        value: String,
-    },
-    Imei {
-        imei: Imei,
-    },
-    DeleteLabels,
-    /// Never stored in a job (one call at most), so the write-only password never reaches the database.
-    Smartspot {
-        values: SmartSpotSettingsValues,
-    },
-}
-
 /// Per-field messages, in form order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldErrors(pub Vec<(String, String)>);
@@ -319,61 +281,6 @@ impl FieldErrors {
     }
 }
 
-fn text_field(
-    form: &RawForm,
-    errors: &mut FieldErrors,
-    name: &str,
-    label: &str,
-    min: usize,
-    max: usize,
-    allow_newlines: bool,
-) -> String {
-    let v = form.value(name).trim().to_owned();
-    let n = v.chars().count();
-    if n < min {
-        errors.add(name, format!("Enter a {label}."));
-    } else if n > max {
-        errors.add(
-            name,
-            format!("The {label} may have at most {max} characters (this one has {n})."),
-        );
-    } else if v
-        .chars()
-        .any(|c| c.is_control() && !(allow_newlines && matches!(c, '\n' | '\r' | '\t')))
-    {
-        errors.add(
-            name,
-            format!("The {label} may not contain control characters."),
-        );
-    }
-    v
-}
-
-fn limit_field(form: &RawForm, errors: &mut FieldErrors, name: &str, label: &str) -> Option<f64> {
-    if form.flag(&format!("{name}None")) {
-        return None;
-    }
-    let raw = form.value(name).trim();
-    if raw.is_empty() {
-        errors.add(name, format!("Enter a {label} in MB, or tick “No limit”."));
-        return None;
-    }
-    match raw.parse::<f64>() {
-        Ok(v) if v.is_finite() && (0.0..=100_000_000.0).contains(&v) => Some(v),
-        Ok(v) if v < 0.0 => {
-            errors.add(name, format!("The {label} cannot be negative."));
-            None
-        }
-        _ => {
-            errors.add(
-                name,
-                format!("“{raw}” is not a number of MB (for example 10240)."),
-            );
-            None
-        }
-    }
-}
-
 /// Parses the action's own fields. `password` is the Wi-Fi password typed now or kept from the preview.
 pub fn parse_change(
     kind: ActionKind,
@@ -381,279 +288,14 @@ pub fn parse_change(
     form: &RawForm,
     password: Option<&str>,
 ) -> Result<Change, FieldErrors> {
-    let mut e = FieldErrors::default();
-    let change = match kind {
-        ActionKind::Status => {
-            let status = form.value("status").trim().to_owned();
-            if status.is_empty() {
-                e.add("status", "Choose the new status.");
-            } else if status.len() > 32
-                || !status
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                e.add("status", format!("“{status}” is not a status."));
-            }
-            let reason = text_field(form, &mut e, "reason", "reason", 0, 500, true);
-            Change::Status {
-                status,
-                reason: (!reason.is_empty()).then_some(reason),
-            }
-        }
-        ActionKind::Nickname => Change::Nickname {
-            nickname: text_field(form, &mut e, "nickname", "nickname", 1, 100, false),
+    Change::parse(
+        kind,
+        form,
+        &ParseCtx {
+            corp,
+            secret: password,
         },
-        ActionKind::Note => Change::Note {
-            note: text_field(form, &mut e, "note", "note", 0, 1000, true),
-        },
-        ActionKind::FilterGroup => Change::FilterGroup {
-            filter_group: text_field(form, &mut e, "filterGroup", "filter group", 1, 64, false),
-        },
-        ActionKind::DeviceGroup => {
-            let raw = form.value("deviceGroup").trim();
-            let device_group = match CorpId::parse(raw) {
-                Ok(c) if c == *corp => {
-                    e.add(
-                        "deviceGroup",
-                        "The lines are already in this device group; choose another.",
-                    );
-                    c
-                }
-                Ok(c) => c,
-                Err(err) => {
-                    e.add(
-                        "deviceGroup",
-                        if raw.is_empty() {
-                            "Choose the device group to move the lines to.".to_owned()
-                        } else {
-                            err.0
-                        },
-                    );
-                    corp.clone()
-                }
-            };
-            Change::DeviceGroup { device_group }
-        }
-        ActionKind::DataLimits => Change::DataLimits {
-            monthly_limit: limit_field(form, &mut e, "monthlyLimit", "monthly limit"),
-            daily_limit: limit_field(form, &mut e, "dailyLimit", "daily limit"),
-        },
-        ActionKind::SummerUsage => {
-            let s = form.value("summerStatus").trim().to_owned();
-            if !SUMMER_STATUSES.contains(&s.as_str()) {
-                e.add("summerStatus", "Choose Enabled or Disabled.");
-            }
-            Change::SummerUsage { summer_status: s }
-        }
-        ActionKind::MdnCustomField => Change::MdnCustomField {
-            value: text_field(
-                form,
-                &mut e,
-                "mdnCustomField",
-                "custom field value",
-                0,
-                64,
-                false,
-            ),
-        },
-        ActionKind::Imei => {
-            let raw = form.value("imei").trim();
-            match Imei::parse(raw) {
-                Ok(imei) => Change::Imei { imei },
-                Err(err) => {
-                    e.add(
-                        "imei",
-                        if raw.is_empty() {
-                            "Enter the new IMEI (15 digits).".to_owned()
-                        } else {
-                            err.0
-                        },
-                    );
-                    return Err(e);
-                }
-            }
-        }
-        ActionKind::DeleteLabels => Change::DeleteLabels,
-        ActionKind::SmartspotSettings => {
-            let ssid = text_field(form, &mut e, "ssid", "network name (SSID)", 1, 32, false);
-            let wifi_password = match password.filter(|p| !p.is_empty()) {
-                None => None,
-                Some(p) => {
-                    let n = p.chars().count();
-                    if !(8..=63).contains(&n) {
-                        e.add(
-                            "wifiPassword",
-                            "The Wi-Fi password must have 8 to 63 characters. Type it again.",
-                        );
-                    }
-                    Some(p.to_owned())
-                }
-            };
-            let max_clients = match form.value("maxClients").trim().parse::<u32>() {
-                Ok(n) if (1..=15).contains(&n) => Some(n),
-                _ => {
-                    e.add("maxClients", "Enter a number of clients from 1 to 15.");
-                    None
-                }
-            };
-            let band = form.value("band").trim().to_owned();
-            if !SMARTSPOT_BANDS.contains(&band.as_str()) {
-                e.add("band", "Choose a band: 2.4GHz, 5GHz or dual.");
-            }
-            Change::Smartspot {
-                values: SmartSpotSettingsValues {
-                    ssid: Some(ssid),
-                    wifi_password,
-                    max_clients,
-                    band: Some(band),
-                    content_filter_enabled: Some(form.flag("contentFilterEnabled")),
-                    hotspot_enabled: Some(form.flag("hotspotEnabled")),
-                },
-            }
-        }
-    };
-    if e.is_empty() { Ok(change) } else { Err(e) }
-}
-
-/// A limit for people: "No limit", "10240 MB".
-fn limit_text(v: Option<f64>) -> String {
-    match v {
-        None => "No limit".into(),
-        Some(v) => format!("{v} MB"),
-    }
-}
-
-impl Change {
-    /// The fields as the audit log records them, secrets redacted.
-    pub fn audit_fields(&self) -> serde_json::Value {
-        use serde_json::json;
-        match self {
-            Change::Status { status, reason } => json!({ "status": status, "reason": reason }),
-            Change::Nickname { nickname } => json!({ "nickname": nickname }),
-            Change::Note { note } => json!({ "note": note }),
-            Change::FilterGroup { filter_group } => json!({ "filterGroup": filter_group }),
-            Change::DeviceGroup { device_group } => json!({ "deviceGroup": device_group }),
-            Change::DataLimits {
-                monthly_limit,
-                daily_limit,
-            } => json!({ "monthlyLimit": monthly_limit, "dailyLimit": daily_limit }),
-            Change::SummerUsage { summer_status } => json!({ "summerStatus": summer_status }),
-            Change::MdnCustomField { value } => json!({ "mdnCustomField": value }),
-            Change::Imei { imei } => json!({ "imei": imei }),
-            Change::DeleteLabels => json!({}),
-            Change::Smartspot { values } => json!({
-                "ssid": values.ssid,
-                "wifiPassword": values.wifi_password.as_ref().map(|_| REDACTED),
-                "maxClients": values.max_clients,
-                "band": values.band,
-                "contentFilterEnabled": values.content_filter_enabled,
-                "hotspotEnabled": values.hotspot_enabled,
-            }),
-        }
-    }
-
-    /// What the change sets, in words (secrets never shown).
-    pub fn summary(&self) -> String {
-        match self {
-            Change::Status { status, reason } => match reason {
-                Some(r) => format!("Status → {status} (reason: {r})"),
-                None => format!("Status → {status}"),
-            },
-            Change::Nickname { nickname } => format!("Nickname → “{nickname}”"),
-            Change::Note { note } if note.is_empty() => "Note → (empty)".into(),
-            Change::Note { note } => format!("Note → “{note}”"),
-            Change::FilterGroup { filter_group } => format!("Filter group → {filter_group}"),
-            Change::DeviceGroup { device_group } => format!("Device group → {device_group}"),
-            Change::DataLimits {
-                monthly_limit,
-                daily_limit,
-            } => format!(
-                "Monthly limit → {}, daily limit → {}",
-                limit_text(*monthly_limit),
-                limit_text(*daily_limit)
-            ),
-            Change::SummerUsage { summer_status } => format!("Summer usage → {summer_status}"),
-            Change::MdnCustomField { value } => format!("MDN custom field → “{value}”"),
-            Change::Imei { imei } => format!("IMEI → {imei}"),
-            Change::DeleteLabels => "Remove every label".into(),
-            Change::Smartspot { values } => format!(
-                "SSID → {}, max clients → {}, band → {}, content filter {}, hotspot {}{}",
-                values.ssid.as_deref().unwrap_or("(unchanged)"),
-                values
-                    .max_clients
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| "(unchanged)".into()),
-                values.band.as_deref().unwrap_or("(unchanged)"),
-                on_off(values.content_filter_enabled),
-                on_off(values.hotspot_enabled),
-                if values.wifi_password.is_some() {
-                    ", new Wi-Fi password"
-                } else {
-                    ""
-                }
-            ),
-        }
-    }
-
-    /// (current, new) for one line in the preview; `None` when the line was not loaded.
-    pub fn before_after(&self, d: Option<&Device>) -> (String, String) {
-        let cur = |f: &dyn Fn(&Device) -> String| d.map(f).unwrap_or_else(|| "—".to_owned());
-        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-        match self {
-            Change::Status { status, .. } => (cur(&|d| opt(&d.status)), status.clone()),
-            Change::Nickname { nickname } => (cur(&|d| opt(&d.nickname)), nickname.clone()),
-            Change::Note { note } => (cur(&|d| opt(&d.note)), note.clone()),
-            Change::FilterGroup { filter_group } => {
-                (cur(&|d| opt(&d.filter_group)), filter_group.clone())
-            }
-            Change::DeviceGroup { device_group } => {
-                (cur(&|d| opt(&d.corp_id)), device_group.to_string())
-            }
-            Change::DataLimits {
-                monthly_limit,
-                daily_limit,
-            } => (
-                cur(&|d| {
-                    format!(
-                        "{} / {}",
-                        limit_text(d.monthly_limit),
-                        limit_text(d.daily_limit)
-                    )
-                }),
-                format!(
-                    "{} / {}",
-                    limit_text(*monthly_limit),
-                    limit_text(*daily_limit)
-                ),
-            ),
-            Change::SummerUsage { summer_status } => {
-                (cur(&|d| opt(&d.summer_status)), summer_status.clone())
-            }
-            Change::MdnCustomField { value } => (cur(&|d| opt(&d.mdn_custom_field)), value.clone()),
-            Change::Imei { imei } => (cur(&|d| opt(&d.imei)), imei.to_string()),
-            Change::DeleteLabels => (
-                cur(&|d| {
-                    d.labels
-                        .as_deref()
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|l| l.name.clone())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }),
-                "(no labels)".into(),
-            ),
-            Change::Smartspot { .. } => ("—".into(), self.summary()),
-        }
-    }
-}
-
-fn on_off(v: Option<bool>) -> &'static str {
-    match v {
-        Some(true) => "on",
-        Some(false) => "off",
-        None => "unchanged",
-    }
+    )
 }
 
 #[cfg(test)]
@@ -669,6 +311,10 @@ mod tests {
         )
     }
 
+    fn kind(slug: &str) -> ActionKind {
+        ActionKind::from_slug(slug).unwrap()
+    }
+
     fn corp() -> CorpId {
         CorpId::parse("NORTHSTAR-ISD").unwrap()
     }
@@ -680,10 +326,10 @@ mod tests {
             ("mdns", "521-267-1508"),
             ("mdns", "304-228-6302"),
         ]);
-        let t = parse_target(ActionKind::Nickname, &f).unwrap();
+        let t = parse_target(kind("nickname"), &f).unwrap();
         assert_eq!(t.known_count(), Some(2));
         let f = form(&[("mdns", "521-267-150x")]);
-        let err = parse_target(ActionKind::Nickname, &f).unwrap_err();
+        let err = parse_target(kind("nickname"), &f).unwrap_err();
         assert!(err.to_string().contains("521-267-150x"), "{err}");
     }
 
@@ -695,36 +341,32 @@ mod tests {
             ("labelIds", "12"),
             ("excluded_mdns", "304-228-6302"),
         ]);
-        let t = parse_target(ActionKind::Status, &f).unwrap();
+        let t = parse_target(kind("status"), &f).unwrap();
         let v = serde_json::to_value(t.selection().unwrap()).unwrap();
         assert_eq!(
             v,
             serde_json::json!({"bulkSelection": {"selectAll": true, "searchValue": "Bus", "labelIds": [12], "excludedMdns": ["304-228-6302"]}})
         );
-        assert!(parse_target(ActionKind::Imei, &f).is_err());
+        assert!(parse_target(kind("imei"), &f).is_err());
     }
 
     #[test]
     fn fields_are_validated_per_field() {
         let f = form(&[("monthlyLimit", "-1"), ("dailyLimitNone", "true")]);
-        let e = parse_change(ActionKind::DataLimits, &corp(), &f, None).unwrap_err();
+        let e = parse_change(kind("data-limits"), &corp(), &f, None).unwrap_err();
         assert!(!e.get("monthlyLimit").is_empty());
         assert!(e.get("dailyLimit").is_empty());
         let f = form(&[("monthlyLimit", "10240"), ("dailyLimitNone", "on")]);
-        assert_eq!(
-            parse_change(ActionKind::DataLimits, &corp(), &f, None).unwrap(),
-            Change::DataLimits {
-                monthly_limit: Some(10240.0),
-                daily_limit: None
-            }
-        );
+        let c = parse_change(kind("data-limits"), &corp(), &f, None).unwrap();
+        assert_eq!(c.values.limit("monthlyLimit"), Some(10240.0));
+        assert_eq!(c.values.limit("dailyLimit"), None);
         let f = form(&[("imei", "355737360073463")]);
-        let e = parse_change(ActionKind::Imei, &corp(), &f, None).unwrap_err();
+        let e = parse_change(kind("imei"), &corp(), &f, None).unwrap_err();
         assert!(e.get("imei").contains("check digit"));
         let f = form(&[("mdnCustomField", &"x".repeat(65))]);
-        assert!(parse_change(ActionKind::MdnCustomField, &corp(), &f, None).is_err());
+        assert!(parse_change(kind("mdn-custom-field"), &corp(), &f, None).is_err());
         let f = form(&[("deviceGroup", "NORTHSTAR-ISD")]);
-        assert!(parse_change(ActionKind::DeviceGroup, &corp(), &f, None).is_err());
+        assert!(parse_change(kind("device-group"), &corp(), &f, None).is_err());
     }
 
     #[test]
@@ -736,19 +378,13 @@ mod tests {
             ("maxClients", "10"),
             ("band", "dual"),
         ]);
-        let c = parse_change(
-            ActionKind::SmartspotSettings,
-            &corp(),
-            &f,
-            Some("s3cret-pass"),
-        )
-        .unwrap();
+        let c = parse_change(kind("smartspot-settings"), &corp(), &f, Some("s3cret-pass")).unwrap();
         let audit = c.audit_fields().to_string();
         assert!(!audit.contains("s3cret"));
         assert!(audit.contains(REDACTED));
         assert!(!c.summary().contains("s3cret"));
         assert!(f.echo_pairs().iter().all(|(k, _)| k != "wifiPassword"));
-        let short = parse_change(ActionKind::SmartspotSettings, &corp(), &f, Some("short"));
+        let short = parse_change(kind("smartspot-settings"), &corp(), &f, Some("short"));
         assert!(!short.unwrap_err().get("wifiPassword").is_empty());
     }
 }

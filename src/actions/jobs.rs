@@ -24,7 +24,6 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use super::ActionKind;
 use super::form::{Change, Target};
 use super::run::{self, AuditContext, Outcome};
 use super::{CHUNK_SIZE, JOB_CONCURRENCY};
@@ -250,7 +249,6 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         owner: owner.clone(),
         corp,
         change: payload.change.clone(),
-        action: payload.audit.action,
         source,
         lost: AtomicBool::new(false),
     });
@@ -384,7 +382,6 @@ struct ChunkCtx {
     owner: String,
     corp: CorpId,
     change: Change,
-    action: ActionKind,
     source: TokenSource,
     /// Set when another instance took the job over: stop sending and recording.
     lost: AtomicBool,
@@ -408,12 +405,7 @@ async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Option<ChunkOut
         Ok(g) => g,
         Err(reason) => return Some(not_sent(i, &mdns, reason)),
     };
-    let allowed = match &ctx.change {
-        Change::DeviceGroup { device_group } => {
-            user.check_device_group_move(&ctx.corp, device_group)
-        }
-        _ => user.check(ctx.action.operation_for(mdns.len()), &ctx.corp),
-    };
+    let allowed = ctx.change.authorize(&user, &ctx.corp, mdns.len());
     if let Err(refusal) = allowed {
         return Some(refused(i, &mdns, &refusal.0));
     }

@@ -219,14 +219,8 @@ pub async fn build(
             "{refused} of the lines shown will be refused by Sentinel (see the warnings per line)."
         ));
     }
-    if kind == ActionKind::DeviceGroup {
-        out.warnings.push(
-            "Moved lines leave this device group: they will no longer show in this list.".into(),
-        );
-    }
-    if kind == ActionKind::DeleteLabels {
-        out.warnings
-            .push("Every label is removed from each line; this cannot be undone here.".into());
+    if let Some(w) = kind.def().preview_warning() {
+        out.warnings.push(w.into());
     }
     out
 }

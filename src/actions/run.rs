@@ -8,6 +8,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::ActionKind;
+use super::catalog::Call;
 use super::form::{Change, Target};
 use crate::domain::CorpId;
 use crate::error::AppError;
@@ -15,7 +16,7 @@ use crate::policy::Principal;
 use crate::startup::AppState;
 use crate::storage::audit::NewAuditRecord;
 use crate::upstream::UpstreamError;
-use crate::upstream::wire::*;
+use crate::upstream::wire::{WriteFailure, WriteResult};
 
 /// Why a change could not be sent or was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -48,150 +49,12 @@ async fn send(
     change: &Change,
     target: &Target,
 ) -> Result<WriteResult, RunError> {
-    let up = &state.upstream;
-    let lines = || match target {
-        Target::Lines(m) => Ok(m.clone()),
-        _ => Err(RunError::Mismatch),
+    let to = Call {
+        upstream: &state.upstream,
+        token,
+        corp,
     };
-    if let (Change::Smartspot { values }, Target::Imeis(imeis)) = (change, target) {
-        return Ok(match imeis.as_slice() {
-            [one] => {
-                up.update_smartspot_settings(
-                    token,
-                    corp,
-                    &SmartSpotSettings {
-                        imei: Some(one.to_string()),
-                        values: values.clone(),
-                    },
-                )
-                .await?
-            }
-            many => {
-                up.update_smartspot_settings_multi(
-                    token,
-                    corp,
-                    &SmartSpotSettingsMultiRequest {
-                        imeis: many.to_vec(),
-                        settings: values.clone(),
-                    },
-                )
-                .await?
-            }
-        });
-    }
-    let selection = target.selection().ok_or(RunError::Mismatch)?;
-    let r = match change {
-        Change::Status { status, reason } => {
-            up.update_status(
-                token,
-                corp,
-                &StatusChange {
-                    selection,
-                    status: status.clone(),
-                    reason: reason.clone(),
-                },
-            )
-            .await?
-        }
-        Change::Nickname { nickname } => {
-            up.update_nickname(
-                token,
-                corp,
-                &NicknameChange {
-                    selection,
-                    nickname: nickname.clone(),
-                },
-            )
-            .await?
-        }
-        Change::Note { note } => {
-            up.update_note(
-                token,
-                corp,
-                &NoteChange {
-                    selection,
-                    note: note.clone(),
-                },
-            )
-            .await?
-        }
-        Change::FilterGroup { filter_group } => {
-            up.update_filter_group(
-                token,
-                corp,
-                &FilterGroupChange {
-                    selection,
-                    filter_group: filter_group.clone(),
-                },
-            )
-            .await?
-        }
-        Change::DeviceGroup { device_group } => {
-            up.update_device_group(
-                token,
-                corp,
-                &DeviceGroupChange {
-                    selection,
-                    device_group: device_group.to_string(),
-                },
-            )
-            .await?
-        }
-        Change::DataLimits {
-            monthly_limit,
-            daily_limit,
-        } => {
-            up.update_data_limits(
-                token,
-                corp,
-                &DataLimitsChange {
-                    selection,
-                    monthly_limit: *monthly_limit,
-                    daily_limit: *daily_limit,
-                },
-            )
-            .await?
-        }
-        Change::SummerUsage { summer_status } => {
-            up.update_summer_usage(
-                token,
-                corp,
-                &SummerUsageChange {
-                    selection,
-                    summer_status: summer_status.clone(),
-                },
-            )
-            .await?
-        }
-        Change::MdnCustomField { value } => {
-            up.update_mdn_custom_field(
-                token,
-                corp,
-                &MdnCustomFieldChange {
-                    mdns: lines()?,
-                    mdn_custom_field: value.clone(),
-                },
-            )
-            .await?
-        }
-        Change::Imei { imei } => {
-            up.update_imei(
-                token,
-                corp,
-                &ImeiChange {
-                    mdns: lines()?,
-                    imei: imei.clone(),
-                },
-            )
-            .await?
-        }
-        Change::DeleteLabels => {
-            up.bulk_delete_labels(token, corp, &BulkDeleteLabels { selection })
-                .await?
-        }
-        Change::Smartspot { .. } => return Err(RunError::Mismatch),
-    };
-    Ok(r)
+    change.action.def().send(to, &change.values, target).await
 }
 
 /// The result of one upstream call (or of a whole job, summed).

@@ -11,9 +11,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 use uuid::Uuid;
 
+use crate::actions::catalog::Selection;
+use crate::actions::catalog::field::Kind as FieldKind;
 use crate::actions::form::{self, Change, FieldErrors, RawForm, Target};
 use crate::actions::run::{self, AuditContext, Outcome};
-use crate::actions::{ACK_ABOVE, ActionKind, CHUNK_SIZE, jobs, limit, preview};
+use crate::actions::{ActionKind, CHUNK_SIZE, jobs, limit, preview};
 use crate::auth::CurrentUser;
 use crate::domain::{CorpId, Imei, Mdn};
 use crate::error::AppError;
@@ -23,7 +25,8 @@ use crate::startup::AppState;
 use crate::storage::jobs::JobState;
 use crate::views::Layout;
 use crate::views::actions::{
-    ActionFormPage, JobFragment, JobPage, PreviewPage, ResultFragment, ResultPage,
+    ActionFormPage, FieldChoices, FormInput, JobFragment, JobPage, PreviewPage, ResultFragment,
+    ResultPage,
 };
 use crate::views::devices::url_segment;
 
@@ -35,6 +38,13 @@ const PASSWORD_KEY: &str = "actions.wifi_password.";
 fn kind_of(slug: &str) -> Result<ActionKind, AppError> {
     ActionKind::from_slug(slug)
         .ok_or_else(|| AppError::NotFound(format!("There is no action “{slug}”.")))
+}
+
+/// The SmartSpot settings action (its own page opens it for one device).
+fn smartspot_kind() -> Result<ActionKind, AppError> {
+    ActionKind::all()
+        .find(|k| k.selection() == Selection::Imeis)
+        .ok_or_else(|| AppError::NotFound("SmartSpot settings are not available.".into()))
 }
 
 fn list_href(corp: &CorpId) -> String {
@@ -66,8 +76,8 @@ fn with_page_exclusions(form: RawForm) -> RawForm {
     RawForm::from_pairs(pairs)
 }
 
-/// SmartSpot opened from selected lines: their IMEIs (read from the list).
-async fn smartspot_imeis_from_lines(
+/// An IMEI action opened from selected lines: their IMEIs (read from the list).
+async fn imeis_from_lines(
     state: &AppState,
     user: &CurrentUser,
     corp: &CorpId,
@@ -100,8 +110,40 @@ async fn smartspot_imeis_from_lines(
     Ok(RawForm::from_pairs(pairs))
 }
 
-/// The form page with the choices it needs (statuses from Sentinel, device groups).
-#[allow(clippy::too_many_arguments)]
+/// Choices the action's fields need from elsewhere: Sentinel's statuses, the user's other groups.
+async fn choices_for(
+    state: &AppState,
+    user: &CurrentUser,
+    corp: &CorpId,
+    kind: ActionKind,
+) -> Result<FieldChoices, AppError> {
+    let mut choices = FieldChoices::default();
+    for f in kind.fields() {
+        match f.kind {
+            FieldKind::Status => {
+                user.principal.check(Operation::GetPossibleStatuses, corp)?;
+                choices.statuses = state
+                    .upstream
+                    .get_possible_statuses(&user.token, corp)
+                    .await?;
+            }
+            FieldKind::DeviceGroup => {
+                choices.groups = user
+                    .principal
+                    .corp_ids
+                    .iter()
+                    .flatten()
+                    .filter(|c| *c != corp)
+                    .map(|c| c.to_string())
+                    .collect();
+            }
+            _ => {}
+        }
+    }
+    Ok(choices)
+}
+
+/// The form page with the choices it needs.
 async fn form_page(
     state: &AppState,
     user: &CurrentUser,
@@ -111,38 +153,21 @@ async fn form_page(
     values: RawForm,
     errors: FieldErrors,
 ) -> Result<ActionFormPage, AppError> {
-    let mut page = ActionFormPage::new(
-        &user.principal,
-        &user.csrf,
-        corp,
+    let choices = choices_for(state, user, corp, kind).await?;
+    Ok(ActionFormPage::new(
         kind,
-        target.describe(),
-        target.to_pairs(),
-        values,
-        errors,
-        list_href(corp),
-    );
-    match kind {
-        ActionKind::Status => {
-            user.principal.check(Operation::GetPossibleStatuses, corp)?;
-            page.statuses = state
-                .upstream
-                .get_possible_statuses(&user.token, corp)
-                .await?;
-        }
-        ActionKind::DeviceGroup => {
-            page.groups = user
-                .principal
-                .corp_ids
-                .iter()
-                .flatten()
-                .filter(|c| *c != corp)
-                .map(|c| c.to_string())
-                .collect();
-        }
-        _ => {}
-    }
-    Ok(page)
+        FormInput {
+            user: &user.principal,
+            csrf: &user.csrf,
+            corp,
+            target: target.describe(),
+            hidden: target.to_pairs(),
+            values: &values,
+            errors: &errors,
+            choices: &choices,
+            back_href: list_href(corp),
+        },
+    ))
 }
 
 /// Scope check for the target's size (SmartSpot: several devices use `-multi`).
@@ -196,21 +221,19 @@ async fn form_for_selection(
     let corp = CorpId::parse(corp)?;
     user.principal.check(kind.operation(), &corp)?;
     let mut form = with_page_exclusions(RawForm::parse(raw)?);
-    if kind == ActionKind::SmartspotSettings {
-        form = smartspot_imeis_from_lines(state, user, &corp, form).await?;
+    if kind.selection() == Selection::Imeis {
+        form = imeis_from_lines(state, user, &corp, form).await?;
     }
     let target = form::parse_target(kind, &form)?;
     check_op(user, &corp, kind, &target)?;
-    let mut values = RawForm::default();
-    if kind == ActionKind::SmartspotSettings {
-        // Sensible defaults for a new setting; the single-device page pre-fills from Sentinel.
-        values = RawForm::from_pairs(vec![
-            ("maxClients".into(), "10".into()),
-            ("band".into(), "dual".into()),
-            ("hotspotEnabled".into(), "true".into()),
-            ("contentFilterEnabled".into(), "true".into()),
-        ]);
-    }
+    // A new form starts from the action's defaults (the single-device SmartSpot page pre-fills from Sentinel).
+    let values = RawForm::from_pairs(
+        kind.def()
+            .defaults()
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    );
     let page = form_page(
         state,
         user,
@@ -257,20 +280,21 @@ pub async fn smartspot(
     }
     // The password is write-only: never read into the page, even if Sentinel sent one.
     let target = Target::Imeis(vec![imei.clone()]);
-    let mut page = ActionFormPage::new(
-        &user.principal,
-        &user.csrf,
-        &corp,
-        ActionKind::SmartspotSettings,
-        format!("SmartSpot {imei}"),
-        target.to_pairs(),
-        RawForm::from_pairs(pairs),
-        FieldErrors::default(),
-        list_href(&corp),
+    let kind = smartspot_kind()?;
+    let page = ActionFormPage::new(
+        kind,
+        FormInput {
+            user: &user.principal,
+            csrf: &user.csrf,
+            corp: &corp,
+            target: format!("SmartSpot {imei}"),
+            hidden: target.to_pairs(),
+            values: &RawForm::from_pairs(pairs),
+            errors: &FieldErrors::default(),
+            choices: &FieldChoices::default(),
+            back_href: list_href(&corp),
+        },
     );
-    page.read_only = !user
-        .principal
-        .can(Operation::UpdateSmartspotSettings, &corp);
     Ok(page.into_response())
 }
 
@@ -314,35 +338,21 @@ pub async fn submit(
         }
     }
 
-    let mut change = form::parse_change(kind, &corp, &form, password.as_deref());
-    if kind == ActionKind::Imei && target.known_count() != Some(1) {
-        let mut e = change.err().unwrap_or_default();
-        e.add(
-            "mdns",
-            "Choose exactly one line: Sentinel changes the IMEI of one line at a time.",
-        );
-        change = Err(e);
-    }
-    let change = match change {
+    // The operation's line limit (IMEI: one line) is a bad request, not a refusal of the user.
+    kind.operation()
+        .check_line_count(target.known_count())
+        .map_err(|r| AppError::BadRequest(r.0))?;
+    let change = match form::parse_change(kind, &corp, &form, password.as_deref()) {
         Ok(c) => c,
         Err(errors) => {
-            let mut values = form.clone();
-            if !errors.get("mdns").is_empty() {
-                return Err(AppError::BadRequest(errors.get("mdns").to_owned()));
-            }
-            values = RawForm::from_pairs(values.echo_pairs());
+            let values = RawForm::from_pairs(form.echo_pairs());
             let page = form_page(&state, &user, &corp, kind, &target, values, errors).await?;
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
-    if let Change::DeviceGroup { device_group } = &change {
-        user.principal
-            .check_device_group_move(&corp, device_group)?;
-    }
-
     let count = target.known_count();
-    // A bulk selection can grow between preview and confirmation: it always needs the tick.
-    let needs_ack = count.is_none_or(|n| n > ACK_ABOVE);
+    change.authorize(&user.principal, &corp, count.unwrap_or(2) as usize)?;
+    let needs_ack = target.needs_ack();
     let confirmed = form.flag("confirmed");
     if !confirmed || (needs_ack && !form.flag("acknowledged")) {
         let message = confirmed.then(|| {
@@ -454,7 +464,7 @@ async fn preview_page(
         hidden.push(("wifiPasswordRef".into(), r));
     }
     let n = p.count.or(target.known_count());
-    let needs_ack = target.known_count().is_none_or(|n| n > ACK_ABOVE);
+    let needs_ack = target.needs_ack();
     Ok(PreviewPage {
         layout: Layout::signed_in(
             format!("Preview: {}", kind.label()),

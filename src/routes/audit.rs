@@ -184,8 +184,7 @@ pub async fn page(
                 value: s,
             })
             .collect(),
-        actions: ActionKind::ALL
-            .iter()
+        actions: ActionKind::all()
             .map(|a| Choice {
                 value: a.slug().into(),
                 label: a.label().into(),

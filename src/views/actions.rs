@@ -4,12 +4,14 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use crate::actions::ActionKind;
+use crate::actions::catalog::Selection;
+use crate::actions::catalog::field::{Field, Kind};
 use crate::actions::form::{FieldErrors, RawForm};
 use crate::actions::preview::PreviewLine;
 use crate::actions::run::Outcome;
 use crate::domain::CorpId;
 use crate::policy::Principal;
-use crate::upstream::wire::{SMARTSPOT_BANDS, WriteFailure};
+use crate::upstream::wire::WriteFailure;
 use crate::views::Layout;
 use crate::views::devices::url_segment;
 
@@ -76,20 +78,188 @@ impl SelectionBar {
     }
 }
 
-/// The form's values as typed (kept when the form comes back with errors).
-#[derive(Debug, Clone, Default)]
-pub struct FormValues(pub RawForm);
+/// How a field is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Widget {
+    Input,
+    Textarea,
+    Select,
+    Radios,
+    /// A number of MB and a "No limit" box, in a fieldset.
+    Limit,
+    Checkbox,
+}
 
-impl FormValues {
-    pub fn v(&self, name: &str) -> &str {
-        self.0.value(name)
+/// One `<option>` or radio button.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// A field of the action form, ready to draw: its description joined with the value typed and its error.
+#[derive(Debug, Clone)]
+pub struct FieldView {
+    pub name: &'static str,
+    pub id: String,
+    pub label: &'static str,
+    /// The fieldset legend of a limit ("Monthly limit").
+    pub legend: String,
+    pub help: &'static str,
+    pub widget: Widget,
+    /// `text`, `number` or `password` for an input.
+    pub input_type: &'static str,
+    pub value: String,
+    pub error: String,
+    pub required: bool,
+    pub minlength: Option<usize>,
+    pub maxlength: Option<usize>,
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+    pub rows: u8,
+    pub numeric: bool,
+    pub autocomplete: &'static str,
+    pub choices: Vec<Choice>,
+    /// A checkbox is ticked; for a limit, "No limit" is.
+    pub checked: bool,
+    /// A secret: the read-only view says "never shown".
+    pub secret: bool,
+}
+
+impl FieldView {
+    pub fn has_error(&self) -> bool {
+        !self.error.is_empty()
     }
-    pub fn checked(&self, name: &str) -> bool {
-        self.0.flag(name)
+
+    /// The value as the read-only view shows it.
+    pub fn shown(&self) -> String {
+        match self.widget {
+            Widget::Checkbox => if self.checked { "on" } else { "off" }.into(),
+            _ => self.value.clone(),
+        }
     }
-    pub fn is(&self, name: &str, value: &str) -> bool {
-        self.0.value(name) == value
+}
+
+/// Choices that come from elsewhere than the catalogue: Sentinel's statuses, the user's groups.
+#[derive(Debug, Clone, Default)]
+pub struct FieldChoices {
+    pub statuses: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn choice(value: &str, label: &str, current: &str) -> Choice {
+    Choice {
+        value: value.to_owned(),
+        label: label.to_owned(),
+        selected: value == current,
     }
+}
+
+/// One field's description joined with the form's value and error.
+fn field_view(
+    f: &Field,
+    values: &RawForm,
+    errors: &FieldErrors,
+    choices: &FieldChoices,
+) -> FieldView {
+    let current = values.value(f.name);
+    let mut view = FieldView {
+        name: f.name,
+        id: format!("f-{}", f.name),
+        label: f.label,
+        legend: capitalised(f.noun),
+        help: f.help,
+        widget: Widget::Input,
+        input_type: "text",
+        value: current.to_owned(),
+        error: errors.get(f.name).to_owned(),
+        required: false,
+        minlength: None,
+        maxlength: None,
+        min: None,
+        max: None,
+        rows: 0,
+        numeric: false,
+        autocomplete: "",
+        choices: Vec::new(),
+        checked: values.flag(f.name),
+        secret: false,
+    };
+    match f.kind {
+        Kind::Text { min, max, rows } => {
+            view.required = min > 0;
+            view.maxlength = Some(max);
+            if rows > 0 {
+                view.widget = Widget::Textarea;
+                view.rows = rows;
+            }
+        }
+        Kind::Status => {
+            view.widget = Widget::Select;
+            view.required = true;
+            view.choices = choices
+                .statuses
+                .iter()
+                .map(|s| choice(s, s, current))
+                .collect();
+        }
+        Kind::DeviceGroup => {
+            view.required = true;
+            if choices.groups.is_empty() {
+                view.maxlength = Some(64);
+            } else {
+                view.widget = Widget::Select;
+                view.choices = choices
+                    .groups
+                    .iter()
+                    .map(|g| choice(g, g, current))
+                    .collect();
+            }
+        }
+        Kind::Limit => {
+            view.widget = Widget::Limit;
+            view.input_type = "number";
+            view.min = Some(0);
+            view.checked = values.flag(&format!("{}None", f.name));
+        }
+        Kind::Radio(options) => {
+            view.widget = Widget::Radios;
+            view.choices = options.iter().map(|(v, l)| choice(v, l, current)).collect();
+        }
+        Kind::Select(options) => {
+            view.widget = Widget::Select;
+            view.choices = options.iter().map(|v| choice(v, v, current)).collect();
+        }
+        Kind::Count { min, max } => {
+            view.input_type = "number";
+            view.required = true;
+            view.min = Some(min);
+            view.max = Some(max);
+        }
+        Kind::Flag => view.widget = Widget::Checkbox,
+        Kind::Imei => {
+            view.required = true;
+            view.numeric = true;
+            view.maxlength = Some(15);
+        }
+        Kind::Secret { min, max } => {
+            view.input_type = "password";
+            view.value.clear();
+            view.minlength = Some(min);
+            view.maxlength = Some(max);
+            view.autocomplete = "new-password";
+            view.secret = true;
+        }
+    }
+    view
 }
 
 /// The form of one action (also the SmartSpot settings page).
@@ -98,7 +268,6 @@ impl FormValues {
 pub struct ActionFormPage {
     pub layout: Layout,
     pub corp: String,
-    pub action: &'static str,
     pub label: &'static str,
     pub post_href: String,
     pub back_href: String,
@@ -107,65 +276,60 @@ pub struct ActionFormPage {
     pub target: String,
     /// The selection as hidden fields.
     pub hidden: Vec<(String, String)>,
-    pub values: FormValues,
-    pub errors: FieldErrors,
-    /// Status choices from Sentinel.
-    pub statuses: Vec<String>,
-    /// Device groups the lines may move to.
-    pub groups: Vec<String>,
-    pub bands: Vec<&'static str>,
+    pub fields: Vec<FieldView>,
+    pub has_errors: bool,
+    /// A sentence instead of (or above) the fields.
+    pub intro: Option<&'static str>,
     /// Something to say above the form (e.g. the IMEI rule).
     pub notes: Vec<String>,
-    /// SmartSpot settings a user may read but not change.
+    /// Settings a user may read but not change (from the scope table).
     pub read_only: bool,
 }
 
+/// What the action form is drawn from besides the action itself.
+#[derive(Debug, Clone)]
+pub struct FormInput<'a> {
+    pub user: &'a Principal,
+    pub csrf: &'a str,
+    pub corp: &'a CorpId,
+    /// "3 lines", "SmartSpot 3557…".
+    pub target: String,
+    /// The selection as hidden fields.
+    pub hidden: Vec<(String, String)>,
+    pub values: &'a RawForm,
+    pub errors: &'a FieldErrors,
+    pub choices: &'a FieldChoices,
+    pub back_href: String,
+}
+
 impl ActionFormPage {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        user: &Principal,
-        csrf: &str,
-        corp: &CorpId,
-        kind: ActionKind,
-        target: String,
-        hidden: Vec<(String, String)>,
-        values: RawForm,
-        errors: FieldErrors,
-        back_href: String,
-    ) -> Self {
-        let mut notes = Vec::new();
-        if let Some(net) = kind.operation().rule().network {
-            notes.push(format!(
-                "Sentinel changes the IMEI of exactly one line, and only on the {net} network."
-            ));
-        }
-        if !kind.accepts_bulk() && kind != ActionKind::SmartspotSettings {
+    pub fn new(kind: ActionKind, i: FormInput<'_>) -> Self {
+        let mut notes: Vec<String> = kind.operation().conditions().into_iter().collect();
+        if kind.selection() == Selection::Lines {
             notes.push(
                 "This change applies to lines chosen one by one (not “all matching”).".into(),
             );
         }
         Self {
-            layout: Layout::signed_in(kind.label(), user, csrf),
-            corp: corp.to_string(),
-            action: kind.slug(),
+            layout: Layout::signed_in(kind.label(), i.user, i.csrf),
+            corp: i.corp.to_string(),
             label: kind.label(),
-            post_href: action_href(corp, kind),
-            back_href,
-            csrf: csrf.to_owned(),
-            target,
-            hidden,
-            values: FormValues(values),
-            errors,
-            statuses: Vec::new(),
-            groups: Vec::new(),
-            bands: SMARTSPOT_BANDS.to_vec(),
+            post_href: action_href(i.corp, kind),
+            back_href: i.back_href,
+            csrf: i.csrf.to_owned(),
+            target: i.target,
+            hidden: i.hidden,
+            fields: kind
+                .fields()
+                .iter()
+                .map(|f| field_view(f, i.values, i.errors, i.choices))
+                .collect(),
+            has_errors: !i.errors.is_empty(),
+            intro: kind.def().intro(),
             notes,
-            read_only: false,
+            // Whoever may not run the action sees its values only (the SmartSpot page).
+            read_only: !i.user.can(kind.operation(), i.corp),
         }
-    }
-
-    pub fn err(&self, field: &str) -> &str {
-        self.errors.get(field)
     }
 }
 

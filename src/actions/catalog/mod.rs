@@ -1,0 +1,368 @@
+//! The action catalogue: one module per bulk action, each implementing [`Action`]; the index of
+//! modules is generated from this folder by `build.rs`, so an action cannot be left out of a list.
+//!
+//! A new bulk action backed by an existing upstream operation is one new file here (its slug,
+//! label, fields, request and before → after) plus its operation's row in `policy.rs`.
+
+pub mod field;
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+
+use self::field::{Field, ParseCtx, Values};
+use super::form::{FieldErrors, RawForm, Target};
+use super::run::RunError;
+use crate::domain::CorpId;
+use crate::policy::{Operation, Principal, Refusal};
+use crate::upstream::SentinelClient;
+use crate::upstream::wire::{Device, WriteResult};
+
+include!(concat!(env!("OUT_DIR"), "/catalog_index.rs"));
+
+/// What an action may be applied to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// Lines chosen one by one, or everything matching the list ("select all").
+    LinesOrAll,
+    /// Lines chosen one by one only.
+    Lines,
+    /// SmartSpot devices by IMEI.
+    Imeis,
+}
+
+/// Where a request is sent: the client, the user's token and the device group.
+pub struct Call<'a> {
+    pub upstream: &'a SentinelClient,
+    pub token: &'a SecretString,
+    pub corp: &'a CorpId,
+}
+
+/// One bulk action: everything about it in one place.
+#[async_trait]
+pub trait Action: Send + Sync + 'static {
+    /// The URL segment (`{action}` in `/devices/{corpId}/actions/{action}`).
+    fn slug(&self) -> &'static str;
+    /// The menu label.
+    fn label(&self) -> &'static str;
+    /// Place in menus (lower first).
+    fn menu_position(&self) -> u8;
+    /// The upstream operation (its scope-table row decides who may run it).
+    fn operation(&self) -> Operation;
+    /// The operation for a change of `lines` lines (SmartSpot: several devices use `-multi`).
+    fn operation_for(&self, _lines: usize) -> Operation {
+        self.operation()
+    }
+    fn selection(&self) -> Selection {
+        Selection::LinesOrAll
+    }
+    /// The form's fields, in order (empty: the action has none).
+    fn fields(&self) -> &'static [Field];
+    /// A sentence shown in the form instead of fields, or above them.
+    fn intro(&self) -> Option<&'static str> {
+        None
+    }
+    /// Values a new form starts with.
+    fn defaults(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+    /// Said in the preview whatever the lines.
+    fn preview_warning(&self) -> Option<&'static str> {
+        None
+    }
+    /// May this user send this change for `lines` lines? Asks the scope table only.
+    fn authorize(
+        &self,
+        user: &Principal,
+        corp: &CorpId,
+        lines: usize,
+        _values: &Values,
+    ) -> Result<(), Refusal> {
+        user.check(self.operation_for(lines), corp)
+    }
+    /// The change in words ("Status → SUSPENDED (reason: Summer break)"); secrets never shown.
+    fn summary(&self, v: &Values) -> String;
+    /// A line's current value of what this action changes.
+    fn before(&self, d: &Device) -> String;
+    /// The value a line will have.
+    fn after(&self, v: &Values) -> String {
+        self.summary(v)
+    }
+    /// The one upstream call for `target`.
+    async fn send(
+        &self,
+        to: Call<'_>,
+        v: &Values,
+        target: &Target,
+    ) -> Result<WriteResult, RunError>;
+}
+
+/// An action of the catalogue: a cheap, comparable handle (serialised as its slug).
+#[derive(Clone, Copy)]
+pub struct ActionKind(&'static dyn Action);
+
+static ORDERED: LazyLock<Vec<ActionKind>> = LazyLock::new(|| {
+    let mut all: Vec<ActionKind> = REGISTERED.iter().map(|a| ActionKind(*a)).collect();
+    all.sort_by_key(|a| a.0.menu_position());
+    all
+});
+
+impl ActionKind {
+    /// Every action, in menu order.
+    pub fn all() -> impl Iterator<Item = ActionKind> {
+        ORDERED.iter().copied()
+    }
+
+    /// `None` for an unknown (or forged) action.
+    pub fn from_slug(s: &str) -> Option<Self> {
+        Self::all().find(|a| a.slug() == s)
+    }
+
+    /// The action's definition.
+    pub fn def(self) -> &'static dyn Action {
+        self.0
+    }
+
+    pub fn slug(self) -> &'static str {
+        self.0.slug()
+    }
+
+    pub fn label(self) -> &'static str {
+        self.0.label()
+    }
+
+    pub fn operation(self) -> Operation {
+        self.0.operation()
+    }
+
+    pub fn operation_for(self, lines: usize) -> Operation {
+        self.0.operation_for(lines)
+    }
+
+    pub fn fields(self) -> &'static [Field] {
+        self.0.fields()
+    }
+
+    pub fn selection(self) -> Selection {
+        self.0.selection()
+    }
+
+    /// May this action take a bulk selection (select all matching)?
+    pub fn accepts_bulk(self) -> bool {
+        self.selection() == Selection::LinesOrAll
+    }
+
+    /// Actions this user may run in this device group, in menu order (from the scope table).
+    pub fn allowed_for(user: &Principal, corp: &CorpId) -> Vec<ActionKind> {
+        Self::all()
+            .filter(|a| user.can(a.operation(), corp))
+            .collect()
+    }
+}
+
+impl PartialEq for ActionKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.slug() == other.slug()
+    }
+}
+impl Eq for ActionKind {}
+
+impl std::hash::Hash for ActionKind {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.slug().hash(state);
+    }
+}
+
+impl fmt::Debug for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ActionKind({})", self.slug())
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.slug())
+    }
+}
+
+impl serde::Serialize for ActionKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.slug())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ActionKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ActionKind::from_slug(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown action {s:?}")))
+    }
+}
+
+/// A change: an action and its parsed fields. Stored (jobs) as `{"action": slug, "fields": {...}}`
+/// without secrets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub action: ActionKind,
+    pub values: Values,
+}
+
+impl Change {
+    /// Parses the action's fields from the form.
+    pub fn parse(
+        action: ActionKind,
+        form: &RawForm,
+        ctx: &ParseCtx<'_>,
+    ) -> Result<Self, FieldErrors> {
+        let values = field::parse(action.fields(), form, ctx)?;
+        Ok(Self { action, values })
+    }
+
+    /// The fields as the audit log records them, secrets redacted.
+    pub fn audit_fields(&self) -> serde_json::Value {
+        self.values.to_json()
+    }
+
+    /// What the change sets, in words (secrets never shown).
+    pub fn summary(&self) -> String {
+        self.action.def().summary(&self.values)
+    }
+
+    /// (current, new) for one line in the preview; `None` when the line was not loaded.
+    pub fn before_after(&self, d: Option<&Device>) -> (String, String) {
+        let def = self.action.def();
+        (
+            d.map(|d| def.before(d)).unwrap_or_else(|| "—".to_owned()),
+            def.after(&self.values),
+        )
+    }
+
+    /// May `user` send this change for `lines` lines now?
+    pub fn authorize(&self, user: &Principal, corp: &CorpId, lines: usize) -> Result<(), Refusal> {
+        self.action.def().authorize(user, corp, lines, &self.values)
+    }
+}
+
+impl serde::Serialize for Change {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde_json::json!({ "action": self.action, "fields": self.values.to_json() }).serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Change {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Stored {
+            action: ActionKind,
+            fields: serde_json::Value,
+        }
+        let s = Stored::deserialize(d)?;
+        let values =
+            Values::from_json(s.action.fields(), &s.fields).map_err(serde::de::Error::custom)?;
+        Ok(Self {
+            action: s.action,
+            values,
+        })
+    }
+}
+
+/// The upstream's "list or bulk selection" for `target` (IMEIs are not one).
+pub fn selection_of(target: &Target) -> Result<crate::upstream::wire::DeviceSelection, RunError> {
+    target.selection().ok_or(RunError::Mismatch)
+}
+
+/// The explicit list of `target`, for operations that take only MDNs.
+pub fn lines_of(target: &Target) -> Result<Vec<crate::domain::Mdn>, RunError> {
+    match target {
+        Target::Lines(m) => Ok(m.clone()),
+        _ => Err(RunError::Mismatch),
+    }
+}
+
+/// "10240 MB", "No limit": a limit for people.
+pub fn limit_text(v: Option<f64>) -> String {
+    match v {
+        None => "No limit".into(),
+        Some(v) => format!("{v} MB"),
+    }
+}
+
+/// An optional device field, "" when absent.
+pub fn opt(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn slugs_positions_and_fields_are_unique() {
+        let all: Vec<ActionKind> = ActionKind::all().collect();
+        assert_eq!(all.len(), REGISTERED.len());
+        let slugs: HashSet<_> = all.iter().map(|a| a.slug()).collect();
+        assert_eq!(slugs.len(), all.len(), "two actions share a slug");
+        let pos: HashSet<_> = all.iter().map(|a| a.def().menu_position()).collect();
+        assert_eq!(pos.len(), all.len(), "two actions share a menu position");
+        for a in &all {
+            assert_eq!(ActionKind::from_slug(a.slug()), Some(*a));
+            let names: HashSet<_> = a.fields().iter().map(|f| f.name).collect();
+            assert_eq!(names.len(), a.fields().len(), "{a}: a field name repeats");
+            assert!(
+                a.operation().is_write(),
+                "{a}: an action must be backed by a write operation"
+            );
+        }
+        assert_eq!(ActionKind::from_slug("drop-table"), None);
+    }
+
+    #[test]
+    fn the_eleven_contract_actions_are_there() {
+        let slugs: Vec<&str> = ActionKind::all().map(|a| a.slug()).collect();
+        assert_eq!(
+            slugs,
+            [
+                "status",
+                "nickname",
+                "note",
+                "filter-group",
+                "device-group",
+                "data-limits",
+                "summer-usage",
+                "mdn-custom-field",
+                "imei",
+                "delete-labels",
+                "smartspot-settings"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stored_change_round_trips_without_its_secret() {
+        let form = RawForm::from_pairs(vec![
+            ("ssid".into(), "Bus-47".into()),
+            ("maxClients".into(), "10".into()),
+            ("band".into(), "dual".into()),
+        ]);
+        let corp = CorpId::parse("NORTHSTAR-ISD").unwrap();
+        let kind = ActionKind::from_slug("smartspot-settings").unwrap();
+        let c = Change::parse(
+            kind,
+            &form,
+            &ParseCtx {
+                corp: &corp,
+                secret: Some("s3cret-pass"),
+            },
+        )
+        .unwrap();
+        let stored = serde_json::to_string(&c).unwrap();
+        assert!(!stored.contains("s3cret"), "{stored}");
+        let back: Change = serde_json::from_str(&stored).unwrap();
+        assert_eq!(back.values.secret("wifiPassword"), None);
+        assert_eq!(back.values.text("ssid"), "Bus-47");
+        assert_eq!(back.action, kind);
+    }
+}

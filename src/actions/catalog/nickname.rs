@@ -1,0 +1,59 @@
+//! Rename: `update_nickname` sets one nickname on a list or everything matching.
+
+use async_trait::async_trait;
+
+use super::field::{Field, Kind, Values};
+use super::{Action, Call, opt, selection_of};
+use crate::actions::form::Target;
+use crate::actions::run::RunError;
+use crate::policy::Operation;
+use crate::upstream::wire::{Device, NicknameChange, WriteResult};
+
+pub struct Nickname;
+pub static ACTION: Nickname = Nickname;
+
+const FIELDS: &[Field] = &[Field::new(
+    "nickname",
+    "New nickname",
+    "nickname",
+    Kind::Text {
+        min: 1,
+        max: 100,
+        rows: 0,
+    },
+)];
+
+#[async_trait]
+impl Action for Nickname {
+    fn slug(&self) -> &'static str {
+        "nickname"
+    }
+    fn label(&self) -> &'static str {
+        "Rename (nickname)"
+    }
+    fn menu_position(&self) -> u8 {
+        20
+    }
+    fn operation(&self) -> Operation {
+        Operation::UpdateNickname
+    }
+    fn fields(&self) -> &'static [Field] {
+        FIELDS
+    }
+    fn summary(&self, v: &Values) -> String {
+        format!("Nickname → “{}”", v.text("nickname"))
+    }
+    fn before(&self, d: &Device) -> String {
+        opt(&d.nickname)
+    }
+    fn after(&self, v: &Values) -> String {
+        v.text("nickname").to_owned()
+    }
+    async fn send(&self, to: Call<'_>, v: &Values, target: &Target) -> Result<WriteResult, RunError> {
+        let body = NicknameChange {
+            selection: selection_of(target)?,
+            nickname: v.text("nickname").to_owned(),
+        };
+        Ok(to.upstream.update_nickname(to.token, to.corp, &body).await?)
+    }
+}
