@@ -16,6 +16,7 @@
 //! - [`crypto`]: token encryption at rest
 //! - [`simulator`]: the embedded Sentinel simulator and demo identity provider
 //! - [`middleware`]: security headers, request ids, logging
+//! - [`outcome`]: the one outcome model (a line's, a change's)
 //! - [`metrics`]: Prometheus series and the `METRICS_BIND_ADDR` listener
 
 pub mod actions;
@@ -28,6 +29,7 @@ pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod middleware;
+pub mod outcome;
 pub mod policy;
 pub mod routes;
 pub mod simulator;

@@ -216,7 +216,7 @@ impl Metrics {
             .get_or_create(&ChangeLabels {
                 action: rec.action.clone(),
                 mode,
-                outcome: rec.outcome.clone(),
+                outcome: rec.outcome.as_str().to_owned(),
             })
             .inc();
         let n = |v: i64| u64::try_from(v).unwrap_or(0);

@@ -323,7 +323,42 @@ pub enum AuditScope {
     OwnOnly,
 }
 
+/// The audit records one reader gets for a request: one device group's, and perhaps only their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditView {
+    pub corp_id: Option<CorpId>,
+    /// Only the records of changes this subject made.
+    pub only_subject: Option<String>,
+}
+
 impl Principal {
+    /// The audit view for a request naming `asked` (or no) device group.
+    pub fn audit_view(&self, asked: Option<CorpId>) -> Result<AuditView, Refusal> {
+        match self.audit_scope() {
+            AuditScope::Groups(groups) => {
+                let corp = match asked {
+                    Some(c) if groups.contains(&c) => c,
+                    Some(c) => {
+                        return Err(Refusal(format!(
+                            "You do not have access to device group {c}, so not to its audit log."
+                        )));
+                    }
+                    None => groups.first().cloned().ok_or_else(|| {
+                        Refusal("You have no device group whose changes you may see.".into())
+                    })?,
+                };
+                Ok(AuditView {
+                    corp_id: Some(corp),
+                    only_subject: None,
+                })
+            }
+            AuditScope::OwnOnly => Ok(AuditView {
+                corp_id: asked,
+                only_subject: Some(self.subject.clone()),
+            }),
+        }
+    }
+
     /// The audit-log rule: any signed-in user sees the records of the device groups they may open.
     pub fn audit_scope(&self) -> AuditScope {
         match &self.corp_ids {

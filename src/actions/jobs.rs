@@ -29,6 +29,7 @@ use super::run::{self, AuditContext, Outcome};
 use super::{CHUNK_SIZE, JOB_CONCURRENCY};
 use crate::auth::{CurrentUser, session_grant};
 use crate::domain::{CorpId, Mdn};
+use crate::outcome::ChangeResult;
 use crate::policy::Principal;
 use crate::startup::AppState;
 use crate::storage::jobs::{ChunkOutcome, Job, JobState, NewJob};
@@ -168,9 +169,9 @@ fn from_chunk_outcome(c: &ChunkOutcome) -> Outcome {
         ..Default::default()
     };
     o.outcome = if o.upstream_status == Some(403) {
-        "refused".into()
+        ChangeResult::Refused
     } else {
-        o.classify().into()
+        o.classify()
     };
     o
 }
@@ -181,8 +182,8 @@ pub fn summarise(chunks: &[ChunkOutcome]) -> Outcome {
     for c in chunks {
         total.absorb(from_chunk_outcome(c));
     }
-    if total.outcome != "refused" || total.updated > 0 {
-        total.outcome = total.classify().into();
+    if total.outcome != ChangeResult::Refused || total.updated > 0 {
+        total.outcome = total.classify();
     }
     total
 }
@@ -301,7 +302,7 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         return;
     };
     let total = summarise(&chunks);
-    let state_after = if total.updated == 0 && total.outcome != "ok" {
+    let state_after = if total.updated == 0 && total.outcome != ChangeResult::Ok {
         JobState::Failed
     } else {
         JobState::Done

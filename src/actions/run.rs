@@ -12,6 +12,7 @@ use super::catalog::Call;
 use super::form::{Change, Target};
 use crate::domain::CorpId;
 use crate::error::AppError;
+use crate::outcome::ChangeResult;
 use crate::policy::Principal;
 use crate::startup::AppState;
 use crate::storage::audit::NewAuditRecord;
@@ -71,8 +72,7 @@ pub struct Outcome {
     pub upstream_status: Option<u16>,
     /// A message for the whole call (refusal, error).
     pub error: Option<String>,
-    /// `ok`, `partial`, `failed`, `refused`.
-    pub outcome: String,
+    pub outcome: ChangeResult,
 }
 
 /// Is this failure ambiguous (the write may or may not have happened)?
@@ -89,7 +89,7 @@ pub const UNKNOWN_NOTE: &str = "Sentinel's answer was lost or was an error after
 impl Outcome {
     /// From one call's answer. `lines`: the explicit list sent, when there was one.
     pub fn from_call(lines: Option<&[String]>, r: &Result<WriteResult, RunError>) -> Self {
-        let mut o = match r {
+        let mut o: Outcome = match r {
             Ok(w) => Outcome {
                 updated: w.updated,
                 failed: w.failed.clone(),
@@ -134,19 +134,17 @@ impl Outcome {
                             .collect(),
                         upstream_status: status,
                         error: Some(message),
-                        outcome: if status == Some(403) {
-                            "refused".into()
-                        } else {
-                            String::new()
-                        },
                         ..Default::default()
                     }
                 }
             }
         };
-        if o.outcome.is_empty() {
-            o.outcome = o.classify().into();
-        }
+        let refused = matches!(r, Err(RunError::Upstream(e)) if !is_ambiguous(e) && e.status().map(|s| s.as_u16()) == Some(403));
+        o.outcome = if refused {
+            ChangeResult::Refused
+        } else {
+            o.classify()
+        };
         o
     }
 
@@ -162,29 +160,28 @@ impl Outcome {
         if let Some(e) = other.error {
             self.error = Some(e);
         }
-        if other.outcome == "refused" {
-            self.outcome = "refused".into();
+        if other.outcome == ChangeResult::Refused {
+            self.outcome = ChangeResult::Refused;
         }
     }
 
-    /// `ok` (all changed), `partial`, `failed` (nothing known to have changed).
-    pub fn classify(&self) -> &'static str {
-        let problems = !self.failed.is_empty() || !self.unknown.is_empty() || self.unknown_all;
-        match (self.updated, problems) {
-            (_, false) if self.error.is_none() => "ok",
-            (0, _) => "failed",
-            _ => "partial",
-        }
+    /// All changed, some, or none known to have changed (a refusal is decided by the caller).
+    pub fn classify(&self) -> ChangeResult {
+        let problems = !self.failed.is_empty()
+            || !self.unknown.is_empty()
+            || self.unknown_all
+            || self.error.is_some();
+        ChangeResult::from_counts(self.updated, problems)
     }
 
     /// The HTTP status of the result page.
     pub fn http_status(&self) -> StatusCode {
-        match (self.outcome.as_str(), self.upstream_status) {
-            ("refused", _) => StatusCode::FORBIDDEN,
-            ("failed", Some(s)) if (400..500).contains(&s) => {
+        match (self.outcome, self.upstream_status) {
+            (ChangeResult::Refused, _) => StatusCode::FORBIDDEN,
+            (ChangeResult::Failed, Some(s)) if (400..500).contains(&s) => {
                 StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST)
             }
-            ("failed", _) if !self.unknown.is_empty() || self.unknown_all => {
+            (ChangeResult::Failed, _) if !self.unknown.is_empty() || self.unknown_all => {
                 StatusCode::BAD_GATEWAY
             }
             _ => StatusCode::OK,
@@ -282,7 +279,7 @@ impl AuditContext {
             updated: n(o.updated),
             failed: n(o.failed.len() as u64),
             unknown: n(o.unknown.len() as u64),
-            outcome: o.outcome.clone(),
+            outcome: o.outcome,
             upstream_status: o.upstream_status.map(i32::from),
             result: o.audit_result(),
             job_id,

@@ -73,27 +73,13 @@ fn filter_for(user: &CurrentUser, q: &AuditQuery) -> Result<AuditFilter, AppErro
         limit: PAGE,
     };
     let asked = given(&q.corp_id).map(CorpId::parse).transpose()?;
-    match user.principal.audit_scope() {
-        AuditScope::Groups(groups) => {
-            let corp = match asked {
-                Some(c) if groups.contains(&c) => c,
-                Some(c) => {
-                    return Err(AppError::Forbidden(format!(
-                        "You do not have access to device group {c}, so not to its audit log."
-                    )));
-                }
-                None => groups.first().cloned().ok_or_else(|| {
-                    AppError::Forbidden(
-                        "You have no device group whose changes you may see.".into(),
-                    )
-                })?,
-            };
-            f.corp_id = Some(corp.to_string());
-        }
-        AuditScope::OwnOnly => {
-            f.subject = Some(user.principal.subject.clone());
-            f.corp_id = asked.map(|c| c.to_string());
-        }
+    let view = user
+        .principal
+        .audit_view(asked)
+        .map_err(|r| AppError::Forbidden(r.0))?;
+    f.corp_id = view.corp_id.map(|c| c.to_string());
+    if let Some(s) = view.only_subject {
+        f.subject = Some(s);
     }
     Ok(f)
 }

@@ -1,5 +1,6 @@
 //! The audit log: one append-only record per change made through the console; listing, filtering, CSV export.
 
+use crate::outcome::ChangeResult;
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 use serde_json::Value;
@@ -27,8 +28,7 @@ pub struct NewAuditRecord {
     pub updated: i64,
     pub failed: i64,
     pub unknown: i64,
-    /// `"ok"` | `"partial"` | `"failed"` | `"refused"`.
-    pub outcome: String,
+    pub outcome: ChangeResult,
     pub upstream_status: Option<i32>,
     /// Per line: `{"failed":[{"mdn":..,"reason":..}],"unknown":[mdn]}`.
     pub result: Value,
@@ -55,7 +55,7 @@ pub struct AuditRecord {
     pub updated: i64,
     pub failed: i64,
     pub unknown: i64,
-    pub outcome: String,
+    pub outcome: ChangeResult,
     pub upstream_status: Option<i32>,
     pub result: Value,
     pub job_id: Option<String>,
@@ -116,7 +116,7 @@ macro_rules! audit_insert_query {
         .bind(r.updated)
         .bind(r.failed)
         .bind(r.unknown)
-        .bind(&r.outcome)
+        .bind(r.outcome.as_str())
         .bind(r.upstream_status)
         .bind(r.result.to_string())
         .bind(&r.job_id)
@@ -173,7 +173,10 @@ impl TryFrom<AuditRow> for AuditRecord {
             updated: r.updated,
             failed: r.failed,
             unknown: r.unknown,
-            outcome: r.outcome,
+            outcome: r
+                .outcome
+                .parse()
+                .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
             upstream_status: r.upstream_status,
             result: parse_json(&r.result)?,
             job_id: r.job_id,
@@ -374,7 +377,7 @@ pub fn audit_csv_row(r: &AuditRecord) -> String {
         r.updated.to_string(),
         r.failed.to_string(),
         r.unknown.to_string(),
-        r.outcome.clone(),
+        r.outcome.as_str().to_owned(),
         r.upstream_status.map(|s| s.to_string()).unwrap_or_default(),
         r.result.to_string(),
         r.job_id.clone().unwrap_or_default(),

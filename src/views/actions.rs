@@ -10,6 +10,7 @@ use crate::actions::form::{FieldErrors, RawForm};
 use crate::actions::preview::PreviewLine;
 use crate::actions::run::Outcome;
 use crate::domain::CorpId;
+use crate::outcome::ChangeResult;
 use crate::policy::Principal;
 use crate::upstream::wire::WriteFailure;
 use crate::views::Layout;
@@ -369,7 +370,7 @@ pub struct FailureRow {
 #[derive(Template, Debug, Clone)]
 #[template(path = "fragments/action_result.html")]
 pub struct ResultFragment {
-    pub outcome: String,
+    pub outcome: ChangeResult,
     pub headline: String,
     pub updated: u64,
     pub failed: Vec<FailureRow>,
@@ -384,25 +385,25 @@ pub struct ResultFragment {
 
 impl ResultFragment {
     pub fn new(o: &Outcome, corp: &CorpId) -> Self {
-        let headline = match o.outcome.as_str() {
-            "ok" => format!(
+        let headline = match o.outcome {
+            ChangeResult::Ok => format!(
                 "Done: {} changed.",
                 crate::actions::form::plural(o.updated, "line")
             ),
-            "partial" => format!(
+            ChangeResult::Partial => format!(
                 "Partly done: {} changed, {} not changed, {} unknown.",
                 o.updated,
                 o.failed.len(),
                 o.unknown.len()
             ),
-            "refused" => "Sentinel refused this change. Nothing was changed.".into(),
+            ChangeResult::Refused => "Sentinel refused this change. Nothing was changed.".into(),
             _ if !o.unknown.is_empty() || o.unknown_all => {
                 "The outcome of this change is unknown for some lines.".into()
             }
             _ => "Nothing was changed.".into(),
         };
         Self {
-            outcome: o.outcome.clone(),
+            outcome: o.outcome,
             headline,
             updated: o.updated,
             failed: o
@@ -427,11 +428,7 @@ impl ResultFragment {
 
     /// The alert class for the outcome.
     pub fn class(&self) -> &'static str {
-        match self.outcome.as_str() {
-            "ok" => "alert alert-ok",
-            "partial" => "alert alert-warn",
-            _ => "alert alert-error",
-        }
+        self.outcome.alert_class()
     }
 }
 

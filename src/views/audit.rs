@@ -68,7 +68,7 @@ impl From<&AuditRecord> for AuditRow {
             updated: r.updated,
             failed: r.failed,
             unknown: r.unknown,
-            outcome: r.outcome.clone(),
+            outcome: r.outcome.to_string(),
             upstream_status: r.upstream_status.map(|s| s.to_string()).unwrap_or_default(),
             request_id: r.request_id.clone().unwrap_or_default(),
             job_href: r.job_id.as_ref().map(|j| format!("/jobs/{j}")),
