@@ -1,6 +1,6 @@
 //! Compression (gzip, brotli) of pages, fragments, static files and the streamed CSV; versioned static URLs cached for a year.
 
-mod common;
+use crate::helpers as common;
 
 use std::io::Read;
 

@@ -1,6 +1,6 @@
 //! The device list and detail pages through the real server against the simulator.
 
-mod common;
+use crate::helpers as common;
 
 use std::time::Duration;
 

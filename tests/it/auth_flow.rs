@@ -4,7 +4,7 @@
 //! Tests marked "needs the simulator's IdP" need `/oauth/*` and the API of the simulator
 //! (`src/simulator`); the refresh count reads its request log at `/_sim/requests`.
 
-mod common;
+use crate::helpers as common;
 
 use std::str::FromStr;
 use std::time::Duration;

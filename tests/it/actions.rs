@@ -1,7 +1,7 @@
 //! Bulk actions through the console over real HTTP: CSRF, preview before confirmation,
 //! select-all as one bulkSelection, per-line failures, background jobs, XSS, the self-service view.
 
-mod common;
+use crate::helpers as common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! A large device group (FLEET-LARGE, 2,000 lines here): list, sort, search and totals work,
 //! the console never asks Sentinel for more than the page it shows, and a full export completes.
 
-mod common;
+use crate::helpers as common;
 
 use common::*;
 

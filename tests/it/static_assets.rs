@@ -1,6 +1,6 @@
 //! Static assets are served by the console itself (htmx, app.js, app.css) and pages load scripts only from /static.
 
-mod common;
+use crate::helpers as common;
 
 fn content_type(resp: &reqwest::Response) -> String {
     resp.headers()

@@ -1,7 +1,7 @@
 //! The audit log through the console: a record per change (success, refusal by Sentinel,
 //! failure of Sentinel), the page's filters, the CSV download, and who may see what.
 
-mod common;
+use crate::helpers as common;
 
 use sentinel_console::simulator::{Fault, FaultKind};
 

@@ -2,7 +2,7 @@
 //! their labels (route templates, operations, outcomes), and that nothing is served without it or
 //! on the public listener.
 
-mod common;
+use crate::helpers as common;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! CSV export: exact bytes vs the upstream's CSV, headers, remembered columns, sign-in redirect
 //! then download, scope refusals, selections, and failures before and in the middle of the stream.
 
-mod common;
+use crate::helpers as common;
 
 use std::sync::Arc;
 

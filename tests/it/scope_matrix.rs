@@ -3,7 +3,7 @@
 //! token and the expected method, path and body; refused → 403 and no upstream call at all.
 //! The expectations come from the vendor's rules written out below, checked against policy.rs.
 
-mod common;
+use crate::helpers as common;
 
 use sentinel_console::domain::{CorpId, Role, luhn_check_digit};
 use sentinel_console::policy::{Operation, Principal};

@@ -1,6 +1,6 @@
 //! Conformance of the embedded simulator with the Sentinel OpenAPI file, through the real client.
 
-mod common;
+use crate::helpers as common;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

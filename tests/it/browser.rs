@@ -3,7 +3,7 @@
 //! change control as readonly, and downloads a CSV export. Skipped (with a note) when Chromium is missing,
 //! unless `CI` is set.
 
-mod common;
+use crate::helpers as common;
 
 use std::future::Future;
 use std::net::TcpListener;

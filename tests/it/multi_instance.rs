@@ -2,7 +2,7 @@
 //! good on B, refreshes racing on A and B never sign the user out, and when A dies (its whole
 //! runtime dropped, like a crash) B carries on, including A's background job.
 
-mod common;
+use crate::helpers as common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! own; `.`/`..` device groups are refused before any upstream call; HSTS over https; the audit
 //! page's user filter lists only people of the reader's device groups.
 
-mod common;
+use crate::helpers as common;
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 //! change on SQLite and PostgreSQL, several times, with other users browsing meanwhile; a token
 //! that expires mid-change; a user who signs out mid-change. Every line is accounted for.
 
-mod common;
+use crate::helpers as common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Issue 12 items 4–7 (sign-in side): roles rebuilt at refresh, tokens encrypted at rest,
 //! revocation at every end of a session, no anonymous sign-in, password throttling.
 
-mod common;
+use crate::helpers as common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
