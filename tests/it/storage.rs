@@ -1,6 +1,6 @@
 //! Audit log and job storage: the same suite on SQLite and on PostgreSQL.
 
-mod common;
+use crate::helpers::*;
 
 use std::time::Duration;
 
@@ -20,14 +20,14 @@ macro_rules! on_both {
         mod $name {
             #[tokio::test]
             async fn sqlite() {
-                let db = sentinel_console::storage::Db::connect(&crate::common::sqlite_url())
+                let db = sentinel_console::storage::Db::connect(&crate::helpers::sqlite_url())
                     .await
                     .expect("sqlite");
                 super::$name(db).await;
             }
             #[tokio::test]
             async fn postgres() {
-                let db = sentinel_console::storage::Db::connect(&crate::common::postgres_url().await)
+                let db = sentinel_console::storage::Db::connect(&crate::helpers::postgres_url().await)
                     .await
                     .expect("postgres");
                 super::$name(db).await;
@@ -51,7 +51,7 @@ on_both!(
 
 #[tokio::test]
 async fn migrations_run_twice_sqlite() {
-    let url = common::sqlite_url();
+    let url = sqlite_url();
     Db::connect(&url).await.expect("first");
     let db = Db::connect(&url).await.expect("second");
     db.ping().await.expect("ping");
@@ -59,7 +59,7 @@ async fn migrations_run_twice_sqlite() {
 
 #[tokio::test]
 async fn migrations_run_twice_postgres() {
-    let url = common::postgres_url().await;
+    let url = postgres_url().await;
     Db::connect(&url).await.expect("first");
     let db = Db::connect(&url).await.expect("second");
     db.ping().await.expect("ping");

@@ -1,34 +1,14 @@
 //! The device list and detail pages through the real server against the simulator.
 
-mod common;
+use crate::helpers::*;
 
 use std::time::Duration;
 
-use common::{TestApp, default_sim_config, spawn_app, spawn_app_with};
-use scraper::{Html, Selector};
 use sentinel_console::simulator::{Fault, FaultKind};
-
-fn sel(s: &str) -> Selector {
-    Selector::parse(s).expect("selector")
-}
-
-fn texts(html: &str, css: &str) -> Vec<String> {
-    let doc = Html::parse_document(html);
-    doc.select(&sel(css))
-        .map(|e| e.text().collect::<String>().trim().to_owned())
-        .collect()
-}
-
-fn attrs(html: &str, css: &str, attr: &str) -> Vec<String> {
-    let doc = Html::parse_document(html);
-    doc.select(&sel(css))
-        .filter_map(|e| e.value().attr(attr).map(str::to_owned))
-        .collect()
-}
 
 async fn signed_in(user: &str) -> TestApp {
     let app = spawn_app().await;
-    let landed = app.sign_in(user).await;
+    let landed = app.sign_in_to(user, "/").await;
     assert!(
         landed.status().is_success(),
         "sign-in landed on {}",
@@ -222,10 +202,10 @@ async fn label_filter_reaches_the_upstream_and_shows_as_a_chip() {
     assert_eq!(status, 200);
     let rows = texts(&html, "table#devices tbody tr");
     assert!(!rows.is_empty());
-    let doc = Html::parse_document(&html);
-    for tr in doc.select(&sel("table#devices tbody tr")) {
+    let doc = scraper::Html::parse_document(&html);
+    for tr in doc.select(&selector("table#devices tbody tr")) {
         let labels: Vec<_> = tr
-            .select(&sel("a.chip"))
+            .select(&selector("a.chip"))
             .filter_map(|a| a.value().attr("data-label"))
             .collect();
         assert!(
@@ -495,16 +475,10 @@ async fn imei_lookup_and_health_pages() {
 
 #[tokio::test]
 async fn embedded_mode_runs_the_whole_product_on_one_port() {
-    use sentinel_console::config::Config;
-    use sentinel_console::startup::Application;
-    let cfg = Config::for_tests(&common::sqlite_url());
-    let app = Application::build(cfg).await.expect("build");
-    let base = format!("http://{}", app.local_addr());
-    tokio::spawn(async move {
-        let _ = app.run_until_stopped(std::future::pending()).await;
-    });
-    let client = common::browser_client();
-    let landed = common::sign_in_with(&client, &base, "tech", "/devices/NORTHSTAR-ISD").await;
+    let base = spawn_embedded().await;
+    let landed = Session::new(&base)
+        .sign_in_to("tech", "/devices/NORTHSTAR-ISD")
+        .await;
     assert_eq!(landed.status(), 200);
     assert!(
         landed.url().path().ends_with("/devices/NORTHSTAR-ISD"),
@@ -544,19 +518,15 @@ async fn totals_are_reused_briefly_and_refetched_after_a_change() {
     assert_eq!(paths.len(), 1, "a second page reuses the totals: {paths:?}");
     // A change through the console forgets them.
     let csrf = app.csrf().await;
+    let form = [
+        ("mdns", "521-267-1508"),
+        ("status", "SUSPENDED"),
+        ("reason", "lost"),
+        ("confirmed", "true"),
+    ];
     let r = app
-        .client
-        .post(app.url("/devices/NORTHSTAR-ISD/actions/status"))
-        .form(&[
-            ("mdns", "521-267-1508"),
-            ("status", "SUSPENDED"),
-            ("reason", "lost"),
-            ("confirmed", "true"),
-            ("csrf_token", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .expect("post");
+        .post_action("NORTHSTAR-ISD", "status", &form, &csrf)
+        .await;
     assert!(
         r.status().is_success() || r.status().is_redirection(),
         "{}",

@@ -4,36 +4,12 @@
 //! own; `.`/`..` device groups are refused before any upstream call; HSTS over https; the audit
 //! page's user filter lists only people of the reader's device groups.
 
-mod common;
+use crate::helpers::*;
 
-use std::sync::Arc;
-
-use sentinel_console::config::Config;
-use sentinel_console::startup::Application;
 use sentinel_console::storage::audit::{AuditFilter, NewAuditRecord};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use url::Url;
-
-/// The embedded default (demo mode) on a random loopback port; returns its base URL.
-async fn embedded() -> String {
-    let app = Application::build(Config::for_tests(&common::sqlite_url()))
-        .await
-        .expect("build");
-    let base = format!("http://{}", app.local_addr());
-    tokio::spawn(async move {
-        let _ = app.run_until_stopped(std::future::pending()).await;
-    });
-    base
-}
-
-fn texts(html: &str, css: &str) -> Vec<String> {
-    let doc = scraper::Html::parse_document(html);
-    let sel = scraper::Selector::parse(css).expect("selector");
-    doc.select(&sel)
-        .map(|e| e.text().collect::<String>().trim().to_owned())
-        .collect()
-}
 
 fn authorize_query(redirect_uri: &str) -> String {
     serde_urlencoded::to_string([
@@ -74,7 +50,7 @@ fn assert_security_headers(resp: &reqwest::Response) {
 
 #[tokio::test]
 async fn the_embedded_console_serves_no_simulator_control_endpoints() {
-    let base = embedded().await;
+    let base = spawn_embedded().await;
     let http = reqwest::Client::new();
     for (method, path) in [
         ("GET", "/sim/_sim/requests"),
@@ -92,52 +68,40 @@ async fn the_embedded_console_serves_no_simulator_control_endpoints() {
         assert_eq!(r.status(), 404, "{method} {path}");
     }
     // The demo itself still works end to end.
-    let client = common::browser_client();
-    let landed = common::sign_in_with(&client, &base, "tech", "/devices/NORTHSTAR-ISD").await;
+    let landed = Session::new(&base)
+        .sign_in_to("tech", "/devices/NORTHSTAR-ISD")
+        .await;
     assert_eq!(landed.status(), 200);
 }
 
 #[tokio::test]
 async fn every_page_of_the_demo_says_it_is_a_demo_and_a_real_console_does_not() {
-    let base = embedded().await;
-    let client = common::browser_client();
-    let signed_out = client
-        .get(format!("{base}/signed-out"))
-        .send()
-        .await
-        .unwrap();
+    let base = spawn_embedded().await;
+    let browser = Session::new(&base);
+    let signed_out = browser.get("/signed-out").await;
     let html = signed_out.text().await.unwrap();
     assert!(
         texts(&html, "footer .demo-notice")[0].contains("Demo mode: simulated data and sign-in"),
         "{html}"
     );
-    let landed = common::sign_in_with(&client, &base, "tech", "/devices/NORTHSTAR-ISD").await;
+    let landed = browser.sign_in_to("tech", "/devices/NORTHSTAR-ISD").await;
     let html = landed.text().await.unwrap();
     assert!(texts(&html, "footer .demo-notice")[0].starts_with("Demo mode"));
-    let error = client
-        .get(format!("{base}/devices/NOT-MINE"))
-        .send()
-        .await
-        .unwrap();
+    let error = browser.get("/devices/NOT-MINE").await;
     assert!(error.status().is_client_error());
     let html = error.text().await.unwrap();
     assert_eq!(texts(&html, "footer .demo-notice").len(), 1, "{html}");
 
     // A console with a (simulated, but configured) upstream is not a demo.
-    let real = common::spawn_app().await;
+    let real = spawn_app().await;
     real.sign_in("tech").await;
-    let html = real
-        .get("/devices/NORTHSTAR-ISD")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = real.get_text("/devices/NORTHSTAR-ISD").await;
     assert!(texts(&html, "footer .demo-notice").is_empty());
 }
 
 #[tokio::test]
 async fn the_demo_sign_in_page_has_the_consoles_look_and_explains_each_role() {
-    let base = embedded().await;
+    let base = spawn_embedded().await;
     let callback = format!("{base}/auth/callback");
     let r = reqwest::get(format!(
         "{base}/sim/oauth/authorize?{}",
@@ -149,18 +113,17 @@ async fn the_demo_sign_in_page_has_the_consoles_look_and_explains_each_role() {
     assert_security_headers(&r);
     let html = r.text().await.unwrap();
     let doc = scraper::Html::parse_document(&html);
-    let sel = |s: &str| scraper::Selector::parse(s).unwrap();
     // The console's stylesheet (its URL carries the assets' version).
     let css = doc
-        .select(&sel(r#"link[rel="stylesheet"]"#))
+        .select(&selector(r#"link[rel="stylesheet"]"#))
         .next()
         .and_then(|l| l.value().attr("href"))
         .unwrap_or_default();
     assert!(css.starts_with("/static/app.css"), "{css}");
     // Nothing the CSP would block: no inline style or script.
-    assert_eq!(doc.select(&sel("[style], style")).count(), 0);
+    assert_eq!(doc.select(&selector("[style], style")).count(), 0);
     assert!(
-        doc.select(&sel("script"))
+        doc.select(&selector("script"))
             .all(|s| s.value().attr("src").is_some())
     );
     let cards: Vec<String> = texts(&html, "li.demo-user");
@@ -183,7 +146,7 @@ async fn the_demo_sign_in_page_has_the_consoles_look_and_explains_each_role() {
 
 #[tokio::test]
 async fn the_standalone_demo_idp_redirects_only_to_loopback_console_callbacks() {
-    let sim = common::spawn_sim(common::default_sim_config()).await;
+    let sim = spawn_sim(default_sim_config()).await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -212,7 +175,7 @@ async fn the_standalone_demo_idp_redirects_only_to_loopback_console_callbacks() 
         assert_eq!(submit.status(), 400, "{evil}");
         assert!(submit.headers().get("location").is_none());
     }
-    // A console on a random local port still signs in (tests/common does it for every test).
+    // A console on a random local port still signs in (the test helpers do it for every test).
     let q = authorize_query("http://127.0.0.1:45678/auth/callback");
     let ok = http
         .post(sim.url("/oauth/authorize"))
@@ -231,7 +194,7 @@ async fn the_standalone_demo_idp_redirects_only_to_loopback_console_callbacks() 
 
 #[tokio::test]
 async fn the_embedded_demo_idp_redirects_only_to_this_consoles_callback() {
-    let base = embedded().await;
+    let base = spawn_embedded().await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -258,7 +221,7 @@ async fn the_embedded_demo_idp_redirects_only_to_this_consoles_callback() {
 
 #[tokio::test]
 async fn a_clients_request_id_is_kept_apart_from_the_consoles() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.sign_in("tech").await;
     let csrf = app.csrf().await;
     let r = app
@@ -295,7 +258,7 @@ async fn a_clients_request_id_is_kept_apart_from_the_consoles() {
         Some("client-chosen-42")
     );
     // And the audit CSV carries both, each in its own column.
-    let csv = app.get("/audit.csv").await.text().await.unwrap();
+    let csv = app.get_text("/audit.csv").await;
     let mut lines = csv.lines();
     assert!(lines.next().unwrap().ends_with(",client_request_id"));
     let row = lines.next().unwrap();
@@ -305,14 +268,10 @@ async fn a_clients_request_id_is_kept_apart_from_the_consoles() {
     );
 }
 
-/// Sends `GET {path}` verbatim (no URL normalisation of `..`) with the session cookie of `jar`.
-async fn raw_get(base: &str, jar: &reqwest::cookie::Jar, path: &str) -> String {
-    use reqwest::cookie::CookieStore;
-    let url = Url::parse(base).unwrap();
-    let cookie = jar
-        .cookies(&url)
-        .map(|c| c.to_str().unwrap().to_owned())
-        .unwrap_or_default();
+/// Sends `GET {path}` verbatim (no URL normalisation of `..`) with the session cookie of `browser`.
+async fn raw_get(browser: &Session, path: &str) -> String {
+    let url = Url::parse(&browser.base).unwrap();
+    let cookie = browser.cookie_header();
     let mut tcp = tokio::net::TcpStream::connect(url.socket_addrs(|| None).unwrap()[0])
         .await
         .unwrap();
@@ -328,14 +287,8 @@ async fn raw_get(base: &str, jar: &reqwest::cookie::Jar, path: &str) -> String {
 
 #[tokio::test]
 async fn dot_device_groups_are_refused_without_an_upstream_call() {
-    let app = common::spawn_app().await;
-    let jar = Arc::new(reqwest::cookie::Jar::default());
-    let client = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let landed = common::sign_in_with(&client, &app.base, "super", "/").await;
+    let app = spawn_app().await;
+    let landed = app.sign_in_to("super", "/").await;
     assert_eq!(landed.status(), 200);
     app.sim.sim.clear_requests();
     for path in [
@@ -344,7 +297,7 @@ async fn dot_device_groups_are_refused_without_an_upstream_call() {
         "/devices/%2E%2E/totals",
         "/devices/..%2F..%2Fauth/totals",
     ] {
-        let resp = raw_get(&app.base, &jar, path).await;
+        let resp = raw_get(&app, path).await;
         let status = resp.lines().next().unwrap_or_default().to_owned();
         assert!(
             status.contains(" 400 ") || status.contains(" 404 "),
@@ -357,18 +310,18 @@ async fn dot_device_groups_are_refused_without_an_upstream_call() {
         app.sim.sim.api_requests()
     );
     // The same through the device-group parser itself: a 400 with a readable message.
-    let resp = raw_get(&app.base, &jar, "/devices/%2E%2E").await;
+    let resp = raw_get(&app, "/devices/%2E%2E").await;
     assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
     assert!(resp.contains("is not a device group id"), "{resp}");
 }
 
 #[tokio::test]
 async fn hsts_is_sent_when_the_public_url_is_https_only() {
-    let plain = common::spawn_app().await;
+    let plain = spawn_app().await;
     let r = plain.get("/healthz").await;
     assert!(r.headers().get("strict-transport-security").is_none());
 
-    let tls = common::spawn_app_with(common::default_sim_config(), |c| {
+    let tls = spawn_app_with(default_sim_config(), |c| {
         c.public_url = Some(Url::parse("https://console.example").unwrap());
     })
     .await;
@@ -405,7 +358,7 @@ fn someone_elses(corp: &str, subject: &str, name: &str) -> NewAuditRecord {
 
 #[tokio::test]
 async fn the_audit_user_filter_lists_only_people_of_the_readers_groups() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     let db = &app.state.db;
     db.audit_insert(&someone_elses("NORTHSTAR-ISD", "ann", "Ann Visible"))
         .await
@@ -415,23 +368,15 @@ async fn the_audit_user_filter_lists_only_people_of_the_readers_groups() {
         .unwrap();
     // `limited` may open only NORTHSTAR-ISD.
     app.sign_in("limited").await;
-    let html = app.get("/audit").await.text().await.unwrap();
+    let html = app.get_text("/audit").await;
     let options = texts(&html, "select#a-user option");
     assert!(options.iter().any(|o| o == "Ann Visible"), "{options:?}");
     assert!(!options.iter().any(|o| o.contains("Bob")), "{options:?}");
     assert!(!html.contains("Bob Hidden"));
 
     // Someone who may open every group sees both.
-    let all = common::browser_client();
-    common::sign_in_with(&all, &app.base, "super", "/").await;
-    let html = all
-        .get(app.url("/audit?corpId=FLEET-LARGE"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let all = app.session_as("super").await;
+    let html = all.get_text("/audit?corpId=FLEET-LARGE").await;
     let options = texts(&html, "select#a-user option");
     assert!(options.iter().any(|o| o == "Bob Hidden"), "{options:?}");
     assert!(options.iter().any(|o| o == "Ann Visible"), "{options:?}");

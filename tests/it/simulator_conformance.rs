@@ -1,6 +1,6 @@
 //! Conformance of the embedded simulator with the Sentinel OpenAPI file, through the real client.
 
-mod common;
+use crate::helpers::*;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -17,8 +17,6 @@ use sentinel_console::upstream::wire;
 use sentinel_console::upstream::wire::*;
 use sentinel_console::upstream::{ListParams, SentinelClient, UpstreamError};
 use serde_json::{Value, json};
-
-use common::{TestSim, default_sim_config, spawn_sim};
 
 const NS: &str = "NORTHSTAR-ISD";
 const MAIN_OFFICE: &str = "521-267-1508";

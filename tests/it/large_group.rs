@@ -1,26 +1,13 @@
 //! A large device group (FLEET-LARGE, 2,000 lines here): list, sort, search and totals work,
 //! the console never asks Sentinel for more than the page it shows, and a full export completes.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 
 const LARGE: &str = "FLEET-LARGE";
 
-fn api_calls(sim: &TestSim) -> Vec<String> {
-    sim.sim
-        .api_requests()
-        .iter()
-        .map(|r| match &r.query {
-            Some(q) => format!("{} {}?{q}", r.method, r.path),
-            None => format!("{} {}", r.method, r.path),
-        })
-        .collect()
-}
-
 /// The `limit` of every list call the simulator saw (not the exports, which have no paging).
 fn list_limits(sim: &TestSim) -> Vec<u32> {
-    api_calls(sim)
+    sim.api_calls()
         .iter()
         .filter(|c| !c.contains("export=CSV"))
         .filter_map(|c| {
@@ -36,14 +23,6 @@ fn list_limits(sim: &TestSim) -> Vec<u32> {
         .collect()
 }
 
-fn table_mdns(page: &str) -> Vec<String> {
-    let doc = scraper::Html::parse_document(page);
-    let sel = scraper::Selector::parse("#devices tbody tr[data-mdn]").unwrap();
-    doc.select(&sel)
-        .filter_map(|r| r.value().attr("data-mdn").map(str::to_owned))
-        .collect()
-}
-
 #[tokio::test]
 async fn large_group_pages_sort_search_and_totals_fetch_only_the_page_shown() {
     let app = spawn_app().await;
@@ -53,7 +32,7 @@ async fn large_group_pages_sort_search_and_totals_fetch_only_the_page_shown() {
     let page = app.get(&format!("/devices/{LARGE}")).await;
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
-    assert_eq!(table_mdns(&page).len(), 25);
+    assert_eq!(list_mdns(&page).len(), 25);
     assert!(
         page.contains("of 2000") || page.contains("of 2,000"),
         "range missing"
@@ -67,7 +46,7 @@ async fn large_group_pages_sort_search_and_totals_fetch_only_the_page_shown() {
         .await;
     assert_eq!(last.status(), 200);
     let last = last.text().await.unwrap();
-    assert_eq!(table_mdns(&last).len(), 100);
+    assert_eq!(list_mdns(&last).len(), 100);
 
     // Sorted descending: the usage column's raw values never increase.
     let doc = scraper::Html::parse_document(&last);
@@ -85,14 +64,14 @@ async fn large_group_pages_sort_search_and_totals_fetch_only_the_page_shown() {
     assert!(used.windows(2).all(|w| w[0] >= w[1]), "{used:?}");
 
     // A search for one line's MDN finds it.
-    let first = table_mdns(&page)[0].clone();
+    let first = list_mdns(&page)[0].clone();
     let found = app
         .get_htmx(&format!("/devices/{LARGE}?searchValue={first}"))
         .await
         .text()
         .await
         .unwrap();
-    assert!(table_mdns(&found).contains(&first), "{first} not found");
+    assert!(list_mdns(&found).contains(&first), "{first} not found");
 
     // Totals (the fragment) add up to the group.
     let totals = app.get_htmx(&format!("/devices/{LARGE}/totals")).await;

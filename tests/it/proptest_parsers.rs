@@ -2,6 +2,7 @@
 //! round-trips where a value has a canonical form, and refusal of what must be refused.
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use sentinel_console::actions::ActionKind;
 use sentinel_console::actions::form::{RawForm, parse_change, parse_target};
 use sentinel_console::domain::{
@@ -19,7 +20,12 @@ fn opt_text() -> impl Strategy<Value = Option<String>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    // Inside the `it` binary the default (`SourceParallel`) would find `tests/it/main.rs` and look
+    // in `tests/proptest-regressions/`; the saved seeds live beside this file.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::with_cases(512)
+    })]
 
     #[test]
     fn corp_id_never_panics_and_round_trips(s in text()) {

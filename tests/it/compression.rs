@@ -1,10 +1,9 @@
 //! Compression (gzip, brotli) of pages, fragments, static files and the streamed CSV; versioned static URLs cached for a year.
 
-mod common;
+use crate::helpers::*;
 
 use std::io::Read;
 
-use common::TestApp;
 use futures::StreamExt;
 use sentinel_console::simulator::{Fault, FaultKind};
 
@@ -59,7 +58,7 @@ fn rows(html: &[u8]) -> usize {
 
 #[tokio::test]
 async fn pages_fragments_and_static_files_are_compressed_and_decode_to_the_same_bytes() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.sign_in("tech").await;
     for (limit, want) in [(25, 25), (500, 499)] {
         let path = format!("/devices/NORTHSTAR-ISD?limit={limit}");
@@ -104,14 +103,9 @@ async fn pages_fragments_and_static_files_are_compressed_and_decode_to_the_same_
 
 #[tokio::test]
 async fn static_urls_are_versioned_in_pages_and_cached_for_a_year() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.sign_in("tech").await;
-    let html = app
-        .get("/devices/NORTHSTAR-ISD")
-        .await
-        .text()
-        .await
-        .expect("page");
+    let html = app.get_text("/devices/NORTHSTAR-ISD").await;
     let doc = scraper::Html::parse_document(&html);
     let sel = scraper::Selector::parse("script[src], link[href]").expect("sel");
     let urls: Vec<String> = doc
@@ -142,7 +136,7 @@ async fn static_urls_are_versioned_in_pages_and_cached_for_a_year() {
 
 #[tokio::test]
 async fn the_csv_streams_compressed_and_a_mid_stream_failure_still_breaks_the_body() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.sign_in("tech").await;
     let resp = app
         .client

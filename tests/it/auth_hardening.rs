@@ -1,7 +1,7 @@
 //! Issue 12 items 4–7 (sign-in side): roles rebuilt at refresh, tokens encrypted at rest,
 //! revocation at every end of a session, no anonymous sign-in, password throttling.
 
-mod common;
+use crate::helpers::*;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -74,8 +74,8 @@ async fn token_proxy(State(p): State<Proxy>, headers: HeaderMap, body: Bytes) ->
 async fn app_with_proxy(
     sim_cfg: SimConfig,
     tweak: impl FnOnce(&mut Config),
-) -> (common::TestApp, Arc<Mutex<Twist>>) {
-    let sim = common::spawn_sim(sim_cfg).await;
+) -> (TestApp, Arc<Mutex<Twist>>) {
+    let sim = spawn_sim(sim_cfg).await;
     let twist = Arc::new(Mutex::new(Twist::None));
     let proxy = Proxy {
         sim_token_url: sim.url("/oauth/token"),
@@ -90,23 +90,23 @@ async fn app_with_proxy(
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
-    let mut cfg = common::config_for(&sim, &common::sqlite_url());
+    let mut cfg = config_for(&sim, &sqlite_url());
     if let IdentityConfig::OAuth(o) = &mut cfg.identity {
         o.token_url = Url::parse(&format!("http://{proxy_addr}/oauth/token")).unwrap();
     }
     tweak(&mut cfg);
-    (common::spawn_console(sim, cfg).await, twist)
+    (spawn_console(sim, cfg).await, twist)
 }
 
 fn short_tokens() -> SimConfig {
     SimConfig {
         token_ttl: Duration::from_secs(2),
-        ..common::default_sim_config()
+        ..default_sim_config()
     }
 }
 
 /// The access token the console last sent upstream.
-fn last_bearer(app: &common::TestApp) -> String {
+fn last_bearer(app: &TestApp) -> String {
     app.sim
         .sim
         .api_requests()
@@ -118,7 +118,7 @@ fn last_bearer(app: &common::TestApp) -> String {
 }
 
 /// Bodies of the revocation requests the simulator received.
-fn revocations(app: &common::TestApp) -> Vec<String> {
+fn revocations(app: &TestApp) -> Vec<String> {
     app.sim
         .sim
         .requests()
@@ -129,7 +129,7 @@ fn revocations(app: &common::TestApp) -> Vec<String> {
 }
 
 /// Waits (up to 3 s) for a revocation of `token`.
-async fn revoked(app: &common::TestApp, token: &str) -> bool {
+async fn revoked(app: &TestApp, token: &str) -> bool {
     for _ in 0..30 {
         if revocations(app).iter().any(|b| b.contains(token)) {
             return true;
@@ -158,17 +158,16 @@ async fn a_role_removed_at_the_provider_stops_at_the_next_refresh() {
     let csrf = app.csrf().await;
     app.sim.sim.clear_requests();
     let r = app
-        .client
-        .post(app.url(&format!("/devices/{CORP}/actions/status")))
-        .form(&[
-            ("mdns", "521-267-1508"),
-            ("status", "SUSPENDED"),
-            ("confirmed", "true"),
-            ("csrf_token", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            &format!("/devices/{CORP}/actions/status"),
+            &[
+                ("mdns", "521-267-1508"),
+                ("status", "SUSPENDED"),
+                ("confirmed", "true"),
+                ("csrf_token", csrf.as_str()),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 403, "the org_tech role was removed");
     assert!(
         app.sim.sim.api_requests().is_empty(),
@@ -179,9 +178,9 @@ async fn a_role_removed_at_the_provider_stops_at_the_next_refresh() {
 
 #[tokio::test]
 async fn a_provider_that_names_nobody_signs_nobody_in() {
-    let (app, twist) = app_with_proxy(common::default_sim_config(), |_| {}).await;
+    let (app, twist) = app_with_proxy(default_sim_config(), |_| {}).await;
     *twist.lock().unwrap() = Twist::Anonymous;
-    let r = app.sign_in("tech").await;
+    let r = app.sign_in_to("tech", "/").await;
     assert_eq!(r.status(), 403);
     let html = r.text().await.unwrap();
     assert!(html.contains("did not say who you are"), "{html}");
@@ -209,7 +208,7 @@ async fn a_failed_refresh_signs_out_and_revokes() {
 
 #[tokio::test]
 async fn the_absolute_lifetime_revokes() {
-    let (app, _) = app_with_proxy(common::default_sim_config(), |c| {
+    let (app, _) = app_with_proxy(default_sim_config(), |c| {
         c.session_absolute = Duration::from_secs(2);
     })
     .await;
@@ -226,16 +225,16 @@ async fn the_absolute_lifetime_revokes() {
 
 #[tokio::test]
 async fn the_idle_expiry_revokes_when_expired_sessions_are_swept() {
-    idle_expiry_revokes(common::sqlite_url()).await;
+    idle_expiry_revokes(sqlite_url()).await;
 }
 
 #[tokio::test]
 async fn the_idle_expiry_revokes_when_expired_sessions_are_swept_postgres() {
-    idle_expiry_revokes(common::postgres_url().await).await;
+    idle_expiry_revokes(postgres_url().await).await;
 }
 
 async fn idle_expiry_revokes(database_url: String) {
-    let (app, _) = app_with_proxy(common::default_sim_config(), |c| {
+    let (app, _) = app_with_proxy(default_sim_config(), |c| {
         c.session_idle = Duration::from_secs(3);
         c.database_url = database_url;
     })
@@ -268,9 +267,9 @@ async fn raw_session_rows(database_url: &str) -> Vec<Vec<u8>> {
 }
 
 async fn tokens_are_sealed_in(database_url: String) {
-    let sim = common::spawn_sim(common::default_sim_config()).await;
-    let cfg = common::config_for(&sim, &database_url);
-    let app = common::spawn_console(sim, cfg).await;
+    let sim = spawn_sim(default_sim_config()).await;
+    let cfg = config_for(&sim, &database_url);
+    let app = spawn_console(sim, cfg).await;
     app.sign_in("tech").await;
     assert_eq!(app.get(LIST).await.status(), 200);
     let token = last_bearer(&app);
@@ -289,19 +288,19 @@ async fn tokens_are_sealed_in(database_url: String) {
 
 #[tokio::test]
 async fn tokens_are_encrypted_at_rest_sqlite() {
-    tokens_are_sealed_in(common::sqlite_url()).await;
+    tokens_are_sealed_in(sqlite_url()).await;
 }
 
 #[tokio::test]
 async fn tokens_are_encrypted_at_rest_postgres() {
-    tokens_are_sealed_in(common::postgres_url().await).await;
+    tokens_are_sealed_in(postgres_url().await).await;
 }
 
 #[cfg(unix)]
 #[tokio::test]
 async fn database_and_key_files_are_private() {
     use std::os::unix::fs::PermissionsExt;
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.sign_in("tech").await;
     let path = app
         .database_url
@@ -334,31 +333,31 @@ async fn a_bad_key_is_a_clear_startup_error() {
 async fn another_key_reads_old_sessions_as_signed_out() {
     use base64::Engine;
     let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
-    let database_url = common::sqlite_url();
-    let sim = common::spawn_sim(common::default_sim_config()).await;
-    let mut cfg = common::config_for(&sim, &database_url);
+    let database_url = sqlite_url();
+    let sim = spawn_sim(default_sim_config()).await;
+    let mut cfg = config_for(&sim, &database_url);
     cfg.token_encryption_key = Some(b64(1).into());
-    let a = common::spawn_console(sim, cfg).await;
+    let a = spawn_console(sim, cfg).await;
     a.sign_in("tech").await;
     assert_eq!(a.get(LIST).await.status(), 200);
     // Same database, another key; the same browser (cookies are per host, not per port).
-    let sim = common::spawn_sim(common::default_sim_config()).await;
-    let mut cfg = common::config_for(&sim, &database_url);
+    let sim = spawn_sim(default_sim_config()).await;
+    let mut cfg = config_for(&sim, &database_url);
     cfg.token_encryption_key = Some(b64(2).into());
-    let b = common::spawn_console(sim, cfg).await;
-    let r = a.client.get(b.url(LIST)).send().await.unwrap();
+    let b = spawn_console(sim, cfg).await;
+    let r = a.at(&b.base).get(LIST).await;
     assert!(is_sign_in_redirect(&r), "{}", r.status());
     assert!(b.sim.sim.api_requests().is_empty());
 }
 
 #[tokio::test]
 async fn password_sign_in_is_throttled_per_user_and_per_address() {
-    let app = common::spawn_app_with(common::default_sim_config(), |c| {
+    let app = spawn_app_with(default_sim_config(), |c| {
         c.identity = IdentityConfig::SentinelPassword;
     })
     .await;
-    let html = app.get("/login").await.text().await.unwrap();
-    let csrf = common::extract_meta_csrf(&html).expect("pre-session csrf");
+    let html = app.get_text("/login").await;
+    let csrf = extract_meta_csrf(&html).expect("pre-session csrf");
     let attempt = |user: String, password: &'static str| {
         let csrf = csrf.clone();
         let client = app.client.clone();
@@ -376,7 +375,7 @@ async fn password_sign_in_is_throttled_per_user_and_per_address() {
                 .unwrap()
         }
     };
-    let token_calls = |app: &common::TestApp| {
+    let token_calls = |app: &TestApp| {
         app.sim
             .sim
             .api_requests()
@@ -416,18 +415,15 @@ async fn a_role_removed_mid_change_stops_the_chunks_after_the_refresh() {
     let sim_cfg = SimConfig {
         token_ttl: Duration::from_secs(2),
         large_group_size: 5_200,
-        ..common::default_sim_config()
+        ..default_sim_config()
     };
     let (app, twist) = app_with_proxy(sim_cfg, |_| {}).await;
     app.sign_in("super").await;
     let mut mdns: Vec<String> = Vec::new();
     for offset in (0..5_000).step_by(500) {
         let html = app
-            .get(&format!("/devices/FLEET-LARGE?limit=500&offset={offset}"))
-            .await
-            .text()
-            .await
-            .unwrap();
+            .get_text(&format!("/devices/FLEET-LARGE?limit=500&offset={offset}"))
+            .await;
         let doc = scraper::Html::parse_document(&html);
         let sel = scraper::Selector::parse("table#devices tbody tr").unwrap();
         mdns.extend(
@@ -452,12 +448,8 @@ async fn a_role_removed_mid_change_stops_the_chunks_after_the_refresh() {
     ]);
     app.sim.sim.clear_requests();
     let r = app
-        .client
-        .post(app.url("/devices/FLEET-LARGE/actions/nickname"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+        .post_form("/devices/FLEET-LARGE/actions/nickname", &form)
+        .await;
     assert_eq!(r.status(), 303);
     *twist.lock().unwrap() = Twist::RefreshReadonly;
     let id: uuid::Uuid = r

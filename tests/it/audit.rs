@@ -1,24 +1,19 @@
 //! The audit log through the console: a record per change (success, refusal by Sentinel,
 //! failure of Sentinel), the page's filters, the CSV download, and who may see what.
 
-mod common;
+use crate::helpers::*;
 
 use sentinel_console::simulator::{Fault, FaultKind};
 
 const CORP: &str = "NORTHSTAR-ISD";
 
-async fn change(app: &common::TestApp, csrf: &str, nickname: &str) -> reqwest::Response {
-    app.client
-        .post(app.url(&format!("/devices/{CORP}/actions/nickname")))
-        .form(&[
-            ("mdns", "521-267-1508"),
-            ("nickname", nickname),
-            ("confirmed", "true"),
-            ("csrf_token", csrf),
-        ])
-        .send()
-        .await
-        .expect("post")
+async fn change(app: &TestApp, csrf: &str, nickname: &str) -> reqwest::Response {
+    let form = [
+        ("mdns", "521-267-1508"),
+        ("nickname", nickname),
+        ("confirmed", "true"),
+    ];
+    app.post_action(CORP, "nickname", &form, csrf).await
 }
 
 fn rows(html: &str) -> Vec<(String, String)> {
@@ -39,7 +34,7 @@ fn rows(html: &str) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn every_change_is_recorded_even_when_sentinel_refuses_or_fails() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.sign_in("tech").await;
     let csrf = app.csrf().await;
     assert_eq!(change(&app, &csrf, "Audited ok").await.status(), 200);
@@ -64,12 +59,7 @@ async fn every_change_is_recorded_even_when_sentinel_refuses_or_fails() {
         "an ambiguous failure says the outcome is unknown"
     );
 
-    let html = app
-        .get(&format!("/audit?corpId={CORP}"))
-        .await
-        .text()
-        .await
-        .expect("audit");
+    let html = app.get_text(&format!("/audit?corpId={CORP}")).await;
     let r = rows(&html);
     assert_eq!(r.len(), 3, "{html:.1500}");
     // Newest first.
@@ -86,18 +76,12 @@ async fn every_change_is_recorded_even_when_sentinel_refuses_or_fails() {
 
     // Filters: by action, by a user who made no change.
     let html = app
-        .get(&format!("/audit?corpId={CORP}&action=note"))
-        .await
-        .text()
-        .await
-        .expect("audit");
+        .get_text(&format!("/audit?corpId={CORP}&action=note"))
+        .await;
     assert!(rows(&html).is_empty());
     let html = app
-        .get(&format!("/audit?corpId={CORP}&user=super"))
-        .await
-        .text()
-        .await
-        .expect("audit");
+        .get_text(&format!("/audit?corpId={CORP}&user=super"))
+        .await;
     assert!(rows(&html).is_empty());
 
     // The CSV: same filters, an attachment.
@@ -105,12 +89,7 @@ async fn every_change_is_recorded_even_when_sentinel_refuses_or_fails() {
         .get(&format!("/audit.csv?corpId={CORP}&action=nickname"))
         .await;
     assert_eq!(csv.status(), 200);
-    let cd = csv
-        .headers()
-        .get("content-disposition")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let cd = header(&csv, "content-disposition");
     assert!(cd.starts_with("attachment"), "{cd}");
     let text = csv.text().await.expect("csv");
     assert_eq!(text.lines().count(), 4, "{text}");
@@ -119,7 +98,7 @@ async fn every_change_is_recorded_even_when_sentinel_refuses_or_fails() {
 
 #[tokio::test]
 async fn users_see_only_the_audit_of_their_device_groups() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.sign_in("limited").await;
     assert_eq!(
         app.get(&format!("/audit?corpId={CORP}")).await.status(),

@@ -3,7 +3,7 @@
 //! token and the expected method, path and body; refused → 403 and no upstream call at all.
 //! The expectations come from the vendor's rules written out below, checked against policy.rs.
 
-mod common;
+use crate::helpers::*;
 
 use sentinel_console::domain::{CorpId, Role, luhn_check_digit};
 use sentinel_console::policy::{Operation, Principal};
@@ -206,47 +206,14 @@ fn read(name: &'static str, op: &'static str, path: String, suffix: String) -> C
     }
 }
 
-/// One signed-in browser (its own cookie jar) on the console.
-struct Browser {
-    client: reqwest::Client,
-    base: String,
-}
-
-impl Browser {
-    async fn signed_in(app: &common::TestApp, login: &str) -> Self {
-        let b = Self {
-            client: common::browser_client(),
-            base: app.base.clone(),
-        };
-        common::sign_in_with(&b.client, &b.base, login, "/").await;
-        b
-    }
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("get")
-    }
-    async fn csrf(&self) -> String {
-        // `/` may redirect (one group): the list page always carries the token.
-        let html = self
-            .get(&format!("/devices/{CORP}"))
-            .await
-            .text()
-            .await
-            .expect("body");
-        common::extract_meta_csrf(&html).expect("csrf meta tag")
-    }
+/// The CSRF token of a user's session: `/` may redirect (one group), the list page always carries it.
+async fn csrf(user: &Session) -> String {
+    user.page_csrf(&format!("/devices/{CORP}")).await
 }
 
 /// Lines of a group from the console's list page: (mdn, network, device, imei).
-async fn lines(app: &common::TestApp, corp: &str) -> Vec<(String, String, String, String)> {
-    let html = app
-        .get(&format!("/devices/{corp}?limit=500"))
-        .await
-        .text()
-        .await
-        .expect("list");
+async fn lines(app: &TestApp, corp: &str) -> Vec<(String, String, String, String)> {
+    let html = app.get_text(&format!("/devices/{corp}?limit=500")).await;
     let doc = scraper::Html::parse_document(&html);
     let row = scraper::Selector::parse("table#devices tbody tr").expect("sel");
     let cell = |tr: &scraper::ElementRef, c: &str| {
@@ -270,7 +237,7 @@ async fn lines(app: &common::TestApp, corp: &str) -> Vec<(String, String, String
 
 #[tokio::test]
 async fn every_role_and_action_through_the_console() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     // Learn the data as super (the simulator's deterministic groups).
     app.sign_in("super").await;
     let all = lines(&app, CORP).await;
@@ -299,10 +266,10 @@ async fn every_role_and_action_through_the_console() {
 
     let mut seen_tokens: Vec<String> = Vec::new();
     for (u, (login, ..)) in USERS.iter().enumerate() {
-        let user_app = Browser::signed_in(&app, login).await;
+        let user_app = app.session_as(login).await;
         let m = plain[u * 2].clone();
         let mover = plain[u * 2 + 1].clone();
-        let csrf = user_app.csrf().await;
+        let csrf = csrf(&user_app).await;
         let settings = json!({"ssid": "Matrix", "maxClients": 5, "band": "dual", "contentFilterEnabled": true, "hotspotEnabled": false});
         let mut cases = vec![
             read(
@@ -488,16 +455,9 @@ async fn every_role_and_action_through_the_console() {
                 let resp = match &c.get {
                     Some(path) => user_app.get(&path.replace(CORP, corp)).await,
                     None => {
-                        let mut form = c.form.clone();
-                        form.push(("confirmed".into(), "true".into()));
-                        form.push(("csrf_token".into(), csrf.clone()));
-                        user_app
-                            .client
-                            .post(user_app.url(&format!("/devices/{corp}/actions/{}", c.action)))
-                            .form(&form)
-                            .send()
-                            .await
-                            .expect("post")
+                        let mut form = as_pairs(&c.form);
+                        form.push(("confirmed", "true"));
+                        user_app.post_action(corp, c.action, &form, &csrf).await
                     }
                 };
                 let status = resp.status().as_u16();

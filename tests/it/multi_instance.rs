@@ -2,13 +2,11 @@
 //! good on B, refreshes racing on A and B never sign the user out, and when A dies (its whole
 //! runtime dropped, like a crash) B carries on, including A's background job.
 
-mod common;
+use crate::helpers::*;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
 use sentinel_console::config::Config;
 use sentinel_console::simulator::SimConfig;
 use sentinel_console::startup::Application;
@@ -50,10 +48,6 @@ impl Instance {
         }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
     fn kill(&mut self) {
         if let Some(k) = self.kill.take() {
             let _ = k.send(());
@@ -68,17 +62,6 @@ impl Drop for Instance {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// One browser: a cookie jar shared by both instances (cookies ignore ports, as behind a load balancer).
-fn browser() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
-    let jar = Arc::new(reqwest::cookie::Jar::default());
-    let client = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    (client, jar)
 }
 
 async fn two_instances(sim_cfg: SimConfig) -> (TestSim, Instance, Instance) {
@@ -96,39 +79,31 @@ fn rows(page: &str) -> usize {
 #[tokio::test]
 async fn signed_in_on_a_continues_on_b_and_after_a_dies() {
     let (_sim, mut a, b) = two_instances(default_sim_config()).await;
-    let (client, _jar) = browser();
-    let landed = sign_in_with(&client, &a.base, "tech", "/devices/NORTHSTAR-ISD").await;
+    // One browser on both instances (cookies ignore ports, as behind a load balancer).
+    let at_a = Session::new(&a.base);
+    let at_b = at_a.at(&b.base);
+    let landed = at_a.sign_in_to("tech", "/devices/NORTHSTAR-ISD").await;
     assert_eq!(landed.status(), 200);
 
-    let on_b = client
-        .get(b.url("/devices/NORTHSTAR-ISD"))
-        .send()
-        .await
-        .unwrap();
+    let on_b = at_b.get("/devices/NORTHSTAR-ISD").await;
     assert_eq!(on_b.status(), 200, "B does not know A's session");
     assert_eq!(rows(&on_b.text().await.unwrap()), 25);
 
     a.kill();
     assert!(
-        client.get(a.url("/healthz")).send().await.is_err(),
+        at_a.client.get(at_a.url("/healthz")).send().await.is_err(),
         "A still answers"
     );
 
-    let on_b = client
-        .get(b.url("/devices/NORTHSTAR-ISD?offset=25"))
-        .send()
-        .await
-        .unwrap();
+    let on_b = at_b.get("/devices/NORTHSTAR-ISD?offset=25").await;
     assert_eq!(on_b.status(), 200);
     assert_eq!(rows(&on_b.text().await.unwrap()), 25);
-    let csv = client
-        .get(b.url("/devices/NORTHSTAR-ISD-HS/export.csv?columns=MDN"))
-        .send()
-        .await
-        .unwrap();
+    let csv = at_b
+        .get("/devices/NORTHSTAR-ISD-HS/export.csv?columns=MDN")
+        .await;
     assert_eq!(csv.status(), 200);
     assert_eq!(csv.text().await.unwrap().lines().count(), 25);
-    let ready = client.get(b.url("/readyz")).send().await.unwrap();
+    let ready = at_b.get("/readyz").await;
     assert_eq!(ready.status(), 200);
 }
 
@@ -140,8 +115,10 @@ async fn token_refreshes_racing_on_a_and_b_never_sign_the_user_out() {
         ..default_sim_config()
     })
     .await;
-    let (client, _jar) = browser();
-    let landed = sign_in_with(&client, &a.base, "tech", "/devices/NORTHSTAR-ISD-HS").await;
+    let browser = Session::new(&a.base);
+    let landed = browser
+        .sign_in_to("tech", "/devices/NORTHSTAR-ISD-HS")
+        .await;
     assert_eq!(landed.status(), 200);
 
     for round in 0..3 {
@@ -152,7 +129,7 @@ async fn token_refreshes_racing_on_a_and_b_never_sign_the_user_out() {
         for i in 0..16 {
             let base = if i % 2 == 0 { &a.base } else { &b.base };
             let url = format!("{base}/devices/NORTHSTAR-ISD-HS");
-            let client = client.clone();
+            let client = browser.client.clone();
             calls.push(tokio::spawn(async move {
                 let r = client.get(url).send().await.expect("request");
                 let status = r.status();
@@ -194,8 +171,10 @@ fn first_line(body: &str) -> String {
 /// A job started on A and A killed with its first chunks in flight.
 struct Takeover {
     sim: TestSim,
-    b: Instance,
-    client: reqwest::Client,
+    /// Held so that B keeps running (dropping it kills B).
+    _b: Instance,
+    /// The user's browser, on B.
+    browser: Session,
     db_url: String,
     job_path: String,
     job_id: uuid::Uuid,
@@ -265,8 +244,8 @@ async fn start_job_and_kill_a() -> Takeover {
     .await;
     let mut a = Instance::start(config_for(&sim, &db_url)).await;
     let b = Instance::start(config_for(&sim, &db_url)).await;
-    let (client, _jar) = browser();
-    let landed = sign_in_with(&client, &a.base, "super", "/devices/FLEET-LARGE").await;
+    let at_a = Session::new(&a.base);
+    let landed = at_a.sign_in_to("super", "/devices/FLEET-LARGE").await;
     assert_eq!(landed.status(), 200);
     let csrf = extract_meta_csrf(&landed.text().await.unwrap()).expect("csrf");
 
@@ -294,21 +273,16 @@ async fn start_job_and_kill_a() -> Takeover {
         ("nickname", "Relabelled by job"),
         ("confirmed", "true"),
         ("acknowledged", "true"),
-        ("csrf_token", csrf.as_str()),
     ]);
-    let resp = client
-        .post(a.url("/devices/FLEET-LARGE/actions/nickname"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let resp = at_a
+        .post_action("FLEET-LARGE", "nickname", &form, &csrf)
+        .await;
     assert_eq!(resp.status(), 303);
-    let job_path = resp
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .expect("the change runs as a job with its own page");
+    assert!(
+        resp.headers().contains_key("location"),
+        "the change runs as a job with its own page"
+    );
+    let job_path = location(&resp);
     let job_id: uuid::Uuid = job_path
         .trim_start_matches("/jobs/")
         .parse()
@@ -325,10 +299,11 @@ async fn start_job_and_kill_a() -> Takeover {
     }
     a.kill();
     drop(form);
+    let at_b = at_a.at(&b.base);
     let mut t = Takeover {
         sim,
-        b,
-        client,
+        _b: b,
+        browser: at_b,
         db_url,
         job_path,
         job_id,
@@ -348,8 +323,7 @@ async fn start_job_and_kill_a() -> Takeover {
 async fn job_started_on_a_is_finished_by_b_when_a_dies() {
     let t = start_job_and_kill_a().await;
     let Takeover {
-        b,
-        client,
+        browser,
         job_path,
         job_id,
         by_a,
@@ -360,7 +334,7 @@ async fn job_started_on_a_is_finished_by_b_when_a_dies() {
     // B shows the job and, once A's lease has lapsed, finishes it.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let html = loop {
-        let r = client.get(b.url(job_path)).send().await.unwrap();
+        let r = browser.get(job_path).await;
         assert_eq!(r.status(), 200);
         let html = r.text().await.unwrap();
         if html.contains(r#"data-state="done""#) || html.contains(r#"data-state="failed""#) {
@@ -424,14 +398,9 @@ async fn job_started_on_a_is_finished_by_b_when_a_dies() {
     assert_eq!(audits, 1, "the job's audit record, exactly once");
 
     // B's chunks really changed the lines Sentinel knows (chunks 4 and 5).
-    let csv = client
-        .get(b.url("/devices/FLEET-LARGE/export.csv?columns=NICKNAME"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = browser
+        .get_text("/devices/FLEET-LARGE/export.csv?columns=NICKNAME")
+        .await;
     let relabelled = csv
         .lines()
         .skip(1)
@@ -447,23 +416,12 @@ async fn job_started_on_a_is_finished_by_b_when_a_dies() {
 async fn job_of_a_user_who_signed_out_is_closed_by_b_without_sending() {
     use sentinel_console::actions::jobs::{RESUMED_REASON, SIGNED_OUT_REASON};
     let t = start_job_and_kill_a().await;
-    let page = t
-        .client
-        .get(t.b.url(&t.job_path))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = t.browser.get_text(&t.job_path).await;
     let csrf = extract_meta_csrf(&page).expect("csrf");
     let out = t
-        .client
-        .post(t.b.url("/logout"))
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .browser
+        .post_form("/logout", &[("csrf_token", csrf.as_str())])
+        .await;
     assert_eq!(out.status(), 303);
 
     let db = sentinel_console::storage::Db::connect(&t.db_url)

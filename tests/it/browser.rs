@@ -3,7 +3,7 @@
 //! change control as readonly, and downloads a CSV export. Skipped (with a note) when Chromium is missing,
 //! unless `CI` is set.
 
-mod common;
+use crate::helpers::*;
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -301,7 +301,7 @@ async fn device_list_in_a_real_browser() {
         return;
     }
 
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
 
     // Without a session the list sends the browser to sign in, remembering where it was going.
     let resp = app.get("/devices/NORTHSTAR-ISD").await;
@@ -666,7 +666,7 @@ async fn bulk_change_from_the_selection_bar_in_a_real_browser() {
     if !have_browser() {
         return;
     }
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     let base = app.base.clone();
     in_browser("bulk-change", |c, _| async move {
         let c = &c;
@@ -867,7 +867,7 @@ async fn readonly_finds_no_change_control_in_a_real_browser() {
     if !have_browser() {
         return;
     }
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     let base = app.base.clone();
     in_browser("readonly", |c, _| async move {
         let c = &c;
@@ -916,7 +916,7 @@ async fn export_download_in_a_real_browser() {
     if !have_browser() {
         return;
     }
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     let base = app.base.clone();
     in_browser("export", |c, downloads| async move {
         let c = &c;

@@ -1,18 +1,10 @@
 //! Static assets are served by the console itself (htmx, app.js, app.css) and pages load scripts only from /static.
 
-mod common;
-
-fn content_type(resp: &reqwest::Response) -> String {
-    resp.headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
+use crate::helpers::*;
 
 #[tokio::test]
 async fn assets_are_served_with_their_types() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     for (path, kind) in [
         ("/static/vendor/htmx.min.js", "javascript"),
         ("/static/app.js", "javascript"),
@@ -20,18 +12,13 @@ async fn assets_are_served_with_their_types() {
     ] {
         let resp = app.get(path).await;
         assert_eq!(resp.status(), 200, "{path}");
-        let ct = content_type(&resp);
+        let ct = header(&resp, "content-type");
         assert!(ct.contains(kind), "{path}: content-type {ct:?}");
         let body = resp.bytes().await.expect("body");
         assert!(!body.is_empty(), "{path} is empty");
     }
     // The vendored file is the published htmx 2 build (its README records the exact version and hash).
-    let htmx = app
-        .get("/static/vendor/htmx.min.js")
-        .await
-        .text()
-        .await
-        .expect("htmx");
+    let htmx = app.get_text("/static/vendor/htmx.min.js").await;
     assert!(htmx.contains("htmx"), "htmx.min.js does not look like htmx");
 }
 
@@ -62,11 +49,11 @@ fn assert_local_assets(path: &str, html: &str) -> usize {
 
 #[tokio::test]
 async fn pages_load_scripts_only_from_static() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
 
     // Signed out: the demo sign-in page is served by the simulator, so look at an error page of the console.
     let resp = app.get("/no-such-page").await;
-    if content_type(&resp).contains("text/html") {
+    if header(&resp, "content-type").contains("text/html") {
         let html = resp.text().await.expect("body");
         assert_local_assets("/no-such-page (signed out)", &html);
     }
@@ -82,7 +69,7 @@ async fn pages_load_scripts_only_from_static() {
     ] {
         let resp = app.get(path).await;
         let resp = app.follow(resp).await;
-        if !content_type(&resp).contains("text/html") {
+        if !header(&resp, "content-type").contains("text/html") {
             continue;
         }
         let status = resp.status();

@@ -2,7 +2,7 @@
 //! their labels (route templates, operations, outcomes), and that nothing is served without it or
 //! on the public listener.
 
-mod common;
+use crate::helpers::*;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,31 +13,18 @@ use sentinel_console::startup::Application;
 const CORP: &str = "NORTHSTAR-ISD";
 
 /// A console with `METRICS_BIND_ADDR` on a random loopback port, and where its metrics are.
-async fn spawn_with_metrics() -> (common::TestApp, SocketAddr) {
-    spawn_with_metrics_on(&common::sqlite_url()).await
+async fn spawn_with_metrics() -> (TestApp, SocketAddr) {
+    spawn_with_metrics_on(&sqlite_url()).await
 }
 
-async fn spawn_with_metrics_on(db: &str) -> (common::TestApp, SocketAddr) {
-    let sim = common::spawn_sim(common::default_sim_config()).await;
-    let mut cfg = common::config_for(&sim, db);
+async fn spawn_with_metrics_on(db: &str) -> (TestApp, SocketAddr) {
+    let sim = spawn_sim(default_sim_config()).await;
+    let mut cfg = config_for(&sim, db);
     cfg.metrics_bind_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
-    let database_url = cfg.database_url.clone();
     let app = Application::build(cfg).await.expect("build console");
     let metrics = app.metrics_addr().expect("a metrics listener");
-    let (addr, state) = (app.local_addr(), app.state().clone());
-    assert_ne!(metrics, addr, "metrics have their own listener");
-    tokio::spawn(async move {
-        let _ = app.run_until_stopped(std::future::pending()).await;
-    });
-    let app = common::TestApp {
-        addr,
-        base: format!("http://{addr}"),
-        sim,
-        state,
-        client: common::browser_client(),
-        database_url,
-    };
-    (app, metrics)
+    assert_ne!(metrics, app.local_addr(), "metrics have their own listener");
+    (run_console(sim, app), metrics)
 }
 
 async fn scrape(addr: SocketAddr) -> String {
@@ -45,12 +32,7 @@ async fn scrape(addr: SocketAddr) -> String {
         .await
         .expect("scrape");
     assert_eq!(resp.status(), 200);
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let ct = header(&resp, "content-type");
     assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
     resp.text().await.expect("body")
 }
@@ -75,21 +57,11 @@ fn sum(text: &str, name: &str, labels: &[&str]) -> f64 {
         .sum()
 }
 
-async fn post_action(
-    app: &common::TestApp,
-    action: &str,
-    corp: &str,
-    form: &[(&str, &str)],
-) -> u16 {
+/// Posts a change with a fresh CSRF token; its status.
+async fn post_change(app: &TestApp, action: &str, corp: &str, form: &[(&str, &str)]) -> u16 {
     let csrf = app.csrf().await;
-    let mut f: Vec<(&str, &str)> = form.to_vec();
-    f.push(("csrf_token", &csrf));
-    app.client
-        .post(app.url(&format!("/devices/{corp}/actions/{action}")))
-        .form(&f)
-        .send()
+    app.post_action(corp, action, form, &csrf)
         .await
-        .expect("post")
         .status()
         .as_u16()
 }
@@ -104,7 +76,7 @@ async fn requests_upstream_calls_changes_and_sessions_are_counted() {
         200
     );
     // A partial change: one line changed, one unknown to Sentinel (failed).
-    let status = post_action(
+    let status = post_change(
         &app,
         "note",
         CORP,
@@ -123,7 +95,7 @@ async fn requests_upstream_calls_changes_and_sessions_are_counted() {
         path_contains: Some("/nickname".into()),
         ..Fault::always(FaultKind::Status(503))
     });
-    let status = post_action(
+    let status = post_change(
         &app,
         "nickname",
         CORP,
@@ -264,8 +236,7 @@ async fn requests_upstream_calls_changes_and_sessions_are_counted() {
 
     // A second browser signs in: one more session.
     let before = must(&text, "sentinel_console_sessions_active");
-    let other = common::browser_client();
-    common::sign_in_with(&other, &app.base, "readonly", "/").await;
+    let _other = app.session_as("readonly").await;
     let text = scrape(metrics).await;
     assert!(must(&text, "sentinel_console_sessions_active") > before);
 
@@ -284,19 +255,8 @@ async fn requests_upstream_calls_changes_and_sessions_are_counted() {
 async fn a_job_counts_once_with_all_its_lines() {
     let (app, metrics) = spawn_with_metrics().await;
     app.sign_in("super").await;
-    let html = app
-        .get("/devices/FLEET-LARGE?limit=500")
-        .await
-        .text()
-        .await
-        .expect("list");
-    let mut lines: Vec<String> = {
-        let doc = scraper::Html::parse_document(&html);
-        let sel = scraper::Selector::parse("table#devices tbody tr").expect("sel");
-        doc.select(&sel)
-            .filter_map(|tr| tr.value().attr("data-mdn").map(str::to_owned))
-            .collect()
-    };
+    let html = app.get_text("/devices/FLEET-LARGE?limit=500").await;
+    let mut lines = list_mdns(&html);
     assert_eq!(lines.len(), 500);
     lines.push("555-000-0001".into()); // unknown to Sentinel: one failed line, two chunks
     let mut form: Vec<(&str, &str)> = lines.iter().map(|m| ("mdns", m.as_str())).collect();
@@ -305,7 +265,7 @@ async fn a_job_counts_once_with_all_its_lines() {
         ("confirmed", "true"),
         ("acknowledged", "true"),
     ]);
-    assert_eq!(post_action(&app, "note", "FLEET-LARGE", &form).await, 303);
+    assert_eq!(post_change(&app, "note", "FLEET-LARGE", &form).await, 303);
     let series = r#"sentinel_console_changes_total{action="note",mode="job",outcome="partial"}"#;
     let mut text = String::new();
     for _ in 0..100 {
@@ -342,7 +302,7 @@ async fn a_job_counts_once_with_all_its_lines() {
 
 #[tokio::test]
 async fn sessions_and_pool_are_read_from_postgresql_too() {
-    let (app, metrics) = spawn_with_metrics_on(&common::postgres_url().await).await;
+    let (app, metrics) = spawn_with_metrics_on(&postgres_url().await).await;
     let text = scrape(metrics).await;
     assert_eq!(must(&text, "sentinel_console_sessions_active"), 0.0);
     assert_eq!(
@@ -357,8 +317,8 @@ async fn sessions_and_pool_are_read_from_postgresql_too() {
 
 #[tokio::test]
 async fn no_metrics_listener_without_metrics_bind_addr() {
-    let sim = common::spawn_sim(common::default_sim_config()).await;
-    let cfg = common::config_for(&sim, &common::sqlite_url());
+    let sim = spawn_sim(default_sim_config()).await;
+    let cfg = config_for(&sim, &sqlite_url());
     assert!(cfg.metrics_bind_addr.is_none());
     let app = Application::build(cfg).await.expect("build console");
     assert_eq!(app.metrics_addr(), None);

@@ -2,7 +2,7 @@
 //! change on SQLite and PostgreSQL, several times, with other users browsing meanwhile; a token
 //! that expires mid-change; a user who signs out mid-change. Every line is accounted for.
 
-mod common;
+use crate::helpers::*;
 
 use std::time::Duration;
 
@@ -18,27 +18,19 @@ fn sim_config(lines: u64, token_ttl: Duration) -> SimConfig {
     SimConfig {
         large_group_size: lines,
         token_ttl,
-        ..common::default_sim_config()
+        ..default_sim_config()
     }
 }
 
 /// The first `n` MDNs of the large group, read through the console's list pages.
-async fn first_mdns(app: &common::TestApp, n: usize) -> Vec<String> {
+async fn first_mdns(app: &TestApp, n: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut offset = 0;
     while out.len() < n {
-        let html = app
-            .get(&format!("/devices/{LARGE}?limit=500&offset={offset}"))
-            .await
-            .text()
-            .await
-            .expect("list");
-        let doc = scraper::Html::parse_document(&html);
-        let sel = scraper::Selector::parse("table#devices tbody tr").expect("sel");
-        let page: Vec<String> = doc
-            .select(&sel)
-            .filter_map(|tr| tr.value().attr("data-mdn").map(str::to_owned))
-            .collect();
+        let page = list_mdns(
+            &app.get_text(&format!("/devices/{LARGE}?limit=500&offset={offset}"))
+                .await,
+        );
         assert!(!page.is_empty(), "ran out of lines at {offset}");
         out.extend(page);
         offset += 500;
@@ -48,35 +40,23 @@ async fn first_mdns(app: &common::TestApp, n: usize) -> Vec<String> {
 }
 
 /// Posts a confirmed nickname change for `mdns`; returns the job id.
-async fn rename(app: &common::TestApp, mdns: &[String], nickname: &str) -> Uuid {
+async fn rename(app: &TestApp, mdns: &[String], nickname: &str) -> Uuid {
     let csrf = app.csrf().await;
     let mut form: Vec<(&str, &str)> = mdns.iter().map(|m| ("mdns", m.as_str())).collect();
     form.extend([
         ("nickname", nickname),
         ("confirmed", "true"),
         ("acknowledged", "true"),
-        ("csrf_token", csrf.as_str()),
     ]);
-    let resp = app
-        .client
-        .post(app.url(&format!("/devices/{LARGE}/actions/nickname")))
-        .form(&form)
-        .send()
-        .await
-        .expect("post");
+    let resp = app.post_action(LARGE, "nickname", &form, &csrf).await;
     assert_eq!(
         resp.status(),
         303,
         "{}",
         resp.text().await.unwrap_or_default()
     );
-    let loc = resp
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .expect("location")
-        .to_owned();
-    loc.rsplit('/')
+    location(&resp)
+        .rsplit('/')
         .next()
         .and_then(|id| id.parse().ok())
         .expect("job id in location")
@@ -102,35 +82,25 @@ async fn counts(db: &Db, id: Uuid) -> (i64, usize, usize) {
     })
 }
 
-fn nickname_writes(app: &common::TestApp) -> usize {
-    app.sim
-        .sim
-        .api_requests()
-        .iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with("/nickname"))
-        .count()
+fn nickname_writes(app: &TestApp) -> usize {
+    app.sim.api_requests_to("PUT", "/nickname").len()
 }
 
 /// 6,000 lines renamed three times in a row while another user browses: each run ends done with
 /// all 6,000 changed and recorded, the audit has one record per run, and the other user never
 /// sees an error.
-async fn six_thousand_lines_three_times(app: common::TestApp) {
+async fn six_thousand_lines_three_times(app: TestApp) {
     app.sign_in("super").await;
     let mdns = first_mdns(&app, 6_000).await;
     let db = Db::connect(&app.database_url).await.expect("db");
-    let other = common::browser_client();
-    common::sign_in_with(&other, &app.base, "tech", "/").await;
+    let other = app.session_as("tech").await;
     for round in 0..3 {
         app.sim.sim.clear_requests();
         let nickname = format!("Bus {round}");
         let id = rename(&app, &mdns, &nickname).await;
         // Another user's pages, while the change runs, all answer.
         for _ in 0..10 {
-            let r = other
-                .get(app.url(&format!("/devices/{LARGE}?limit=25")))
-                .send()
-                .await
-                .expect("get");
+            let r = other.get(&format!("/devices/{LARGE}?limit=25")).await;
             assert_eq!(r.status(), 200, "round {round}: another user's page failed");
         }
         let job = finished(&db, id).await;
@@ -164,21 +134,21 @@ async fn six_thousand_lines_three_times(app: common::TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn six_thousand_line_change_never_stalls_or_loses_lines_on_sqlite() {
-    let app = common::spawn_app_with(sim_config(6_100, Duration::from_secs(3600)), |_| {}).await;
+    let app = spawn_app_with(sim_config(6_100, Duration::from_secs(3600)), |_| {}).await;
     six_thousand_lines_three_times(app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn six_thousand_line_change_never_stalls_or_loses_lines_on_postgres() {
-    let sim = common::spawn_sim(sim_config(6_100, Duration::from_secs(3600))).await;
-    let url = common::postgres_url().await;
-    let cfg = common::config_for(&sim, &url);
-    let app = common::spawn_console(sim, cfg).await;
+    let sim = spawn_sim(sim_config(6_100, Duration::from_secs(3600))).await;
+    let url = postgres_url().await;
+    let cfg = config_for(&sim, &url);
+    let app = spawn_console(sim, cfg).await;
     six_thousand_lines_three_times(app).await;
 }
 
 /// Slows every nickname write so that a 6-chunk job takes a few seconds.
-fn slow_writes(app: &common::TestApp, each: Duration) {
+fn slow_writes(app: &TestApp, each: Duration) {
     app.sim.sim.add_fault(Fault {
         kind: FaultKind::Latency(each),
         path_contains: Some("/nickname".into()),
@@ -191,7 +161,7 @@ fn slow_writes(app: &common::TestApp, each: Duration) {
 /// that started them, and every chunk is sent with a valid one (no "access token has expired").
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_token_that_expires_mid_change_is_refreshed_for_later_chunks() {
-    let app = common::spawn_app_with(sim_config(5_200, Duration::from_secs(2)), |_| {}).await;
+    let app = spawn_app_with(sim_config(5_200, Duration::from_secs(2)), |_| {}).await;
     app.sign_in("super").await;
     let mdns = first_mdns(&app, 5_000).await;
     slow_writes(&app, Duration::from_millis(1_000));
@@ -201,13 +171,7 @@ async fn a_token_that_expires_mid_change_is_refreshed_for_later_chunks() {
     let job = finished(&db, id).await;
     assert_eq!(job.state, JobState::Done);
     assert_eq!(counts(&db, id).await, (5_000, 0, 0));
-    let writes: Vec<_> = app
-        .sim
-        .sim
-        .api_requests()
-        .into_iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with("/nickname"))
-        .collect();
+    let writes = app.sim.api_requests_to("PUT", "/nickname");
     assert_eq!(writes.len(), 10);
     let tokens: std::collections::HashSet<_> = writes
         .iter()
@@ -223,7 +187,7 @@ async fn a_token_that_expires_mid_change_is_refreshed_for_later_chunks() {
 /// recorded with the sign-out reason; the counts still add up to every line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn signing_out_mid_change_stops_sending() {
-    let app = common::spawn_app_with(sim_config(5_200, Duration::from_secs(3600)), |_| {}).await;
+    let app = spawn_app_with(sim_config(5_200, Duration::from_secs(3600)), |_| {}).await;
     app.sign_in("super").await;
     let mdns = first_mdns(&app, 5_000).await;
     slow_writes(&app, Duration::from_millis(800));
@@ -233,12 +197,8 @@ async fn signing_out_mid_change_stops_sending() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let csrf = app.csrf().await;
     let out = app
-        .client
-        .post(app.url("/logout"))
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .expect("logout");
+        .post_form("/logout", &[("csrf_token", csrf.as_str())])
+        .await;
     assert_eq!(out.status(), 303);
     let db = Db::connect(&app.database_url).await.expect("db");
     let job = finished(&db, id).await;
@@ -268,7 +228,7 @@ async fn signing_out_mid_change_stops_sending() {
 /// refused with 414 by servers and proxies), and changes nothing.
 #[tokio::test]
 async fn a_selection_too_long_for_a_url_opens_the_form_by_post() {
-    let app = common::spawn_app_with(sim_config(10_100, Duration::from_secs(3600)), |_| {}).await;
+    let app = spawn_app_with(sim_config(10_100, Duration::from_secs(3600)), |_| {}).await;
     app.sign_in("super").await;
     let mdns = first_mdns(&app, 10_001).await;
     let csrf = app.csrf().await;
@@ -276,12 +236,8 @@ async fn a_selection_too_long_for_a_url_opens_the_form_by_post() {
     form.push(("csrf_token", csrf.as_str()));
     app.sim.sim.clear_requests();
     let resp = app
-        .client
-        .post(app.url(&format!("/devices/{LARGE}/actions/nickname/form")))
-        .form(&form)
-        .send()
-        .await
-        .expect("post");
+        .post_form(&format!("/devices/{LARGE}/actions/nickname/form"), &form)
+        .await;
     assert_eq!(resp.status(), 200);
     let html = resp.text().await.expect("body");
     assert!(
@@ -300,11 +256,7 @@ async fn a_selection_too_long_for_a_url_opens_the_form_by_post() {
     // Without the CSRF token it is refused like every POST.
     let form: Vec<(&str, &str)> = mdns.iter().take(3).map(|m| ("mdns", m.as_str())).collect();
     let resp = app
-        .client
-        .post(app.url(&format!("/devices/{LARGE}/actions/nickname/form")))
-        .form(&form)
-        .send()
-        .await
-        .expect("post");
+        .post_form(&format!("/devices/{LARGE}/actions/nickname/form"), &form)
+        .await;
     assert_eq!(resp.status(), 403);
 }

@@ -4,12 +4,11 @@
 //! Tests marked "needs the simulator's IdP" need `/oauth/*` and the API of the simulator
 //! (`src/simulator`); the refresh count reads its request log at `/_sim/requests`.
 
-mod common;
+use crate::helpers::*;
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use common::{TestApp, browser_client, default_sim_config, spawn_app, spawn_app_with};
 use sentinel_console::config::IdentityConfig;
 use sentinel_console::simulator::SimConfig;
 use tower_sessions::session::Id;
@@ -33,41 +32,23 @@ fn cookie_value(set_cookie: &str) -> String {
     first.split_once('=').expect("name=value").1.to_owned()
 }
 
-fn location(resp: &reqwest::Response) -> String {
-    resp.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_else(|| panic!("no Location on {}", resp.status()))
-        .to_owned()
-}
-
-/// Starts sign-in with `client` and signs in at the IdP, stopping before the console's callback.
+/// Starts sign-in in `browser` and signs in at the IdP, stopping before the console's callback.
 /// Returns the `/login` response's session cookie and the callback URL.
-async fn authorize(
-    client: &reqwest::Client,
-    app: &TestApp,
-    user: &str,
-    next: &str,
-) -> (Option<String>, Url) {
-    let login = client
-        .get(app.url(&format!(
+async fn authorize(browser: &Session, user: &str, next: &str) -> (Option<String>, Url) {
+    let login = browser
+        .get(&format!(
             "/login?{}",
             serde_urlencoded::to_string([("next", next)]).unwrap()
-        )))
-        .send()
-        .await
-        .unwrap();
+        ))
+        .await;
     assert_eq!(login.status(), 303, "login");
     let cookie = session_set_cookie(&login);
     let authorize = Url::parse(&location(&login)).unwrap();
-    let mut form: Vec<(String, String)> = authorize
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let mut form = query_pairs(&authorize);
     form.push(("user".into(), user.into()));
     let mut post = authorize.clone();
     post.set_query(None);
-    let resp = client.post(post).form(&form).send().await.unwrap();
+    let resp = browser.client.post(post).form(&form).send().await.unwrap();
     assert!(
         resp.status().is_redirection(),
         "authorize: {}",
@@ -76,10 +57,10 @@ async fn authorize(
     (cookie, Url::parse(&location(&resp)).unwrap())
 }
 
-/// Signs in with `client` and returns the session id (the cookie value).
-async fn sign_in_id(client: &reqwest::Client, app: &TestApp, user: &str) -> String {
-    let (_, callback) = authorize(client, app, user, PAGE).await;
-    let resp = client.get(callback).send().await.unwrap();
+/// Signs `browser` in and returns the session id (the cookie value).
+async fn sign_in_id(browser: &Session, user: &str) -> String {
+    let (_, callback) = authorize(browser, user, PAGE).await;
+    let resp = browser.client.get(callback).send().await.unwrap();
     assert_eq!(resp.status(), 303);
     cookie_value(&session_set_cookie(&resp).expect("cookie at sign-in"))
 }
@@ -103,9 +84,9 @@ async fn stored_token(app: &TestApp, id: &str, which: &str) -> String {
         .to_owned()
 }
 
-/// Is `client` signed in? (A page either renders or sends to sign-in.)
-async fn signed_in(client: &reqwest::Client, app: &TestApp) -> bool {
-    let r = client.get(app.url(PAGE)).send().await.unwrap();
+/// Is `browser` signed in? (A page either renders or sends to sign-in.)
+async fn signed_in(browser: &Session) -> bool {
+    let r = browser.get(PAGE).await;
     match r.status().as_u16() {
         200 => true,
         303 => {
@@ -114,18 +95,6 @@ async fn signed_in(client: &reqwest::Client, app: &TestApp) -> bool {
         }
         s => panic!("unexpected {s}"),
     }
-}
-
-async fn page_csrf(client: &reqwest::Client, app: &TestApp) -> String {
-    let html = client
-        .get(app.url(PAGE))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    common::extract_meta_csrf(&html).expect("csrf meta")
 }
 
 /// The simulator's request log, through its control endpoint (`/_sim/requests`).
@@ -174,7 +143,7 @@ async fn sign_in_lands_on_next() {
     assert_eq!(resp.url().path(), "/devices/NORTHSTAR-ISD");
     assert_eq!(resp.url().query(), Some("sort=MDN&sortDir=DESC"));
     let html = resp.text().await.unwrap();
-    assert!(common::extract_meta_csrf(&html).is_some());
+    assert!(extract_meta_csrf(&html).is_some());
 }
 
 #[tokio::test]
@@ -228,7 +197,7 @@ async fn login_sends_to_the_provider_with_pkce_and_state() {
 async fn state_mismatch_is_refused_and_signs_nothing_in() {
     // Needs the simulator's IdP.
     let app = spawn_app().await;
-    let (_, callback) = authorize(&app.client, &app, "tech", PAGE).await;
+    let (_, callback) = authorize(&app, "tech", PAGE).await;
     let mut forged = callback.clone();
     let code = callback
         .query_pairs()
@@ -240,15 +209,15 @@ async fn state_mismatch_is_refused_and_signs_nothing_in() {
     let r = app.client.get(forged).send().await.unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("could not be verified"));
-    assert!(!signed_in(&app.client, &app).await);
+    assert!(!signed_in(&app).await);
     // No state at all.
     let r = app.get("/auth/callback?code=abc").await;
     assert_eq!(r.status(), 400);
     // Another browser cannot use this browser's callback (its session has no such state).
-    let other = browser_client();
-    let r = other.get(callback).send().await.unwrap();
+    let other = app.new_session();
+    let r = other.client.get(callback).send().await.unwrap();
     assert_eq!(r.status(), 400);
-    assert!(!signed_in(&other, &app).await);
+    assert!(!signed_in(&other).await);
 }
 
 #[tokio::test]
@@ -274,7 +243,7 @@ async fn provider_error_is_shown_not_signed_in() {
 async fn session_id_rotates_at_sign_in() {
     // Needs the simulator's IdP.
     let app = spawn_app().await;
-    let (before, callback) = authorize(&app.client, &app, "tech", PAGE).await;
+    let (before, callback) = authorize(&app, "tech", PAGE).await;
     let before = cookie_value(&before.expect("a session for the pending sign-in"));
     let r = app.client.get(callback).send().await.unwrap();
     assert_eq!(r.status(), 303);
@@ -291,7 +260,7 @@ async fn session_id_rotates_at_sign_in() {
         data.get("oauth_pending")
             .is_none_or(|p| p.as_array().is_some_and(|a| a.is_empty()))
     );
-    assert!(signed_in(&app.client, &app).await);
+    assert!(signed_in(&app).await);
 }
 
 // ---- cookie --------------------------------------------------------------------------------
@@ -346,7 +315,7 @@ async fn expired_token_is_refreshed_once_for_concurrent_requests() {
         |_| {},
     )
     .await;
-    let id = sign_in_id(&app.client, &app, "tech").await;
+    let id = sign_in_id(&app, "tech").await;
     let old_access = stored_token(&app, &id, "access").await;
     let old_refresh = stored_token(&app, &id, "refresh").await;
     tokio::time::sleep(Duration::from_millis(2200)).await;
@@ -396,7 +365,7 @@ async fn failed_refresh_sends_to_sign_in_and_back_to_the_page() {
         |_| {},
     )
     .await;
-    let id = sign_in_id(&app.client, &app, "tech").await;
+    let id = sign_in_id(&app, "tech").await;
     let refresh = stored_token(&app, &id, "refresh").await;
     // The IdP forgets the refresh token (e.g. revoked by an administrator).
     let r = reqwest::Client::new()
@@ -418,9 +387,7 @@ async fn failed_refresh_sends_to_sign_in_and_back_to_the_page() {
     );
     assert!(stored(&app, &id).await.is_none(), "session flushed");
     // Signing in again returns to that page.
-    let back = app
-        .follow(app.client.get(app.url(&location(&r))).send().await.unwrap())
-        .await;
+    let back = app.follow(app.get(&location(&r)).await).await;
     // The follow stops at the IdP's sign-in page (a person picks a user there).
     assert_eq!(back.url().path(), "/oauth/authorize");
     let resp = app
@@ -437,7 +404,7 @@ async fn absolute_lifetime_is_enforced() {
         c.session_absolute = Duration::from_secs(1);
     })
     .await;
-    let id = sign_in_id(&app.client, &app, "tech").await;
+    let id = sign_in_id(&app, "tech").await;
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let r = app.get(PAGE).await;
     assert_eq!(r.status(), 303);
@@ -454,16 +421,12 @@ async fn absolute_lifetime_is_enforced() {
 async fn logout_revokes_and_flushes() {
     // Needs the simulator's IdP.
     let app = spawn_app().await;
-    let id = sign_in_id(&app.client, &app, "tech").await;
+    let id = sign_in_id(&app, "tech").await;
     let access = stored_token(&app, &id, "access").await;
-    let csrf = page_csrf(&app.client, &app).await;
+    let csrf = app.page_csrf(PAGE).await;
     let r = app
-        .client
-        .post(app.url("/logout"))
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .post_form("/logout", &[("csrf_token", csrf.as_str())])
+        .await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/signed-out");
     let page = app.get("/signed-out").await;
@@ -483,24 +446,18 @@ async fn logout_revokes_and_flushes() {
             .unwrap();
     assert_eq!(r.status(), 401);
     assert!(stored(&app, &id).await.is_none());
-    assert!(!signed_in(&app.client, &app).await);
+    assert!(!signed_in(&app).await);
 }
 
 #[tokio::test]
 async fn logout_without_csrf_is_refused() {
     // Needs the simulator's IdP.
     let app = spawn_app().await;
-    sign_in_id(&app.client, &app, "tech").await;
+    sign_in_id(&app, "tech").await;
     let r = app.client.post(app.url("/logout")).send().await.unwrap();
     assert_eq!(r.status(), 403);
     assert!(r.text().await.unwrap().contains("Reload the page"));
-    let r = app
-        .client
-        .post(app.url("/logout"))
-        .form(&[("csrf_token", "forged")])
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_form("/logout", &[("csrf_token", "forged")]).await;
     assert_eq!(r.status(), 403);
     let r = app
         .client
@@ -510,7 +467,7 @@ async fn logout_without_csrf_is_refused() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    assert!(signed_in(&app.client, &app).await);
+    assert!(signed_in(&app).await);
     // htmx gets a fragment for the message area.
     let r = app
         .client
@@ -522,7 +479,7 @@ async fn logout_without_csrf_is_refused() {
     assert_eq!(r.status(), 403);
     assert_eq!(r.headers().get("hx-retarget").unwrap(), "#flash");
     // The header form works.
-    let csrf = page_csrf(&app.client, &app).await;
+    let csrf = app.page_csrf(PAGE).await;
     let r = app
         .client
         .post(app.url("/logout"))
@@ -531,19 +488,15 @@ async fn logout_without_csrf_is_refused() {
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
-    assert!(!signed_in(&app.client, &app).await);
+    assert!(!signed_in(&app).await);
 }
 
 #[tokio::test]
 async fn post_without_a_session_is_refused() {
     let app = spawn_app().await;
     let r = app
-        .client
-        .post(app.url("/logout"))
-        .form(&[("csrf_token", "anything")])
-        .send()
-        .await
-        .unwrap();
+        .post_form("/logout", &[("csrf_token", "anything")])
+        .await;
     assert_eq!(r.status(), 403);
 }
 
@@ -560,21 +513,19 @@ async fn open_redirects_land_on_root() {
         "javascript:alert(1)",
     ];
     for next in bad {
-        let client = browser_client();
-        let (_, callback) = authorize(&client, &app, "tech", next).await;
-        let r = client.get(callback).send().await.unwrap();
+        let browser = app.new_session();
+        let (_, callback) = authorize(&browser, "tech", next).await;
+        let r = browser.client.get(callback).send().await.unwrap();
         assert_eq!(r.status(), 303);
         assert_eq!(location(&r), "/", "next={next:?}");
         // Already signed in: /login goes to next, made safe the same way.
         for again in bad {
-            let r = client
-                .get(app.url(&format!(
+            let r = browser
+                .get(&format!(
                     "/login?{}",
                     serde_urlencoded::to_string([("next", again)]).unwrap()
-                )))
-                .send()
-                .await
-                .unwrap();
+                ))
+                .await;
             assert_eq!(r.status(), 303);
             assert_eq!(location(&r), "/", "next={again:?}");
         }
@@ -596,43 +547,40 @@ async fn password_mode_signs_in_without_keeping_the_password() {
     assert_eq!(form.status(), 200);
     let html = form.text().await.unwrap();
     assert!(html.contains(r#"type="password""#));
-    let csrf = common::extract_meta_csrf(&html).expect("pre-session csrf");
+    let csrf = extract_meta_csrf(&html).expect("pre-session csrf");
     // Without the form's token: refused.
     let r = app
-        .client
-        .post(app.url("/login"))
-        .form(&[("username", "tech"), ("password", "demo"), ("next", PAGE)])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/login",
+            &[("username", "tech"), ("password", "demo"), ("next", PAGE)],
+        )
+        .await;
     assert_eq!(r.status(), 403);
     // A wrong password: the form again.
     let r = app
-        .client
-        .post(app.url("/login"))
-        .form(&[
-            ("username", "tech"),
-            ("password", "wrong"),
-            ("next", PAGE),
-            ("csrf_token", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/login",
+            &[
+                ("username", "tech"),
+                ("password", "wrong"),
+                ("next", PAGE),
+                ("csrf_token", csrf.as_str()),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 401);
     assert!(r.text().await.unwrap().contains("did not accept"));
     let r = app
-        .client
-        .post(app.url("/login"))
-        .form(&[
-            ("username", "tech"),
-            ("password", "demo"),
-            ("next", PAGE),
-            ("csrf_token", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/login",
+            &[
+                ("username", "tech"),
+                ("password", "demo"),
+                ("next", PAGE),
+                ("csrf_token", csrf.as_str()),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), PAGE);
     let id = cookie_value(&session_set_cookie(&r).unwrap());
@@ -642,5 +590,5 @@ async fn password_mode_signs_in_without_keeping_the_password() {
         "password not stored"
     );
     assert!(data["auth"]["tokens"]["refresh"].is_null());
-    assert!(signed_in(&app.client, &app).await);
+    assert!(signed_in(&app).await);
 }

@@ -1,7 +1,7 @@
 //! Bulk actions through the console over real HTTP: CSRF, preview before confirmation,
 //! select-all as one bulkSelection, per-line failures, background jobs, XSS, the self-service view.
 
-mod common;
+use crate::helpers::*;
 
 use std::time::Duration;
 
@@ -10,29 +10,7 @@ use serde_json::Value;
 
 const CORP: &str = "NORTHSTAR-ISD";
 
-async fn post(
-    app: &common::TestApp,
-    action: &str,
-    corp: &str,
-    form: &[(&str, &str)],
-    csrf: Option<&str>,
-) -> reqwest::Response {
-    let mut f: Vec<(String, String)> = form
-        .iter()
-        .map(|(k, v)| ((*k).into(), (*v).into()))
-        .collect();
-    if let Some(c) = csrf {
-        f.push(("csrf_token".into(), c.into()));
-    }
-    app.client
-        .post(app.url(&format!("/devices/{corp}/actions/{action}")))
-        .form(&f)
-        .send()
-        .await
-        .expect("post")
-}
-
-fn writes(app: &common::TestApp) -> Vec<sentinel_console::simulator::RecordedRequest> {
+fn writes(app: &TestApp) -> Vec<sentinel_console::simulator::RecordedRequest> {
     app.sim
         .sim
         .api_requests()
@@ -42,18 +20,13 @@ fn writes(app: &common::TestApp) -> Vec<sentinel_console::simulator::RecordedReq
 }
 
 /// MDNs of a list page.
-async fn mdns(app: &common::TestApp, path: &str) -> Vec<String> {
-    let html = app.get(path).await.text().await.expect("list");
-    let doc = scraper::Html::parse_document(&html);
-    let sel = scraper::Selector::parse("table#devices tbody tr").expect("sel");
-    doc.select(&sel)
-        .filter_map(|tr| tr.value().attr("data-mdn").map(str::to_owned))
-        .collect()
+async fn mdns(app: &TestApp, path: &str) -> Vec<String> {
+    list_mdns(&app.get_text(path).await)
 }
 
 #[tokio::test]
 async fn csrf_missing_or_wrong_is_refused_and_nothing_changes() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.sign_in("tech").await;
     let before = app
         .sim
@@ -68,11 +41,13 @@ async fn csrf_missing_or_wrong_is_refused_and_nothing_changes() {
         ("confirmed", "true"),
     ];
     assert_eq!(
-        post(&app, "nickname", CORP, &form, None).await.status(),
+        app.post_form(&format!("/devices/{CORP}/actions/nickname"), &form)
+            .await
+            .status(),
         403
     );
     assert_eq!(
-        post(&app, "nickname", CORP, &form, Some("not-the-token"))
+        app.post_action(CORP, "nickname", &form, "not-the-token")
             .await
             .status(),
         403
@@ -90,18 +65,18 @@ async fn csrf_missing_or_wrong_is_refused_and_nothing_changes() {
 
 #[tokio::test]
 async fn without_confirmation_only_a_preview() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.sign_in("tech").await;
     let csrf = app.csrf().await;
     app.sim.sim.clear_requests();
-    let resp = post(
-        &app,
-        "nickname",
-        CORP,
-        &[("mdns", "521-267-1508"), ("nickname", "Front desk")],
-        Some(&csrf),
-    )
-    .await;
+    let resp = app
+        .post_action(
+            CORP,
+            "nickname",
+            &[("mdns", "521-267-1508"), ("nickname", "Front desk")],
+            &csrf,
+        )
+        .await;
     assert_eq!(resp.status(), 200);
     let html = resp.text().await.expect("body");
     assert!(html.contains("Preview"), "{html:.500}");
@@ -122,7 +97,7 @@ async fn without_confirmation_only_a_preview() {
 
 #[tokio::test]
 async fn select_all_with_search_is_one_bulk_selection_upstream() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.sign_in("super").await;
     let csrf = app.csrf().await;
     let form = [
@@ -133,7 +108,8 @@ async fn select_all_with_search_is_one_bulk_selection_upstream() {
     ];
     // Preview: counted through the upstream's own selection, nothing written.
     app.sim.sim.clear_requests();
-    let html = post(&app, "nickname", CORP, &form, Some(&csrf))
+    let html = app
+        .post_action(CORP, "nickname", &form, &csrf)
         .await
         .text()
         .await
@@ -147,7 +123,7 @@ async fn select_all_with_search_is_one_bulk_selection_upstream() {
     let mut confirmed = form.to_vec();
     confirmed.push(("confirmed", "true"));
     assert_eq!(
-        post(&app, "nickname", CORP, &confirmed, Some(&csrf))
+        app.post_action(CORP, "nickname", &confirmed, &csrf)
             .await
             .status(),
         400
@@ -155,7 +131,7 @@ async fn select_all_with_search_is_one_bulk_selection_upstream() {
     assert!(writes(&app).is_empty());
     confirmed.push(("acknowledged", "true"));
     app.sim.sim.clear_requests();
-    let resp = post(&app, "nickname", CORP, &confirmed, Some(&csrf)).await;
+    let resp = app.post_action(CORP, "nickname", &confirmed, &csrf).await;
     assert_eq!(resp.status(), 200);
     let reqs = app.sim.sim.api_requests();
     assert_eq!(reqs.len(), 1, "{reqs:?}");
@@ -178,36 +154,36 @@ async fn select_all_with_search_is_one_bulk_selection_upstream() {
 
 #[tokio::test]
 async fn failures_are_shown_per_line() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.sign_in("tech").await;
     let csrf = app.csrf().await;
     let body = "35000000000002";
     let imei = format!("{body}{}", luhn_check_digit(body));
     // The preview warns: 521-267-1508 is a Verizon line.
-    let html = post(
-        &app,
-        "imei",
-        CORP,
-        &[("mdns", "521-267-1508"), ("imei", &imei)],
-        Some(&csrf),
-    )
-    .await
-    .text()
-    .await
-    .expect("body");
+    let html = app
+        .post_action(
+            CORP,
+            "imei",
+            &[("mdns", "521-267-1508"), ("imei", &imei)],
+            &csrf,
+        )
+        .await
+        .text()
+        .await
+        .expect("body");
     assert!(html.contains("not ARCNT"), "{html:.800}");
-    let resp = post(
-        &app,
-        "imei",
-        CORP,
-        &[
-            ("mdns", "521-267-1508"),
-            ("imei", &imei),
-            ("confirmed", "true"),
-        ],
-        Some(&csrf),
-    )
-    .await;
+    let resp = app
+        .post_action(
+            CORP,
+            "imei",
+            &[
+                ("mdns", "521-267-1508"),
+                ("imei", &imei),
+                ("confirmed", "true"),
+            ],
+            &csrf,
+        )
+        .await;
     let html = resp.text().await.expect("body");
     let doc = scraper::Html::parse_document(&html);
     let sel =
@@ -215,19 +191,19 @@ async fn failures_are_shown_per_line() {
     let row = doc.select(&sel).next().expect("the failed line is listed");
     assert!(row.text().collect::<String>().contains("ARCNT"));
     // A partial failure: one real line, one unknown to Sentinel.
-    let resp = post(
-        &app,
-        "note",
-        CORP,
-        &[
-            ("mdns", "521-267-1508"),
-            ("mdns", "555-000-0000"),
-            ("note", "checked"),
-            ("confirmed", "true"),
-        ],
-        Some(&csrf),
-    )
-    .await;
+    let resp = app
+        .post_action(
+            CORP,
+            "note",
+            &[
+                ("mdns", "521-267-1508"),
+                ("mdns", "555-000-0000"),
+                ("note", "checked"),
+                ("confirmed", "true"),
+            ],
+            &csrf,
+        )
+        .await;
     let html = resp.text().await.expect("body");
     assert!(html.contains(r#"data-outcome="partial""#), "{html:.800}");
     assert!(html.contains("555-000-0000"));
@@ -235,7 +211,7 @@ async fn failures_are_shown_per_line() {
 
 #[tokio::test]
 async fn a_long_list_runs_as_a_job_whose_page_survives_reload() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.sign_in("super").await;
     let csrf = app.csrf().await;
     let mut lines = mdns(&app, "/devices/FLEET-LARGE?limit=500").await;
@@ -250,20 +226,15 @@ async fn a_long_list_runs_as_a_job_whose_page_survives_reload() {
         ("acknowledged", "true"),
     ]);
     app.sim.sim.clear_requests();
-    let resp = post(&app, "note", "FLEET-LARGE", &form, Some(&csrf)).await;
+    let resp = app.post_action("FLEET-LARGE", "note", &form, &csrf).await;
     assert_eq!(resp.status(), 303);
-    let job = resp
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .expect("location")
-        .to_owned();
+    let job = location(&resp);
     assert!(job.starts_with("/jobs/"));
     let mut html = String::new();
     for _ in 0..100 {
         // A reload of the page (and the htmx poll) shows where the job is.
         assert_eq!(app.get_htmx(&job).await.status(), 200);
-        html = app.get(&job).await.text().await.expect("job page");
+        html = app.get_text(&job).await;
         if html.contains(r#"data-state="done""#) || html.contains(r#"data-state="failed""#) {
             break;
         }
@@ -288,9 +259,8 @@ async fn a_long_list_runs_as_a_job_whose_page_survives_reload() {
         assert!(b["mdns"].as_array().expect("mdns").len() <= 500);
     }
     // The job belongs to its user.
-    let other = common::browser_client();
-    common::sign_in_with(&other, &app.base, "tech", "/").await;
-    let r = other.get(app.url(&job)).send().await.expect("get");
+    let other = app.session_as("tech").await;
+    let r = other.get(&job).await;
     assert_eq!(r.status(), 404);
 }
 
@@ -301,7 +271,7 @@ fn shows_escaped(html: &str) -> bool {
 
 #[tokio::test]
 async fn nickname_markup_stays_escaped_everywhere() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.sign_in("tech").await;
     let csrf = app.csrf().await;
     let evil = r#"<script>alert("x")</script><img src=x onerror=alert(1)>"#;
@@ -310,7 +280,8 @@ async fn nickname_markup_stays_escaped_everywhere() {
         assert!(!html.contains("<script>alert"), "{where_}: raw script");
         assert!(!html.contains("<img src=x"), "{where_}: raw img");
     };
-    let preview = post(&app, "nickname", CORP, &form, Some(&csrf))
+    let preview = app
+        .post_action(CORP, "nickname", &form, &csrf)
         .await
         .text()
         .await
@@ -319,56 +290,44 @@ async fn nickname_markup_stays_escaped_everywhere() {
     assert!(shows_escaped(&preview), "{preview:.2000}");
     let mut c = form.to_vec();
     c.push(("confirmed", "true"));
-    let result = post(&app, "nickname", CORP, &c, Some(&csrf))
+    let result = app
+        .post_action(CORP, "nickname", &c, &csrf)
         .await
         .text()
         .await
         .expect("body");
     check(&result, "result");
     let list = app
-        .get(&format!("/devices/{CORP}?searchValue=521-267-1508"))
-        .await
-        .text()
-        .await
-        .expect("list");
+        .get_text(&format!("/devices/{CORP}?searchValue=521-267-1508"))
+        .await;
     check(&list, "list");
     assert!(shows_escaped(&list), "the nickname shows, escaped");
-    let audit = app
-        .get(&format!("/audit?corpId={CORP}"))
+    let audit = app.get_text(&format!("/audit?corpId={CORP}")).await;
+    check(&audit, "audit");
+    // Notes too.
+    let note = app
+        .post_action(
+            CORP,
+            "note",
+            &[
+                ("mdns", "521-267-1508"),
+                ("note", evil),
+                ("confirmed", "true"),
+            ],
+            &csrf,
+        )
         .await
         .text()
         .await
-        .expect("audit");
-    check(&audit, "audit");
-    // Notes too.
-    let note = post(
-        &app,
-        "note",
-        CORP,
-        &[
-            ("mdns", "521-267-1508"),
-            ("note", evil),
-            ("confirmed", "true"),
-        ],
-        Some(&csrf),
-    )
-    .await
-    .text()
-    .await
-    .expect("body");
+        .expect("body");
     check(&note, "note result");
 }
 
 #[tokio::test]
 async fn readonly_sees_no_change_control_and_a_forged_post_is_refused() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.sign_in("readonly").await;
-    let html = app
-        .get(&format!("/devices/{CORP}"))
-        .await
-        .text()
-        .await
-        .expect("list");
+    let html = app.get_text(&format!("/devices/{CORP}")).await;
     assert!(
         html.contains("521-267-1508") || html.contains("table"),
         "the list shows"
@@ -392,39 +351,39 @@ async fn readonly_sees_no_change_control_and_a_forged_post_is_refused() {
     );
     let csrf = app.csrf().await;
     app.sim.sim.clear_requests();
-    let r = post(
-        &app,
-        "status",
-        CORP,
-        &[
-            ("mdns", "521-267-1508"),
-            ("status", "SUSPENDED"),
-            ("confirmed", "true"),
-        ],
-        Some(&csrf),
-    )
-    .await;
+    let r = app
+        .post_action(
+            CORP,
+            "status",
+            &[
+                ("mdns", "521-267-1508"),
+                ("status", "SUSPENDED"),
+                ("confirmed", "true"),
+            ],
+            &csrf,
+        )
+        .await;
     assert_eq!(r.status(), 403);
     assert!(app.sim.sim.api_requests().is_empty());
 }
 
 #[tokio::test]
 async fn forms_validate_per_field_and_name_bad_input() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.sign_in("tech").await;
     let csrf = app.csrf().await;
-    let r = post(
-        &app,
-        "data-limits",
-        CORP,
-        &[
-            ("mdns", "521-267-1508"),
-            ("monthlyLimit", "-5"),
-            ("dailyLimit", "20"),
-        ],
-        Some(&csrf),
-    )
-    .await;
+    let r = app
+        .post_action(
+            CORP,
+            "data-limits",
+            &[
+                ("mdns", "521-267-1508"),
+                ("monthlyLimit", "-5"),
+                ("dailyLimit", "20"),
+            ],
+            &csrf,
+        )
+        .await;
     assert_eq!(r.status(), 400);
     let html = r.text().await.expect("body");
     assert!(
@@ -432,51 +391,42 @@ async fn forms_validate_per_field_and_name_bad_input() {
         "{html:.800}"
     );
     assert!(html.contains(r#"value="-5""#), "values kept");
-    let r = post(
-        &app,
-        "nickname",
-        CORP,
-        &[("mdns", "521-267-15x8"), ("nickname", "x")],
-        Some(&csrf),
-    )
-    .await;
+    let r = app
+        .post_action(
+            CORP,
+            "nickname",
+            &[("mdns", "521-267-15x8"), ("nickname", "x")],
+            &csrf,
+        )
+        .await;
     assert_eq!(r.status(), 400);
     assert!(r.text().await.expect("body").contains("521-267-15x8"));
     assert_eq!(
-        post(
-            &app,
-            "drop-tables",
-            CORP,
-            &[("mdns", "521-267-1508")],
-            Some(&csrf)
-        )
-        .await
-        .status(),
+        app.post_action(CORP, "drop-tables", &[("mdns", "521-267-1508")], &csrf)
+            .await
+            .status(),
         404
     );
-    let r = post(
-        &app,
-        "imei",
-        CORP,
-        &[("mdns", "521-267-1508"), ("imei", "355737360073463")],
-        Some(&csrf),
-    )
-    .await;
+    let r = app
+        .post_action(
+            CORP,
+            "imei",
+            &[("mdns", "521-267-1508"), ("imei", "355737360073463")],
+            &csrf,
+        )
+        .await;
     assert_eq!(r.status(), 400);
     assert!(r.text().await.expect("body").contains("check digit"));
 }
 
 #[tokio::test]
 async fn the_wifi_password_is_sent_but_never_shown_or_audited() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.sign_in("tech").await;
     let csrf = app.csrf().await;
     let html = app
-        .get(&format!("/devices/{CORP}?searchValue=304-228-6302"))
-        .await
-        .text()
-        .await
-        .expect("list");
+        .get_text(&format!("/devices/{CORP}?searchValue=304-228-6302"))
+        .await;
     let doc = scraper::Html::parse_document(&html);
     let sel = scraper::Selector::parse("tr[data-mdn='304-228-6302'] td.col-imei").expect("sel");
     let imei = doc
@@ -488,11 +438,8 @@ async fn the_wifi_password_is_sent_but_never_shown_or_audited() {
         .trim()
         .to_owned();
     let page = app
-        .get(&format!("/devices/{CORP}/smartspot/{imei}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+        .get_text(&format!("/devices/{CORP}/smartspot/{imei}"))
+        .await;
     assert!(page.contains(r#"name="ssid""#));
     let secret = "Sup3r-Secret-Pass";
     let form = [
@@ -503,31 +450,18 @@ async fn the_wifi_password_is_sent_but_never_shown_or_audited() {
         ("band", "dual"),
         ("hotspotEnabled", "true"),
     ];
-    let preview = post(&app, "smartspot-settings", CORP, &form, Some(&csrf))
+    let preview = app
+        .post_action(CORP, "smartspot-settings", &form, &csrf)
         .await
         .text()
         .await
         .expect("body");
     assert!(!preview.contains(secret));
-    let doc = scraper::Html::parse_document(&preview);
-    let sel = scraper::Selector::parse("#confirm-form input[type=hidden]").expect("sel");
-    let mut confirm: Vec<(String, String)> = doc
-        .select(&sel)
-        .map(|i| {
-            (
-                i.value().attr("name").unwrap_or_default().to_owned(),
-                i.value().attr("value").unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
+    let confirm = confirm_fields(&preview);
     assert!(confirm.iter().any(|(k, _)| k == "wifiPasswordRef"));
-    confirm.retain(|(k, _)| k != "csrf_token");
-    let c: Vec<(&str, &str)> = confirm
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let c = as_pairs(&confirm);
     app.sim.sim.clear_requests();
-    let result = post(&app, "smartspot-settings", CORP, &c, Some(&csrf)).await;
+    let result = app.post_action(CORP, "smartspot-settings", &c, &csrf).await;
     assert_eq!(result.status(), 200);
     assert!(!result.text().await.expect("body").contains(secret));
     let reqs = app.sim.sim.api_requests();
@@ -536,33 +470,20 @@ async fn the_wifi_password_is_sent_but_never_shown_or_audited() {
         reqs[0].body.contains(secret),
         "the password reaches Sentinel"
     );
-    let audit = app
-        .get(&format!("/audit?corpId={CORP}"))
-        .await
-        .text()
-        .await
-        .expect("audit");
+    let audit = app.get_text(&format!("/audit?corpId={CORP}")).await;
     assert!(!audit.contains(secret));
     assert!(audit.contains("[redacted]"));
-    let csv = app
-        .get(&format!("/audit.csv?corpId={CORP}"))
-        .await
-        .text()
-        .await
-        .expect("csv");
+    let csv = app.get_text(&format!("/audit.csv?corpId={CORP}")).await;
     assert!(!csv.contains(secret));
 }
 
 #[tokio::test]
 async fn select_all_from_the_list_bar_keeps_the_search_and_page_exclusions() {
-    let app = common::spawn_app().await;
+    let app = spawn_app().await;
     app.sign_in("tech").await;
     let list = app
-        .get(&format!("/devices/{CORP}?searchValue=Bus"))
-        .await
-        .text()
-        .await
-        .expect("list");
+        .get_text(&format!("/devices/{CORP}?searchValue=Bus"))
+        .await;
     assert!(list.contains("selection-bar") && list.contains("data-select-page"));
     // The bar's GET: select all matching, one row of the page left unticked.
     let page = app

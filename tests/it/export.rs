@@ -1,11 +1,8 @@
 //! CSV export: exact bytes vs the upstream's CSV, headers, remembered columns, sign-in redirect
 //! then download, scope refusals, selections, and failures before and in the middle of the stream.
 
-mod common;
+use crate::helpers::*;
 
-use std::sync::Arc;
-
-use common::*;
 use futures::StreamExt;
 use reqwest::cookie::CookieStore;
 use sentinel_console::simulator::{Fault, FaultKind};
@@ -38,18 +35,6 @@ async fn upstream_csv(sim: &TestSim, corp: &str, query: &str) -> Vec<u8> {
         .expect("upstream csv");
     assert_eq!(resp.status(), 200);
     resp.bytes().await.expect("body").to_vec()
-}
-
-/// "METHOD path?query" of every API request the simulator saw.
-fn api_calls(sim: &TestSim) -> Vec<String> {
-    sim.sim
-        .api_requests()
-        .iter()
-        .map(|r| match &r.query {
-            Some(q) => format!("{} {}?{q}", r.method, r.path),
-            None => format!("{} {}", r.method, r.path),
-        })
-        .collect()
 }
 
 fn today() -> String {
@@ -101,12 +86,7 @@ async fn export_is_the_upstreams_csv_byte_for_byte_with_download_headers() {
 async fn default_columns_then_the_last_choice_is_remembered_in_the_picker() {
     let app = spawn_app().await;
     app.sign_in("tech").await;
-    let body = app
-        .get(&format!("/devices/{SMALL}/export.csv"))
-        .await
-        .text()
-        .await
-        .expect("body");
+    let body = app.get_text(&format!("/devices/{SMALL}/export.csv")).await;
     assert!(
         body.starts_with("MDN,NICKNAME,STATUS,NETWORK,DEVICE_NAME,FILTER_GROUP,IMEI,LAST_30_DAYS_USED,MONTHLY_LIMIT\r\n"),
         "{}",
@@ -114,12 +94,7 @@ async fn default_columns_then_the_last_choice_is_remembered_in_the_picker() {
     );
 
     // The picker offers every column, the default set ticked.
-    let page = app
-        .get(&format!("/devices/{SMALL}"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let page = app.get_text(&format!("/devices/{SMALL}")).await;
     let ticked = ticked_columns(&page);
     assert_eq!(count_column_boxes(&page), 29);
     assert_eq!(ticked.len(), 9, "{ticked:?}");
@@ -132,11 +107,8 @@ async fn default_columns_then_the_last_choice_is_remembered_in_the_picker() {
     assert_eq!(resp.status(), 200);
     let _ = resp.bytes().await;
     let page = app
-        .get(&format!("/devices/{SMALL}?searchValue=Bus"))
-        .await
-        .text()
-        .await
-        .expect("page");
+        .get_text(&format!("/devices/{SMALL}?searchValue=Bus"))
+        .await;
     assert_eq!(ticked_columns(&page), vec!["IMEI", "MDN", "EID"]);
     // The form carries the list's state and points at the export.
     let doc = scraper::Html::parse_document(&page);
@@ -200,7 +172,7 @@ async fn unknown_column_is_a_400_page_naming_it_without_an_upstream_call() {
     );
     let body = resp.text().await.unwrap();
     assert!(body.contains("SERIAL_NO"), "{body}");
-    assert!(api_calls(&app.sim).is_empty(), "{:?}", api_calls(&app.sim));
+    assert!(app.sim.api_calls().is_empty(), "{:?}", app.sim.api_calls());
 }
 
 #[tokio::test]
@@ -238,14 +210,7 @@ async fn scope_table_decides_who_may_export_what() {
     let _ = r.bytes().await;
 
     // Media center: the list yes, a selection (customizedList) no, refused before any upstream call.
-    let media = spawn_console(
-        TestSim {
-            addr: app.sim.addr,
-            sim: app.sim.sim.clone(),
-        },
-        config_for(&app.sim, &sqlite_url()),
-    )
-    .await;
+    let media = app.another_console().await;
     media.sign_in("media").await;
     let r = media.get(&format!("/devices/{SMALL}/export.csv")).await;
     assert_eq!(r.status(), 200);
@@ -255,26 +220,19 @@ async fn scope_table_decides_who_may_export_what() {
         let r = media.get(&format!("/devices/{SMALL}/export.csv?{q}")).await;
         assert_eq!(r.status(), 403, "{q}");
         assert!(
-            api_calls(&media.sim).is_empty(),
+            media.sim.api_calls().is_empty(),
             "{q}: {:?}",
-            api_calls(&media.sim)
+            media.sim.api_calls()
         );
     }
 
     // A device group the user may not open: 403 without an upstream call.
-    let limited = spawn_console(
-        TestSim {
-            addr: app.sim.addr,
-            sim: app.sim.sim.clone(),
-        },
-        config_for(&app.sim, &sqlite_url()),
-    )
-    .await;
+    let limited = app.another_console().await;
     limited.sign_in("limited").await;
     limited.sim.sim.clear_requests();
     let r = limited.get("/devices/FLEET-LARGE/export.csv").await;
     assert_eq!(r.status(), 403);
-    assert!(api_calls(&limited.sim).is_empty());
+    assert!(limited.sim.api_calls().is_empty());
 }
 
 fn rows(csv: &str) -> Vec<&str> {
@@ -286,11 +244,8 @@ async fn selections_use_customized_list() {
     let app = spawn_app().await;
     app.sign_in("tech").await;
     let all = app
-        .get(&format!("/devices/{SMALL}/export.csv?columns=MDN,STATUS"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .get_text(&format!("/devices/{SMALL}/export.csv?columns=MDN,STATUS"))
+        .await;
     let all = rows(&all);
     assert_eq!(all.len(), 25);
     let mdn_of = |row: &str| row.split(',').next().unwrap().to_owned();
@@ -299,13 +254,10 @@ async fn selections_use_customized_list() {
     // select_all less exclusions.
     app.sim.sim.clear_requests();
     let body = app
-        .get(&format!(
+        .get_text(&format!(
             "/devices/{SMALL}/export.csv?columns=MDN,STATUS&select_all=true&excluded_mdns={a}&excluded_mdns={b}"
         ))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
     let got = rows(&body);
     let want: Vec<&str> = all
         .iter()
@@ -313,7 +265,7 @@ async fn selections_use_customized_list() {
         .filter(|r| mdn_of(r) != a && mdn_of(r) != b)
         .collect();
     assert_eq!(got, want);
-    let calls = api_calls(&app.sim);
+    let calls = app.sim.api_calls();
     assert!(
         calls
             .iter()
@@ -323,14 +275,11 @@ async fn selections_use_customized_list() {
 
     // An explicit list, without the MDN column: exactly those rows, MDN not added to the file.
     let body = app
-        .get(&format!(
+        .get_text(&format!(
             "/devices/{SMALL}/export.csv?columns=STATUS,DEVICE_NAME&mdns={a}&mdns={}",
             b.replace('-', "")
         ))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
     let got = rows(&body);
     assert_eq!(got.len(), 3, "{body}");
     // customizedList calls the device column DEVICE.
@@ -368,23 +317,11 @@ async fn upstream_failure_before_the_first_byte_is_an_error_page() {
     assert!(r.headers().get("content-disposition").is_none());
 }
 
-/// A signed-in client whose cookies the test can read (for a raw TCP request).
-async fn signed_in_jar(app: &TestApp, user: &str) -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
-    let jar = Arc::new(reqwest::cookie::Jar::default());
-    let client = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = sign_in_with(&client, &app.base, user, "/").await;
-    assert!(r.status().is_success(), "{}", r.status());
-    (client, jar)
-}
-
 #[tokio::test]
 async fn upstream_failure_mid_stream_aborts_the_download() {
     let app = spawn_app().await;
-    let (client, jar) = signed_in_jar(&app, "tech").await;
+    let r = app.sign_in_to("tech", "/").await;
+    assert!(r.status().is_success(), "{}", r.status());
     // Cut late in wide rows: the simulator's server has flushed hundreds of KiB by then, so
     // the console is already streaming when the upstream breaks (an earlier cut can be lost in
     // the simulator's write buffer, which the console rightly answers with an error page).
@@ -403,7 +340,7 @@ async fn upstream_failure_mid_stream_aborts_the_download() {
 
     // reqwest: headers arrive (200), then reading the body fails.
     app.sim.sim.add_fault(fault());
-    let resp = client.get(app.url(path)).send().await.unwrap();
+    let resp = app.get(path).await;
     assert_eq!(resp.status(), 200);
     let mut stream = resp.bytes_stream();
     let mut received = Vec::new();
@@ -427,7 +364,8 @@ async fn upstream_failure_mid_stream_aborts_the_download() {
 
     // Raw HTTP/1.1: the chunked body never gets its terminating zero-size chunk.
     app.sim.sim.add_fault(fault());
-    let cookie = jar
+    let cookie = app
+        .jar
         .cookies(&url::Url::parse(&app.base).unwrap())
         .expect("session cookie");
     let mut tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
@@ -460,22 +398,11 @@ async fn upstream_failure_mid_stream_aborts_the_download() {
     );
 }
 
-/// Sets `nickname` on one line through the console's own action (preview, then confirm).
+/// Sets `nickname` on one line through the console's own action (confirmed).
 async fn set_nickname(app: &TestApp, corp: &str, mdn: &str, nickname: &str) {
     let csrf = app.csrf().await;
-    let form = [
-        ("mdns", mdn),
-        ("nickname", nickname),
-        ("confirmed", "true"),
-        ("csrf_token", csrf.as_str()),
-    ];
-    let r = app
-        .client
-        .post(app.url(&format!("/devices/{corp}/actions/nickname")))
-        .form(&form)
-        .send()
-        .await
-        .expect("post");
+    let form = [("mdns", mdn), ("nickname", nickname), ("confirmed", "true")];
+    let r = app.post_action(corp, "nickname", &form, &csrf).await;
     assert!(r.status().is_success(), "{}", r.status());
 }
 

@@ -1,0 +1,22 @@
+//! The integration tests as one binary: one module per concern, sharing `helpers`.
+
+mod helpers;
+
+mod actions;
+mod audit;
+mod auth_flow;
+mod auth_hardening;
+mod browser;
+mod compression;
+mod devices;
+mod export;
+mod hardening;
+mod job_scale;
+mod large_group;
+mod metrics;
+mod multi_instance;
+mod proptest_parsers;
+mod scope_matrix;
+mod simulator_conformance;
+mod static_assets;
+mod storage;
