@@ -6,6 +6,7 @@
 
 use crate::helpers::*;
 
+use sentinel_console::outcome::ChangeResult;
 use sentinel_console::storage::audit::{AuditFilter, NewAuditRecord};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -349,7 +350,7 @@ fn someone_elses(corp: &str, subject: &str, name: &str) -> NewAuditRecord {
         updated: 1,
         failed: 0,
         unknown: 0,
-        outcome: "ok".into(),
+        outcome: ChangeResult::Ok,
         upstream_status: Some(200),
         result: json!({"failed": [], "unknown": []}),
         job_id: None,

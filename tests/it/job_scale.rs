@@ -157,14 +157,17 @@ fn slow_writes(app: &TestApp, each: Duration) {
     });
 }
 
-/// Tokens live 2 s and each chunk takes a second: ten chunks, four at a time, outlive the token
-/// that started them, and every chunk is sent with a valid one (no "access token has expired").
+/// Tokens live 4 s (refreshed after 2 s) and each chunk takes 1.5 s: ten chunks, four at a time,
+/// outlive the token. The simulator checks the token after the injected latency, so a chunk
+/// must be sent well inside the token's life for the test not to race the clock under load.
+/// (Before: 2 s tokens and 1 s chunks left 10 ms of slack, and failed on a loaded machine.)
+/// Every chunk is sent with a valid token (no "access token has expired").
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_token_that_expires_mid_change_is_refreshed_for_later_chunks() {
-    let app = spawn_app_with(sim_config(5_200, Duration::from_secs(2)), |_| {}).await;
+    let app = spawn_app_with(sim_config(5_200, Duration::from_secs(4)), |_| {}).await;
     app.sign_in("super").await;
     let mdns = first_mdns(&app, 5_000).await;
-    slow_writes(&app, Duration::from_millis(1_000));
+    slow_writes(&app, Duration::from_millis(1_500));
     app.sim.sim.clear_requests();
     let id = rename(&app, &mdns, "Library").await;
     let db = Db::connect(&app.database_url).await.expect("db");

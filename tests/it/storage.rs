@@ -5,6 +5,7 @@ use crate::helpers::*;
 use std::time::Duration;
 
 use futures::TryStreamExt;
+use sentinel_console::outcome::ChangeResult;
 use sentinel_console::storage::Db;
 use sentinel_console::storage::audit::{
     AuditFilter, AuditRecord, NewAuditRecord, audit_csv_header, audit_csv_row, csv_cell,
@@ -80,7 +81,7 @@ fn record(subject: &str, action: &str, corp: &str) -> NewAuditRecord {
         updated: 1,
         failed: 1,
         unknown: 0,
-        outcome: "partial".into(),
+        outcome: ChangeResult::Partial,
         upstream_status: Some(200),
         result: json!({"failed": [{"mdn": "5551230002", "reason": "not found"}], "unknown": []}),
         job_id: None,
@@ -405,7 +406,7 @@ fn csv_quotes_and_defuses_formulas() {
         updated: 1,
         failed: 0,
         unknown: 0,
-        outcome: "ok".into(),
+        outcome: ChangeResult::Ok,
         upstream_status: Some(200),
         result: json!({"failed": [], "unknown": []}),
         job_id: None,
