@@ -2,7 +2,8 @@
 //!
 //! Where things live:
 //! - [`config`]: environment variables (CONTRACT §3)
-//! - [`startup`]: building and serving the application
+//! - [`startup`]: building and serving the application (assembles the routers)
+//! - [`state`]: [`state::AppState`], shared by every handler
 //! - [`domain`]: newtypes parsed at the edge
 //! - [`policy`]: the one scope table
 //! - [`upstream`]: the Sentinel API client and its wire types
@@ -34,6 +35,7 @@ pub mod policy;
 pub mod routes;
 pub mod simulator;
 pub mod startup;
+pub mod state;
 pub mod storage;
 pub mod upstream;
 pub mod views;

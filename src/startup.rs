@@ -16,35 +16,12 @@ use crate::auth::{self, AuthState};
 use crate::config::{Config, IdentityConfig, OAuthConfig};
 use crate::middleware::{REQUEST_ID, security_headers_for, take_client_request_id};
 use crate::simulator::{SimConfig, Simulator};
+use crate::state::AppState;
 use crate::storage::Db;
 use crate::upstream::SentinelClient;
 
 /// Where the embedded simulator is mounted inside the console's own listener.
 pub const SIM_MOUNT: &str = "/sim";
-
-/// Shared by every handler. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    /// The console's external base URL (no trailing slash in `as_str()` use: see [`AppState::url`]).
-    pub public_url: Url,
-    pub db: Db,
-    pub upstream: SentinelClient,
-    pub auth: Arc<AuthState>,
-    /// Identifies this process among several instances (job leases, logs).
-    pub instance_id: String,
-    /// Recently fetched totals (see [`crate::upstream::cache`]).
-    pub totals_cache: Arc<crate::upstream::cache::TotalsCache>,
-    /// Prometheus series (served only on `METRICS_BIND_ADDR`).
-    pub metrics: Arc<crate::metrics::Metrics>,
-}
-
-impl AppState {
-    /// An absolute URL under the console.
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.public_url.as_str().trim_end_matches('/'), path)
-    }
-}
 
 /// A built application, bound to its port, ready to serve.
 pub struct Application {

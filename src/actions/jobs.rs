@@ -31,7 +31,7 @@ use crate::auth::{CurrentUser, session_grant};
 use crate::domain::{CorpId, Mdn};
 use crate::outcome::ChangeResult;
 use crate::policy::Principal;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::jobs::{ChunkOutcome, Job, JobState, NewJob};
 use crate::upstream::wire::WriteFailure;
 

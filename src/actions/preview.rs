@@ -11,7 +11,7 @@ use super::{ActionKind, PREVIEW_LINES};
 use crate::domain::{CorpId, Mdn, SortDir, SortField};
 use crate::error::AppError;
 use crate::policy::{Operation, Principal};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::upstream::ListParams;
 use crate::upstream::wire::Device;
 

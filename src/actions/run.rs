@@ -14,7 +14,7 @@ use crate::domain::CorpId;
 use crate::error::AppError;
 use crate::outcome::ChangeResult;
 use crate::policy::Principal;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::audit::NewAuditRecord;
 use crate::upstream::UpstreamError;
 use crate::upstream::wire::{WriteFailure, WriteResult};

@@ -13,7 +13,7 @@ use tower_sessions::Session;
 
 use super::session::{AUTH_KEY, CSRF_KEY, auth_of, stored_auth, touch_interval};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::views::CsrfToken;
 
 /// Largest form body read to find `csrf_token`.

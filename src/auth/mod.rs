@@ -31,7 +31,7 @@ use crate::config::{Config, IdentityConfig};
 use crate::crypto::TokenCipher;
 use crate::error::{AppError, local_target};
 use crate::policy::Principal;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::Db;
 use crate::storage::sessions::AnyStore;
 use crate::views::{Layout, MessagePage};

@@ -30,7 +30,7 @@ use crate::config::OAuthConfig;
 use crate::domain::{CorpId, Role};
 use crate::error::AppError;
 use crate::policy::Principal;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::views::{Layout, MessagePage};
 
 /// The scopes the console asks for: every role scope; the provider grants what the user holds.

@@ -22,7 +22,7 @@ use super::session::{Secret, Tokens};
 use crate::domain::{CorpId, Role};
 use crate::error::AppError;
 use crate::policy::Principal;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::upstream::UpstreamError;
 use crate::views::Layout;
 

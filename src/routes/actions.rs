@@ -21,7 +21,7 @@ use crate::domain::{CorpId, Imei, Mdn};
 use crate::error::AppError;
 use crate::middleware::REQUEST_ID;
 use crate::policy::Operation;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::jobs::JobState;
 use crate::views::Layout;
 use crate::views::actions::{

@@ -13,7 +13,7 @@ use crate::auth::CurrentUser;
 use crate::domain::CorpId;
 use crate::error::AppError;
 use crate::policy::AuditScope;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::audit::{AuditFilter, audit_csv_header, audit_csv_row};
 use crate::views::Layout;
 use crate::views::audit::{AuditPage, AuditRow, Choice};

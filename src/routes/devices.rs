@@ -8,7 +8,7 @@ use crate::auth::CurrentUser;
 use crate::domain::{CorpId, Imei, ListQuery, Mdn, RawListQuery, SearchValue};
 use crate::error::AppError;
 use crate::policy::Operation;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::upstream::{ListParams, UpstreamError};
 use crate::views::Layout;
 use crate::views::devices::{

@@ -25,7 +25,7 @@ use crate::domain::{Column, CorpId, ListQuery, Mdn, RawListQuery};
 use crate::error::AppError;
 use crate::policy::Operation;
 use crate::routes::devices::authorize;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::upstream::wire::{BulkSelection, customized_list_column};
 use crate::upstream::{ByteStream, ListParams, UpstreamError};
 use crate::views::export::DEFAULT_COLUMNS;

@@ -9,7 +9,7 @@ pub mod ops;
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Every console route but sign-in (see [`crate::auth::routes`]).
 pub fn router() -> Router<AppState> {
