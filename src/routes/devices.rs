@@ -343,21 +343,13 @@ pub async fn line(
         back_href: list_href(&corp, &back),
         row: DeviceRow::new(&corp, d, &back),
         facts: LinePage::facts(d),
-        smartspot_href: d
-            .imei
-            .as_deref()
-            .filter(|_| {
-                d.device_name
-                    .as_deref()
-                    .is_some_and(|n| n.contains("SmartSpot"))
-            })
-            .map(|i| {
-                format!(
-                    "/devices/{}/smartspot/{}",
-                    url_segment(corp.as_str()),
-                    url_segment(i)
-                )
-            }),
+        smartspot_href: d.imei.as_deref().filter(|_| d.is_smartspot()).map(|i| {
+            format!(
+                "/devices/{}/smartspot/{}",
+                url_segment(corp.as_str()),
+                url_segment(i)
+            )
+        }),
         actions,
     }
     .into_response())

@@ -79,6 +79,17 @@ pub struct Device {
     pub show_health_status: Option<bool>,
 }
 
+impl Device {
+    /// A SmartSpot hotspot (it has settings of its own): Sentinel names its device model so.
+    pub fn is_smartspot(&self) -> bool {
+        self.imei.is_some()
+            && self
+                .device_name
+                .as_deref()
+                .is_some_and(|n| n.contains("SmartSpot"))
+    }
+}
+
 /// A page of devices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
