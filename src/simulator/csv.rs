@@ -1,4 +1,4 @@
-//! CSV export: the column names of both list operations, RFC 4180 quoting, and a streamed body.
+//! CSV export: the column names of both list operations, each line's cells, and a streamed body written with the `csv` crate.
 
 use std::sync::Arc;
 
@@ -158,25 +158,36 @@ pub fn cell(l: &Line, column: &str) -> String {
     }
 }
 
-/// RFC 4180: quote a field that holds a comma, quote, CR or LF; double the quotes inside.
-pub fn escape(field: &str) -> String {
-    if field.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_owned()
-    }
+/// A CSV writer that appends to `buf`: RFC 4180 quoting (only where needed) and CRLF line ends.
+fn writer(buf: Vec<u8>) -> ::csv::Writer<Vec<u8>> {
+    ::csv::WriterBuilder::new()
+        .terminator(::csv::Terminator::CRLF)
+        .quote_style(::csv::QuoteStyle::Necessary)
+        .from_writer(buf)
 }
 
-fn row(out: &mut String, cells: impl Iterator<Item = String>) {
-    let mut first = true;
-    for c in cells {
-        if !first {
-            out.push(',');
-        }
-        first = false;
-        out.push_str(&escape(&c));
+/// Everything written so far.
+fn finish(w: ::csv::Writer<Vec<u8>>) -> std::io::Result<Vec<u8>> {
+    w.into_inner()
+        .map_err(|e| std::io::Error::new(e.error().kind(), e.error().to_string()))
+}
+
+/// Writes one record.
+fn row<I, S>(w: &mut ::csv::Writer<Vec<u8>>, cells: I) -> std::io::Result<()>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<[u8]>,
+{
+    let cells: Vec<S> = cells.into_iter().collect();
+    if cells.len() <= 1 && cells.iter().all(|c| c.as_ref().is_empty()) {
+        // The crate writes `""` for an empty record; this simulator has always answered an empty
+        // line there, and its answers stay byte for byte the same (a one-column export only).
+        let mut bytes = finish(std::mem::replace(w, writer(Vec::new())))?;
+        bytes.extend_from_slice(b"\r\n");
+        *w = writer(bytes);
+        return Ok(());
     }
-    out.push_str("\r\n");
+    Ok(w.write_record(cells)?)
 }
 
 struct Cursor {
@@ -190,6 +201,38 @@ struct Cursor {
     rows_sent: usize,
     fail_next: bool,
     done: bool,
+}
+
+impl Cursor {
+    /// The next chunk: the header first, then up to [`CHUNK_ROWS`] rows (fewer where a cut is due).
+    fn chunk(&mut self) -> std::io::Result<Bytes> {
+        let mut out = writer(Vec::new());
+        if !self.header_sent {
+            self.header_sent = true;
+            row(&mut out, self.columns.iter().copied())?;
+        }
+        let end = (self.next + CHUNK_ROWS).min(self.ids.len());
+        let limit = self.cut_after.map(|n| n.saturating_sub(self.rows_sent));
+        let mut taken = 0usize;
+        {
+            let world = lock(&self.sim.inner.world);
+            if let Some(g) = world.group(self.corp) {
+                for id in &self.ids[self.next..end] {
+                    if limit.is_some_and(|l| taken >= l) {
+                        break;
+                    }
+                    // A line moved out meanwhile is skipped.
+                    if let Some(l) = g.line(*id) {
+                        row(&mut out, self.columns.iter().map(|col| cell(&l, col)))?;
+                        taken += 1;
+                    }
+                }
+            }
+        }
+        self.next = end;
+        self.rows_sent += taken;
+        Ok(Bytes::from(finish(out)?))
+    }
 }
 
 /// A streamed CSV answer over `ids` (read in chunks, never all at once).
@@ -220,51 +263,25 @@ pub fn stream(
             // Give the server time to flush what was sent, so the client sees a broken body.
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             c.done = true;
-            let err = Err(std::io::Error::other("CSV export cut off (injected fault)"));
-            return Some((futures::stream::iter(vec![err]), c));
+            let err = std::io::Error::other("CSV export cut off (injected fault)");
+            return Some((Err(err), c));
         }
-        let mut out = String::new();
-        if !c.header_sent {
-            c.header_sent = true;
-            row(&mut out, c.columns.iter().map(|s| (*s).to_owned()));
-        }
-        let end = (c.next + CHUNK_ROWS).min(c.ids.len());
-        let limit = c.cut_after.map(|n| n.saturating_sub(c.rows_sent));
-        let mut taken = 0usize;
-        {
-            let world = lock(&c.sim.inner.world);
-            if let Some(g) = world.group(c.corp) {
-                for id in &c.ids[c.next..end] {
-                    if limit.is_some_and(|l| taken >= l) {
-                        break;
-                    }
-                    // A line moved out meanwhile is skipped.
-                    if let Some(l) = g.line(*id) {
-                        row(&mut out, c.columns.iter().map(|col| cell(&l, col)));
-                        taken += 1;
-                    }
-                }
+        let chunk = match c.chunk() {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                c.done = true;
+                return Some((Err(e), c));
             }
-        }
-        c.next = end;
-        c.rows_sent += taken;
-        if c.cut_after.is_some_and(|n| c.rows_sent >= n) && c.next <= c.ids.len() {
+        };
+        if c.cut_after.is_some_and(|n| c.rows_sent >= n) {
             // The injected fault: send what we have, then break the stream.
             c.fail_next = true;
-            let chunk = Ok::<Bytes, std::io::Error>(Bytes::from(out));
-            return Some((futures::stream::iter(vec![chunk]), c));
-        }
-        if c.next >= c.ids.len() {
+        } else if c.next >= c.ids.len() {
             c.done = true;
         }
-        Some((
-            futures::stream::iter(vec![Ok::<Bytes, std::io::Error>(Bytes::from(out))]),
-            c,
-        ))
+        Some((Ok::<Bytes, std::io::Error>(chunk), c))
     });
-    use futures::StreamExt;
-    let body = Body::from_stream(body.flatten());
-    let mut resp = (StatusCode::OK, body).into_response();
+    let mut resp = (StatusCode::OK, Body::from_stream(body)).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
@@ -276,12 +293,34 @@ pub fn stream(
 mod tests {
     use super::*;
 
+    /// The bytes of these records.
+    fn csv_of(records: &[&[&str]]) -> String {
+        let mut w = writer(Vec::new());
+        for r in records {
+            row(&mut w, r.iter().copied()).unwrap();
+        }
+        String::from_utf8(finish(w).unwrap()).unwrap()
+    }
+
     #[test]
     fn quoting() {
-        assert_eq!(escape("plain"), "plain");
-        assert_eq!(escape("a,b"), "\"a,b\"");
-        assert_eq!(escape("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(escape("two\nlines"), "\"two\nlines\"");
+        assert_eq!(csv_of(&[&["plain", "a,b"]]), "plain,\"a,b\"\r\n");
+        assert_eq!(csv_of(&[&["say \"hi\""]]), "\"say \"\"hi\"\"\"\r\n");
+        assert_eq!(
+            csv_of(&[&["two\nlines", "cr\r"]]),
+            "\"two\nlines\",\"cr\r\"\r\n"
+        );
+        // Spaces, semicolons and a leading = are not quoted (RFC 4180 needs no quotes there).
+        assert_eq!(
+            csv_of(&[&[" x ", "Buses;Library", "=1+1"]]),
+            " x ,Buses;Library,=1+1\r\n"
+        );
+        // Empty cells, and the empty record of a one-column export, as this simulator always wrote them.
+        assert_eq!(csv_of(&[&["", ""], &[""], &[]]), ",\r\n\r\n\r\n");
+        assert_eq!(
+            csv_of(&[&["MDN"], &["521-267-1508"]]),
+            "MDN\r\n521-267-1508\r\n"
+        );
     }
 
     #[test]

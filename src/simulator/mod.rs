@@ -9,8 +9,15 @@ mod api;
 mod csv;
 mod data;
 mod faults;
+mod filter;
+mod generate;
 mod idp;
+#[cfg(test)]
+mod independence;
+mod rng;
 mod rules;
+mod validate;
+mod wire;
 mod world;
 
 use std::collections::VecDeque;
@@ -28,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 pub use faults::{Fault, FaultKind};
 
-use crate::upstream::wire::Device;
+pub use wire::Device;
 
 /// How the simulator is set up.
 #[derive(Debug, Clone)]

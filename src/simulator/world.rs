@@ -1,12 +1,13 @@
-//! The simulator's device groups in memory: lazily generated base lines, per-line overrides, sort caches and filters.
+//! The simulator's device groups in memory: lazily generated base lines, per-line overrides, sort and result caches.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::domain::{SortDir, SortField};
-use crate::upstream::wire::Totals;
-
 use super::data::{self, GroupKind, Line};
+use super::filter::Filter;
+use super::generate;
+use super::validate::{SortDir, SortField};
+use super::wire::Totals;
 
 /// One device group. Line ids `0..base_n` are generated lines, `base_n..` lines moved in.
 #[derive(Debug)]
@@ -32,7 +33,7 @@ impl Group {
     pub fn new(kind: GroupKind, size: u32) -> Self {
         let base_index = (kind != GroupKind::Fleet).then(|| {
             (0..size)
-                .map(|i| (data::base_mdn(kind, i).replace('-', ""), i))
+                .map(|i| (generate::base_mdn(kind, i).replace('-', ""), i))
                 .collect()
         });
         Self {
@@ -61,7 +62,7 @@ impl Group {
         if id < self.base_n {
             match self.overrides.get(&id) {
                 Some(o) => o.clone(),
-                None => Some(data::generate(self.kind, id)),
+                None => Some(generate::generate(self.kind, id)),
             }
         } else {
             self.extras
@@ -92,7 +93,7 @@ impl Group {
         }
         let base = match &self.base_index {
             Some(map) => map.get(&digits).copied(),
-            None => data::fleet_index_of(&digits, self.base_n),
+            None => generate::fleet_index_of(&digits, self.base_n),
         }?;
         self.live(base).then_some(base)
     }
@@ -158,11 +159,11 @@ impl Group {
         filter: Option<&Filter>,
     ) -> Option<(SortKey, String)> {
         if filter.is_none() && self.pristine(id) {
-            let mdn = data::base_mdn(self.kind, id);
+            let mdn = generate::base_mdn(self.kind, id);
             match sort {
                 SortField::Mdn => return Some((SortKey::Text(Some(mdn.clone())), mdn)),
                 SortField::Status => {
-                    let st = data::base_status(self.kind, id).to_owned();
+                    let st = generate::base_status(self.kind, id).to_owned();
                     return Some((SortKey::Text(Some(st)), mdn));
                 }
                 _ => {}
@@ -246,7 +247,7 @@ impl Group {
         };
         for id in ids.iter() {
             let status = if self.pristine(*id) {
-                data::base_status(self.kind, *id).to_owned()
+                generate::base_status(self.kind, *id).to_owned()
             } else {
                 let Some(l) = self.line(*id) else { continue };
                 l.status
@@ -271,7 +272,7 @@ impl Group {
             return self.ids().filter(has).collect();
         }
         // The large group: the IMEI formula gives the candidates; changed lines are checked too.
-        let mut ids: Vec<u32> = data::fleet_indexes_of_imei(imei, self.base_n)
+        let mut ids: Vec<u32> = generate::fleet_indexes_of_imei(imei, self.base_n)
             .into_iter()
             .filter(|id| !self.overrides.contains_key(id))
             .chain(self.overrides.keys().copied())
@@ -333,106 +334,6 @@ fn sort_key(l: &Line, sort: SortField) -> SortKey {
     }
 }
 
-/// Which fields a search looks at: the vendor text names different ones for the list and for totals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SearchScope {
-    List,
-    Totals,
-}
-
-/// A device filter: search, labels (any of), filter group, status, exclusions.
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    search: Option<(String, String)>,
-    scope: Option<SearchScope>,
-    pub labels: Vec<i64>,
-    pub filter_group: Option<String>,
-    pub status: Option<String>,
-    pub excluded: HashSet<String>,
-}
-
-impl Filter {
-    pub fn search(mut self, value: Option<&str>, scope: SearchScope) -> Self {
-        if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {
-            let lower = v.to_lowercase();
-            let digits: String = v.chars().filter(|c| *c != '-').collect();
-            self.search = Some((lower, digits));
-            self.scope = Some(scope);
-        }
-        self
-    }
-
-    /// A string that identifies the filter, for the result cache.
-    fn cache_key(&self) -> String {
-        let mut excluded: Vec<&String> = self.excluded.iter().collect();
-        excluded.sort();
-        format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
-            self.search, self.scope, self.labels, self.filter_group, self.status, excluded
-        )
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.search.is_none()
-            && self.labels.is_empty()
-            && self.filter_group.is_none()
-            && self.status.is_none()
-            && self.excluded.is_empty()
-    }
-
-    pub fn matches(&self, l: &Line) -> bool {
-        if !self.labels.is_empty() && !l.labels.iter().any(|id| self.labels.contains(id)) {
-            return false;
-        }
-        if let Some(fg) = &self.filter_group {
-            if !l.filter_group.eq_ignore_ascii_case(fg) {
-                return false;
-            }
-        }
-        if let Some(st) = &self.status {
-            if !l.status.eq_ignore_ascii_case(st) {
-                return false;
-            }
-        }
-        if !self.excluded.is_empty() && self.excluded.contains(&l.mdn_digits()) {
-            return false;
-        }
-        match (&self.search, self.scope) {
-            (Some((lower, digits)), Some(scope)) => search_matches(l, lower, digits, scope),
-            _ => true,
-        }
-    }
-}
-
-/// Case-insensitive `contains` without allocating for ASCII text.
-fn contains_ci(hay: &str, lower_needle: &str) -> bool {
-    if !hay.is_ascii() || !lower_needle.is_ascii() {
-        return hay.to_lowercase().contains(lower_needle);
-    }
-    let (h, n) = (hay.as_bytes(), lower_needle.as_bytes());
-    n.is_empty()
-        || h.windows(n.len())
-            .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
-}
-
-fn search_matches(l: &Line, lower: &str, digits: &str, scope: SearchScope) -> bool {
-    let has = |s: &str| contains_ci(s, lower);
-    let opt = |s: &Option<String>| s.as_deref().is_some_and(has);
-    // The MDN matches with or without dashes.
-    if has(&l.mdn) || (!digits.is_empty() && l.mdn_digits().contains(digits)) {
-        return true;
-    }
-    // Only a search of digits can match the all-digit fields.
-    let numeric = lower.bytes().all(|b| b.is_ascii_digit());
-    let common = has(&l.esn_hex)
-        || opt(&l.nickname)
-        || (numeric && (has(&l.imei) || has(&l.iccid) || has(&l.imsi) || has(&l.msisdn)));
-    match scope {
-        SearchScope::Totals => common,
-        SearchScope::List => common || opt(&l.mac) || opt(&l.serial) || (numeric && opt(&l.eid)),
-    }
-}
-
 /// All device groups.
 #[derive(Debug)]
 pub struct World {
@@ -485,8 +386,8 @@ mod tests {
     fn sorts_are_stable_and_complete() {
         let mut w = World::new(10);
         let g = w.group_mut("NORTHSTAR-ISD").unwrap();
-        for s in SortField::ALL {
-            for d in SortDir::ALL {
+        for s in &SortField::ALL {
+            for d in &SortDir::ALL {
                 assert_eq!(g.sorted(*s, *d).len(), 499);
             }
         }
