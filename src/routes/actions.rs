@@ -17,7 +17,9 @@ use crate::actions::{ACK_ABOVE, ActionKind, CHUNK_SIZE, jobs, limit, preview};
 use crate::auth::CurrentUser;
 use crate::domain::{CorpId, Imei, Mdn};
 use crate::error::AppError;
+use crate::htmx::WantsFragment;
 use crate::middleware::REQUEST_ID;
+use crate::paths;
 use crate::policy::Operation;
 use crate::startup::AppState;
 use crate::storage::jobs::JobState;
@@ -25,9 +27,6 @@ use crate::views::Layout;
 use crate::views::actions::{
     ActionFormPage, JobFragment, JobPage, PreviewPage, ResultFragment, ResultPage,
 };
-use crate::views::devices::url_segment;
-
-use super::devices::wants_fragment;
 
 /// Session key prefix of a Wi-Fi password typed in the form, kept server-side until confirmation.
 const PASSWORD_KEY: &str = "actions.wifi_password.";
@@ -35,10 +34,6 @@ const PASSWORD_KEY: &str = "actions.wifi_password.";
 fn kind_of(slug: &str) -> Result<ActionKind, AppError> {
     ActionKind::from_slug(slug)
         .ok_or_else(|| AppError::NotFound(format!("There is no action “{slug}”.")))
-}
-
-fn list_href(corp: &CorpId) -> String {
-    format!("/devices/{}", url_segment(corp.as_str()))
 }
 
 /// "Select all matching" from the list: row boxes left unticked on the page become exclusions.
@@ -120,7 +115,7 @@ async fn form_page(
         target.to_pairs(),
         values,
         errors,
-        list_href(corp),
+        paths::group(corp).into(),
     );
     match kind {
         ActionKind::Status => {
@@ -266,7 +261,7 @@ pub async fn smartspot(
         target.to_pairs(),
         RawForm::from_pairs(pairs),
         FieldErrors::default(),
-        list_href(&corp),
+        paths::group(&corp).into(),
     );
     page.read_only = !user
         .principal
@@ -389,7 +384,7 @@ pub async fn submit(
                 mdns,
             )
             .await?;
-            return Ok(Redirect::to(&format!("/jobs/{id}")).into_response());
+            return Ok(Redirect::to(paths::job(id).as_str()).into_response());
         }
     }
 
@@ -465,8 +460,8 @@ async fn preview_page(
         label: kind.label(),
         summary: change.summary(),
         target: target.describe(),
-        post_href: crate::views::actions::action_href(corp, kind),
-        back_href: list_href(corp),
+        post_href: paths::action(corp, kind).into(),
+        back_href: paths::group(corp).into(),
         csrf: user.csrf.clone(),
         count: n,
         lines: p.lines,
@@ -488,7 +483,7 @@ pub async fn job(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    WantsFragment(wants_fragment): WantsFragment,
 ) -> Result<Response, AppError> {
     let not_found = || AppError::NotFound("There is no such change.".into());
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
@@ -504,7 +499,7 @@ pub async fn job(
     let total_chunks = i64::from(job.total_chunks.max(1));
     let done = i64::from(job.done_chunks).max(chunks.len() as i64);
     let fragment = JobFragment {
-        href: format!("/jobs/{id}"),
+        href: paths::job(id).into(),
         finished,
         state: match job.state {
             JobState::Queued => "queued",
@@ -521,7 +516,7 @@ pub async fn job(
         problems_so_far: (so_far.failed.len() + so_far.unknown.len()) as u64,
         result: finished.then(|| ResultFragment::new(&so_far, &corp)),
     };
-    if wants_fragment(&headers) {
+    if wants_fragment {
         return Ok(fragment.into_response());
     }
     let label = ActionKind::from_slug(&job.action)
