@@ -520,9 +520,9 @@ impl ListQuery {
         p
     }
 
-    /// `?offset=..&limit=..` for a console link.
+    /// `offset=..&limit=..` for a console link (encoded by [`crate::paths`]).
     pub fn to_query_string(&self) -> String {
-        serde_urlencoded::to_string(self.to_pairs()).unwrap_or_default()
+        crate::paths::query_string(self.to_pairs())
     }
 }
 

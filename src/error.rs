@@ -11,6 +11,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::domain::ParseError;
+use crate::htmx::{self, HtmxContext};
+use crate::paths;
 use crate::policy::Refusal;
 use crate::upstream::UpstreamError;
 use crate::views::{ErrorFragment, ErrorPage, Layout};
@@ -259,36 +261,9 @@ pub struct SignInRedirect {
     pub next: Option<String>,
 }
 
-pub fn is_htmx(req_headers: &axum::http::HeaderMap) -> bool {
-    req_headers
-        .get("hx-request")
-        .is_some_and(|v| v.as_bytes() == b"true")
-}
-
-/// The local path + query of the request, for `next`.
-pub fn local_target(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> String {
-    // For htmx, the page the user sees is in HX-Current-URL; come back to that, not to the fragment.
-    if is_htmx(headers) {
-        if let Some(cur) = headers.get("hx-current-url").and_then(|v| v.to_str().ok()) {
-            if let Ok(u) = url::Url::parse(cur) {
-                let mut s = u.path().to_owned();
-                if let Some(q) = u.query() {
-                    s.push('?');
-                    s.push_str(q);
-                }
-                return s;
-            }
-        }
-    }
-    uri.path_and_query()
-        .map(|pq| pq.as_str().to_owned())
-        .unwrap_or_else(|| "/".into())
-}
-
 /// Middleware: renders [`ErrorInfo`] responses as a page or an htmx fragment.
-pub async fn render_errors(req: Request, next: Next) -> Response {
-    let htmx = is_htmx(req.headers());
-    let here = local_target(req.uri(), req.headers());
+pub async fn render_errors(hx: HtmxContext, req: Request, next: Next) -> Response {
+    let here = hx.return_target(req.uri());
     let csrf = req
         .extensions()
         .get::<crate::views::CsrfToken>()
@@ -298,23 +273,14 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         return resp;
     };
     if let Some(redirect) = resp.extensions_mut().remove::<SignInRedirect>() {
-        let target = redirect.next.unwrap_or(here);
-        let login = format!(
-            "/login?{}",
-            serde_urlencoded::to_string([("next", target.as_str())]).unwrap_or_default()
-        );
-        return if htmx {
-            // htmx follows HX-Redirect with a full page load.
-            let mut r = StatusCode::UNAUTHORIZED.into_response();
-            if let Ok(v) = HeaderValue::from_str(&login) {
-                r.headers_mut().insert("hx-redirect", v);
-            }
-            r
+        let login = paths::login(&redirect.next.unwrap_or(here));
+        return if hx.htmx {
+            (StatusCode::UNAUTHORIZED, htmx::redirect(&login), ()).into_response()
         } else {
-            axum::response::Redirect::to(&login).into_response()
+            axum::response::Redirect::to(login.as_str()).into_response()
         };
     }
-    let mut out = render_error(&info, htmx, csrf);
+    let mut out = render_error(&info, hx.htmx, csrf);
     if let Some(ra) = resp.headers().get(header::RETRY_AFTER).cloned() {
         out.headers_mut().insert(header::RETRY_AFTER, ra);
     }
@@ -322,8 +288,8 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
 }
 
 /// An error as a full page, or for htmx as a fragment retargeted to the page's message area.
-pub fn render_error(info: &ErrorInfo, htmx: bool, csrf: Option<String>) -> Response {
-    let body = if htmx {
+pub fn render_error(info: &ErrorInfo, fragment: bool, csrf: Option<String>) -> Response {
+    let body = if fragment {
         ErrorFragment::new(info).render()
     } else {
         ErrorPage {
@@ -332,19 +298,15 @@ pub fn render_error(info: &ErrorInfo, htmx: bool, csrf: Option<String>) -> Respo
         }
         .render()
     };
-    let mut out = match body {
+    let out = match body {
         Ok(html) => (info.status, axum::response::Html(html)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "error template failed");
             (info.status, info.message.clone()).into_response()
         }
     };
-    if htmx {
-        // Errors go to the page's message area, not into the table being refreshed.
-        out.headers_mut()
-            .insert("hx-retarget", HeaderValue::from_static("#flash"));
-        out.headers_mut()
-            .insert("hx-reswap", HeaderValue::from_static("innerHTML"));
+    if fragment {
+        return (htmx::to_flash(), out).into_response();
     }
     out
 }

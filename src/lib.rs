@@ -11,8 +11,10 @@
 //! - [`routes`]: HTTP handlers, one module per area
 //! - [`views`]: askama templates (page structs wrap fragment structs)
 //! - [`error`]: the one `AppError`, rendered as a page or an htmx fragment
+//! - [`paths`]: every console URL, built and percent-encoded in one place
+//! - [`htmx`]: htmx requests and answers, through `axum-htmx`
 //! - [`assets`]: static files, their versioned URLs and caching
-//! - [`csv`]: CSV cells safe for spreadsheets (formula-injection guard), streamed or not
+//! - [`csv`]: CSV through the `csv` crate: safe cells and rows, streamed record transforms (guard, MDN filter)
 //! - [`storage`]: the database (SQLite or PostgreSQL): sessions, audit log, jobs
 //! - [`crypto`]: token encryption at rest
 //! - [`simulator`]: the embedded Sentinel simulator and demo identity provider
@@ -28,9 +30,11 @@ pub mod crypto;
 pub mod csv;
 pub mod domain;
 pub mod error;
+pub mod htmx;
 pub mod metrics;
 pub mod middleware;
 pub mod outcome;
+pub mod paths;
 pub mod policy;
 pub mod routes;
 pub mod simulator;

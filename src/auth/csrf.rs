@@ -13,6 +13,8 @@ use tower_sessions::Session;
 
 use super::session::{AUTH_KEY, CSRF_KEY, auth_of, stored_auth, touch_interval};
 use crate::error::AppError;
+use crate::htmx::HtmxContext;
+use crate::paths;
 use crate::state::AppState;
 use crate::views::CsrfToken;
 
@@ -112,13 +114,12 @@ fn render_refusal(htmx: bool, csrf: Option<String>) -> Response {
 
 /// Does this response send the user to sign in?
 fn sends_to_sign_in(resp: &Response) -> bool {
-    let to_login = |name: &str| {
-        resp.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|l| l == "/login" || l.starts_with("/login?"))
-    };
-    (resp.status().is_redirection() && to_login("location")) || to_login("hx-redirect")
+    let location = resp
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok());
+    (resp.status().is_redirection() && location.is_some_and(paths::is_login))
+        || crate::htmx::redirect_target(resp).is_some_and(paths::is_login)
 }
 
 /// Middleware (inside the session layer, outside error rendering): puts the session's CSRF
@@ -126,13 +127,13 @@ fn sends_to_sign_in(resp: &Response) -> bool {
 /// handler keeps the session's idle expiry moving.
 pub async fn csrf_and_context(
     State(state): State<AppState>,
+    hx: HtmxContext,
     mut req: Request,
     next: Next,
 ) -> Response {
     let Some(session) = req.extensions().get::<Session>().cloned() else {
         return next.run(req).await;
     };
-    let htmx = crate::error::is_htmx(req.headers());
     let auth = match auth_of(&session).await {
         Ok(a) => a,
         Err(e) => return e.into_response(),
@@ -154,7 +155,7 @@ pub async fn csrf_and_context(
             Ok(r) => r,
             Err(Refused::Mismatch) => {
                 tracing::warn!("refused a state-changing request without a valid CSRF token");
-                return render_refusal(htmx, token);
+                return render_refusal(hx.htmx, token);
             }
             Err(Refused::TooLarge) => {
                 return (
@@ -165,7 +166,7 @@ pub async fn csrf_and_context(
             }
         };
     }
-    let is_login = req.uri().path() == "/login";
+    let is_login = req.uri().path() == paths::login_form().as_str();
     let resp = next.run(req).await;
     if auth.is_some() && session.id().is_some() && !is_login && sends_to_sign_in(&resp) {
         // Signed in, yet sent to sign in: Sentinel refused the token (or the session ended).

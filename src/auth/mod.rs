@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use secrecy::{ExposeSecret, SecretString};
@@ -29,7 +29,7 @@ pub use csrf::csrf_and_context;
 
 use crate::config::{Config, IdentityConfig};
 use crate::crypto::TokenCipher;
-use crate::error::{AppError, local_target};
+use crate::error::AppError;
 use crate::policy::Principal;
 use crate::state::AppState;
 use crate::storage::Db;
@@ -195,14 +195,18 @@ async fn sweep_expired(store: &AnyStore, provider: Option<&OAuthProvider>) -> us
 /// characters), else `/`. Stops open redirects through `/login?next=`.
 pub fn safe_next(next: Option<&str>) -> String {
     let Some(n) = next else {
-        return "/".into();
+        return crate::paths::home().into();
     };
     let ok = n.starts_with('/')
         && !n.starts_with("//")
         && !n.starts_with("/\\")
         && !n.chars().any(|c| c.is_control() || c == '\\')
         && n.len() <= 2048;
-    if ok { n.to_owned() } else { "/".into() }
+    if ok {
+        n.to_owned()
+    } else {
+        crate::paths::home().into()
+    }
 }
 
 /// Signed in, and within the absolute lifetime?
@@ -252,7 +256,7 @@ async fn logout(State(state): State<AppState>, session: Session) -> Result<Respo
         tracing::info!(subject = %auth.principal.subject, "signed out");
     }
     session.flush().await?;
-    Ok(Redirect::to("/signed-out").into_response())
+    Ok(Redirect::to(crate::paths::signed_out().as_str()).into_response())
 }
 
 /// `GET /signed-out`.
@@ -262,7 +266,7 @@ async fn signed_out() -> MessagePage {
         heading: "You are signed out".into(),
         message: "Your session has ended and its tokens were revoked where the identity provider allows it."
             .into(),
-        link: Some(("/login".into(), "Sign in again".into())),
+        link: Some((crate::paths::login_form().into(), "Sign in again".into())),
     }
 }
 
@@ -302,13 +306,14 @@ impl std::fmt::Debug for CurrentUser {
     }
 }
 
-impl axum::extract::FromRequestParts<AppState> for CurrentUser {
+impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = AppError;
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let here = local_target(&parts.uri, &parts.headers);
+        let Ok(hx) = crate::htmx::HtmxContext::from_request_parts(parts, state).await;
+        let here = hx.return_target(&parts.uri);
         let sign_in = || AppError::SignInRequired { next: here.clone() };
         let session = parts
             .extensions

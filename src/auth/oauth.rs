@@ -91,8 +91,9 @@ pub struct OAuthProvider {
 impl OAuthProvider {
     pub fn new(cfg: &OAuthConfig, public_url: &Url, timeout: Duration) -> anyhow::Result<Self> {
         let redirect = format!(
-            "{}/auth/callback",
-            public_url.as_str().trim_end_matches('/')
+            "{}{}",
+            public_url.as_str().trim_end_matches('/'),
+            crate::paths::auth_callback()
         );
         let mut client = Client::new(ClientId::new(cfg.client_id.clone()))
             .set_auth_uri(AuthUrl::from_url(cfg.authorize_url.clone()))
@@ -310,13 +311,7 @@ fn sign_in_problem(status: StatusCode, heading: &str, message: &str, next: &str)
         layout: Layout::anonymous(heading, None),
         heading: heading.to_owned(),
         message: message.to_owned(),
-        link: Some((
-            format!(
-                "/login?{}",
-                serde_urlencoded::to_string([("next", next)]).unwrap_or_default()
-            ),
-            "Sign in again".to_owned(),
-        )),
+        link: Some((crate::paths::login(next).into(), "Sign in again".to_owned())),
     };
     (status, page).into_response()
 }

@@ -31,6 +31,8 @@ use crate::views::Layout;
 #[template(path = "pages/login.html")]
 pub struct LoginPage {
     pub layout: Layout,
+    /// The form's target.
+    pub action: crate::paths::Href,
     pub csrf: String,
     pub next: String,
     pub username: String,
@@ -46,6 +48,7 @@ pub async fn form(session: &Session, next: String) -> Result<Response, AppError>
 fn page(csrf: String, next: String, username: String, problem: Option<String>) -> LoginPage {
     LoginPage {
         layout: Layout::anonymous("Sign in", Some(csrf.clone())),
+        action: crate::paths::login_form(),
         csrf,
         next,
         username,

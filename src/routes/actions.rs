@@ -19,7 +19,9 @@ use crate::actions::{ActionKind, CHUNK_SIZE, jobs, limit, preview};
 use crate::auth::CurrentUser;
 use crate::domain::{CorpId, Imei, Mdn};
 use crate::error::AppError;
+use crate::htmx::WantsFragment;
 use crate::middleware::REQUEST_ID;
+use crate::paths;
 use crate::policy::Operation;
 use crate::state::AppState;
 use crate::storage::jobs::JobState;
@@ -28,9 +30,6 @@ use crate::views::actions::{
     ActionFormPage, FieldChoices, FormInput, JobFragment, JobPage, PreviewPage, ResultFragment,
     ResultPage,
 };
-use crate::views::devices::url_segment;
-
-use super::devices::wants_fragment;
 
 /// Session key prefix of a Wi-Fi password typed in the form, kept server-side until confirmation.
 const PASSWORD_KEY: &str = "actions.wifi_password.";
@@ -45,10 +44,6 @@ fn smartspot_kind() -> Result<ActionKind, AppError> {
     ActionKind::all()
         .find(|k| k.selection() == Selection::Imeis)
         .ok_or_else(|| AppError::NotFound("SmartSpot settings are not available.".into()))
-}
-
-fn list_href(corp: &CorpId) -> String {
-    format!("/devices/{}", url_segment(corp.as_str()))
 }
 
 /// "Select all matching" from the list: row boxes left unticked on the page become exclusions.
@@ -165,7 +160,7 @@ async fn form_page(
             values: &values,
             errors: &errors,
             choices: &choices,
-            back_href: list_href(corp),
+            back_href: paths::group(corp).into(),
         },
     ))
 }
@@ -292,7 +287,7 @@ pub async fn smartspot(
             values: &RawForm::from_pairs(pairs),
             errors: &FieldErrors::default(),
             choices: &FieldChoices::default(),
-            back_href: list_href(&corp),
+            back_href: paths::group(&corp).into(),
         },
     );
     Ok(page.into_response())
@@ -399,7 +394,7 @@ pub async fn submit(
                 mdns,
             )
             .await?;
-            return Ok(Redirect::to(&format!("/jobs/{id}")).into_response());
+            return Ok(Redirect::to(paths::job(id).as_str()).into_response());
         }
     }
 
@@ -475,8 +470,8 @@ async fn preview_page(
         label: kind.label(),
         summary: change.summary(),
         target: target.describe(),
-        post_href: crate::views::actions::action_href(corp, kind),
-        back_href: list_href(corp),
+        post_href: paths::action(corp, kind).into(),
+        back_href: paths::group(corp).into(),
         csrf: user.csrf.clone(),
         count: n,
         lines: p.lines,
@@ -498,7 +493,7 @@ pub async fn job(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    WantsFragment(wants_fragment): WantsFragment,
 ) -> Result<Response, AppError> {
     let not_found = || AppError::NotFound("There is no such change.".into());
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
@@ -514,7 +509,7 @@ pub async fn job(
     let total_chunks = i64::from(job.total_chunks.max(1));
     let done = i64::from(job.done_chunks).max(chunks.len() as i64);
     let fragment = JobFragment {
-        href: format!("/jobs/{id}"),
+        href: paths::job(id).into(),
         finished,
         state: match job.state {
             JobState::Queued => "queued",
@@ -531,7 +526,7 @@ pub async fn job(
         problems_so_far: (so_far.failed.len() + so_far.unknown.len()) as u64,
         result: finished.then(|| ResultFragment::new(&so_far, &corp)),
     };
-    if wants_fragment(&headers) {
+    if wants_fragment {
         return Ok(fragment.into_response());
     }
     let label = ActionKind::from_slug(&job.action)

@@ -12,6 +12,7 @@ use crate::actions::ActionKind;
 use crate::auth::CurrentUser;
 use crate::domain::CorpId;
 use crate::error::AppError;
+use crate::paths;
 use crate::policy::AuditScope;
 use crate::state::AppState;
 use crate::storage::audit::{AuditFilter, audit_csv_header, audit_csv_row};
@@ -82,33 +83,6 @@ fn filter_for(user: &CurrentUser, q: &AuditQuery) -> Result<AuditFilter, AppErro
         f.subject = Some(s);
     }
     Ok(f)
-}
-
-fn href(path: &str, f: &AuditFilter, offset: Option<u64>) -> String {
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    let mut p: Vec<(&str, String)> = Vec::new();
-    if let Some(s) = &f.subject {
-        p.push(("user", s.clone()));
-    }
-    if let Some(s) = &f.action {
-        p.push(("action", s.clone()));
-    }
-    if let Some(s) = &f.corp_id {
-        p.push(("corpId", s.clone()));
-    }
-    if let Some(d) = f.from.and_then(|d| d.format(&fmt).ok()) {
-        p.push(("from", d));
-    }
-    if let Some(d) = f.to.and_then(|d| d.format(&fmt).ok()) {
-        p.push(("to", d));
-    }
-    if let Some(o) = offset.filter(|o| *o > 0) {
-        p.push(("offset", o.to_string()));
-    }
-    format!(
-        "{path}?{}",
-        serde_urlencoded::to_string(p).unwrap_or_default()
-    )
 }
 
 /// `GET /audit`
@@ -182,9 +156,10 @@ pub async fn page(
         date_from: f.from.and_then(|d| d.format(&fmt).ok()).unwrap_or_default(),
         date_to: f.to.and_then(|d| d.format(&fmt).ok()).unwrap_or_default(),
         prev_href: (f.offset > 0)
-            .then(|| href("/audit", &f, Some(f.offset.saturating_sub(u64::from(PAGE))))),
-        next_href: (f.offset + shown < total).then(|| href("/audit", &f, Some(f.offset + shown))),
-        csv_href: href("/audit.csv", &f, None),
+            .then(|| paths::audit(&f, Some(f.offset.saturating_sub(u64::from(PAGE))))),
+        next_href: (f.offset + shown < total).then(|| paths::audit(&f, Some(f.offset + shown))),
+        csv_href: paths::audit_csv(&f),
+        form_href: paths::audit_form(),
         scope_note,
     };
     Ok(page.into_response())

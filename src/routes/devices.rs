@@ -1,33 +1,22 @@
 //! The device list, totals, device-group picker, IMEI look-up and line health.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::auth::CurrentUser;
 use crate::domain::{CorpId, Imei, ListQuery, Mdn, RawListQuery, SearchValue};
 use crate::error::AppError;
+use crate::htmx::{VaryHx, WantsFragment};
+use crate::paths;
 use crate::policy::Operation;
 use crate::state::AppState;
 use crate::upstream::{ListParams, UpstreamError};
 use crate::views::Layout;
 use crate::views::devices::{
     DeviceResults, DeviceRow, DevicesPage, GroupLink, GroupsPage, HealthPage, ImeiPage, LinePage,
-    TotalsFragment, list_href, url_segment,
+    TotalsFragment,
 };
-
-/// Is this an htmx request that wants a fragment (not a history restore, which needs the page)?
-pub fn wants_fragment(headers: &HeaderMap) -> bool {
-    let is = |name: &str| headers.get(name).is_some_and(|v| v.as_bytes() == b"true");
-    is("hx-request") && !is("hx-history-restore-request")
-}
-
-/// Marks responses that differ for htmx, so no cache mixes a fragment and a page.
-fn vary_hx(mut resp: Response) -> Response {
-    resp.headers_mut()
-        .append(header::VARY, HeaderValue::from_static("HX-Request"));
-    resp
-}
 
 /// Parses a query string into `T` (all fields optional strings), as a 400 when malformed.
 pub fn parse_query<T: serde::de::DeserializeOwned + Default>(
@@ -44,19 +33,12 @@ pub fn parse_query<T: serde::de::DeserializeOwned + Default>(
 pub async fn home(user: CurrentUser) -> Result<Response, AppError> {
     let groups = user.principal.corp_ids.clone().unwrap_or_default();
     if groups.len() == 1 {
-        return Ok(
-            Redirect::to(&format!("/devices/{}", url_segment(groups[0].as_str()))).into_response(),
-        );
+        return Ok(Redirect::to(paths::group(&groups[0]).as_str()).into_response());
     }
     Ok(GroupsPage {
         layout: Layout::signed_in("Device groups", &user.principal, &user.csrf),
-        groups: groups
-            .iter()
-            .map(|c| GroupLink {
-                corp: c.to_string(),
-                href: format!("/devices/{}", url_segment(c.as_str())),
-            })
-            .collect(),
+        groups: groups.iter().map(GroupLink::new).collect(),
+        open_href: paths::open(),
     }
     .into_response())
 }
@@ -71,7 +53,7 @@ pub struct OpenQuery {
 pub async fn open(_user: CurrentUser, RawQuery(raw): RawQuery) -> Result<Response, AppError> {
     let q: OpenQuery = parse_query(raw.as_deref())?;
     let corp = CorpId::parse(q.corp_id.as_deref().unwrap_or_default())?;
-    Ok(Redirect::to(&format!("/devices/{}", url_segment(corp.as_str()))).into_response())
+    Ok(Redirect::to(paths::group(&corp).as_str()).into_response())
 }
 
 /// Parses the path's device group and checks the user may run `op` on it: before any upstream call.
@@ -127,7 +109,7 @@ pub async fn list(
     user: CurrentUser,
     Path(corp): Path<String>,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    WantsFragment(fragment): WantsFragment,
     session: tower_sessions::Session,
 ) -> Result<Response, AppError> {
     let corp = authorize(&user, &corp, Operation::ListDevices)?;
@@ -148,7 +130,6 @@ pub async fn list(
             }
         }
     }
-    let fragment = wants_fragment(&headers);
     let mut results = DeviceResults::new(
         &corp,
         &q,
@@ -167,7 +148,7 @@ pub async fn list(
         &q.labels.to_param(),
     );
     if fragment {
-        return Ok(vary_hx(results.into_response()));
+        return Ok((VaryHx, results).into_response());
     }
     let corp_description = list
         .devices
@@ -181,13 +162,13 @@ pub async fn list(
         .unwrap_or_default()
         .iter()
         .filter(|c| **c != corp)
-        .map(|c| c.to_string())
+        .map(GroupLink::new)
         .collect();
     let page = DevicesPage {
         layout: Layout::signed_in(format!("{corp} lines"), &user.principal, &user.csrf),
         corp: corp.to_string(),
         corp_description,
-        action: format!("/devices/{}", url_segment(corp.as_str())),
+        action: paths::group(&corp),
         search: q.search.as_str().to_owned(),
         page_sizes: DevicesPage::page_sizes(&q),
         other_groups,
@@ -198,7 +179,7 @@ pub async fn list(
             &super::export::remembered_columns(&session).await,
         ),
     };
-    Ok(vary_hx(page.into_response()))
+    Ok((VaryHx, page).into_response())
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -243,13 +224,13 @@ pub async fn by_imei(
     Ok(ImeiPage {
         layout: Layout::signed_in(format!("IMEI {imei}"), &user.principal, &user.csrf),
         corp: corp.to_string(),
-        back_href: list_href(&corp, &q),
+        back_href: paths::devices(&corp, &q),
         imei: imei.to_string(),
         rows: devices
             .iter()
             .map(|d| DeviceRow::new(&corp, d, &q))
             .collect(),
-        smartspot_href: format!("/devices/{}/smartspot/{}", url_segment(corp.as_str()), imei),
+        smartspot_href: paths::smartspot(&corp, &imei),
     }
     .into_response())
 }
@@ -265,7 +246,7 @@ pub async fn health(
     let page = |health, unavailable| HealthPage {
         layout: Layout::signed_in(format!("Health of {mdn}"), &user.principal, &user.csrf),
         corp: corp.to_string(),
-        back_href: list_href(&corp, &ListQuery::default()),
+        back_href: paths::devices(&corp, &ListQuery::default()),
         mdn: mdn.to_string(),
         health,
         unavailable,
@@ -329,27 +310,21 @@ pub async fn line(
         .map(|k| crate::views::actions::ActionLink {
             slug: k.slug(),
             label: k.label(),
-            href: format!(
-                "{}?mdns={}",
-                crate::views::actions::action_href(&corp, k),
-                url_segment(mdn.as_str())
-            ),
+            href: paths::action_for_lines(&corp, k, [&mdn]).into(),
             bulk: false,
         })
         .collect();
     Ok(LinePage {
         layout: Layout::signed_in(format!("Line {mdn}"), &user.principal, &user.csrf),
         corp: corp.to_string(),
-        back_href: list_href(&corp, &back),
+        back_href: paths::devices(&corp, &back),
         row: DeviceRow::new(&corp, d, &back),
         facts: LinePage::facts(d),
-        smartspot_href: d.imei.as_deref().filter(|_| d.is_smartspot()).map(|i| {
-            format!(
-                "/devices/{}/smartspot/{}",
-                url_segment(corp.as_str()),
-                url_segment(i)
-            )
-        }),
+        smartspot_href: d
+            .imei
+            .as_deref()
+            .filter(|_| d.is_smartspot())
+            .map(|i| paths::smartspot(&corp, i)),
         actions,
     }
     .into_response())

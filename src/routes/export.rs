@@ -8,19 +8,17 @@
 //! whose MDN is listed, adding the MDN column for the filter and dropping it again when it
 //! was not asked for. Both kinds of selection need `customized_list`'s scopes.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use tower_sessions::Session;
 
 use crate::auth::CurrentUser;
-use crate::csv::{guard_stream, split_fields};
+use crate::csv::{filter_by_mdn, guard_stream};
 use crate::domain::{Column, CorpId, ListQuery, Mdn, RawListQuery};
 use crate::error::AppError;
 use crate::policy::Operation;
@@ -35,9 +33,6 @@ pub const SESSION_KEY: &str = "export_columns";
 
 /// An explicit selection longer than this is refused: use "select all" instead.
 pub const MAX_EXPLICIT_MDNS: usize = 10_000;
-
-/// A CSV record longer than this means the upstream stream is not CSV we can filter.
-const MAX_RECORD_BYTES: usize = 1 << 20;
 
 /// Which lines go into the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,208 +309,9 @@ pub fn with_idle_timeout(s: ByteStream, idle: Duration) -> ByteStream {
     }))
 }
 
-/// Keeps the header row and the rows whose `MDN` field is in `wanted`, streaming;
-/// with `drop_mdn`, the MDN column (which must then be the last one) is removed.
-pub fn filter_by_mdn(
-    upstream: ByteStream,
-    wanted: impl IntoIterator<Item = String>,
-    drop_mdn: bool,
-) -> ByteStream {
-    let filter = MdnFilter::new(wanted.into_iter().collect(), drop_mdn);
-    Box::pin(futures::stream::unfold(
-        (Some(upstream), filter),
-        |(st, mut f)| async move {
-            let mut s = st?;
-            loop {
-                match s.next().await {
-                    Some(Ok(chunk)) => match f.push(&chunk) {
-                        Ok(out) if out.is_empty() => continue,
-                        Ok(out) => return Some((Ok(out), (Some(s), f))),
-                        Err(e) => return Some((Err(e), (None, f))),
-                    },
-                    // A partial record is dropped: nothing that looks complete follows an error.
-                    Some(Err(e)) => return Some((Err(e), (None, f))),
-                    None => {
-                        return match f.finish() {
-                            Ok(out) if out.is_empty() => None,
-                            Ok(out) => Some((Ok(out), (None, f))),
-                            Err(e) => Some((Err(e), (None, f))),
-                        };
-                    }
-                }
-            }
-        },
-    ))
-}
-
-/// Incremental RFC 4180 record splitter that keeps the rows of the wanted MDNs.
-#[derive(Debug)]
-pub struct MdnFilter {
-    wanted: HashSet<String>,
-    drop_mdn: bool,
-    buf: BytesMut,
-    /// Bytes of `buf` already scanned (all inside the current record).
-    scanned: usize,
-    in_quotes: bool,
-    /// Index of the MDN field, known once the header row is read.
-    mdn_idx: Option<usize>,
-}
-
-impl MdnFilter {
-    pub fn new(wanted: HashSet<String>, drop_mdn: bool) -> Self {
-        Self {
-            wanted,
-            drop_mdn,
-            buf: BytesMut::new(),
-            scanned: 0,
-            in_quotes: false,
-            mdn_idx: None,
-        }
-    }
-
-    /// Feeds a chunk; returns the complete records to keep.
-    pub fn push(&mut self, chunk: &[u8]) -> Result<Bytes, UpstreamError> {
-        self.buf.extend_from_slice(chunk);
-        let mut out = BytesMut::new();
-        let mut start = 0;
-        let mut i = self.scanned;
-        while i < self.buf.len() {
-            match self.buf[i] {
-                b'"' => self.in_quotes = !self.in_quotes,
-                b'\n' if !self.in_quotes => {
-                    let record = self.buf[start..=i].to_vec();
-                    self.record(&record, &mut out)?;
-                    start = i + 1;
-                }
-                _ => {}
-            }
-            i += 1;
-        }
-        let _ = self.buf.split_to(start);
-        self.scanned = self.buf.len();
-        if self.buf.len() > MAX_RECORD_BYTES {
-            return Err(UpstreamError::BadBody(
-                "a CSV record is longer than 1 MiB".into(),
-            ));
-        }
-        Ok(out.freeze())
-    }
-
-    /// The upstream ended: a last record without a line end still counts.
-    pub fn finish(&mut self) -> Result<Bytes, UpstreamError> {
-        let mut out = BytesMut::new();
-        if !self.buf.is_empty() {
-            let record = self.buf.split().to_vec();
-            self.record(&record, &mut out)?;
-        }
-        if self.mdn_idx.is_none() {
-            return Err(UpstreamError::BadBody("the CSV export was empty".into()));
-        }
-        Ok(out.freeze())
-    }
-
-    fn record(&mut self, record: &[u8], out: &mut BytesMut) -> Result<(), UpstreamError> {
-        let body_len = record.len()
-            - if record.ends_with(b"\r\n") {
-                2
-            } else if record.ends_with(b"\n") {
-                1
-            } else {
-                0
-            };
-        let (content, eol) = record.split_at(body_len);
-        let fields = split_fields(content);
-        let idx = match self.mdn_idx {
-            Some(i) => i,
-            None => {
-                let i = fields
-                    .iter()
-                    .position(|(s, e)| unquote(&content[*s..*e]).trim() == Column::Mdn.as_str())
-                    .ok_or_else(|| {
-                        UpstreamError::BadBody("the CSV export has no MDN column".into())
-                    })?;
-                if self.drop_mdn && i + 1 != fields.len() {
-                    return Err(UpstreamError::BadBody(
-                        "the CSV export's MDN column is not the last one".into(),
-                    ));
-                }
-                self.mdn_idx = Some(i);
-                self.emit(content, eol, &fields, out);
-                return Ok(());
-            }
-        };
-        let keep = fields
-            .get(idx)
-            .and_then(|(s, e)| Mdn::parse(&unquote(&content[*s..*e])).ok())
-            .is_some_and(|m| self.wanted.contains(m.as_str()));
-        if keep {
-            self.emit(content, eol, &fields, out);
-        }
-        Ok(())
-    }
-
-    fn emit(&self, content: &[u8], eol: &[u8], fields: &[(usize, usize)], out: &mut BytesMut) {
-        match (self.drop_mdn, fields.last()) {
-            // Cut the last field and the comma before it.
-            (true, Some((s, _))) => out.extend_from_slice(&content[..s.saturating_sub(1)]),
-            _ => out.extend_from_slice(content),
-        }
-        out.extend_from_slice(if eol.is_empty() { b"\n" } else { eol });
-    }
-}
-
-/// A field's value: surrounding quotes removed, `""` unescaped.
-fn unquote(field: &[u8]) -> String {
-    let s = String::from_utf8_lossy(field);
-    let t = s.trim();
-    match t.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
-        Some(inner) => inner.replace("\"\"", "\""),
-        None => t.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn run(chunks: &[&[u8]], wanted: &[&str], drop: bool) -> Result<String, UpstreamError> {
-        let mut f = MdnFilter::new(wanted.iter().map(|s| s.to_string()).collect(), drop);
-        let mut out = Vec::new();
-        for c in chunks {
-            out.extend_from_slice(&f.push(c)?);
-        }
-        out.extend_from_slice(&f.finish()?);
-        Ok(String::from_utf8(out).unwrap())
-    }
-
-    const CSV: &[u8] = b"NICKNAME,NOTE,MDN\r\n\
-\"Bus, 47\",\"multi\r\nline \"\"note\"\"\",521-267-1508\r\n\
-Office,,304-228-6302\r\n\
-Gym,x,555-000-1111\r\n";
-
-    #[test]
-    fn keeps_wanted_rows_and_drops_added_mdn_across_any_chunking() {
-        let want = "NICKNAME,NOTE\r\n\"Bus, 47\",\"multi\r\nline \"\"note\"\"\"\r\nGym,x\r\n";
-        for split in 0..CSV.len() {
-            let (a, b) = CSV.split_at(split);
-            let got = run(&[a, b], &["521-267-1508", "555-000-1111"], true).unwrap();
-            assert_eq!(got, want, "split at {split}");
-        }
-    }
-
-    #[test]
-    fn keeps_mdn_when_requested_and_matches_undashed() {
-        let csv = b"MDN,STATUS\n5212671508,active\n304-228-6302,suspended";
-        let got = run(&[csv], &["521-267-1508"], false).unwrap();
-        assert_eq!(got, "MDN,STATUS\n5212671508,active\n");
-        let got = run(&[csv], &["304-228-6302"], false).unwrap();
-        assert_eq!(got, "MDN,STATUS\n304-228-6302,suspended\n");
-    }
-
-    #[test]
-    fn refuses_csv_without_mdn() {
-        assert!(run(&[b"STATUS\nactive\n"], &["521-267-1508"], false).is_err());
-    }
 
     #[test]
     fn parses_columns_repeated_and_comma_separated() {

@@ -383,13 +383,7 @@ pub fn audit_csv_row(r: &AuditRecord) -> String {
         r.job_id.clone().unwrap_or_default(),
         r.client_request_id.clone().unwrap_or_default(),
     ];
-    let mut line = cells
-        .iter()
-        .map(|c| csv_cell(c))
-        .collect::<Vec<_>>()
-        .join(",");
-    line.push_str("\r\n");
-    line
+    crate::csv::write_row(cells.iter().map(String::as_str))
 }
 
 /// The one CSV cell function, shared with the device export (see [`crate::csv`]).

@@ -14,7 +14,6 @@ use crate::outcome::ChangeResult;
 use crate::policy::Principal;
 use crate::upstream::wire::WriteFailure;
 use crate::views::Layout;
-use crate::views::devices::url_segment;
 
 /// An action the user may run here (menu item).
 #[derive(Debug, Clone)]
@@ -24,15 +23,6 @@ pub struct ActionLink {
     pub href: String,
     /// May it take "all matching"?
     pub bulk: bool,
-}
-
-/// The path of an action's form.
-pub fn action_href(corp: &CorpId, kind: ActionKind) -> String {
-    format!(
-        "/devices/{}/actions/{}",
-        url_segment(corp.as_str()),
-        kind.slug()
-    )
 }
 
 /// The list page's selection controls; `None` in the self-service view (no change allowed).
@@ -62,7 +52,7 @@ impl SelectionBar {
             .map(|k| ActionLink {
                 slug: k.slug(),
                 label: k.label(),
-                href: action_href(corp, k),
+                href: crate::paths::action(corp, k).into(),
                 bulk: k.accepts_bulk(),
             })
             .collect();
@@ -315,7 +305,7 @@ impl ActionFormPage {
             layout: Layout::signed_in(kind.label(), i.user, i.csrf),
             corp: i.corp.to_string(),
             label: kind.label(),
-            post_href: action_href(i.corp, kind),
+            post_href: crate::paths::action(i.corp, kind).into(),
             back_href: i.back_href,
             csrf: i.csrf.to_owned(),
             target: i.target,
@@ -418,11 +408,8 @@ impl ResultFragment {
             unknown_all: o.unknown_all,
             error: o.error.clone(),
             corp: corp.to_string(),
-            back_href: format!("/devices/{}", url_segment(corp.as_str())),
-            audit_href: format!(
-                "/audit?corpId={}",
-                url::form_urlencoded::byte_serialize(corp.as_str().as_bytes()).collect::<String>()
-            ),
+            back_href: crate::paths::group(corp).into(),
+            audit_href: crate::paths::audit_of_group(corp).into(),
         }
     }
 

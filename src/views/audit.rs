@@ -3,6 +3,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 
+use crate::paths::{self, Href};
 use crate::storage::audit::AuditRecord;
 use crate::views::Layout;
 
@@ -24,7 +25,7 @@ pub struct AuditRow {
     pub outcome: String,
     pub upstream_status: String,
     pub request_id: String,
-    pub job_href: Option<String>,
+    pub job_href: Option<Href>,
 }
 
 fn short_selection(v: &serde_json::Value) -> String {
@@ -71,7 +72,7 @@ impl From<&AuditRecord> for AuditRow {
             outcome: r.outcome.to_string(),
             upstream_status: r.upstream_status.map(|s| s.to_string()).unwrap_or_default(),
             request_id: r.request_id.clone().unwrap_or_default(),
-            job_href: r.job_id.as_ref().map(|j| format!("/jobs/{j}")),
+            job_href: r.job_id.as_ref().map(paths::job),
         }
     }
 }
@@ -100,9 +101,11 @@ pub struct AuditPage {
     pub group_text: Option<String>,
     pub date_from: String,
     pub date_to: String,
-    pub prev_href: Option<String>,
-    pub next_href: Option<String>,
-    pub csv_href: String,
+    pub prev_href: Option<Href>,
+    pub next_href: Option<Href>,
+    pub csv_href: Href,
+    /// The filter form's target.
+    pub form_href: Href,
     /// What the user is allowed to see, in words.
     pub scope_note: String,
 }

@@ -4,6 +4,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use crate::domain::{CorpId, ListQuery, PAGE_SIZES, SortDir, SortField};
+use crate::paths::{self, Href};
 use crate::upstream::wire::{Device, Health, Totals};
 use crate::views::Layout;
 
@@ -29,15 +30,15 @@ pub fn format_limit(mb: Option<f64>) -> String {
 pub struct LabelChip {
     pub id: i64,
     pub name: String,
-    pub href: String,
+    pub href: Href,
 }
 
 /// One row of the device table, already formatted.
 #[derive(Debug, Clone)]
 pub struct DeviceRow {
     pub mdn: String,
-    pub line_href: String,
-    pub health_href: String,
+    pub line_href: Href,
+    pub health_href: Href,
     pub nickname: String,
     pub status: String,
     pub status_class: &'static str,
@@ -46,7 +47,7 @@ pub struct DeviceRow {
     pub device_name: String,
     pub filter_group: String,
     pub imei: String,
-    pub imei_href: Option<String>,
+    pub imei_href: Option<Href>,
     pub media_center_status: String,
     pub esn_hex: String,
     pub uicc: String,
@@ -96,15 +97,14 @@ impl DeviceRow {
                 LabelChip {
                     id: l.id,
                     name: l.name.clone(),
-                    href: list_href(corp, &nq),
+                    href: paths::devices(corp, &nq),
                 }
             })
             .collect();
-        let seg = |s: &str| url_segment(s);
         Self {
             mdn: d.mdn.clone(),
-            line_href: format!("/devices/{}/line/{}", seg(corp.as_str()), seg(&d.mdn)),
-            health_href: format!("/devices/{}/{}/health", seg(corp.as_str()), seg(&d.mdn)),
+            line_href: paths::line(corp, &d.mdn),
+            health_href: paths::health(corp, &d.mdn),
             nickname: text(&d.nickname),
             status,
             status_class,
@@ -117,7 +117,7 @@ impl DeviceRow {
                 .imei
                 .as_deref()
                 .filter(|i| !i.is_empty())
-                .map(|i| format!("/devices/{}/imei/{}", seg(corp.as_str()), seg(i))),
+                .map(|i| paths::imei(corp, i)),
             media_center_status: text(&d.media_center_status),
             esn_hex: text(&d.esn_hex),
             uicc: text(&d.uicc),
@@ -137,29 +137,13 @@ impl DeviceRow {
     }
 }
 
-/// Percent-encodes one path segment.
-pub fn url_segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
-}
-
-/// The console URL of the list with this query.
-pub fn list_href(corp: &CorpId, q: &ListQuery) -> String {
-    format!(
-        "/devices/{}?{}",
-        url_segment(corp.as_str()),
-        q.to_query_string()
-    )
-}
-
 /// A column header; sortable ones link to the list sorted by them.
 #[derive(Debug, Clone)]
 pub struct HeaderCell {
     pub label: &'static str,
     pub class: &'static str,
     pub sort: Option<&'static str>,
-    pub href: String,
+    pub href: Href,
     /// `ascending` / `descending` / `none`, for `aria-sort`.
     pub aria_sort: &'static str,
     pub indicator: &'static str,
@@ -209,7 +193,7 @@ fn headers(corp: &CorpId, q: &ListQuery) -> Vec<HeaderCell> {
                 label,
                 class,
                 sort: None,
-                href: String::new(),
+                href: Href::default(),
                 aria_sort: "none",
                 indicator: "",
             },
@@ -236,7 +220,7 @@ fn headers(corp: &CorpId, q: &ListQuery) -> Vec<HeaderCell> {
                     label,
                     class,
                     sort: Some(s.as_str()),
-                    href: list_href(corp, &nq),
+                    href: paths::devices(corp, &nq),
                     aria_sort: match (active, q.sort_dir) {
                         (false, _) => "none",
                         (true, SortDir::Asc) => "ascending",
@@ -268,7 +252,7 @@ pub struct TotalsFragment {
 pub struct ActiveLabel {
     pub id: i64,
     pub name: String,
-    pub remove_href: String,
+    pub remove_href: Href,
 }
 
 /// The part of the list page that htmx swaps: totals, filters, table, pagination.
@@ -276,22 +260,24 @@ pub struct ActiveLabel {
 #[template(path = "fragments/device_results.html")]
 pub struct DeviceResults {
     pub corp: String,
-    pub list_href: String,
+    pub list_href: Href,
     pub totals: TotalsFragment,
     pub headers: Vec<HeaderCell>,
     pub rows: Vec<DeviceRow>,
     pub total_count: u64,
     pub from: u64,
     pub to: u64,
-    pub prev_href: Option<String>,
-    pub next_href: Option<String>,
-    pub first_href: Option<String>,
-    pub last_href: Option<String>,
+    pub prev_href: Option<Href>,
+    pub next_href: Option<Href>,
+    pub first_href: Option<Href>,
+    pub last_href: Option<Href>,
     pub page: u64,
     pub pages: u64,
     pub search: String,
     pub active_labels: Vec<ActiveLabel>,
-    pub clear_href: String,
+    pub clear_href: Href,
+    /// The selection form's target (the bar's buttons choose the action).
+    pub selection_href: Href,
     /// The list state (sort, direction, labels) for the controls form.
     pub state: ListState,
     /// In an htmx swap, the controls' hidden state is updated out of band.
@@ -327,7 +313,7 @@ impl DeviceResults {
         let page_at = |offset: u64| {
             let mut nq = q.clone();
             nq.offset = offset;
-            list_href(corp, &nq)
+            paths::devices(corp, &nq)
         };
         let last_offset = if total_count == 0 {
             0
@@ -353,7 +339,7 @@ impl DeviceResults {
                         .find(|(i, _)| i == id)
                         .map(|(_, n)| n.clone())
                         .unwrap_or_else(|| format!("Label {id}")),
-                    remove_href: list_href(corp, &nq),
+                    remove_href: paths::devices(corp, &nq),
                 }
             })
             .collect();
@@ -363,7 +349,7 @@ impl DeviceResults {
         };
         Self {
             corp: corp.to_string(),
-            list_href: list_href(corp, q),
+            list_href: paths::devices(corp, q),
             totals,
             headers: headers(corp, q),
             rows: devices.iter().map(|d| DeviceRow::new(corp, d, q)).collect(),
@@ -378,7 +364,11 @@ impl DeviceResults {
             pages: total_count.div_ceil(limit).max(1),
             search: q.search.as_str().to_owned(),
             active_labels,
-            clear_href: list_href(corp, &cleared),
+            clear_href: paths::devices(corp, &cleared),
+            // The form's default target (each action's button sets its own `formaction`).
+            selection_href: crate::actions::ActionKind::all()
+                .next()
+                .map_or_else(|| paths::group(corp), |k| paths::action(corp, k)),
             state: ListState {
                 sort: q.sort.as_str().to_owned(),
                 sort_dir: q.sort_dir.as_str().to_owned(),
@@ -405,10 +395,10 @@ pub struct DevicesPage {
     pub layout: Layout,
     pub corp: String,
     pub corp_description: String,
-    pub action: String,
+    pub action: Href,
     pub search: String,
     pub page_sizes: Vec<PageSizeOption>,
-    pub other_groups: Vec<String>,
+    pub other_groups: Vec<GroupLink>,
     pub results: DeviceResults,
     /// The "Export CSV" column picker.
     pub export: crate::views::export::ExportPicker,
@@ -437,7 +427,16 @@ impl DevicesPage {
 #[derive(Debug, Clone)]
 pub struct GroupLink {
     pub corp: String,
-    pub href: String,
+    pub href: Href,
+}
+
+impl GroupLink {
+    pub fn new(corp: &CorpId) -> Self {
+        Self {
+            corp: corp.to_string(),
+            href: paths::group(corp),
+        }
+    }
 }
 
 /// The device-group picker (`GET /` with several groups, or none known).
@@ -446,6 +445,8 @@ pub struct GroupLink {
 pub struct GroupsPage {
     pub layout: Layout,
     pub groups: Vec<GroupLink>,
+    /// The form for a typed device group id.
+    pub open_href: Href,
 }
 
 /// Devices carrying one IMEI.
@@ -454,10 +455,10 @@ pub struct GroupsPage {
 pub struct ImeiPage {
     pub layout: Layout,
     pub corp: String,
-    pub back_href: String,
+    pub back_href: Href,
     pub imei: String,
     pub rows: Vec<DeviceRow>,
-    pub smartspot_href: String,
+    pub smartspot_href: Href,
 }
 
 /// One line's health.
@@ -466,7 +467,7 @@ pub struct ImeiPage {
 pub struct HealthPage {
     pub layout: Layout,
     pub corp: String,
-    pub back_href: String,
+    pub back_href: Href,
     pub mdn: String,
     pub health: Option<Health>,
     /// Why there is no health to show (404 / 409 from Sentinel), shown in place.
@@ -486,10 +487,10 @@ pub struct Fact {
 pub struct LinePage {
     pub layout: Layout,
     pub corp: String,
-    pub back_href: String,
+    pub back_href: Href,
     pub row: DeviceRow,
     pub facts: Vec<Fact>,
-    pub smartspot_href: Option<String>,
+    pub smartspot_href: Option<Href>,
     pub actions: Vec<crate::views::actions::ActionLink>,
 }
 

@@ -3,7 +3,7 @@
 use askama::Template;
 
 use crate::domain::{Column, CorpId, ListQuery};
-use crate::views::devices::url_segment;
+use crate::paths::{self, Href};
 
 /// Columns ticked the first time (and whenever the session remembers nothing usable).
 pub const DEFAULT_COLUMNS: [Column; 9] = [
@@ -31,17 +31,12 @@ pub struct ColumnChoice {
 #[template(path = "fragments/export_picker.html")]
 pub struct ExportPicker {
     /// `/devices/{corpId}/export.csv`
-    pub action: String,
+    pub action: Href,
     pub search: String,
     pub label_ids: String,
     pub sort: String,
     pub sort_dir: String,
     pub columns: Vec<ColumnChoice>,
-}
-
-/// The export URL of a device group (no query).
-pub fn export_path(corp: &CorpId) -> String {
-    format!("/devices/{}/export.csv", url_segment(corp.as_str()))
 }
 
 impl ExportPicker {
@@ -53,7 +48,7 @@ impl ExportPicker {
     /// The picker for the list showing `q`, with `chosen` ticked.
     pub fn new(corp: &CorpId, q: &ListQuery, chosen: &[Column]) -> Self {
         Self {
-            action: export_path(corp),
+            action: paths::export_form(corp),
             search: q.search.as_str().to_owned(),
             label_ids: q.labels.to_param(),
             sort: q.sort.as_str().to_owned(),

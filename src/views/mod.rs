@@ -63,6 +63,17 @@ impl Layout {
         crate::assets::asset_url(path)
     }
 
+    /// The header's links (see [`crate::paths`]).
+    pub fn home_href(&self) -> crate::paths::Href {
+        crate::paths::home()
+    }
+    pub fn audit_href(&self) -> crate::paths::Href {
+        crate::paths::audit_form()
+    }
+    pub fn logout_href(&self) -> crate::paths::Href {
+        crate::paths::logout()
+    }
+
     pub fn anonymous(title: &str, csrf: Option<String>) -> Self {
         Self {
             title: title.to_owned(),
