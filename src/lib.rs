@@ -15,6 +15,7 @@
 //! - [`storage`]: the database (SQLite or PostgreSQL): sessions, audit log, jobs
 //! - [`crypto`]: token encryption at rest
 //! - [`simulator`]: the embedded Sentinel simulator and demo identity provider
+//! - [`overview`]: the device group overview, aggregated from one streamed export
 //! - [`middleware`]: security headers, request ids, logging
 //! - [`metrics`]: Prometheus series and the `METRICS_BIND_ADDR` listener
 
@@ -28,6 +29,7 @@ pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod middleware;
+pub mod overview;
 pub mod policy;
 pub mod routes;
 pub mod simulator;

@@ -35,6 +35,8 @@ pub struct AppState {
     pub instance_id: String,
     /// Recently fetched totals (see [`crate::upstream::cache`]).
     pub totals_cache: Arc<crate::upstream::cache::TotalsCache>,
+    /// Recently computed overviews (see [`crate::overview::cache`]).
+    pub overview_cache: Arc<crate::overview::cache::OverviewCache>,
     /// Prometheus series (served only on `METRICS_BIND_ADDR`).
     pub metrics: Arc<crate::metrics::Metrics>,
 }
@@ -128,6 +130,7 @@ impl Application {
             auth: Arc::new(auth),
             instance_id: uuid::Uuid::new_v4().to_string(),
             totals_cache: Arc::default(),
+            overview_cache: Arc::default(),
             metrics,
         };
         // Jobs abandoned by a stopped instance are finished here (see actions::jobs).

@@ -192,6 +192,10 @@ pub async fn list(
         page_sizes: DevicesPage::page_sizes(&q),
         other_groups,
         results,
+        overview_href: user
+            .principal
+            .can_view_overview(&corp)
+            .then(|| format!("/devices/{}/overview", url_segment(corp.as_str()))),
         export: crate::views::export::ExportPicker::new(
             &corp,
             &q,
