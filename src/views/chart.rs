@@ -159,7 +159,7 @@ mod tests {
             link_text: "lines".into(),
             csv_href: None,
         };
-        let c = BarChart::new("t", "T", "S", "L", "V", vec![b(100), b(1), b(0)], 101);
+        let c = BarChart::new("t", "T", "S", "L", "V", vec![b(1000), b(1), b(0)], 1001);
         assert_eq!(c.bars[0].width, BAR_MAX);
         assert_eq!(c.bars[1].width, 2);
         assert_eq!(c.bars[2].width, 0);
