@@ -18,6 +18,7 @@
 //! - [`storage`]: the database (SQLite or PostgreSQL): sessions, audit log, jobs
 //! - [`crypto`]: token encryption at rest
 //! - [`simulator`]: the embedded Sentinel simulator and demo identity provider
+//! - [`overview`]: the device group overview, aggregated from one streamed export
 //! - [`middleware`]: security headers, request ids, logging
 //! - [`outcome`]: the one outcome model (a line's, a change's)
 //! - [`metrics`]: Prometheus series and the `METRICS_BIND_ADDR` listener
@@ -34,6 +35,7 @@ pub mod htmx;
 pub mod metrics;
 pub mod middleware;
 pub mod outcome;
+pub mod overview;
 pub mod paths;
 pub mod policy;
 pub mod routes;

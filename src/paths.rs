@@ -321,6 +321,37 @@ pub fn overview(corp: &CorpId) -> Href {
     Href(format!("{}/overview", group_path(corp)))
 }
 
+/// `GET /devices/{corpId}/overview?idle_mb=…`: the overview with an idle threshold.
+pub fn overview_at(corp: &CorpId, idle_mb: u32) -> Href {
+    Href::with_query(overview(corp).0, [("idle_mb", idle_mb.to_string())])
+}
+
+/// `GET /devices/{corpId}/overview/lines?figure=…`: a figure's lines, ready for a bulk action.
+pub fn overview_lines(corp: &CorpId, figure: &[(&'static str, String)], idle_mb: u32) -> Href {
+    overview_sub(corp, "lines", figure, idle_mb)
+}
+
+/// `GET /devices/{corpId}/overview/lines.csv?figure=…`: a figure's lines as CSV.
+pub fn overview_lines_csv(corp: &CorpId, figure: &[(&'static str, String)], idle_mb: u32) -> Href {
+    overview_sub(corp, "lines.csv", figure, idle_mb)
+}
+
+fn overview_sub(
+    corp: &CorpId,
+    leaf: &str,
+    figure: &[(&'static str, String)],
+    idle_mb: u32,
+) -> Href {
+    let idle = idle_mb.to_string();
+    Href::with_query(
+        format!("{}/{leaf}", overview(corp).0),
+        figure
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .chain([("idle_mb", idle.as_str())]),
+    )
+}
+
 /// `GET|POST /devices/{corpId}/import`: batch update from a CSV.
 pub fn import(corp: &CorpId) -> Href {
     Href(format!("{}/import", group_path(corp)))
@@ -338,6 +369,10 @@ mod tests {
 
     fn corp(s: &str) -> CorpId {
         CorpId::parse(s).unwrap()
+    }
+
+    fn kind(slug: &str) -> ActionKind {
+        ActionKind::from_slug(slug).unwrap()
     }
 
     #[test]
@@ -400,16 +435,13 @@ mod tests {
     #[test]
     fn actions_and_login() {
         let g = corp("G");
+        assert_eq!(action(&g, kind("nickname")), "/devices/G/actions/nickname");
         assert_eq!(
-            action(&g, ActionKind::Nickname),
-            "/devices/G/actions/nickname"
-        );
-        assert_eq!(
-            action_form(&g, ActionKind::Nickname),
+            action_form(&g, kind("nickname")),
             "/devices/G/actions/nickname/form"
         );
         assert_eq!(
-            action_for_lines(&g, ActionKind::Status, ["521-267-1508"]),
+            action_for_lines(&g, kind("status"), ["521-267-1508"]),
             "/devices/G/actions/status?mdns=521-267-1508"
         );
         assert_eq!(

@@ -305,6 +305,17 @@ impl Principal {
         self.check(op, corp).is_ok()
     }
 
+    /// The overview (issue 13) is computed from the list's own CSV export: whoever may read
+    /// the list may see it. Refuses before the export is asked for.
+    pub fn check_overview(&self, corp: &CorpId) -> Result<(), Refusal> {
+        self.check(Operation::ListDevices, corp)
+    }
+
+    /// For templates: the list's link to the overview.
+    pub fn can_view_overview(&self, corp: &CorpId) -> bool {
+        self.check_overview(corp).is_ok()
+    }
+
     /// May this user change anything at all in this device group? (the self-service view)
     pub fn can_change_anything(&self, corp: &CorpId) -> bool {
         Operation::ALL

@@ -105,6 +105,7 @@ impl Application {
             auth: Arc::new(auth),
             instance_id: uuid::Uuid::new_v4().to_string(),
             totals_cache: Arc::default(),
+            overview_cache: Arc::default(),
             metrics,
         };
         // Jobs abandoned by a stopped instance are finished here (see actions::jobs).

@@ -22,6 +22,8 @@ pub struct AppState {
     pub instance_id: String,
     /// Recently fetched totals (see [`crate::upstream::cache`]).
     pub totals_cache: Arc<crate::upstream::cache::TotalsCache>,
+    /// Recently computed overviews (see [`crate::overview::cache`]).
+    pub overview_cache: Arc<crate::overview::cache::OverviewCache>,
     /// Prometheus series (served only on `METRICS_BIND_ADDR`).
     pub metrics: Arc<crate::metrics::Metrics>,
 }

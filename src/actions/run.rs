@@ -40,6 +40,7 @@ pub async fn call(
     let result = send(state, token, corp, change, target).await;
     // Whatever the outcome (even an unknown one), the counts may have moved.
     state.totals_cache.invalidate();
+    state.overview_cache.forget_all();
     result
 }
 

@@ -173,6 +173,10 @@ pub async fn list(
         page_sizes: DevicesPage::page_sizes(&q),
         other_groups,
         results,
+        overview_href: user
+            .principal
+            .can_view_overview(&corp)
+            .then(|| paths::overview(&corp).into()),
         export: crate::views::export::ExportPicker::new(
             &corp,
             &q,

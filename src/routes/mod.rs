@@ -5,6 +5,7 @@ pub mod audit;
 pub mod devices;
 pub mod export;
 pub mod ops;
+pub mod overview;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -19,6 +20,12 @@ pub fn router() -> Router<AppState> {
         .route("/devices/{corp_id}", get(devices::list))
         .route("/devices/{corp_id}/totals", get(devices::totals))
         .route("/devices/{corp_id}/export.csv", get(export::export_csv))
+        .route("/devices/{corp_id}/overview", get(overview::page))
+        .route("/devices/{corp_id}/overview/lines", get(overview::lines))
+        .route(
+            "/devices/{corp_id}/overview/lines.csv",
+            get(overview::lines_csv),
+        )
         .route("/devices/{corp_id}/imei/{imei}", get(devices::by_imei))
         .route("/devices/{corp_id}/{mdn}/health", get(devices::health))
         .route("/devices/{corp_id}/line/{mdn}", get(devices::line))

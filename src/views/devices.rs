@@ -402,6 +402,8 @@ pub struct DevicesPage {
     pub results: DeviceResults,
     /// The "Export CSV" column picker.
     pub export: crate::views::export::ExportPicker,
+    /// The overview's link, where the scope table shows it.
+    pub overview_href: Option<String>,
 }
 
 impl DevicesPage {

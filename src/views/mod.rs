@@ -3,8 +3,10 @@
 
 pub mod actions;
 pub mod audit;
+pub mod chart;
 pub mod devices;
 pub mod export;
+pub mod overview;
 
 use askama::Template;
 use askama_web::WebTemplate;

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Benchmark of the device group overview (issue 13) for the 100,000-line group FLEET-LARGE:
+#   (a) the overview computed afresh (`?refresh=1`: one streamed export, aggregated as it arrives)
+#       vs the export stream itself (the same columns, curl straight from the simulator, and the
+#       console's own export.csv), mean wall time of RUNS each (curl's time_total);
+#   (b) the console's peak RSS (VmHWM, reset before the overview runs) while computing;
+#   (c) then the heaviest pages a figure leads to: the selection of its largest figure (up to
+#       50,000 MDNs in the form) and that figure's CSV; the peak RSS after those.
+# Prints a markdown table with the targets of issue 13 (≤ 1.5 × the export, ≤ 64 MiB).
+#
+# Usage: bench/overview.sh        (from anywhere; needs curl)
+# Knobs: RUNS=5 PROFILE=release|debug (debug: no 25-minute release build, figures labelled so)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+RUNS="${RUNS:-5}"
+PROFILE="${PROFILE:-release}"
+GROUP="FLEET-LARGE"
+LINES=100000
+SIM=127.0.0.1:18091
+CONSOLE=127.0.0.1:18090
+# The overview's own columns (src/overview/mod.rs EXPORT_COLUMNS), in its order.
+COLUMNS="MDN,STATUS,FILTER_GROUP,NETWORK,DEVICE_NAME,LAST_30_DAYS_USED,MONTHLY_AMOUNT_USED,MONTHLY_LIMIT,NICKNAME"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+say "cargo build ($PROFILE)"
+if [ "$PROFILE" = release ]; then
+    (cd "$ROOT" && cargo build --release --quiet)
+else
+    (cd "$ROOT" && cargo build --quiet)
+fi
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/sentinel-console"
+[ -x "$BIN" ] || die "no binary at $BIN"
+for port in 18090 18091; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        die "port $port is already in use"
+    fi
+done
+
+TMP="$(mktemp -d -t sentinel-overview-bench.XXXXXX)"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+wait_http() {
+    local deadline=$((SECONDS + $2))
+    until curl -s -o /dev/null "$1"; do
+        [ "$SECONDS" -lt "$deadline" ] || die "$1 did not answer"
+        sleep 0.05
+    done
+}
+
+say "simulator on $SIM ($LINES lines in $GROUP)"
+"$BIN" simulate --bind "$SIM" --large-group "$LINES" >"$TMP/sim.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://$SIM/" 30
+
+say "console on $CONSOLE"
+env BIND_ADDR="$CONSOLE" \
+    SENTINEL_API_URL="http://$SIM/sentinel/api" \
+    OAUTH_AUTHORIZE_URL="http://$SIM/oauth/authorize" \
+    OAUTH_TOKEN_URL="http://$SIM/oauth/token" \
+    OAUTH_REVOKE_URL="http://$SIM/oauth/revoke" \
+    OAUTH_CLIENT_ID="sentinel-console" \
+    DATABASE_URL="sqlite://$TMP/console.db?mode=rwc" \
+    RUST_LOG=warn \
+    "$BIN" serve >"$TMP/console.log" 2>&1 &
+CPID=$!
+PIDS+=("$CPID")
+until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$CONSOLE/readyz")" = "200" ]; do
+    kill -0 "$CPID" 2>/dev/null || { cat "$TMP/console.log" >&2; die "console exited"; }
+    sleep 0.02
+done
+rss_kib() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status"; }
+
+say "signing in as tech"
+JAR="$TMP/cookies.txt"
+loc() { awk 'tolower($1) == "location:" { sub(/\r$/, "", $2); print $2 }' "$1"; }
+curl -s -o /dev/null -D "$TMP/h1" -c "$JAR" -b "$JAR" "http://$CONSOLE/login?next=/"
+AUTHZ="$(loc "$TMP/h1")"
+[ -n "$AUTHZ" ] || die "GET /login did not redirect"
+case "$AUTHZ" in http*) ;; *) AUTHZ="http://$CONSOLE$AUTHZ" ;; esac
+curl -s -o /dev/null -b "$JAR" -c "$JAR" "$AUTHZ"
+curl -s -o /dev/null -D "$TMP/h2" -b "$JAR" -c "$JAR" --data "${AUTHZ#*\?}&user=tech" "${AUTHZ%%\?*}"
+CALLBACK="$(loc "$TMP/h2")"
+[ -n "$CALLBACK" ] || die "the demo sign-in did not redirect back"
+curl -s -o /dev/null -b "$JAR" -c "$JAR" "$CALLBACK"
+COOKIE="$(awk -F'\t' 'NF >= 7 && ($1 ~ /^#HttpOnly_/ || $1 !~ /^#/) { c = c (c ? "; " : "") $6 "=" $7 } END { print c }' "$JAR")"
+[ -n "$COOKIE" ] || die "no session cookie"
+TOKEN="$(curl -s -H 'Content-Type: application/json' -d '{"username":"tech","password":"demo"}' \
+    "http://$SIM/sentinel/api/v1.0/auth/token" | sed -n 's/.*"token" *: *"\([^"]*\)".*/\1/p')"
+[ -n "$TOKEN" ] || die "no token from the simulator"
+
+OVERVIEW="http://$CONSOLE/devices/$GROUP/overview?refresh=1"
+EXPORT_SIM="http://$SIM/sentinel/api/v1.0/devices/$GROUP?offset=0&limit=25&sort=MDN&sortDir=ASC&columns=$COLUMNS&export=CSV"
+EXPORT_CONSOLE="http://$CONSOLE/devices/$GROUP/export.csv?columns=$COLUMNS"
+
+say "checking the overview counts every line"
+curl -sf -H "Cookie: $COOKIE" "$OVERVIEW" -o "$TMP/overview.html" || die "overview failed"
+grep -q "<strong id=\"overview-total\">100,000</strong>" "$TMP/overview.html" || die "overview does not count $LINES lines"
+EXPORT_BYTES=$(curl -sf -H "Authorization: Bearer $TOKEN" "$EXPORT_SIM" | wc -c)
+
+mean_ms() { # header, url, runs: mean time_total in ms (one warm-up first)
+    curl -sf -o /dev/null -H "$1" "$2" || die "$2 failed"
+    local total=0 t
+    for _ in $(seq "$3"); do
+        t=$(curl -sf -o /dev/null -w '%{time_total}' -H "$1" "$2") || die "$2 failed"
+        total=$(awk -v a="$total" -v b="$t" 'BEGIN { print a + b }')
+    done
+    awk -v a="$total" -v n="$3" 'BEGIN { printf "%.1f", a / n * 1000 }'
+}
+
+say "export stream straight from the simulator ($RUNS runs)"
+DIRECT_MS=$(mean_ms "Authorization: Bearer $TOKEN" "$EXPORT_SIM" "$RUNS")
+say "export through the console ($RUNS runs)"
+CEXPORT_MS=$(mean_ms "Cookie: $COOKIE" "$EXPORT_CONSOLE" "$RUNS")
+# The overview's peak alone: reset VmHWM (Linux: "5" > clear_refs).
+echo 5 >"/proc/$CPID/clear_refs" 2>/dev/null || say "cannot reset VmHWM"
+say "overview computed afresh ($RUNS runs)"
+OVERVIEW_MS=$(mean_ms "Cookie: $COOKIE" "$OVERVIEW" "$RUNS")
+PEAK_KIB=$(rss_kib "$CPID" VmHWM)
+
+say "the largest figure's selection page and CSV"
+SEL="http://$CONSOLE/devices/$GROUP/overview/lines?figure=status&value=active"
+SEL_BYTES=$(curl -sf -H "Cookie: $COOKIE" "$SEL" | wc -c)
+SEL_MS=$(mean_ms "Cookie: $COOKIE" "$SEL" 3)
+CSV="http://$CONSOLE/devices/$GROUP/overview/lines.csv?figure=status&value=active"
+CSV_ROWS=$(( $(curl -sf -H "Cookie: $COOKIE" "$CSV" | wc -l) - 1 ))
+CSV_MS=$(mean_ms "Cookie: $COOKIE" "$CSV" 3)
+PEAK_ALL_KIB=$(rss_kib "$CPID" VmHWM)
+
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+verdict() { if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**missed**"; fi; }
+R_DIRECT=$(ratio "$OVERVIEW_MS" "$DIRECT_MS")
+R_CONSOLE=$(ratio "$OVERVIEW_MS" "$CEXPORT_MS")
+PEAK_MIB=$(mib "$PEAK_KIB")
+
+cat <<EOF
+
+## Overview benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, $PROFILE build, mean of $RUNS)
+
+$GROUP: $LINES lines; the export of the overview's 9 columns is $(mib $((EXPORT_BYTES / 1024))) MiB.
+
+| measurement | ms | ratio | target | |
+| --- | ---: | ---: | --- | --- |
+| export stream, curl straight from the simulator | $DIRECT_MS | | | |
+| export stream through the console (\`export.csv\`) | $CEXPORT_MS | | | |
+| overview computed afresh (\`?refresh=1\`) | $OVERVIEW_MS | $R_DIRECT × the direct stream | ≤ 1.5 | $(verdict "$R_DIRECT <= 1.5") |
+| | | $R_CONSOLE × the console's export | | |
+| selection page of status=active ($(mib $((SEL_BYTES / 1024))) MiB, first 50,000 MDNs), mean of 3 | $SEL_MS | | | |
+| CSV of status=active ($CSV_ROWS rows), mean of 3 | $CSV_MS | | | |
+
+| measurement | MiB | target | |
+| --- | ---: | --- | --- |
+| console peak RSS while computing the overview | $PEAK_MIB | ≤ 64 | $(verdict "$PEAK_MIB <= 64") |
+| console peak RSS including the selection page and CSV | $(mib "$PEAK_ALL_KIB") | | |
+EOF
