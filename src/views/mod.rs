@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod audit;
+pub mod changes;
 pub mod devices;
 pub mod export;
 
