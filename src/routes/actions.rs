@@ -295,7 +295,7 @@ pub async fn smartspot(
     Ok(page.into_response())
 }
 
-fn request_id(headers: &HeaderMap) -> Option<String> {
+pub(super) fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())

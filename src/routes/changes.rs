@@ -1,28 +1,33 @@
 //! Change sets over HTTP: `GET /changes` (the ones the user may see), `GET /changes/{id}` (one
-//! change: progress, result, per-line results; htmx fragments), `GET /changes/{id}/lines.csv`.
+//! change: progress, result, per-line results; htmx fragments), `GET /changes/{id}/lines.csv`,
+//! `POST /changes/{id}/retry` (preview, then a new change set of the lines not changed).
 //!
 //! Who sees which change set comes from [`crate::policy::Principal::may_see_change`]; a change
 //! set the user may not see answers 404, as if it did not exist.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use futures::StreamExt;
+use tower_sessions::Session;
 use uuid::Uuid;
 
-use crate::actions::ActionKind;
-use crate::actions::run::Outcome;
+use crate::actions::catalog::Selection;
+use crate::actions::form::{Change, RawForm, Target};
+use crate::actions::preview::PreviewLine;
+use crate::actions::run::{AuditContext, Outcome};
+use crate::actions::{ActionKind, CHUNK_SIZE, jobs, limit};
 use crate::auth::CurrentUser;
 use crate::csv::csv_cell;
-use crate::domain::CorpId;
+use crate::domain::{CorpId, Mdn};
 use crate::error::AppError;
 use crate::outcome::ChangeResult;
 use crate::startup::AppState;
-use crate::storage::changes::{ChangeFilter, ChangeSet, ChangeState, LineState};
+use crate::storage::changes::{ChangeFilter, ChangeSet, ChangeState, LineState, Origin};
 use crate::upstream::wire::WriteFailure;
 use crate::views::Layout;
-use crate::views::actions::ResultFragment;
+use crate::views::actions::{PreviewPage, ResultFragment};
 use crate::views::changes::{
     ChangePage, ChangeRow, ChangesPage, FilterLink, LINES_PAGE, LinesFragment, ProgressFragment,
     action_label, change_href, changes_href, retry_href,
@@ -249,10 +254,11 @@ pub async fn page(
         created,
         finished,
         origin: match c.origin {
-            crate::storage::changes::Origin::Change => "Change",
-            crate::storage::changes::Origin::Retry => "Retry",
-            crate::storage::changes::Origin::Revert => "Revert",
+            Origin::Change => "Change",
+            Origin::Retry => "Retry",
+            Origin::Revert => "Revert",
         },
+        unknown: c.unknown,
         parent_href: c.parent_id.map(change_href),
         csrf: user.csrf.clone(),
         retry_href: may_retry.then(|| retry_href(c.id)),
@@ -311,4 +317,147 @@ pub async fn lines_csv(
 pub async fn job(Path(id): Path<String>) -> Result<Response, AppError> {
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
     Ok(Redirect::to(&change_href(id)).into_response())
+}
+
+/// Lines listed in a retry's preview.
+const PREVIEW_LINES: u32 = 50;
+
+/// `POST /changes/{id}/retry`: previews a new change set of the lines not changed (the unknown
+/// ones too only when `include_unknown` is ticked: they may have been applied); with
+/// `confirmed=true` runs it and answers 303 to the new change set.
+#[allow(clippy::too_many_arguments)]
+pub async fn retry(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+    client_request_id: Option<axum::Extension<crate::middleware::ClientRequestId>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let parent = visible(&state, &user, &id).await?;
+    let form = RawForm::parse(&body)?;
+    let kind = ActionKind::from_slug(&parent.action)
+        .ok_or_else(|| AppError::BadRequest("This action is no longer offered.".into()))?;
+    let corp = CorpId::parse(&parent.corp_id)?;
+    user.principal.check(kind.operation(), &corp)?;
+    if kind.selection() == Selection::Imeis {
+        return Err(AppError::BadRequest(
+            "The Wi-Fi password of a SmartSpot change is never kept, so it cannot be retried: make the change again from the device's page.".into(),
+        ));
+    }
+    if !parent.state.is_finished() {
+        return Err(AppError::BadRequest(
+            "This change is still running; retry it once it has finished.".into(),
+        ));
+    }
+    let include_unknown = form.flag("include_unknown");
+    let mut wanted = vec![LineState::Failed];
+    if include_unknown {
+        wanted.push(LineState::Unknown);
+    }
+    let mut mdns: Vec<Mdn> = Vec::new();
+    let mut shown: Vec<PreviewLine> = Vec::new();
+    let mut pages = std::pin::pin!(state.db.change_lines_stream(parent.id));
+    while let Some(page) = pages.next().await {
+        for l in page? {
+            if !wanted.contains(&l.outcome) {
+                continue;
+            }
+            let Ok(m) = Mdn::parse(&l.mdn) else { continue };
+            if shown.len() < PREVIEW_LINES as usize {
+                shown.push(PreviewLine {
+                    mdn: l.mdn.clone(),
+                    current: l.before_value.clone().unwrap_or_else(|| "—".into()),
+                    new: l.after_value.clone().unwrap_or_else(|| "—".into()),
+                    warning: (l.outcome == LineState::Unknown)
+                        .then(|| "Outcome unknown: this line may already have changed.".to_owned()),
+                });
+            }
+            mdns.push(m);
+        }
+    }
+    if mdns.is_empty() {
+        return Err(AppError::BadRequest(
+            "There is no line to retry (tick the unknown lines to retry those).".into(),
+        ));
+    }
+    let change: Change = serde_json::from_value(
+        serde_json::json!({ "action": kind, "fields": parent.fields.clone() }),
+    )
+    .map_err(|e| AppError::Internal(e.into()))?;
+    change.authorize(&user.principal, &corp, mdns.len())?;
+    let target = Target::Lines(mdns);
+    let needs_ack = target.needs_ack();
+    if !form.flag("confirmed") || (needs_ack && !form.flag("acknowledged")) {
+        let n = target.known_count().unwrap_or_default();
+        let mut warnings = Vec::new();
+        if include_unknown {
+            warnings.push(
+                "Lines with an unknown outcome are included: Sentinel may already have applied the change to them."
+                    .to_owned(),
+            );
+        }
+        let mut hidden = Vec::new();
+        if include_unknown {
+            hidden.push(("include_unknown".to_owned(), "true".to_owned()));
+        }
+        return Ok(PreviewPage {
+            layout: Layout::signed_in(
+                format!("Retry: {}", kind.label()),
+                &user.principal,
+                &user.csrf,
+            ),
+            corp: corp.to_string(),
+            label: kind.label(),
+            summary: change.summary(),
+            target: target.describe(),
+            post_href: retry_href(parent.id),
+            back_href: change_href(parent.id),
+            csrf: user.csrf.clone(),
+            count: Some(n),
+            more: n.saturating_sub(shown.len() as u64),
+            lines: shown,
+            warnings,
+            load_problem: None,
+            needs_ack,
+            ack_label: format!("Yes, change these {n} lines"),
+            message: None,
+            hidden,
+        }
+        .into_response());
+    }
+    let key = session
+        .id()
+        .map(|id| id.to_string())
+        .unwrap_or_else(|| user.principal.subject.clone());
+    limit::check_write(&key)?;
+    let audit = AuditContext::new(
+        &user.principal,
+        &corp,
+        kind,
+        super::actions::request_id(&headers),
+        client_request_id.map(|axum::Extension(c)| c.0),
+    );
+    let Target::Lines(mdns) = &target else {
+        return Err(AppError::Internal(anyhow::anyhow!("a retry is a list")));
+    };
+    let (new_id, handle) = jobs::start(
+        &state,
+        &user,
+        session.id().map(|i| i.to_string()),
+        &corp,
+        audit,
+        change.clone(),
+        mdns,
+        (Origin::Retry, Some(parent.id)),
+    )
+    .await?;
+    if mdns.len() <= CHUNK_SIZE {
+        // One upstream call: wait for it, so the new change page shows the result at once.
+        if let Err(e) = handle.await {
+            tracing::error!(change = %new_id, error = %e, "a one-chunk retry ended abnormally");
+        }
+    }
+    Ok(Redirect::to(&change_href(new_id)).into_response())
 }

@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/changes", get(changes::list))
         .route("/changes/{id}", get(changes::page))
         .route("/changes/{id}/lines.csv", get(changes::lines_csv))
+        .route("/changes/{id}/retry", post(changes::retry))
         .route("/audit", get(audit::page))
         .route("/audit.csv", get(audit::csv))
         .route("/healthz", get(ops::healthz))

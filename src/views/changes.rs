@@ -306,6 +306,8 @@ pub struct ChangePage {
     pub csrf: String,
     /// The retry form, when the policy allows it and lines failed or are unknown.
     pub retry_href: Option<String>,
+    /// Lines with an unknown outcome (the retry form offers them separately).
+    pub unknown: i64,
     pub progress: ProgressFragment,
     pub lines: LinesFragment,
 }

@@ -269,10 +269,11 @@ async fn a_long_list_runs_as_a_job_whose_page_survives_reload() {
         let b: Value = serde_json::from_str(&p.body).expect("json");
         assert!(b["mdns"].as_array().expect("mdns").len() <= 500);
     }
-    // The job belongs to its user.
+    // The change set is seen by the users of its device group, and by no one else.
     let other = app.session_as("tech").await;
-    let r = other.get(&job).await;
-    assert_eq!(r.status(), 404);
+    assert_eq!(other.get(&job).await.status(), 200);
+    let outsider = app.session_as("limited").await;
+    assert_eq!(outsider.get(&job).await.status(), 404);
 }
 
 /// The markup is on the page as text (askama writes `<` as `&lt;` or `&#60;`).

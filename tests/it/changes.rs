@@ -235,7 +235,7 @@ async fn a_select_all_change_has_per_line_before_values() {
     app.sign_in("tech").await;
     let csrf = app.csrf().await;
     let matching = list_mdns(
-        &app.get_text(&format!("/devices/{CORP}?searchValue=Bus"))
+        &app.get_text(&format!("/devices/{CORP}?searchValue=Bus&limit=500"))
             .await,
     );
     assert!(matching.len() > 1);
@@ -321,4 +321,107 @@ async fn a_fifty_thousand_line_explicit_list_works_end_to_end() {
         "every line has its value before"
     );
     assert_eq!(rows[49_999][0], lines[49_999]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn retry_previews_the_failed_lines_then_runs_them_as_a_new_change_set() {
+    let app = spawn_app().await;
+    app.sign_in("super").await;
+    let lines = first_mdns(&app, 1_000).await;
+    // One of the two chunks' answers is lost: its 500 lines are unknown.
+    app.sim.sim.add_fault(Fault {
+        kind: FaultKind::Status(500),
+        path_contains: Some("/nickname".into()),
+        method: Some("PUT".into()),
+        times: Some(1),
+    });
+    let id = rename(&app, LARGE, &lines, "Shuttle").await;
+    let db = Db::connect(&app.database_url).await.expect("db");
+    let first = finished(&db, id).await;
+    assert_eq!(
+        (first.changed, first.unknown),
+        (500, 500),
+        "{:?}",
+        first.state
+    );
+    let page = app.get_text(&format!("/changes/{id}")).await;
+    assert!(page.contains(r#"id="retry-form""#), "{page:.2000}");
+    let csrf = app.csrf().await;
+    let retry = format!("/changes/{id}/retry");
+    // Without the unknown lines there is nothing to retry; with them, a preview that warns.
+    let none = app
+        .post_form(&retry, &[("csrf_token", csrf.as_str())])
+        .await;
+    assert_eq!(none.status(), 400);
+    app.sim.sim.clear_requests();
+    let preview = app
+        .post_form(
+            &retry,
+            &[("csrf_token", csrf.as_str()), ("include_unknown", "true")],
+        )
+        .await;
+    assert_eq!(preview.status(), 200);
+    let html = preview.text().await.expect("preview");
+    assert!(html.contains("may already have applied"), "{html:.2000}");
+    assert!(html.contains("<strong>500</strong>"), "{html:.2000}");
+    assert!(
+        app.sim.api_requests_to("PUT", "/nickname").is_empty(),
+        "a preview sends nothing"
+    );
+    // Without the CSRF token it is refused.
+    assert_eq!(
+        app.post_form(
+            &retry,
+            &[("include_unknown", "true"), ("confirmed", "true")]
+        )
+        .await
+        .status(),
+        403
+    );
+    let mut confirm = confirm_fields(&html);
+    confirm.push(("acknowledged".into(), "true".into()));
+    confirm.push(("csrf_token".into(), csrf.clone()));
+    let resp = app.post_form(&retry, &confirm).await;
+    assert_eq!(resp.status(), 303);
+    let second_id = change_id(&resp);
+    assert_ne!(second_id, id);
+    let second = finished(&db, second_id).await;
+    assert_eq!(
+        (second.total_lines, second.changed),
+        (500, 500),
+        "{second:?}"
+    );
+    assert_eq!(second.parent_id, Some(id));
+    assert_eq!(app.sim.api_requests_to("PUT", "/nickname").len(), 1);
+    let page = app.get_text(&format!("/changes/{second_id}")).await;
+    assert!(
+        page.contains(&format!("/changes/{id}")),
+        "links to the change it retries"
+    );
+}
+
+#[tokio::test]
+async fn a_reader_sees_no_retry_button_and_a_forged_retry_is_refused() {
+    let app = spawn_app().await;
+    app.sign_in("super").await;
+    let mut lines = first_mdns(&app, 2).await;
+    lines.push("555-000-0001".into());
+    let id = rename(&app, LARGE, &lines, "Spare").await;
+    let page = app.get_text(&format!("/changes/{id}")).await;
+    assert!(page.contains(r#"id="retry-form""#));
+    let reader = app.session_as("readonly").await;
+    let page = reader.get_text(&format!("/changes/{id}")).await;
+    assert!(
+        page.contains(r#"data-state="done_with_failures""#),
+        "{page:.1500}"
+    );
+    assert!(!page.contains(r#"id="retry-form""#));
+    let csrf = reader.csrf().await;
+    let resp = reader
+        .post_form(
+            &format!("/changes/{id}/retry"),
+            &[("csrf_token", csrf.as_str()), ("confirmed", "true")],
+        )
+        .await;
+    assert_eq!(resp.status(), 403);
 }
