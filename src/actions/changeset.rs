@@ -87,9 +87,19 @@ fn results(
         .collect()
 }
 
-/// Per-line results of one job chunk.
-pub fn chunk_results(o: &ChunkOutcome, mdns: &[Mdn], first: i32) -> Vec<LineResult> {
+/// Per-line results of one job chunk; `never_sent`: its lines failed with the chunk's reason.
+pub fn chunk_results(
+    o: &ChunkOutcome,
+    mdns: &[Mdn],
+    first: i32,
+    never_sent: bool,
+) -> Vec<LineResult> {
     let lines: Vec<String> = mdns.iter().map(|m| m.to_string()).collect();
+    if never_sent {
+        let why = o.error.clone().unwrap_or_default();
+        let all: Vec<(String, String)> = lines.iter().map(|m| (m.clone(), why.clone())).collect();
+        return results(&lines, first, &all, &[], false, None);
+    }
     results(
         &lines,
         first,

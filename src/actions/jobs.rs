@@ -603,7 +603,17 @@ async fn record(
     mdns: &[Mdn],
     first: i32,
 ) {
-    let lines = changeset::chunk_results(o, mdns, first);
+    // Lines certainly never sent did not change: failed with the reason, not unknown, so a
+    // retry takes them without the "may already have changed" warning.
+    let never_sent = o.error.as_deref().is_some_and(|r| {
+        [
+            SIGNED_OUT_REASON,
+            SESSION_UNREADABLE_REASON,
+            NOT_STARTED_REASON,
+        ]
+        .contains(&r)
+    });
+    let lines = changeset::chunk_results(o, mdns, first, never_sent);
     match retrying("record chunk", || {
         state.db.job_record_chunk_lines(id, owner, o, &lines)
     })

@@ -235,6 +235,8 @@ async fn signing_out_mid_change_stops_sending() {
             m.contains(&format!("{} lines not sent", (10 - sent) * 500)),
             "{m}"
         );
+        // Lines never sent did not change: not changed (with the reason), ready for a retry.
+        assert!(c.failed as usize >= (10 - sent) * 500, "{:?}", c.state);
     }
 }
 
