@@ -207,11 +207,10 @@ impl Metrics {
 
     /// A finished change (a single apply or a whole job), from its audit record.
     pub fn change_finished(&self, rec: &NewAuditRecord) {
-        let mode = if rec.job_id.is_some() {
-            "job"
-        } else {
-            "single"
-        };
+        // Every change has a change set id now; "job" means more than one upstream call.
+        let chunked = rec.selection.get("mdns").is_some()
+            && usize::try_from(rec.line_count).unwrap_or(0) > crate::actions::CHUNK_SIZE;
+        let mode = if chunked { "job" } else { "single" };
         self.changes
             .get_or_create(&ChangeLabels {
                 action: rec.action.clone(),

@@ -281,6 +281,35 @@ pub fn change(id: impl fmt::Display) -> Href {
     Href(format!("/changes/{}", seg(id)))
 }
 
+/// `GET /changes?state=…&mine=1&offset=…`: a page of the change sets list.
+pub fn changes_page(state: Option<&str>, mine: bool, offset: u64) -> Href {
+    let off = offset.to_string();
+    let mut p: Vec<(&str, &str)> = Vec::new();
+    if let Some(s) = state {
+        p.push(("state", s));
+    }
+    if mine {
+        p.push(("mine", "1"));
+    }
+    if offset > 0 {
+        p.push(("offset", off.as_str()));
+    }
+    Href::with_query("/changes".to_owned(), p)
+}
+
+/// `GET /changes/{id}?part=lines&outcome=…&offset=…`: the lines fragment, filtered and paged.
+pub fn change_lines(id: impl fmt::Display, outcome: Option<&str>, offset: u64) -> Href {
+    let off = offset.to_string();
+    let mut p: Vec<(&str, &str)> = vec![("part", "lines")];
+    if let Some(o) = outcome {
+        p.push(("outcome", o));
+    }
+    if offset > 0 {
+        p.push(("offset", off.as_str()));
+    }
+    Href::with_query(change(id).0, p)
+}
+
 /// `GET /changes/{id}?outcome=…`: one change set's lines with that outcome.
 pub fn change_outcome(id: impl fmt::Display, outcome: &str) -> Href {
     Href::with_query(change(id).0, [("outcome", outcome)])

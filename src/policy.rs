@@ -370,6 +370,23 @@ impl Principal {
         }
     }
 
+    /// Change sets follow the audit rule: those of the device groups the user may open (only
+    /// their own when those groups are not known).
+    pub fn may_see_change(&self, corp: &CorpId, subject: &str) -> bool {
+        match self.audit_scope() {
+            AuditScope::Groups(groups) => groups.contains(corp),
+            AuditScope::OwnOnly => subject == self.subject,
+        }
+    }
+
+    /// What a list of change sets is narrowed to: (device groups, only this user's).
+    pub fn change_list_scope(&self) -> (Option<Vec<CorpId>>, Option<String>) {
+        match self.audit_scope() {
+            AuditScope::Groups(groups) => (Some(groups), None),
+            AuditScope::OwnOnly => (None, Some(self.subject.clone())),
+        }
+    }
+
     /// The audit-log rule: any signed-in user sees the records of the device groups they may open.
     pub fn audit_scope(&self) -> AuditScope {
         match &self.corp_ids {

@@ -24,6 +24,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
+use super::changeset;
 use super::form::{Change, Target};
 use super::run::{self, AuditContext, Outcome};
 use super::{CHUNK_SIZE, JOB_CONCURRENCY};
@@ -32,6 +33,7 @@ use crate::domain::{CorpId, Mdn};
 use crate::outcome::ChangeResult;
 use crate::policy::Principal;
 use crate::state::AppState;
+use crate::storage::changes::{NewLine, Origin};
 use crate::storage::jobs::{ChunkOutcome, Job, JobState, NewJob};
 use crate::upstream::wire::WriteFailure;
 
@@ -66,8 +68,10 @@ pub fn chunk(mdns: &[Mdn]) -> Vec<Vec<Mdn>> {
     mdns.chunks(CHUNK_SIZE).map(<[Mdn]>::to_vec).collect()
 }
 
-/// Stores a job for `mdns` and starts running it on this instance for `user` (whose token is
-/// used only when the job has no session to read a fresh one from).
+/// Stores a change set and its job for `mdns` (one transaction, before anything is sent) and
+/// starts running it on this instance for `user` (whose token is used only when the job has no
+/// session to read a fresh one from). The handle lets a caller wait for a short change.
+#[allow(clippy::too_many_arguments)]
 pub async fn start(
     state: &AppState,
     user: &CurrentUser,
@@ -76,9 +80,21 @@ pub async fn start(
     audit: AuditContext,
     change: Change,
     mdns: &[Mdn],
-) -> Result<Uuid, crate::error::AppError> {
+    origin: (Origin, Option<Uuid>),
+) -> Result<(Uuid, tokio::task::JoinHandle<()>), crate::error::AppError> {
     let id = Uuid::new_v4();
     let chunks = chunk(mdns);
+    let target = Target::Lines(mdns.to_vec());
+    let set = changeset::new_set(id, &audit, &change, &target, origin);
+    let after = change.action.def().after(&change.values);
+    let lines: Vec<NewLine> = mdns
+        .iter()
+        .map(|m| NewLine {
+            mdn: m.to_string(),
+            before: None,
+            after: Some(after.clone()),
+        })
+        .collect();
     let payload = JobPayload {
         audit: audit.clone(),
         change,
@@ -96,13 +112,13 @@ pub async fn start(
         total_chunks,
         total_lines: i64::try_from(mdns.len()).unwrap_or(i64::MAX),
     };
-    state.db.job_create(&new).await?;
+    state.db.change_create(&set, &lines, Some(&new)).await?;
     let st = state.clone();
     let held = (user.token.clone(), user.principal.clone());
-    tokio::spawn(async move {
+    let handle = tokio::spawn(async move {
         run(st, id, Some(held)).await;
     });
-    Ok(id)
+    Ok((id, handle))
 }
 
 /// Claims and runs a job. `held`: the owner's token and user (fresh start) or `None` (a resume).
@@ -223,6 +239,8 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
                 return;
             }
         };
+    let firsts = first_seqs(&payload.chunks);
+    let fresh = recorded.is_empty() && in_flight.is_empty();
     let mut pending: Vec<(usize, Vec<Mdn>)> = Vec::new();
     for (i, mdns) in payload.chunks.iter().enumerate() {
         let n = i32::try_from(i).unwrap_or(i32::MAX);
@@ -231,7 +249,8 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         }
         if in_flight.contains(&n) {
             tracing::warn!(job = %id, chunk = n, "chunk was in flight on a stopped instance; not resent");
-            record(state, id, &owner, &not_sent(i, &mdns[..], RESUMED_REASON)).await;
+            let o = not_sent(i, &mdns[..], RESUMED_REASON);
+            record(state, id, &owner, &o, mdns, firsts[i]).await;
         } else {
             pending.push((i, mdns.clone()));
         }
@@ -251,8 +270,21 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         corp,
         change: payload.change.clone(),
         source,
+        firsts,
         lost: AtomicBool::new(false),
     });
+    if fresh {
+        // Before anything is sent: every line's current value, for the change page and a revert.
+        changeset::read_befores(
+            &ctx.state,
+            &ctx.source,
+            id,
+            &ctx.corp,
+            &ctx.change,
+            &payload.chunks,
+        )
+        .await;
+    }
 
     // Keep the lease while working; stop recording if another instance took the job over.
     let renew = {
@@ -317,10 +349,11 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         Some(id.to_string()),
     );
     // The job's end and its audit record in one transaction: never lost, never written twice.
+    let message = stopped_message(&chunks);
     let finished = retrying("finish", || {
         state
             .db
-            .job_finish_audited(id, &owner, state_after, &result, &rec)
+            .job_finish_change(id, &owner, state_after, &result, &rec, message.as_deref())
     })
     .await;
     match finished {
@@ -358,13 +391,8 @@ async fn account_every_chunk(
     }
     for i in missing {
         tracing::error!(job = %id, chunk = i, "chunk ended without a recorded outcome");
-        record(
-            state,
-            id,
-            owner,
-            &not_sent(i, &chunks[i], UNRECORDED_REASON),
-        )
-        .await;
+        let o = not_sent(i, &chunks[i], UNRECORDED_REASON);
+        record(state, id, owner, &o, &chunks[i], first_seqs(chunks)[i]).await;
     }
     recorded = match read().await {
         Ok(c) => c,
@@ -384,6 +412,8 @@ struct ChunkCtx {
     corp: CorpId,
     change: Change,
     source: TokenSource,
+    /// The change set's line number of each chunk's first line.
+    firsts: Vec<i32>,
     /// Set when another instance took the job over: stop sending and recording.
     lost: AtomicBool,
 }
@@ -393,8 +423,9 @@ async fn run_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) {
     if ctx.lost.load(Ordering::SeqCst) {
         return;
     }
-    if let Some(o) = send_chunk(ctx, i, mdns).await {
-        record(&ctx.state, ctx.id, &ctx.owner, &o).await;
+    if let Some(o) = send_chunk(ctx, i, mdns.clone()).await {
+        let first = ctx.firsts.get(i).copied().unwrap_or_default();
+        record(&ctx.state, ctx.id, &ctx.owner, &o, &mdns, first).await;
     }
 }
 
@@ -441,7 +472,7 @@ async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Option<ChunkOut
 }
 
 /// Where a job's chunks get the user's access token and roles.
-enum TokenSource {
+pub(super) enum TokenSource {
     /// The user's session, read (and refreshed) for each chunk: a sign-out stops the job.
     Session(String),
     /// No session to read (kept in memory only, for this process's life).
@@ -452,7 +483,10 @@ enum TokenSource {
 
 impl TokenSource {
     /// The token and user to send a chunk with, or why the chunk cannot be sent.
-    async fn grant(&self, state: &AppState) -> Result<(SecretString, Principal), &'static str> {
+    pub(super) async fn grant(
+        &self,
+        state: &AppState,
+    ) -> Result<(SecretString, Principal), &'static str> {
         match self {
             TokenSource::Held(t, p) => Ok((t.clone(), p.clone())),
             TokenSource::Gone => Err(SIGNED_OUT_REASON),
@@ -499,7 +533,7 @@ const DB_ATTEMPTS: u32 = 12;
 /// SQLite, a pool momentarily exhausted, a dropped connection): a chunk's result is never
 /// dropped because another writer held the lock for a moment. Every step retried here is
 /// idempotent.
-async fn retrying<T, F, Fut>(what: &str, mut step: F) -> Result<T, sqlx::Error>
+pub(super) async fn retrying<T, F, Fut>(what: &str, mut step: F) -> Result<T, sqlx::Error>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
@@ -532,8 +566,59 @@ fn transient(e: &sqlx::Error) -> bool {
     )
 }
 
-async fn record(state: &AppState, id: Uuid, owner: &str, o: &ChunkOutcome) {
-    match retrying("record chunk", || state.db.job_record_chunk(id, owner, o)).await {
+/// The line number (in the change set) of each chunk's first line.
+fn first_seqs(chunks: &[Vec<Mdn>]) -> Vec<i32> {
+    let mut at = 0usize;
+    chunks
+        .iter()
+        .map(|c| {
+            let first = i32::try_from(at).unwrap_or(i32::MAX);
+            at += c.len();
+            first
+        })
+        .collect()
+}
+
+/// "Stopped: you signed out — N lines not sent." when the session ended mid-change.
+fn stopped_message(chunks: &[ChunkOutcome]) -> Option<String> {
+    let not_sent: usize = chunks
+        .iter()
+        .filter(|c| c.error.as_deref() == Some(SIGNED_OUT_REASON))
+        .map(|c| c.unknown.len())
+        .sum();
+    (not_sent > 0).then(|| {
+        format!(
+            "Stopped: you signed out — {} not sent. Sign in and retry them.",
+            super::form::plural(not_sent as u64, "line")
+        )
+    })
+}
+
+/// Records a chunk's outcome and its lines' results (`mdns` from line `first` on) together.
+async fn record(
+    state: &AppState,
+    id: Uuid,
+    owner: &str,
+    o: &ChunkOutcome,
+    mdns: &[Mdn],
+    first: i32,
+) {
+    // Lines certainly never sent did not change: failed with the reason, not unknown, so a
+    // retry takes them without the "may already have changed" warning.
+    let never_sent = o.error.as_deref().is_some_and(|r| {
+        [
+            SIGNED_OUT_REASON,
+            SESSION_UNREADABLE_REASON,
+            NOT_STARTED_REASON,
+        ]
+        .contains(&r)
+    });
+    let lines = changeset::chunk_results(o, mdns, first, never_sent);
+    match retrying("record chunk", || {
+        state.db.job_record_chunk_lines(id, owner, o, &lines)
+    })
+    .await
+    {
         Ok(true) => {}
         Ok(false) => tracing::warn!(job = %id, chunk = o.chunk, "chunk not recorded: lease lost"),
         Err(e) => tracing::error!(job = %id, chunk = o.chunk, error = %e, "chunk not recorded"),

@@ -4,10 +4,12 @@
 //! - [`form`]: the posted form parsed into a typed [`form::ActionRequest`] (per-field errors).
 //! - [`preview`]: what will change, with current values fetched from the list.
 //! - [`run`]: applying a change (one upstream call), its outcome and its audit record.
-//! - [`jobs`]: explicit lists longer than one call, chunked and run as a background job.
+//! - [`changeset`]: a confirmed change as a stored change set; one-call changes run there.
+//! - [`jobs`]: explicit lists, chunked and run as a background job.
 //! - [`limit`]: the per-session write rate limit.
 
 pub mod catalog;
+pub mod changeset;
 pub mod form;
 pub mod jobs;
 pub mod limit;

@@ -2,7 +2,8 @@
 //!
 //! Order of every POST: unknown action → 404; the scope table → 403 (before any upstream
 //! call); a malformed selection → 400; bad fields → the form again (400); no `confirmed=true`
-//! → the preview; confirmed → rate limit, then one upstream call or a background job.
+//! → the preview; confirmed → rate limit, then a change set (see [`crate::actions::changeset`])
+//! and 303 to its page.
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -14,22 +15,18 @@ use uuid::Uuid;
 use crate::actions::catalog::Selection;
 use crate::actions::catalog::field::Kind as FieldKind;
 use crate::actions::form::{self, Change, FieldErrors, RawForm, Target};
-use crate::actions::run::{self, AuditContext, Outcome};
-use crate::actions::{ActionKind, CHUNK_SIZE, jobs, limit, preview};
+use crate::actions::run::AuditContext;
+use crate::actions::{ActionKind, CHUNK_SIZE, changeset, jobs, limit, preview};
 use crate::auth::CurrentUser;
 use crate::domain::{CorpId, Imei, Mdn};
 use crate::error::AppError;
-use crate::htmx::WantsFragment;
 use crate::middleware::REQUEST_ID;
 use crate::paths;
 use crate::policy::Operation;
 use crate::state::AppState;
-use crate::storage::jobs::JobState;
+use crate::storage::changes::Origin;
 use crate::views::Layout;
-use crate::views::actions::{
-    ActionFormPage, FieldChoices, FormInput, JobFragment, JobPage, PreviewPage, ResultFragment,
-    ResultPage,
-};
+use crate::views::actions::{ActionFormPage, FieldChoices, FormInput, PreviewPage};
 
 /// Session key prefix of a Wi-Fi password typed in the form, kept server-side until confirmation.
 const PASSWORD_KEY: &str = "actions.wifi_password.";
@@ -293,7 +290,7 @@ pub async fn smartspot(
     Ok(page.into_response())
 }
 
-fn request_id(headers: &HeaderMap) -> Option<String> {
+pub(super) fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
@@ -382,9 +379,10 @@ pub async fn submit(
         client_request_id.map(|axum::Extension(c)| c.0),
     );
 
-    if let Target::Lines(mdns) = &target {
-        if mdns.len() > CHUNK_SIZE {
-            let id = jobs::start(
+    // Every confirmed change is a change set, stored before anything is sent.
+    let id = match &target {
+        Target::Lines(mdns) => {
+            let (id, handle) = jobs::start(
                 &state,
                 &user,
                 session.id().map(|i| i.to_string()),
@@ -392,40 +390,23 @@ pub async fn submit(
                 audit,
                 change,
                 mdns,
+                (Origin::Change, None),
             )
             .await?;
-            return Ok(Redirect::to(paths::job(id).as_str()).into_response());
+            if mdns.len() <= CHUNK_SIZE {
+                // One upstream call: wait for it, so the change page shows the result at once.
+                if let Err(e) = handle.await {
+                    tracing::error!(change = %id, error = %e, "a one-chunk change ended abnormally");
+                }
+            }
+            id
         }
-    }
-
-    let result = run::call(&state, &user.token, &corp, &change, &target).await;
-    let lines: Option<Vec<String>> = match &target {
-        Target::Lines(m) => Some(m.iter().map(|m| m.to_string()).collect()),
-        Target::Imeis(i) => Some(i.iter().map(|i| i.to_string()).collect()),
-        Target::Bulk(_) => None,
+        // SmartSpot (its password is never stored) and select-all: one call, made here.
+        Target::Imeis(_) | Target::Bulk(_) => {
+            changeset::run_now(&state, &user, &corp, audit, &change, &target).await?
+        }
     };
-    let outcome = Outcome::from_call(lines.as_deref(), &result);
-    let rec = audit.record(
-        &target.audit_json(),
-        change.audit_fields(),
-        count,
-        &outcome,
-        None,
-    );
-    run::write_audit(&state, &rec).await;
-    let page = ResultPage {
-        layout: Layout::signed_in(
-            format!("{}: result", kind.label()),
-            &user.principal,
-            &user.csrf,
-        ),
-        corp: corp.to_string(),
-        label: kind.label(),
-        summary: change.summary(),
-        target: target.describe(),
-        result: ResultFragment::new(&outcome, &corp),
-    };
-    Ok((outcome.http_status(), page).into_response())
+    Ok(Redirect::to(paths::change(id).as_str()).into_response())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -486,57 +467,4 @@ async fn preview_page(
         message,
         hidden,
     })
-}
-
-/// `GET /jobs/{id}`: a background change's progress (fragment for htmx polling) and result.
-pub async fn job(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<String>,
-    WantsFragment(wants_fragment): WantsFragment,
-) -> Result<Response, AppError> {
-    let not_found = || AppError::NotFound("There is no such change.".into());
-    let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let job = state.db.job_get(id).await?.ok_or_else(not_found)?;
-    // A job belongs to its user; others are told it does not exist.
-    if job.subject != user.principal.subject {
-        return Err(not_found());
-    }
-    let corp = CorpId::parse(&job.corp_id)?;
-    let chunks = state.db.job_chunks(id).await?;
-    let so_far = jobs::summarise(&chunks);
-    let finished = matches!(job.state, JobState::Done | JobState::Failed);
-    let total_chunks = i64::from(job.total_chunks.max(1));
-    let done = i64::from(job.done_chunks).max(chunks.len() as i64);
-    let fragment = JobFragment {
-        href: paths::job(id).into(),
-        finished,
-        state: match job.state {
-            JobState::Queued => "queued",
-            JobState::Running => "running",
-            JobState::Done => "done",
-            JobState::Failed => "failed",
-        }
-        .into(),
-        done_chunks: done,
-        total_chunks,
-        total_lines: job.total_lines,
-        percent: (done * 100 / total_chunks).clamp(0, 100),
-        updated_so_far: so_far.updated,
-        problems_so_far: (so_far.failed.len() + so_far.unknown.len()) as u64,
-        result: finished.then(|| ResultFragment::new(&so_far, &corp)),
-    };
-    if wants_fragment {
-        return Ok(fragment.into_response());
-    }
-    let label = ActionKind::from_slug(&job.action)
-        .map(|k| k.label().to_owned())
-        .unwrap_or_else(|| job.action.clone());
-    Ok(JobPage {
-        layout: Layout::signed_in(label.clone(), &user.principal, &user.csrf),
-        corp: corp.to_string(),
-        label,
-        progress: fragment,
-    }
-    .into_response())
 }

@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod audit;
+pub mod changes;
 pub mod devices;
 pub mod export;
 pub mod ops;
@@ -41,7 +42,11 @@ pub fn router() -> Router<AppState> {
             "/devices/{corp_id}/smartspot/{imei}",
             get(actions::smartspot),
         )
-        .route("/jobs/{id}", get(actions::job))
+        .route("/jobs/{id}", get(changes::job))
+        .route("/changes", get(changes::list))
+        .route("/changes/{id}", get(changes::page))
+        .route("/changes/{id}/lines.csv", get(changes::lines_csv))
+        .route("/changes/{id}/retry", post(changes::retry))
         .route("/audit", get(audit::page))
         .route("/audit.csv", get(audit::csv))
         .route("/healthz", get(ops::healthz))

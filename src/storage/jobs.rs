@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::Db;
 use super::audit::{NewAuditRecord, audit_insert_query};
+use super::changes::{LineResult, finish_change_set, record_lines};
 use super::sqlutil::{later, parse_json, parse_stamp, stamp, with_pool};
 
 /// Where a job is in its life.
@@ -149,6 +150,12 @@ pub fn job_totals(chunks: &[ChunkOutcome]) -> JobTotals {
     }
 }
 
+/// Stores a new job (state `queued`, no lease); binds: id, now, subject, session_id, corp_id,
+/// action, total_chunks, total_lines, payload.
+pub(super) const JOB_INSERT: &str = "INSERT INTO jobs (id, created_at, updated_at, subject, session_id, corp_id, action, state, \
+     total_chunks, done_chunks, total_lines, payload, result, attempts) \
+     VALUES ($1, $2, $2, $3, $4, $5, $6, 'queued', $7, 0, $8, $9, '{}', 0)";
+
 const COLUMNS: &str = "id, created_at, updated_at, subject, session_id, corp_id, action, state, total_chunks, \
      done_chunks, total_lines, payload, result, attempts, lease_owner, lease_until";
 
@@ -230,9 +237,7 @@ fn job_from(row: Option<JobRow>) -> Result<Option<Job>, sqlx::Error> {
 impl Db {
     /// Stores a new job in state `queued` with no lease.
     pub async fn job_create(&self, j: &NewJob) -> Result<(), sqlx::Error> {
-        let sql = "INSERT INTO jobs (id, created_at, updated_at, subject, session_id, corp_id, action, state, \
-             total_chunks, done_chunks, total_lines, payload, result, attempts) \
-             VALUES ($1, $2, $2, $3, $4, $5, $6, 'queued', $7, 0, $8, $9, '{}', 0)";
+        let sql = JOB_INSERT;
         let now = stamp(OffsetDateTime::now_utc());
         with_pool!(self, pool => {
             sqlx::query(sql)
@@ -350,6 +355,18 @@ impl Db {
         owner: &str,
         outcome: &ChunkOutcome,
     ) -> Result<bool, sqlx::Error> {
+        self.job_record_chunk_lines(id, owner, outcome, &[]).await
+    }
+
+    /// [`Db::job_record_chunk`] and the chunk's per-line results on the job's change set (same
+    /// id), in the same transaction, so the two can never disagree.
+    pub async fn job_record_chunk_lines(
+        &self,
+        id: Uuid,
+        owner: &str,
+        outcome: &ChunkOutcome,
+        lines: &[LineResult],
+    ) -> Result<bool, sqlx::Error> {
         let now = stamp(OffsetDateTime::now_utc());
         let id = id.to_string();
         let failed = serde_json::to_string(
@@ -388,7 +405,7 @@ impl Db {
                     outcome.chunk
                 )));
             }
-            sqlx::query(
+            let inserted = sqlx::query(
                 "INSERT INTO job_chunks (job_id, chunk, recorded_at, recorded_by, updated, failed, unknown, \
                  upstream_status, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                  ON CONFLICT (job_id, chunk) DO NOTHING",
@@ -403,7 +420,12 @@ impl Db {
             .bind(outcome.upstream_status)
             .bind(&outcome.error)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            // The first record stands: a repeated one moves no line.
+            if inserted == 1 && !lines.is_empty() {
+                record_lines!(tx, &id, &now, lines);
+            }
             // Counted from the chunk rows, so a repeated record cannot inflate it.
             sqlx::query("UPDATE jobs SET done_chunks = (SELECT COUNT(*) FROM job_chunks WHERE job_id = $1) WHERE id = $1")
                 .bind(&id)
@@ -512,7 +534,10 @@ impl Db {
         state: JobState,
         result: &Value,
     ) -> Result<bool, sqlx::Error> {
-        Ok(self.finish(id, owner, state, result, None).await?.is_some())
+        Ok(self
+            .finish(id, owner, state, result, None, None)
+            .await?
+            .is_some())
     }
 
     /// `job_finish` and the job's audit record in one transaction: the record is written exactly
@@ -526,7 +551,22 @@ impl Db {
         result: &Value,
         audit: &NewAuditRecord,
     ) -> Result<Option<i64>, sqlx::Error> {
-        self.finish(id, owner, state, result, Some(audit)).await
+        self.finish(id, owner, state, result, Some(audit), None)
+            .await
+    }
+
+    /// [`Db::job_finish_audited`] with a message for the job's change set (why it stopped).
+    pub async fn job_finish_change(
+        &self,
+        id: Uuid,
+        owner: &str,
+        state: JobState,
+        result: &Value,
+        audit: &NewAuditRecord,
+        message: Option<&str>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        self.finish(id, owner, state, result, Some(audit), message)
+            .await
     }
 
     /// Finishes the job; `Some(audit id)` (0 when there was no record to write) if it did.
@@ -537,6 +577,7 @@ impl Db {
         state: JobState,
         result: &Value,
         audit: Option<&NewAuditRecord>,
+        message: Option<&str>,
     ) -> Result<Option<i64>, sqlx::Error> {
         if !state.is_finished() {
             return Err(sqlx::Error::InvalidArgument(format!(
@@ -565,6 +606,9 @@ impl Db {
                 Some(r) => audit_insert_query!(r, &now).fetch_one(&mut *tx).await?,
                 None => 0,
             };
+            // The job's change set (same id, when it has one) ends with it.
+            let job_id = id.to_string();
+            finish_change_set!(tx, &job_id, &now, message);
             tx.commit().await?;
             Ok(Some(audit_id))
         })

@@ -1,6 +1,7 @@
 //! The database: SQLite (embedded default) or PostgreSQL (shared by several instances), migrations, session store.
 
 pub mod audit;
+pub mod changes;
 pub mod jobs;
 pub mod sessions;
 mod sqlutil;

@@ -366,6 +366,9 @@ pub struct ResultFragment {
     pub failed: Vec<FailureRow>,
     pub unknown: Vec<String>,
     pub unknown_all: bool,
+    /// Lines not changed and unknown in all (the lists above may be the first ones only).
+    pub failed_count: u64,
+    pub unknown_count: u64,
     pub error: Option<String>,
     pub back_href: String,
     pub audit_href: String,
@@ -406,6 +409,8 @@ impl ResultFragment {
                 .collect(),
             unknown: o.unknown.clone(),
             unknown_all: o.unknown_all,
+            failed_count: o.failed.len() as u64,
+            unknown_count: o.unknown.len() as u64,
             error: o.error.clone(),
             corp: corp.to_string(),
             back_href: crate::paths::group(corp).into(),
@@ -417,42 +422,4 @@ impl ResultFragment {
     pub fn class(&self) -> &'static str {
         self.outcome.alert_class()
     }
-}
-
-/// The result page of a change made in one call.
-#[derive(Template, WebTemplate, Debug)]
-#[template(path = "pages/action_result.html")]
-pub struct ResultPage {
-    pub layout: Layout,
-    pub corp: String,
-    pub label: &'static str,
-    pub summary: String,
-    pub target: String,
-    pub result: ResultFragment,
-}
-
-/// A job's progress (polled by htmx until done) and, at the end, its result.
-#[derive(Template, WebTemplate, Debug, Clone)]
-#[template(path = "fragments/job_progress.html")]
-pub struct JobFragment {
-    pub href: String,
-    pub finished: bool,
-    pub state: String,
-    pub done_chunks: i64,
-    pub total_chunks: i64,
-    pub total_lines: i64,
-    pub percent: i64,
-    pub updated_so_far: u64,
-    pub problems_so_far: u64,
-    pub result: Option<ResultFragment>,
-}
-
-/// The job page.
-#[derive(Template, WebTemplate, Debug)]
-#[template(path = "pages/job.html")]
-pub struct JobPage {
-    pub layout: Layout,
-    pub corp: String,
-    pub label: String,
-    pub progress: JobFragment,
 }

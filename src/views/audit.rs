@@ -72,7 +72,7 @@ impl From<&AuditRecord> for AuditRow {
             outcome: r.outcome.to_string(),
             upstream_status: r.upstream_status.map(|s| s.to_string()).unwrap_or_default(),
             request_id: r.request_id.clone().unwrap_or_default(),
-            job_href: r.job_id.as_ref().map(paths::job),
+            job_href: r.job_id.as_ref().map(paths::change),
         }
     }
 }

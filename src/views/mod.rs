@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod audit;
+pub mod changes;
 pub mod chart;
 pub mod devices;
 pub mod export;
@@ -68,6 +69,9 @@ impl Layout {
     /// The header's links (see [`crate::paths`]).
     pub fn home_href(&self) -> crate::paths::Href {
         crate::paths::home()
+    }
+    pub fn changes_href(&self) -> crate::paths::Href {
+        crate::paths::changes(None, false)
     }
     pub fn audit_href(&self) -> crate::paths::Href {
         crate::paths::audit_form()

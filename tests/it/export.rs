@@ -403,7 +403,11 @@ async fn set_nickname(app: &TestApp, corp: &str, mdn: &str, nickname: &str) {
     let csrf = app.csrf().await;
     let form = [("mdns", mdn), ("nickname", nickname), ("confirmed", "true")];
     let r = app.post_action(corp, "nickname", &form, &csrf).await;
-    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(
+        r.status(),
+        303,
+        "a confirmed change answers with its change set"
+    );
 }
 
 #[tokio::test]

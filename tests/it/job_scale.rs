@@ -225,6 +225,19 @@ async fn signing_out_mid_change_stops_sending() {
         .filter(|c| c.error.as_deref() == Some(SIGNED_OUT_REASON))
         .count();
     assert_eq!(stopped, 10 - sent, "the chunks not sent say why");
+    // The change set says so too, and its per-line outcomes add up to every line.
+    let c = db.change_get(id).await.expect("read").expect("change set");
+    assert_eq!(c.changed + c.failed + c.unknown, 5_000);
+    if sent < 10 {
+        let m = c.message.unwrap_or_default();
+        assert!(m.starts_with("Stopped: you signed out —"), "{m}");
+        assert!(
+            m.contains(&format!("{} lines not sent", (10 - sent) * 500)),
+            "{m}"
+        );
+        // Lines never sent did not change: not changed (with the reason), ready for a retry.
+        assert!(c.failed as usize >= (10 - sent) * 500, "{:?}", c.state);
+    }
 }
 
 /// A selection of 10,001 lines opens the action form through a POST body (a URL that long is

@@ -8,6 +8,7 @@ mod auth_flow;
 mod auth_hardening;
 mod browser;
 mod browser_overview;
+mod changes;
 mod compression;
 mod devices;
 mod export;

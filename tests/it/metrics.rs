@@ -88,7 +88,10 @@ async fn requests_upstream_calls_changes_and_sessions_are_counted() {
         ],
     )
     .await;
-    assert_eq!(status, 200);
+    assert_eq!(
+        status, 303,
+        "a confirmed change answers with its change set"
+    );
     // A change whose answer is lost (Sentinel 503): its line is unknown.
     app.sim.sim.add_fault(Fault {
         times: Some(1),
@@ -106,7 +109,7 @@ async fn requests_upstream_calls_changes_and_sessions_are_counted() {
         ],
     )
     .await;
-    assert_eq!(status, 502, "the answer was lost");
+    assert_eq!(status, 303, "the answer was lost; the change set says so");
 
     let text = scrape(metrics).await;
     // Requests by route template and status: never the raw path.

@@ -1,0 +1,463 @@
+//! Change sets over HTTP: `GET /changes` (the ones the user may see), `GET /changes/{id}` (one
+//! change: progress, result, per-line results; htmx fragments), `GET /changes/{id}/lines.csv`,
+//! `POST /changes/{id}/retry` (preview, then a new change set of the lines not changed).
+//!
+//! Who sees which change set comes from [`crate::policy::Principal::may_see_change`]; a change
+//! set the user may not see answers 404, as if it did not exist.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use futures::StreamExt;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use crate::actions::catalog::Selection;
+use crate::actions::form::{Change, RawForm, Target};
+use crate::actions::preview::PreviewLine;
+use crate::actions::run::{AuditContext, Outcome};
+use crate::actions::{ActionKind, CHUNK_SIZE, jobs, limit};
+use crate::auth::CurrentUser;
+use crate::csv::csv_cell;
+use crate::domain::{CorpId, Mdn};
+use crate::error::AppError;
+use crate::outcome::ChangeResult;
+use crate::state::AppState;
+use crate::storage::changes::{ChangeFilter, ChangeSet, ChangeState, LineState, Origin};
+use crate::upstream::wire::WriteFailure;
+use crate::views::Layout;
+use crate::views::actions::{PreviewPage, ResultFragment};
+use crate::views::changes::{
+    ChangePage, ChangeRow, ChangesPage, FilterLink, LINES_PAGE, LinesFragment, ProgressFragment,
+    action_label, change_href, changes_href, retry_href,
+};
+
+use super::devices::parse_query;
+use crate::htmx::WantsFragment;
+
+const PAGE: u32 = 50;
+/// Failed and unknown lines listed in the result summary (all of them are in the lines table).
+const RESULT_LINES: u32 = 100;
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ListQuery {
+    state: Option<String>,
+    mine: Option<String>,
+    offset: Option<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ChangeQuery {
+    part: Option<String>,
+    outcome: Option<String>,
+    offset: Option<String>,
+}
+
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn offset_of(v: &Option<String>) -> Result<u64, AppError> {
+    given(v)
+        .map(|s| {
+            s.parse()
+                .map_err(|_| AppError::BadRequest(format!("“{s}” is not a valid offset.")))
+        })
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+fn not_found() -> AppError {
+    AppError::NotFound("There is no such change.".into())
+}
+
+/// The change set `id`, if this user may see it (else 404: its existence is not revealed).
+async fn visible(state: &AppState, user: &CurrentUser, id: &str) -> Result<ChangeSet, AppError> {
+    let id = Uuid::parse_str(id).map_err(|_| not_found())?;
+    let c = state.db.change_get(id).await?.ok_or_else(not_found)?;
+    let corp = CorpId::parse(&c.corp_id).map_err(|_| not_found())?;
+    if !user.principal.may_see_change(&corp, &c.subject) {
+        return Err(not_found());
+    }
+    Ok(c)
+}
+
+/// `GET /changes`
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
+    let q: ListQuery = parse_query(raw.as_deref())?;
+    let wanted = given(&q.state)
+        .map(|s| {
+            s.parse::<ChangeState>()
+                .map_err(|_| AppError::BadRequest(format!("“{s}” is not a change state.")))
+        })
+        .transpose()?;
+    let mine = given(&q.mine).is_some_and(|m| m == "1" || m == "true");
+    let offset = offset_of(&q.offset)?;
+    let (corps, only) = user.principal.change_list_scope();
+    let subject = if mine {
+        Some(user.principal.subject.clone())
+    } else {
+        only
+    };
+    let f = ChangeFilter {
+        corp_ids: corps.map(|c| c.iter().map(|c| c.to_string()).collect()),
+        subject,
+        // "done" includes the changes done with failures.
+        states: match wanted {
+            Some(ChangeState::Done) => vec![ChangeState::Done, ChangeState::DoneWithFailures],
+            Some(s) => vec![s],
+            None => vec![],
+        },
+        offset,
+        limit: PAGE,
+    };
+    let (sets, total) = state.db.change_list(&f).await?;
+    let shown = sets.len() as u64;
+    let state_str = wanted.map(ChangeState::as_str);
+    let page = u64::from(PAGE);
+    Ok(ChangesPage {
+        layout: Layout::signed_in("Changes", &user.principal, &user.csrf),
+        rows: sets.iter().map(ChangeRow::new).collect(),
+        states: ChangesPage::state_links(wanted, mine),
+        mine: FilterLink {
+            label: if mine {
+                "Everyone's".into()
+            } else {
+                "Only mine".into()
+            },
+            href: changes_href(state_str, !mine, 0),
+            current: false,
+        },
+        total,
+        prev_href: (offset > 0).then(|| changes_href(state_str, mine, offset.saturating_sub(page))),
+        next_href: (offset + shown < total).then(|| changes_href(state_str, mine, offset + page)),
+    }
+    .into_response())
+}
+
+/// The finished change's result summary (counts, and the first failed and unknown lines).
+async fn result_of(state: &AppState, c: &ChangeSet) -> Result<ResultFragment, AppError> {
+    let failed = state
+        .db
+        .change_lines_page(c.id, Some(LineState::Failed), 0, RESULT_LINES)
+        .await?;
+    let unknown = state
+        .db
+        .change_lines_page(c.id, Some(LineState::Unknown), 0, RESULT_LINES)
+        .await?;
+    let n = |v: i64| u64::try_from(v).unwrap_or_default();
+    let mut o = Outcome {
+        updated: n(c.changed),
+        failed: failed
+            .into_iter()
+            .map(|l| WriteFailure {
+                mdn: l.mdn,
+                reason: l.message.unwrap_or_default(),
+            })
+            .collect(),
+        unknown: unknown.into_iter().map(|l| l.mdn).collect(),
+        error: c.message.clone(),
+        ..Default::default()
+    };
+    o.outcome = ChangeResult::from_counts(o.updated, c.failed + c.unknown > 0);
+    let corp = CorpId::parse(&c.corp_id)?;
+    let mut r = ResultFragment::new(&o, &corp);
+    // The counts are the change set's, not the (capped) lists'.
+    r.headline = match o.outcome {
+        ChangeResult::Ok => format!(
+            "Done: {} changed.",
+            crate::actions::form::plural(o.updated, "line")
+        ),
+        _ if c.changed == 0 => "Nothing was changed.".into(),
+        _ => format!(
+            "Partly done: {} changed, {} not changed, {} unknown.",
+            c.changed, c.failed, c.unknown
+        ),
+    };
+    r.failed_count = n(c.failed);
+    r.unknown_count = n(c.unknown);
+    Ok(r)
+}
+
+fn outcome_of(v: &Option<String>) -> Result<Option<LineState>, AppError> {
+    match given(v) {
+        None => Ok(None),
+        Some(s) => match s.parse::<LineState>() {
+            Ok(o) if o != LineState::Pending => Ok(Some(o)),
+            _ => Err(AppError::BadRequest(format!(
+                "“{s}” is not an outcome (changed, failed or unknown)."
+            ))),
+        },
+    }
+}
+
+/// `GET /changes/{id}`: the page; with htmx, its progress (`part` absent) or lines (`part=lines`).
+pub async fn page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    WantsFragment(fragment): WantsFragment,
+) -> Result<Response, AppError> {
+    let q: ChangeQuery = parse_query(raw.as_deref())?;
+    let c = visible(&state, &user, &id).await?;
+    let outcome = outcome_of(&q.outcome)?;
+    let offset = offset_of(&q.offset)?;
+    let lines_only = given(&q.part) == Some("lines");
+    let lines = if fragment && !lines_only {
+        None
+    } else {
+        let rows = state
+            .db
+            .change_lines_page(c.id, outcome, offset, LINES_PAGE)
+            .await?;
+        Some(LinesFragment::new(&c, outcome, offset, &rows))
+    };
+    if fragment && lines_only {
+        if let Some(l) = lines {
+            return Ok(l.into_response());
+        }
+    }
+    let result = if c.state.is_finished() {
+        Some(result_of(&state, &c).await?)
+    } else {
+        None
+    };
+    let progress = ProgressFragment::new(&c, result);
+    if fragment {
+        return Ok(progress.into_response());
+    }
+    let corp = CorpId::parse(&c.corp_id)?;
+    // Retry: only when something did not change and the scope table lets this user run the action.
+    let may_retry = c.state.is_finished()
+        && c.failed + c.unknown > 0
+        && ActionKind::from_slug(&c.action)
+            .is_some_and(|k| user.principal.can(k.operation(), &corp));
+    let (who, created, finished) = ChangePage::header(&c);
+    let lines = match lines {
+        Some(l) => l,
+        None => LinesFragment::new(&c, outcome, offset, &[]),
+    };
+    Ok(ChangePage {
+        layout: Layout::signed_in(action_label(&c.action), &user.principal, &user.csrf),
+        id: c.id.to_string(),
+        action: action_label(&c.action),
+        summary: c.summary.clone(),
+        selection: c.selection_text.clone(),
+        corp: c.corp_id.clone(),
+        user: who,
+        created,
+        finished,
+        origin: match c.origin {
+            Origin::Change => "Change",
+            Origin::Retry => "Retry",
+            Origin::Revert => "Revert",
+        },
+        unknown: c.unknown,
+        parent_href: c.parent_id.map(change_href),
+        csrf: user.csrf.clone(),
+        retry_href: may_retry.then(|| retry_href(c.id)),
+        progress,
+        lines,
+    }
+    .into_response())
+}
+
+/// `GET /changes/{id}/lines.csv`: every line's result, streamed, each cell formula-guarded.
+pub async fn lines_csv(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let c = visible(&state, &user, &id).await?;
+    let head = futures::stream::once(async {
+        Ok::<_, std::io::Error>("MDN,BEFORE,AFTER,OUTCOME,MESSAGE\r\n".to_owned())
+    });
+    let rows = state.db.change_lines_stream(c.id).map(|page| match page {
+        Ok(lines) => {
+            let mut out = String::new();
+            for l in lines {
+                let cells = [
+                    l.mdn.as_str(),
+                    l.before_value.as_deref().unwrap_or_default(),
+                    l.after_value.as_deref().unwrap_or_default(),
+                    l.outcome.as_str(),
+                    l.message.as_deref().unwrap_or_default(),
+                ];
+                let row: Vec<String> = cells.iter().map(|v| csv_cell(v)).collect();
+                out.push_str(&row.join(","));
+                out.push_str("\r\n");
+            }
+            Ok(out)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "change lines CSV stream failed");
+            Err(std::io::Error::other("change lines read failed"))
+        }
+    });
+    let mut resp = Body::from_stream(head.chain(rows).fuse()).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    let name = format!("attachment; filename=\"change-{}.csv\"", c.id);
+    if let Ok(v) = HeaderValue::from_str(&name) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+/// `GET /jobs/{id}`: the old address of a background change, now its change set.
+pub async fn job(Path(id): Path<String>) -> Result<Response, AppError> {
+    let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    Ok(Redirect::to(&change_href(id)).into_response())
+}
+
+/// Lines listed in a retry's preview.
+const PREVIEW_LINES: u32 = 50;
+
+/// `POST /changes/{id}/retry`: previews a new change set of the lines not changed (the unknown
+/// ones too only when `include_unknown` is ticked: they may have been applied); with
+/// `confirmed=true` runs it and answers 303 to the new change set.
+#[allow(clippy::too_many_arguments)]
+pub async fn retry(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+    client_request_id: Option<axum::Extension<crate::middleware::ClientRequestId>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let parent = visible(&state, &user, &id).await?;
+    let form = RawForm::parse(&body)?;
+    let kind = ActionKind::from_slug(&parent.action)
+        .ok_or_else(|| AppError::BadRequest("This action is no longer offered.".into()))?;
+    let corp = CorpId::parse(&parent.corp_id)?;
+    user.principal.check(kind.operation(), &corp)?;
+    if kind.selection() == Selection::Imeis {
+        return Err(AppError::BadRequest(
+            "The Wi-Fi password of a SmartSpot change is never kept, so it cannot be retried: make the change again from the device's page.".into(),
+        ));
+    }
+    if !parent.state.is_finished() {
+        return Err(AppError::BadRequest(
+            "This change is still running; retry it once it has finished.".into(),
+        ));
+    }
+    let include_unknown = form.flag("include_unknown");
+    let mut wanted = vec![LineState::Failed];
+    if include_unknown {
+        wanted.push(LineState::Unknown);
+    }
+    let mut mdns: Vec<Mdn> = Vec::new();
+    let mut shown: Vec<PreviewLine> = Vec::new();
+    let mut pages = std::pin::pin!(state.db.change_lines_stream(parent.id));
+    while let Some(page) = pages.next().await {
+        for l in page? {
+            if !wanted.contains(&l.outcome) {
+                continue;
+            }
+            let Ok(m) = Mdn::parse(&l.mdn) else { continue };
+            if shown.len() < PREVIEW_LINES as usize {
+                shown.push(PreviewLine {
+                    mdn: l.mdn.clone(),
+                    current: l.before_value.clone().unwrap_or_else(|| "—".into()),
+                    new: l.after_value.clone().unwrap_or_else(|| "—".into()),
+                    warning: (l.outcome == LineState::Unknown)
+                        .then(|| "Outcome unknown: this line may already have changed.".to_owned()),
+                });
+            }
+            mdns.push(m);
+        }
+    }
+    if mdns.is_empty() {
+        return Err(AppError::BadRequest(
+            "There is no line to retry (tick the unknown lines to retry those).".into(),
+        ));
+    }
+    let change: Change = serde_json::from_value(
+        serde_json::json!({ "action": kind, "fields": parent.fields.clone() }),
+    )
+    .map_err(|e| AppError::Internal(e.into()))?;
+    change.authorize(&user.principal, &corp, mdns.len())?;
+    let target = Target::Lines(mdns);
+    let needs_ack = target.needs_ack();
+    if !form.flag("confirmed") || (needs_ack && !form.flag("acknowledged")) {
+        let n = target.known_count().unwrap_or_default();
+        let mut warnings = Vec::new();
+        if include_unknown {
+            warnings.push(
+                "Lines with an unknown outcome are included: Sentinel may already have applied the change to them."
+                    .to_owned(),
+            );
+        }
+        let mut hidden = Vec::new();
+        if include_unknown {
+            hidden.push(("include_unknown".to_owned(), "true".to_owned()));
+        }
+        return Ok(PreviewPage {
+            layout: Layout::signed_in(
+                format!("Retry: {}", kind.label()),
+                &user.principal,
+                &user.csrf,
+            ),
+            corp: corp.to_string(),
+            label: kind.label(),
+            summary: change.summary(),
+            target: target.describe(),
+            post_href: retry_href(parent.id),
+            back_href: change_href(parent.id),
+            csrf: user.csrf.clone(),
+            count: Some(n),
+            more: n.saturating_sub(shown.len() as u64),
+            lines: shown,
+            warnings,
+            load_problem: None,
+            needs_ack,
+            ack_label: format!("Yes, change these {n} lines"),
+            message: None,
+            hidden,
+        }
+        .into_response());
+    }
+    let key = session
+        .id()
+        .map(|id| id.to_string())
+        .unwrap_or_else(|| user.principal.subject.clone());
+    limit::check_write(&key)?;
+    let audit = AuditContext::new(
+        &user.principal,
+        &corp,
+        kind,
+        super::actions::request_id(&headers),
+        client_request_id.map(|axum::Extension(c)| c.0),
+    );
+    let Target::Lines(mdns) = &target else {
+        return Err(AppError::Internal(anyhow::anyhow!("a retry is a list")));
+    };
+    let (new_id, handle) = jobs::start(
+        &state,
+        &user,
+        session.id().map(|i| i.to_string()),
+        &corp,
+        audit,
+        change.clone(),
+        mdns,
+        (Origin::Retry, Some(parent.id)),
+    )
+    .await?;
+    if mdns.len() <= CHUNK_SIZE {
+        // One upstream call: wait for it, so the new change page shows the result at once.
+        if let Err(e) = handle.await {
+            tracing::error!(change = %new_id, error = %e, "a one-chunk retry ended abnormally");
+        }
+    }
+    Ok(Redirect::to(&change_href(new_id)).into_response())
+}

@@ -1,0 +1,297 @@
+//! Views of change sets: the list, one change set's page, its progress and its lines (fragments
+//! the page includes and htmx swaps).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use uuid::Uuid;
+
+use crate::actions::ActionKind;
+use crate::paths;
+use crate::storage::changes::{ChangeLine, ChangeSet, ChangeState, LineState};
+use crate::views::Layout;
+use crate::views::actions::ResultFragment;
+
+/// Lines shown per page of a change set.
+pub const LINES_PAGE: u32 = 50;
+
+// ---- URLs: the views' names for the routes built by `crate::paths` ----------------------------
+
+/// `/changes`, with the list's filters.
+pub fn changes_href(state: Option<&str>, mine: bool, offset: u64) -> String {
+    paths::changes_page(state, mine, offset).into()
+}
+
+/// `/changes/{id}`.
+pub fn change_href(id: Uuid) -> String {
+    paths::change(id).into()
+}
+
+/// `/changes/{id}?part=lines…`: the lines fragment, filtered and paged.
+pub fn lines_href(id: Uuid, outcome: Option<LineState>, offset: u64) -> String {
+    paths::change_lines(id, outcome.map(|o| o.as_str()), offset).into()
+}
+
+/// `/changes/{id}/lines.csv`.
+pub fn lines_csv_href(id: Uuid) -> String {
+    paths::change_lines_csv(id).into()
+}
+
+/// `/changes/{id}/retry`.
+pub fn retry_href(id: Uuid) -> String {
+    paths::change_retry(id).into()
+}
+
+/// An action's label, or its slug when it is no longer in the catalogue.
+pub fn action_label(slug: &str) -> String {
+    ActionKind::from_slug(slug).map_or_else(|| slug.to_owned(), |k| k.label().to_owned())
+}
+
+fn when(t: time::OffsetDateTime) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    t.format(&fmt).unwrap_or_default()
+}
+
+// ---- the list ----------------------------------------------------------------------------------
+
+/// One row of `/changes`.
+#[derive(Debug, Clone)]
+pub struct ChangeRow {
+    pub href: String,
+    pub at: String,
+    pub user: String,
+    pub corp: String,
+    pub action: String,
+    pub summary: String,
+    pub selection: String,
+    pub state: &'static str,
+    pub state_label: &'static str,
+    pub total: i64,
+    pub changed: i64,
+    pub failed: i64,
+    pub unknown: i64,
+}
+
+impl ChangeRow {
+    pub fn new(c: &ChangeSet) -> Self {
+        Self {
+            href: change_href(c.id),
+            at: when(c.created_at),
+            user: c.user_name.clone().unwrap_or_else(|| c.subject.clone()),
+            corp: c.corp_id.clone(),
+            action: action_label(&c.action),
+            summary: c.summary.clone(),
+            selection: c.selection_text.clone(),
+            state: c.state.as_str(),
+            state_label: c.state.label(),
+            total: c.total_lines,
+            changed: c.changed,
+            failed: c.failed,
+            unknown: c.unknown,
+        }
+    }
+}
+
+/// A filter link.
+#[derive(Debug, Clone)]
+pub struct FilterLink {
+    pub label: String,
+    pub href: String,
+    pub current: bool,
+}
+
+/// `GET /changes`.
+#[derive(Template, WebTemplate, Debug)]
+#[template(path = "pages/changes.html")]
+pub struct ChangesPage {
+    pub layout: Layout,
+    pub rows: Vec<ChangeRow>,
+    pub states: Vec<FilterLink>,
+    pub mine: FilterLink,
+    pub total: u64,
+    pub prev_href: Option<String>,
+    pub next_href: Option<String>,
+}
+
+impl ChangesPage {
+    /// The state filter links (`None`: every state), keeping "mine".
+    pub fn state_links(current: Option<ChangeState>, mine: bool) -> Vec<FilterLink> {
+        let mut out = vec![FilterLink {
+            label: "All".into(),
+            href: changes_href(None, mine, 0),
+            current: current.is_none(),
+        }];
+        for s in [
+            ChangeState::Running,
+            ChangeState::Done,
+            ChangeState::DoneWithFailures,
+            ChangeState::Failed,
+            ChangeState::Cancelled,
+        ] {
+            out.push(FilterLink {
+                label: s.label().into(),
+                href: changes_href(Some(s.as_str()), mine, 0),
+                current: current == Some(s),
+            });
+        }
+        out
+    }
+}
+
+// ---- one change set ----------------------------------------------------------------------------
+
+/// The progress of a change set (polled by htmx while it runs) and, once finished, its result.
+#[derive(Template, WebTemplate, Debug, Clone)]
+#[template(path = "fragments/change_progress.html")]
+pub struct ProgressFragment {
+    pub href: String,
+    pub finished: bool,
+    pub state: &'static str,
+    pub state_label: &'static str,
+    pub total_lines: i64,
+    pub done_lines: i64,
+    pub percent: i64,
+    pub changed: i64,
+    pub problems: i64,
+    pub message: Option<String>,
+    pub result: Option<ResultFragment>,
+}
+
+impl ProgressFragment {
+    pub fn new(c: &ChangeSet, result: Option<ResultFragment>) -> Self {
+        let total = c.total_lines.max(1);
+        let finished = c.state.is_finished();
+        Self {
+            href: change_href(c.id),
+            finished,
+            state: c.state.as_str(),
+            state_label: c.state.label(),
+            total_lines: c.total_lines,
+            done_lines: c.done_lines(),
+            percent: (c.done_lines() * 100 / total).clamp(0, 100),
+            changed: c.changed,
+            problems: c.failed + c.unknown,
+            message: c.message.clone(),
+            result: if finished { result } else { None },
+        }
+    }
+}
+
+/// One line as shown.
+#[derive(Debug, Clone)]
+pub struct LineRow {
+    pub mdn: String,
+    pub before: String,
+    pub after: String,
+    pub outcome: &'static str,
+    pub message: String,
+}
+
+impl LineRow {
+    pub fn new(l: &ChangeLine) -> Self {
+        Self {
+            mdn: l.mdn.clone(),
+            before: l.before_value.clone().unwrap_or_else(|| "—".into()),
+            after: l.after_value.clone().unwrap_or_else(|| "—".into()),
+            outcome: l.outcome.as_str(),
+            message: l.message.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// The per-line results, filtered by outcome and paged (polled while the change runs).
+#[derive(Template, WebTemplate, Debug, Clone)]
+#[template(path = "fragments/change_lines.html")]
+pub struct LinesFragment {
+    /// Where the fragment reloads itself from while the change runs.
+    pub poll_href: Option<String>,
+    pub filters: Vec<FilterLink>,
+    pub rows: Vec<LineRow>,
+    pub from_n: u64,
+    pub to_n: u64,
+    pub matching: u64,
+    pub prev_href: Option<String>,
+    pub next_href: Option<String>,
+    pub csv_href: String,
+}
+
+impl LinesFragment {
+    pub fn new(
+        c: &ChangeSet,
+        outcome: Option<LineState>,
+        offset: u64,
+        lines: &[ChangeLine],
+    ) -> Self {
+        let count = |o: Option<LineState>| -> u64 {
+            let n = match o {
+                None => c.total_lines,
+                Some(LineState::Changed) => c.changed,
+                Some(LineState::Failed) => c.failed,
+                Some(LineState::Unknown) => c.unknown,
+                Some(LineState::Pending) => c.total_lines - c.done_lines(),
+            };
+            u64::try_from(n).unwrap_or_default()
+        };
+        let filters = [
+            (None, "All"),
+            (Some(LineState::Changed), "Changed"),
+            (Some(LineState::Failed), "Not changed"),
+            (Some(LineState::Unknown), "Unknown"),
+        ]
+        .into_iter()
+        .map(|(o, label)| FilterLink {
+            label: format!("{label} ({})", count(o)),
+            href: lines_href(c.id, o, 0),
+            current: o == outcome,
+        })
+        .collect();
+        let matching = count(outcome);
+        let page = u64::from(LINES_PAGE);
+        let shown = lines.len() as u64;
+        Self {
+            poll_href: (!c.state.is_finished()).then(|| lines_href(c.id, outcome, offset)),
+            filters,
+            rows: lines.iter().map(LineRow::new).collect(),
+            from_n: if shown == 0 { 0 } else { offset + 1 },
+            to_n: offset + shown,
+            matching,
+            prev_href: (offset > 0).then(|| lines_href(c.id, outcome, offset.saturating_sub(page))),
+            next_href: (offset + shown < matching && shown == page)
+                .then(|| lines_href(c.id, outcome, offset + page)),
+            csv_href: lines_csv_href(c.id),
+        }
+    }
+}
+
+/// `GET /changes/{id}`.
+#[derive(Template, WebTemplate, Debug)]
+#[template(path = "pages/change.html")]
+pub struct ChangePage {
+    pub layout: Layout,
+    pub id: String,
+    pub action: String,
+    pub summary: String,
+    pub selection: String,
+    pub corp: String,
+    pub user: String,
+    pub created: String,
+    pub finished: Option<String>,
+    pub origin: &'static str,
+    pub parent_href: Option<String>,
+    pub csrf: String,
+    /// The retry form, when the policy allows it and lines failed or are unknown.
+    pub retry_href: Option<String>,
+    /// Lines with an unknown outcome (the retry form offers them separately).
+    pub unknown: i64,
+    pub progress: ProgressFragment,
+    pub lines: LinesFragment,
+}
+
+impl ChangePage {
+    pub fn header(c: &ChangeSet) -> (String, String, Option<String>) {
+        (
+            c.user_name.clone().unwrap_or_else(|| c.subject.clone()),
+            when(c.created_at),
+            c.finished_at.map(when),
+        )
+    }
+}
