@@ -10,7 +10,8 @@ use std::time::Duration;
 use reqwest::cookie::{CookieStore, Jar};
 use sentinel_console::config::{Config, IdentityConfig, OAuthConfig};
 use sentinel_console::simulator::{RecordedRequest, SimConfig, Simulator};
-use sentinel_console::startup::{AppState, Application};
+use sentinel_console::startup::Application;
+use sentinel_console::state::AppState;
 use url::Url;
 
 // ---- simulator ---------------------------------------------------------------------------------
