@@ -17,7 +17,7 @@ use crate::actions::form::{self, Change, FieldErrors, RawForm, Target};
 use crate::actions::run::{self, AuditContext, Outcome};
 use crate::actions::{ActionKind, CHUNK_SIZE, jobs, limit, preview};
 use crate::auth::CurrentUser;
-use crate::domain::{CorpId, Imei, Mdn};
+use crate::domain::{CorpId, Imei, Mdn, Via};
 use crate::error::AppError;
 use crate::middleware::REQUEST_ID;
 use crate::policy::Operation;
@@ -49,6 +49,19 @@ fn smartspot_kind() -> Result<ActionKind, AppError> {
 
 fn list_href(corp: &CorpId) -> String {
     format!("/devices/{}", url_segment(corp.as_str()))
+}
+
+/// Where the form, preview and result lead back to: the list, or the portal's card of the line.
+fn back_href(corp: &CorpId, target: &Target, via: Option<Via>) -> String {
+    match via {
+        Some(Via::Portal) => crate::views::portal::return_href(corp, target),
+        None => list_href(corp),
+    }
+}
+
+/// The form field `via` (a portal form posts `via=portal`), parsed at the edge.
+fn via_of(form: &RawForm) -> Result<Option<Via>, AppError> {
+    Ok(Via::parse(form.first("via"))?)
 }
 
 /// "Select all matching" from the list: row boxes left unticked on the page become exclusions.
@@ -144,6 +157,7 @@ async fn choices_for(
 }
 
 /// The form page with the choices it needs.
+#[allow(clippy::too_many_arguments)]
 async fn form_page(
     state: &AppState,
     user: &CurrentUser,
@@ -152,6 +166,7 @@ async fn form_page(
     target: &Target,
     values: RawForm,
     errors: FieldErrors,
+    via: Option<Via>,
 ) -> Result<ActionFormPage, AppError> {
     let choices = choices_for(state, user, corp, kind).await?;
     Ok(ActionFormPage::new(
@@ -161,13 +176,22 @@ async fn form_page(
             csrf: &user.csrf,
             corp,
             target: target.describe(),
-            hidden: target.to_pairs(),
+            hidden: hidden_pairs(target, via),
             values: &values,
             errors: &errors,
             choices: &choices,
-            back_href: list_href(corp),
+            back_href: back_href(corp, target, via),
         },
     ))
+}
+
+/// The form's hidden fields: the selection, and where the change is made from.
+fn hidden_pairs(target: &Target, via: Option<Via>) -> Vec<(String, String)> {
+    let mut pairs = target.to_pairs();
+    if let Some(v) = via {
+        pairs.push(("via".into(), v.as_str().into()));
+    }
+    pairs
 }
 
 /// Scope check for the target's size (SmartSpot: several devices use `-multi`).
@@ -224,6 +248,7 @@ async fn form_for_selection(
     if kind.selection() == Selection::Imeis {
         form = imeis_from_lines(state, user, &corp, form).await?;
     }
+    let via = via_of(&form)?;
     let target = form::parse_target(kind, &form)?;
     check_op(user, &corp, kind, &target)?;
     // A new form starts from the action's defaults (the single-device SmartSpot page pre-fills from Sentinel).
@@ -242,6 +267,7 @@ async fn form_for_selection(
         &target,
         values,
         FieldErrors::default(),
+        via,
     )
     .await?;
     Ok(page.into_response())
@@ -252,10 +278,13 @@ pub async fn smartspot(
     State(state): State<AppState>,
     user: CurrentUser,
     Path((corp, imei)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let corp = CorpId::parse(&corp)?;
     user.principal
         .check(Operation::GetSmartspotSettings, &corp)?;
+    // `?via=portal`: opened from the portal's card, which the form leads back to.
+    let via = via_of(&RawForm::parse(raw.unwrap_or_default().as_bytes())?)?;
     let imei = Imei::parse(&imei)?;
     let s = state
         .upstream
@@ -288,11 +317,11 @@ pub async fn smartspot(
             csrf: &user.csrf,
             corp: &corp,
             target: format!("SmartSpot {imei}"),
-            hidden: target.to_pairs(),
+            hidden: hidden_pairs(&target, via),
             values: &RawForm::from_pairs(pairs),
             errors: &FieldErrors::default(),
             choices: &FieldChoices::default(),
-            back_href: list_href(&corp),
+            back_href: back_href(&corp, &target, via),
         },
     );
     Ok(page.into_response())
@@ -320,6 +349,7 @@ pub async fn submit(
     // The scope table first: a forbidden change never reaches the upstream, not even as a preview read.
     user.principal.check(kind.operation(), &corp)?;
     let form = RawForm::parse(&body)?;
+    let via = via_of(&form)?;
     let target = form::parse_target(kind, &form)?;
     check_op(&user, &corp, kind, &target)?;
 
@@ -346,7 +376,7 @@ pub async fn submit(
         Ok(c) => c,
         Err(errors) => {
             let values = RawForm::from_pairs(form.echo_pairs());
-            let page = form_page(&state, &user, &corp, kind, &target, values, errors).await?;
+            let page = form_page(&state, &user, &corp, kind, &target, values, errors, via).await?;
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
@@ -364,7 +394,17 @@ pub async fn submit(
             StatusCode::OK
         };
         let page = preview_page(
-            &state, &user, &session, &corp, kind, &target, &change, &form, password, message,
+            &state,
+            &user,
+            &session,
+            &corp,
+            kind,
+            &target,
+            &change,
+            &form,
+            password,
+            message,
+            back_href(&corp, &target, via),
         )
         .await?;
         return Ok((status, page).into_response());
@@ -385,7 +425,8 @@ pub async fn submit(
         kind,
         request_id(&headers),
         client_request_id.map(|axum::Extension(c)| c.0),
-    );
+    )
+    .via(via);
 
     if let Target::Lines(mdns) = &target {
         if mdns.len() > CHUNK_SIZE {
@@ -418,6 +459,11 @@ pub async fn submit(
         None,
     );
     run::write_audit(&state, &rec).await;
+    let mut result = ResultFragment::new(&outcome, &corp);
+    if via == Some(Via::Portal) {
+        result.back_href = back_href(&corp, &target, via);
+        result.back_label = "Back to the line";
+    }
     let page = ResultPage {
         layout: Layout::signed_in(
             format!("{}: result", kind.label()),
@@ -428,7 +474,7 @@ pub async fn submit(
         label: kind.label(),
         summary: change.summary(),
         target: target.describe(),
-        result: ResultFragment::new(&outcome, &corp),
+        result,
     };
     Ok((outcome.http_status(), page).into_response())
 }
@@ -445,6 +491,7 @@ async fn preview_page(
     form: &RawForm,
     password: Option<String>,
     message: Option<String>,
+    back_href: String,
 ) -> Result<PreviewPage, AppError> {
     let p = preview::build(
         state,
@@ -476,7 +523,7 @@ async fn preview_page(
         summary: change.summary(),
         target: target.describe(),
         post_href: crate::views::actions::action_href(corp, kind),
-        back_href: list_href(corp),
+        back_href,
         csrf: user.csrf.clone(),
         count: n,
         lines: p.lines,

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod devices;
 pub mod export;
 pub mod ops;
+pub mod portal;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -35,6 +36,8 @@ pub fn router() -> Router<AppState> {
             get(actions::smartspot),
         )
         .route("/jobs/{id}", get(actions::job))
+        .route("/portal", get(portal::page))
+        .route("/portal/{corp_id}/{mdn}", get(portal::card_page))
         .route("/audit", get(audit::page))
         .route("/audit.csv", get(audit::csv))
         .route("/healthz", get(ops::healthz))

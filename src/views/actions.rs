@@ -378,6 +378,8 @@ pub struct ResultFragment {
     pub unknown_all: bool,
     pub error: Option<String>,
     pub back_href: String,
+    /// The words of the way back ("Back to the list", or to the portal's line).
+    pub back_label: &'static str,
     pub audit_href: String,
     /// The device group, so the browser forgets the selection this change used.
     pub corp: String,
@@ -419,6 +421,7 @@ impl ResultFragment {
             error: o.error.clone(),
             corp: corp.to_string(),
             back_href: format!("/devices/{}", url_segment(corp.as_str())),
+            back_label: "Back to the list",
             audit_href: format!(
                 "/audit?corpId={}",
                 url::form_urlencoded::byte_serialize(corp.as_str().as_bytes()).collect::<String>()

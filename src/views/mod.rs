@@ -5,6 +5,7 @@ pub mod actions;
 pub mod audit;
 pub mod devices;
 pub mod export;
+pub mod portal;
 
 use askama::Template;
 use askama_web::WebTemplate;

@@ -15,6 +15,7 @@ mod job_scale;
 mod large_group;
 mod metrics;
 mod multi_instance;
+mod portal;
 mod proptest_parsers;
 mod scope_matrix;
 mod simulator_conformance;
