@@ -7,6 +7,7 @@ mod audit;
 mod auth_flow;
 mod auth_hardening;
 mod browser;
+mod browser_portal;
 mod compression;
 mod devices;
 mod export;
