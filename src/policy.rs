@@ -355,6 +355,12 @@ impl Principal {
                 .all(|r| matches!(r, Role::Readonly | Role::OrgMediaCenter))
     }
 
+    /// Does `GET /` send this user to the portal? Portal users whose token names their device groups
+    /// (without them the portal cannot search, and the picker's typed device group is their way in).
+    pub fn lands_on_portal(&self) -> bool {
+        self.is_portal_user() && self.corp_ids.is_some()
+    }
+
     /// The device groups a portal look-up searches: every group the token names that the user may list.
     /// `None` when the token names none (the console cannot tell which groups are theirs).
     pub fn portal_groups(&self) -> Option<Vec<CorpId>> {
@@ -495,7 +501,9 @@ mod tests {
         let ro = p(&[Role::Readonly]).portal_actions(&corp, true);
         assert!(!ro.mdn_custom_field && !ro.smartspot_settings && ro.smartspot_read);
         assert_eq!(media.portal_groups(), None);
+        assert!(!media.lands_on_portal());
         media.corp_ids = Some(vec![corp.clone()]);
+        assert!(media.lands_on_portal());
         assert_eq!(media.portal_groups(), Some(vec![corp]));
     }
 

@@ -264,7 +264,7 @@ async fn a_clients_request_id_is_kept_apart_from_the_consoles() {
     assert!(lines.next().unwrap().ends_with(",client_request_id,via"));
     let row = lines.next().unwrap();
     assert!(
-        row.ends_with(",client-chosen-42") && row.contains(&ours),
+        row.ends_with(",client-chosen-42,") && row.contains(&ours),
         "{row}"
     );
 }
