@@ -591,3 +591,28 @@ mod tests {
         assert!(CorpId::parse("a/b").is_err());
     }
 }
+
+/// Where a change was made from, as the audit log marks it: absent for the admin console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// The self-service portal (its forms post `via=portal`).
+    Portal,
+}
+
+impl Via {
+    /// The form field `via`: absent or empty is the console itself; anything but `portal` is refused.
+    pub fn parse(s: Option<&str>) -> Result<Option<Self>, ParseError> {
+        match s.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some("portal") => Ok(Some(Via::Portal)),
+            Some(_) => Err(bad("The field “via” may only be “portal”.")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Portal => "portal",
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //! - [`state`]: [`state::AppState`], shared by every handler
 //! - [`domain`]: newtypes parsed at the edge
 //! - [`policy`]: the one scope table
+//! - [`portal`]: the self-service portal's look-up (identifiers typed or scanned)
 //! - [`upstream`]: the Sentinel API client and its wire types
 //! - [`auth`]: sign-in, sessions, token refresh, CSRF
 //! - [`routes`]: HTTP handlers, one module per area
@@ -38,6 +39,7 @@ pub mod outcome;
 pub mod overview;
 pub mod paths;
 pub mod policy;
+pub mod portal;
 pub mod routes;
 pub mod simulator;
 pub mod startup;

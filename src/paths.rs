@@ -391,6 +391,16 @@ pub fn portal(q: &str) -> Href {
     Href::with_query("/portal".into(), (!q.is_empty()).then_some(("q", q)))
 }
 
+/// `GET /portal/{corpId}/{mdn}`: one line's card in the portal.
+pub fn portal_card(corp: &CorpId, mdn: impl fmt::Display) -> Href {
+    Href(format!("/portal/{}/{}", seg(corp.as_str()), seg(mdn)))
+}
+
+/// `GET /devices/{corpId}/smartspot/{imei}?via=portal`: SmartSpot settings opened from the portal.
+pub fn smartspot_via_portal(corp: &CorpId, imei: impl fmt::Display) -> Href {
+    Href::with_query(smartspot(corp, imei).0, [("via", "portal")])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

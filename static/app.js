@@ -267,6 +267,35 @@
   }
   document.addEventListener("htmx:afterSettle", syncAll);
   document.addEventListener("DOMContentLoaded", syncAll);
+
+  // (e) On a narrow screen the selection bar keeps to one line: its choices stay folded until asked for,
+  // also after htmx replaces the bar (the user's last choice is kept for this page).
+  var NARROW = "(max-width: 760px)";
+  var barOpen = null;
+  function foldBar() {
+    if (!window.matchMedia || !window.matchMedia(NARROW).matches) return;
+    var bars = document.querySelectorAll("details.selection-more");
+    for (var i = 0; i < bars.length; i++) bars[i].open = barOpen === true;
+  }
+  document.addEventListener("click", function (evt) {
+    var t = evt.target;
+    var summary = t instanceof Element ? t.closest("details.selection-more > summary") : null;
+    if (summary && summary.parentElement) barOpen = !summary.parentElement.open;
+  });
+  document.addEventListener("htmx:afterSettle", foldBar);
+  document.addEventListener("DOMContentLoaded", foldBar);
+
+  // (f) The portal's look-up box: after a look-up its text is selected, so the next barcode scanned (or
+  // typed) replaces it; focus never leaves the box.
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var el = evt.target;
+    if (!(el instanceof Element) || !(el.id === "portal-search" || el.closest("#portal-results"))) return;
+    var box = document.getElementById("portal-q");
+    if (box instanceof HTMLInputElement) {
+      box.focus();
+      box.select();
+    }
+  });
   // Back/forward from an action form may restore the page from cache: re-read the memory.
   window.addEventListener("pageshow", function (evt) { if (evt.persisted) syncAll(); });
 })();

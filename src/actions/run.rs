@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::ActionKind;
 use super::catalog::Call;
 use super::form::{Change, Target};
-use crate::domain::CorpId;
+use crate::domain::{CorpId, Via};
 use crate::error::AppError;
 use crate::outcome::ChangeResult;
 use crate::policy::Principal;
@@ -233,6 +233,9 @@ pub struct AuditContext {
     pub roles: String,
     pub corp_id: String,
     pub action: ActionKind,
+    /// Where the change was made from (the portal); jobs written before it existed have none.
+    #[serde(default)]
+    pub via: Option<Via>,
 }
 
 impl AuditContext {
@@ -251,7 +254,14 @@ impl AuditContext {
             roles: user.roles_label(),
             corp_id: corp.to_string(),
             action,
+            via: None,
         }
+    }
+
+    /// The same context, marked as made from `via` (the portal).
+    pub fn via(mut self, via: Option<Via>) -> Self {
+        self.via = via;
+        self
     }
 
     /// The audit record of a finished change.
@@ -284,6 +294,7 @@ impl AuditContext {
             upstream_status: o.upstream_status.map(i32::from),
             result: o.audit_result(),
             job_id,
+            via: self.via.map(|v| v.as_str().to_owned()),
         }
     }
 }

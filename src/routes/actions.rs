@@ -18,7 +18,7 @@ use crate::actions::form::{self, Change, FieldErrors, RawForm, Target};
 use crate::actions::run::AuditContext;
 use crate::actions::{ActionKind, CHUNK_SIZE, changeset, jobs, limit, preview};
 use crate::auth::CurrentUser;
-use crate::domain::{CorpId, Imei, Mdn};
+use crate::domain::{CorpId, Imei, Mdn, Via};
 use crate::error::AppError;
 use crate::middleware::REQUEST_ID;
 use crate::paths;
@@ -41,6 +41,19 @@ fn smartspot_kind() -> Result<ActionKind, AppError> {
     ActionKind::all()
         .find(|k| k.selection() == Selection::Imeis)
         .ok_or_else(|| AppError::NotFound("SmartSpot settings are not available.".into()))
+}
+
+/// Where the form and preview lead back to: the list, or the portal's card of the line.
+fn back_href(corp: &CorpId, target: &Target, via: Option<Via>) -> String {
+    match via {
+        Some(Via::Portal) => crate::views::portal::return_href(corp, target),
+        None => paths::group(corp).into(),
+    }
+}
+
+/// The form field `via` (a portal form posts `via=portal`), parsed at the edge.
+fn via_of(form: &RawForm) -> Result<Option<Via>, AppError> {
+    Ok(Via::parse(form.first("via"))?)
 }
 
 /// "Select all matching" from the list: row boxes left unticked on the page become exclusions.
@@ -136,6 +149,7 @@ async fn choices_for(
 }
 
 /// The form page with the choices it needs.
+#[allow(clippy::too_many_arguments)]
 async fn form_page(
     state: &AppState,
     user: &CurrentUser,
@@ -144,6 +158,7 @@ async fn form_page(
     target: &Target,
     values: RawForm,
     errors: FieldErrors,
+    via: Option<Via>,
 ) -> Result<ActionFormPage, AppError> {
     let choices = choices_for(state, user, corp, kind).await?;
     Ok(ActionFormPage::new(
@@ -153,13 +168,22 @@ async fn form_page(
             csrf: &user.csrf,
             corp,
             target: target.describe(),
-            hidden: target.to_pairs(),
+            hidden: hidden_pairs(target, via),
             values: &values,
             errors: &errors,
             choices: &choices,
-            back_href: paths::group(corp).into(),
+            back_href: back_href(corp, target, via),
         },
     ))
+}
+
+/// The form's hidden fields: the selection, and where the change is made from.
+fn hidden_pairs(target: &Target, via: Option<Via>) -> Vec<(String, String)> {
+    let mut pairs = target.to_pairs();
+    if let Some(v) = via {
+        pairs.push(("via".into(), v.as_str().into()));
+    }
+    pairs
 }
 
 /// Scope check for the target's size (SmartSpot: several devices use `-multi`).
@@ -216,6 +240,7 @@ async fn form_for_selection(
     if kind.selection() == Selection::Imeis {
         form = imeis_from_lines(state, user, &corp, form).await?;
     }
+    let via = via_of(&form)?;
     let target = form::parse_target(kind, &form)?;
     check_op(user, &corp, kind, &target)?;
     // A new form starts from the action's defaults (the single-device SmartSpot page pre-fills from Sentinel).
@@ -234,6 +259,7 @@ async fn form_for_selection(
         &target,
         values,
         FieldErrors::default(),
+        via,
     )
     .await?;
     Ok(page.into_response())
@@ -244,10 +270,13 @@ pub async fn smartspot(
     State(state): State<AppState>,
     user: CurrentUser,
     Path((corp, imei)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let corp = CorpId::parse(&corp)?;
     user.principal
         .check(Operation::GetSmartspotSettings, &corp)?;
+    // `?via=portal`: opened from the portal's card, which the form leads back to.
+    let via = via_of(&RawForm::parse(raw.unwrap_or_default().as_bytes())?)?;
     let imei = Imei::parse(&imei)?;
     let s = state
         .upstream
@@ -280,11 +309,11 @@ pub async fn smartspot(
             csrf: &user.csrf,
             corp: &corp,
             target: format!("SmartSpot {imei}"),
-            hidden: target.to_pairs(),
+            hidden: hidden_pairs(&target, via),
             values: &RawForm::from_pairs(pairs),
             errors: &FieldErrors::default(),
             choices: &FieldChoices::default(),
-            back_href: paths::group(&corp).into(),
+            back_href: back_href(&corp, &target, via),
         },
     );
     Ok(page.into_response())
@@ -312,6 +341,7 @@ pub async fn submit(
     // The scope table first: a forbidden change never reaches the upstream, not even as a preview read.
     user.principal.check(kind.operation(), &corp)?;
     let form = RawForm::parse(&body)?;
+    let via = via_of(&form)?;
     let target = form::parse_target(kind, &form)?;
     check_op(&user, &corp, kind, &target)?;
 
@@ -338,7 +368,7 @@ pub async fn submit(
         Ok(c) => c,
         Err(errors) => {
             let values = RawForm::from_pairs(form.echo_pairs());
-            let page = form_page(&state, &user, &corp, kind, &target, values, errors).await?;
+            let page = form_page(&state, &user, &corp, kind, &target, values, errors, via).await?;
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
@@ -356,7 +386,17 @@ pub async fn submit(
             StatusCode::OK
         };
         let page = preview_page(
-            &state, &user, &session, &corp, kind, &target, &change, &form, password, message,
+            &state,
+            &user,
+            &session,
+            &corp,
+            kind,
+            &target,
+            &change,
+            &form,
+            password,
+            message,
+            back_href(&corp, &target, via),
         )
         .await?;
         return Ok((status, page).into_response());
@@ -377,7 +417,8 @@ pub async fn submit(
         kind,
         request_id(&headers),
         client_request_id.map(|axum::Extension(c)| c.0),
-    );
+    )
+    .via(via);
 
     // Every confirmed change is a change set, stored before anything is sent.
     let id = match &target {
@@ -421,6 +462,7 @@ async fn preview_page(
     form: &RawForm,
     password: Option<String>,
     message: Option<String>,
+    back_href: String,
 ) -> Result<PreviewPage, AppError> {
     let p = preview::build(
         state,
@@ -452,7 +494,7 @@ async fn preview_page(
         summary: change.summary(),
         target: target.describe(),
         post_href: paths::action(corp, kind).into(),
-        back_href: paths::group(corp).into(),
+        back_href,
         csrf: user.csrf.clone(),
         count: n,
         lines: p.lines,

@@ -29,8 +29,12 @@ pub fn parse_query<T: serde::de::DeserializeOwned + Default>(
     }
 }
 
-/// `GET /`: the user's device group, or a picker when there are several (or none known).
+/// `GET /`: the portal for self-service users; else the user's device group, or a picker when there
+/// are several (or none known).
 pub async fn home(user: CurrentUser) -> Result<Response, AppError> {
+    if user.principal.lands_on_portal() {
+        return Ok(Redirect::to(&crate::views::portal::portal_href()).into_response());
+    }
     let groups = user.principal.corp_ids.clone().unwrap_or_default();
     if groups.len() == 1 {
         return Ok(Redirect::to(paths::group(&groups[0]).as_str()).into_response());

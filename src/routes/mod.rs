@@ -7,6 +7,7 @@ pub mod devices;
 pub mod export;
 pub mod ops;
 pub mod overview;
+pub mod portal;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -47,6 +48,8 @@ pub fn router() -> Router<AppState> {
         .route("/changes/{id}", get(changes::page))
         .route("/changes/{id}/lines.csv", get(changes::lines_csv))
         .route("/changes/{id}/retry", post(changes::retry))
+        .route("/portal", get(portal::page))
+        .route("/portal/{corp_id}/{mdn}", get(portal::card_page))
         .route("/audit", get(audit::page))
         .route("/audit.csv", get(audit::csv))
         .route("/healthz", get(ops::healthz))

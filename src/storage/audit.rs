@@ -33,6 +33,8 @@ pub struct NewAuditRecord {
     /// Per line: `{"failed":[{"mdn":..,"reason":..}],"unknown":[mdn]}`.
     pub result: Value,
     pub job_id: Option<String>,
+    /// Where the change was made from (`portal`); `None`: the admin console.
+    pub via: Option<String>,
 }
 
 /// A stored record; `at` is when it was written (UTC).
@@ -59,6 +61,7 @@ pub struct AuditRecord {
     pub upstream_status: Option<i32>,
     pub result: Value,
     pub job_id: Option<String>,
+    pub via: Option<String>,
 }
 
 /// Which records to show. Empty strings count as "no filter"; `from`/`to` are inclusive UTC days.
@@ -99,8 +102,8 @@ macro_rules! audit_insert_query {
         sqlx::query_scalar::<_, i64>(
             "INSERT INTO audit_log (at, request_id, subject, user_name, roles, corp_id, action, selection, \
              fields, line_count, updated, failed, unknown, outcome, upstream_status, result, job_id, \
-             client_request_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             client_request_id, via) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
              RETURNING id",
         )
         .bind($at)
@@ -121,12 +124,13 @@ macro_rules! audit_insert_query {
         .bind(r.result.to_string())
         .bind(&r.job_id)
         .bind(&r.client_request_id)
+        .bind(&r.via)
     }};
 }
 pub(super) use audit_insert_query;
 
 const COLUMNS: &str = "id, at, request_id, subject, user_name, roles, corp_id, action, selection, fields, \
-     line_count, updated, failed, unknown, outcome, upstream_status, result, job_id, client_request_id";
+     line_count, updated, failed, unknown, outcome, upstream_status, result, job_id, client_request_id, via";
 
 /// Rows fetched per round trip while streaming the whole log.
 const STREAM_PAGE: usize = 500;
@@ -152,6 +156,7 @@ struct AuditRow {
     upstream_status: Option<i32>,
     result: String,
     job_id: Option<String>,
+    via: Option<String>,
 }
 
 impl TryFrom<AuditRow> for AuditRecord {
@@ -180,6 +185,7 @@ impl TryFrom<AuditRow> for AuditRecord {
             upstream_status: r.upstream_status,
             result: parse_json(&r.result)?,
             job_id: r.job_id,
+            via: r.via,
         })
     }
 }
@@ -356,13 +362,13 @@ impl Db {
 /// The CSV header line (CRLF-terminated, like every row).
 pub fn audit_csv_header() -> &'static str {
     "id,at,request_id,subject,user_name,roles,corp_id,action,selection,fields,line_count,updated,failed,\
-     unknown,outcome,upstream_status,result,job_id,client_request_id\r\n"
+     unknown,outcome,upstream_status,result,job_id,client_request_id,via\r\n"
 }
 
 /// One record as a CSV line (RFC 4180, CRLF-terminated), safe to open in a spreadsheet.
 pub fn audit_csv_row(r: &AuditRecord) -> String {
     let at = time::format_description::well_known::Rfc3339;
-    let cells: [String; 19] = [
+    let cells: [String; 20] = [
         r.id.to_string(),
         r.at.format(&at).unwrap_or_default(),
         r.request_id.clone().unwrap_or_default(),
@@ -382,6 +388,7 @@ pub fn audit_csv_row(r: &AuditRecord) -> String {
         r.result.to_string(),
         r.job_id.clone().unwrap_or_default(),
         r.client_request_id.clone().unwrap_or_default(),
+        r.via.clone().unwrap_or_default(),
     ];
     crate::csv::write_row(cells.iter().map(String::as_str))
 }

@@ -371,6 +371,8 @@ pub struct ResultFragment {
     pub unknown_count: u64,
     pub error: Option<String>,
     pub back_href: String,
+    /// The words of the way back ("Back to the list", or to the portal's line).
+    pub back_label: &'static str,
     pub audit_href: String,
     /// The device group, so the browser forgets the selection this change used.
     pub corp: String,
@@ -414,6 +416,7 @@ impl ResultFragment {
             error: o.error.clone(),
             corp: corp.to_string(),
             back_href: crate::paths::group(corp).into(),
+            back_label: "Back to the list",
             audit_href: crate::paths::audit_of_group(corp).into(),
         }
     }

@@ -26,6 +26,8 @@ pub struct AuditRow {
     pub upstream_status: String,
     pub request_id: String,
     pub job_href: Option<Href>,
+    /// "portal" for a change made from the self-service portal; empty for the admin console.
+    pub via: String,
 }
 
 fn short_selection(v: &serde_json::Value) -> String {
@@ -73,6 +75,7 @@ impl From<&AuditRecord> for AuditRow {
             upstream_status: r.upstream_status.map(|s| s.to_string()).unwrap_or_default(),
             request_id: r.request_id.clone().unwrap_or_default(),
             job_href: r.job_id.as_ref().map(paths::change),
+            via: r.via.clone().unwrap_or_default(),
         }
     }
 }

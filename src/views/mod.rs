@@ -8,6 +8,7 @@ pub mod chart;
 pub mod devices;
 pub mod export;
 pub mod overview;
+pub mod portal;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -69,6 +70,9 @@ impl Layout {
     /// The header's links (see [`crate::paths`]).
     pub fn home_href(&self) -> crate::paths::Href {
         crate::paths::home()
+    }
+    pub fn portal_href(&self) -> crate::paths::Href {
+        crate::paths::portal("")
     }
     pub fn changes_href(&self) -> crate::paths::Href {
         crate::paths::changes(None, false)

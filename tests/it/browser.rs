@@ -20,7 +20,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long any one step may take before the test gives up (htmx debounce + a cold SQLite + a slow CI box).
 const STEP: Duration = Duration::from_secs(20);
 
-type Step<T> = Result<T, String>;
+pub(crate) type Step<T> = Result<T, String>;
 
 /// A chromedriver child process and the browser profile it uses; both go away on drop.
 struct Driver {
@@ -130,7 +130,7 @@ fn free_port() -> u16 {
 }
 
 /// Polls `check` until it yields `Some`, or fails with `what` after [`STEP`].
-async fn wait_until<T, F, Fut>(what: &str, mut check: F) -> Step<T>
+pub(crate) async fn wait_until<T, F, Fut>(what: &str, mut check: F) -> Step<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Step<Option<T>>>,
@@ -152,13 +152,13 @@ where
 }
 
 /// Runs a script in the page and returns its result.
-async fn js(c: &Client, script: &str) -> Step<Value> {
+pub(crate) async fn js(c: &Client, script: &str) -> Step<Value> {
     c.execute(script, vec![])
         .await
         .map_err(|e| format!("script failed: {e}"))
 }
 
-async fn url(c: &Client) -> Step<url::Url> {
+pub(crate) async fn url(c: &Client) -> Step<url::Url> {
     c.current_url()
         .await
         .map_err(|e| format!("current url: {e}"))
@@ -169,7 +169,7 @@ async fn url_has(c: &Client, needle: &str) -> Step<Option<url::Url>> {
     Ok(u.as_str().contains(needle).then_some(u))
 }
 
-async fn click(c: &Client, css: &str) -> Step<()> {
+pub(crate) async fn click(c: &Client, css: &str) -> Step<()> {
     let el = c
         .wait()
         .at_most(STEP)
@@ -190,7 +190,7 @@ async fn rows(c: &Client) -> Step<Vec<String>> {
 }
 
 /// The text of every element matching `css`.
-async fn texts(c: &Client, css: &str) -> Step<Vec<String>> {
+pub(crate) async fn texts(c: &Client, css: &str) -> Step<Vec<String>> {
     let script = format!(
         "return Array.from(document.querySelectorAll({})).map(e => e.textContent.trim());",
         json!(css)
@@ -199,7 +199,7 @@ async fn texts(c: &Client, css: &str) -> Step<Vec<String>> {
 }
 
 /// The trimmed text of the first element matching `css`, if any.
-async fn text(c: &Client, css: &str) -> Step<Option<String>> {
+pub(crate) async fn text(c: &Client, css: &str) -> Step<Option<String>> {
     Ok(texts(c, css).await?.into_iter().next())
 }
 
@@ -274,7 +274,7 @@ async fn console_errors(driver: &Driver, c: &Client) -> Option<Vec<String>> {
     )
 }
 
-fn artifact(name: &str) -> PathBuf {
+pub(crate) fn artifact(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
     let _ = std::fs::create_dir_all(&dir);
     dir.join(name)
@@ -502,7 +502,7 @@ fn browser_lock() -> &'static tokio::sync::Mutex<()> {
 }
 
 /// Whether Chromium and chromedriver are here; under `CI` their absence is a failure.
-fn have_browser() -> bool {
+pub(crate) fn have_browser() -> bool {
     let have = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
     if !have {
         if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
@@ -515,7 +515,7 @@ fn have_browser() -> bool {
 
 /// Runs `scenario` in a fresh browser (own profile, no cookies) and fails with the page, a screenshot and
 /// the browser console's errors when it fails.
-async fn in_browser<F, Fut>(name: &str, scenario: F)
+pub(crate) async fn in_browser<F, Fut>(name: &str, scenario: F)
 where
     F: FnOnce(Client, PathBuf) -> Fut,
     Fut: Future<Output = Step<()>>,
@@ -574,7 +574,7 @@ where
 const CORP: &str = "NORTHSTAR-ISD";
 
 /// Opens the group's list, signs in as `user` through the demo identity provider and waits for 25 rows.
-async fn sign_in_to_list(c: &Client, base: &str, user: &str) -> Step<()> {
+pub(crate) async fn sign_in_to_list(c: &Client, base: &str, user: &str) -> Step<()> {
     c.goto(&format!("{base}/devices/{CORP}"))
         .await
         .map_err(|e| format!("open the list: {e}"))?;

@@ -314,9 +314,10 @@ impl Session {
         self.page_csrf("/").await
     }
 
-    /// The CSRF token of the page at `path`.
+    /// The CSRF token of the page at `path` (after its redirects: `/` sends portal users to `/portal`).
     pub async fn page_csrf(&self, path: &str) -> String {
-        extract_meta_csrf(&self.get_text(path).await).expect("csrf meta tag")
+        let page = self.follow(self.get(path).await).await;
+        extract_meta_csrf(&page.text().await.expect("body")).expect("csrf meta tag")
     }
 
     /// The `Cookie` header this browser sends to its console (for hand-written requests).

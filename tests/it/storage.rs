@@ -70,6 +70,7 @@ fn record(subject: &str, action: &str, corp: &str) -> NewAuditRecord {
     NewAuditRecord {
         request_id: Some(format!("req-{}", Uuid::new_v4())),
         client_request_id: None,
+        via: None,
         subject: subject.into(),
         user_name: Some(format!("{subject} name")),
         roles: "org_tech".into(),
@@ -388,7 +389,7 @@ fn csv_quotes_and_defuses_formulas() {
     let header = audit_csv_header();
     assert!(header.ends_with("\r\n"));
     let columns = header.trim_end().split(',').count();
-    assert_eq!(columns, 19);
+    assert_eq!(columns, 20);
 
     let rec = AuditRecord {
         id: 7,
@@ -410,6 +411,7 @@ fn csv_quotes_and_defuses_formulas() {
         upstream_status: Some(200),
         result: json!({"failed": [], "unknown": []}),
         job_id: None,
+        via: Some("portal".into()),
     };
     let row = audit_csv_row(&rec);
     assert!(row.ends_with("\r\n"));
@@ -417,7 +419,7 @@ fn csv_quotes_and_defuses_formulas() {
         row,
         "7,2024-05-01T12:30:00Z,,'=cmd|' /C calc'!A0,\"Smith, Jo\",org_tech org_super,CORP-A,nickname,\
          \"{\"\"mdns\"\":[\"\"5551230001\"\"]}\",\"{\"\"nickname\"\":\"\"@evil\"\"}\",1,1,0,0,ok,200,\
-         \"{\"\"failed\"\":[],\"\"unknown\"\":[]}\",,'=client\r\n"
+         \"{\"\"failed\"\":[],\"\"unknown\"\":[]}\",,'=client,portal\r\n"
     );
 }
 

@@ -1,0 +1,253 @@
+//! The self-service portal: `GET /portal?q=…` looks a line up in every device group the user may open; `GET /portal/{corpId}/{mdn}` is one line's card.
+//!
+//! One exact match (or one line found at all) shows its card in place; several show a short list
+//! whose entries open the card route. Direct changes post to the action pipeline with `via=portal`.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+
+use crate::auth::CurrentUser;
+use crate::domain::{CorpId, Imei, ListQuery, Mdn, SearchValue};
+use crate::error::AppError;
+use crate::policy::Operation;
+use crate::portal::{LookupTerm, MAX_MATCHES, exact_match, prefer_exact};
+use crate::state::AppState;
+use crate::upstream::wire::Device;
+use crate::upstream::{ListParams, UpstreamError};
+use crate::views::Layout;
+use crate::views::portal::{CardInput, LineCard, MatchRow, PortalPage, PortalResults, portal_href};
+
+use super::devices::parse_query;
+use crate::htmx::{VaryHx, WantsFragment};
+
+/// Device groups searched at once for one look-up.
+const GROUP_CONCURRENCY: usize = 4;
+/// Lines asked of each device group for one look-up.
+const PER_GROUP: u32 = 25;
+
+#[derive(serde::Deserialize, Default)]
+pub struct PortalQuery {
+    q: Option<String>,
+}
+
+fn vary_hx(resp: impl IntoResponse) -> Response {
+    (VaryHx, resp).into_response()
+}
+
+/// The page around `results`, or only the results for htmx.
+fn respond(user: &CurrentUser, fragment: bool, q: &str, results: PortalResults) -> Response {
+    if fragment {
+        return vary_hx(results);
+    }
+    let title = match &results.card {
+        Some(c) => format!("Line {}", c.mdn),
+        None => "Find a line".to_owned(),
+    };
+    vary_hx(
+        PortalPage {
+            layout: Layout::signed_in(title, &user.principal, &user.csrf),
+            action: portal_href(),
+            q: q.to_owned(),
+            results,
+        }
+        .into_response(),
+    )
+}
+
+/// `GET /portal?q=…`: the look-up box, and what a look-up found.
+pub async fn page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    RawQuery(raw): RawQuery,
+    WantsFragment(fragment): WantsFragment,
+) -> Result<Response, AppError> {
+    let query: PortalQuery = parse_query(raw.as_deref())?;
+    let term = LookupTerm::parse(query.q.as_deref().unwrap_or_default())?;
+    let results = if term.is_empty() {
+        PortalResults {
+            no_groups: user.principal.portal_groups().is_none(),
+            ..PortalResults::default()
+        }
+    } else {
+        lookup(&state, &user, &term).await?
+    };
+    Ok(respond(&user, fragment, term.as_str(), results))
+}
+
+/// Searches every device group the user may list (a few at once) and keeps the best matches.
+async fn lookup(
+    state: &AppState,
+    user: &CurrentUser,
+    term: &LookupTerm,
+) -> Result<PortalResults, AppError> {
+    let mut results = PortalResults {
+        q: term.as_str().to_owned(),
+        ..PortalResults::default()
+    };
+    let Some(groups) = user.principal.portal_groups() else {
+        results.no_groups = true;
+        return Ok(results);
+    };
+    let search = term.search_value()?;
+    results.searched = groups.len();
+    let mut answers: Vec<(usize, CorpId, Result<Vec<Device>, UpstreamError>)> =
+        futures::stream::iter(groups.into_iter().enumerate())
+            .map(|(i, corp)| {
+                let search = search.clone();
+                async move {
+                    let found = search_group(state, user, &corp, search).await;
+                    (i, corp, found)
+                }
+            })
+            .buffer_unordered(GROUP_CONCURRENCY)
+            .collect()
+            .await;
+    answers.sort_by_key(|(i, _, _)| *i);
+    let mut found: Vec<(CorpId, Device)> = Vec::new();
+    for (_, corp, answer) in answers {
+        match answer {
+            Ok(devices) => found.extend(devices.into_iter().map(|d| (corp.clone(), d))),
+            Err(e) => results.problems.push(format!(
+                "Device group {corp} could not be searched: {}",
+                AppError::Upstream(e).info().message
+            )),
+        }
+    }
+    let mut found = prefer_exact(found, |(_, d)| d, term);
+    if found.len() == 1 {
+        if let Some((corp, d)) = found.pop() {
+            results.card = Some(card(state, user, &corp, &d).await);
+        }
+        return Ok(results);
+    }
+    results.more = found.len() > MAX_MATCHES;
+    results.matches = found
+        .iter()
+        .take(MAX_MATCHES)
+        .map(|(corp, d)| MatchRow::new(corp, d, exact_match(d, term)))
+        .collect();
+    Ok(results)
+}
+
+/// One device group's lines matching `search`; the scope table is asked before the upstream call.
+async fn search_group(
+    state: &AppState,
+    user: &CurrentUser,
+    corp: &CorpId,
+    search: SearchValue,
+) -> Result<Vec<Device>, UpstreamError> {
+    if user.principal.check(Operation::ListDevices, corp).is_err() {
+        return Ok(Vec::new());
+    }
+    let q = ListQuery {
+        search,
+        ..ListQuery::default()
+    };
+    let mut params = ListParams::from(&q);
+    params.limit = PER_GROUP;
+    Ok(state
+        .upstream
+        .list_devices(&user.token, corp, &params)
+        .await?
+        .devices)
+}
+
+/// `GET /portal/{corpId}/{mdn}`: one line's card (the short list's links, a change's way back).
+pub async fn card_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((corp, mdn)): Path<(String, String)>,
+    WantsFragment(fragment): WantsFragment,
+) -> Result<Response, AppError> {
+    let corp = super::devices::authorize(&user, &corp, Operation::ListDevices)?;
+    let mdn = Mdn::parse(&mdn)?;
+    // The API has no single-line read: search by the MDN's digits and keep the exact match.
+    let q = ListQuery {
+        search: SearchValue::parse(&mdn.digits())?,
+        ..ListQuery::default()
+    };
+    let found = state
+        .upstream
+        .list_devices(&user.token, &corp, &ListParams::from(&q))
+        .await?;
+    let Some(d) = found
+        .devices
+        .into_iter()
+        .find(|d| Mdn::parse(&d.mdn).is_ok_and(|m| m == mdn))
+    else {
+        return Err(AppError::NotFound(format!(
+            "Device group {corp} has no line {mdn}."
+        )));
+    };
+    let results = PortalResults {
+        q: mdn.to_string(),
+        searched: 1,
+        card: Some(card(&state, &user, &corp, &d).await),
+        ..PortalResults::default()
+    };
+    Ok(respond(&user, fragment, mdn.as_str(), results))
+}
+
+/// The card of `d`, with its health and SmartSpot settings read when the scope table allows.
+async fn card(state: &AppState, user: &CurrentUser, corp: &CorpId, d: &Device) -> LineCard {
+    let actions = user.principal.portal_actions(corp, d.is_smartspot());
+    let reports_health = d.show_health_status == Some(true);
+    let health = async {
+        if !(reports_health && actions.health) {
+            return (None, None);
+        }
+        let Ok(mdn) = Mdn::parse(&d.mdn) else {
+            return (None, None);
+        };
+        match state.upstream.device_health(&user.token, corp, &mdn).await {
+            Ok(h) => (Some(h), None),
+            Err(e) => {
+                tracing::warn!(error = %e, "portal: health failed");
+                (
+                    None,
+                    Some(format!(
+                        "The health check is not available right now: {}",
+                        AppError::Upstream(e).info().message
+                    )),
+                )
+            }
+        }
+    };
+    let smartspot = async {
+        let imei = d.imei.as_deref().and_then(|i| Imei::parse(i).ok());
+        let Some(imei) = imei.filter(|_| actions.smartspot_read) else {
+            return (None, None);
+        };
+        match state
+            .upstream
+            .get_smartspot_settings(&user.token, corp, &imei)
+            .await
+        {
+            Ok(s) => (Some(s), None),
+            Err(e) => {
+                tracing::warn!(error = %e, "portal: smartspot settings failed");
+                (
+                    None,
+                    Some(format!(
+                        "The SmartSpot settings could not be read: {}",
+                        AppError::Upstream(e).info().message
+                    )),
+                )
+            }
+        }
+    };
+    let ((health, health_note), (smartspot, smartspot_note)) = tokio::join!(health, smartspot);
+    LineCard::new(
+        corp,
+        d,
+        CardInput {
+            actions,
+            csrf: user.csrf.clone(),
+            health,
+            health_note,
+            smartspot,
+            smartspot_note,
+        },
+    )
+}
