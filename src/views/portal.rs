@@ -321,6 +321,11 @@ impl PortalResults {
     pub fn asked(&self) -> bool {
         !self.q.is_empty()
     }
+
+    /// The device group picker, for a user whose token names no group.
+    pub fn home_href(&self) -> paths::Href {
+        paths::home()
+    }
 }
 
 /// The portal page: the look-up box and the results fragment.
