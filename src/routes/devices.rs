@@ -11,6 +11,7 @@ use crate::htmx::{VaryHx, WantsFragment};
 use crate::paths;
 use crate::policy::Operation;
 use crate::state::AppState;
+use crate::upstream::wire::Device;
 use crate::upstream::{ListParams, UpstreamError};
 use crate::views::Layout;
 use crate::views::devices::{
@@ -286,6 +287,29 @@ pub async fn health(
     }
 }
 
+/// One line of a device group, read with the user's token (after the caller's scope check).
+pub async fn find_line(
+    state: &AppState,
+    user: &CurrentUser,
+    corp: &CorpId,
+    mdn: &Mdn,
+) -> Result<Device, AppError> {
+    // The API has no single-line read: search by the MDN's digits and keep the exact match.
+    let q = ListQuery {
+        search: SearchValue::parse(&mdn.digits())?,
+        ..ListQuery::default()
+    };
+    let found = state
+        .upstream
+        .list_devices(&user.token, corp, &ListParams::from(&q))
+        .await?;
+    found
+        .devices
+        .into_iter()
+        .find(|d| Mdn::parse(&d.mdn).is_ok_and(|m| m == *mdn))
+        .ok_or_else(|| AppError::NotFound(format!("Device group {corp} has no line {mdn}.")))
+}
+
 /// `GET /devices/{corpId}/line/{mdn}`: one line's details and the changes this user may make to it.
 pub async fn line(
     State(state): State<AppState>,
@@ -294,24 +318,7 @@ pub async fn line(
 ) -> Result<Response, AppError> {
     let corp = authorize(&user, &corp, Operation::ListDevices)?;
     let mdn = Mdn::parse(&mdn)?;
-    // The API has no single-line read: search by the MDN's digits and keep the exact match.
-    let q = ListQuery {
-        search: SearchValue::parse(&mdn.digits())?,
-        ..ListQuery::default()
-    };
-    let found = state
-        .upstream
-        .list_devices(&user.token, &corp, &ListParams::from(&q))
-        .await?;
-    let Some(d) = found
-        .devices
-        .iter()
-        .find(|d| Mdn::parse(&d.mdn).is_ok_and(|m| m == mdn))
-    else {
-        return Err(AppError::NotFound(format!(
-            "Device group {corp} has no line {mdn}."
-        )));
-    };
+    let d = &find_line(&state, &user, &corp, &mdn).await?;
     let back = ListQuery::default();
     let actions = crate::actions::ActionKind::allowed_for(&user.principal, &corp)
         .into_iter()

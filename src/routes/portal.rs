@@ -162,24 +162,7 @@ pub async fn card_page(
 ) -> Result<Response, AppError> {
     let corp = super::devices::authorize(&user, &corp, Operation::ListDevices)?;
     let mdn = Mdn::parse(&mdn)?;
-    // The API has no single-line read: search by the MDN's digits and keep the exact match.
-    let q = ListQuery {
-        search: SearchValue::parse(&mdn.digits())?,
-        ..ListQuery::default()
-    };
-    let found = state
-        .upstream
-        .list_devices(&user.token, &corp, &ListParams::from(&q))
-        .await?;
-    let Some(d) = found
-        .devices
-        .into_iter()
-        .find(|d| Mdn::parse(&d.mdn).is_ok_and(|m| m == mdn))
-    else {
-        return Err(AppError::NotFound(format!(
-            "Device group {corp} has no line {mdn}."
-        )));
-    };
+    let d = super::devices::find_line(&state, &user, &corp, &mdn).await?;
     let results = PortalResults {
         q: mdn.to_string(),
         searched: 1,

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long any one step may take before the test gives up (htmx debounce + a cold SQLite + a slow CI box).
-const STEP: Duration = Duration::from_secs(20);
+pub(crate) const STEP: Duration = Duration::from_secs(20);
 
 pub(crate) type Step<T> = Result<T, String>;
 
@@ -164,7 +164,7 @@ pub(crate) async fn url(c: &Client) -> Step<url::Url> {
         .map_err(|e| format!("current url: {e}"))
 }
 
-async fn url_has(c: &Client, needle: &str) -> Step<Option<url::Url>> {
+pub(crate) async fn url_has(c: &Client, needle: &str) -> Step<Option<url::Url>> {
     let u = url(c).await?;
     Ok(u.as_str().contains(needle).then_some(u))
 }
@@ -222,7 +222,7 @@ async fn last30_values(c: &Client) -> Step<Vec<f64>> {
 }
 
 /// The numbers in a text, in order ("Showing 26–50 of 1,234" gives 26, 50, 1234).
-fn numbers(s: &str) -> Vec<u64> {
+pub(crate) fn numbers(s: &str) -> Vec<u64> {
     let mut out = Vec::new();
     let mut cur = String::new();
     for ch in s.chars().chain(std::iter::once(' ')) {
@@ -653,7 +653,7 @@ async fn tick_row(c: &Client, nth: usize) -> Step<String> {
         .ok_or_else(|| format!("{css} is not ticked after a click"))
 }
 
-async fn number_in(c: &Client, css: &str) -> Step<Option<u64>> {
+pub(crate) async fn number_in(c: &Client, css: &str) -> Step<Option<u64>> {
     Ok(text(c, css)
         .await?
         .and_then(|t| numbers(&t).first().copied()))
@@ -840,7 +840,7 @@ async fn bulk_change_from_the_selection_bar_in_a_real_browser() {
 }
 
 /// How many elements match `css`.
-async fn rows_of(c: &Client, css: &str) -> Step<usize> {
+pub(crate) async fn rows_of(c: &Client, css: &str) -> Step<usize> {
     let v = js(
         c,
         &format!("return document.querySelectorAll({}).length;", json!(css)),
