@@ -315,6 +315,11 @@ pub fn change_outcome(id: impl fmt::Display, outcome: &str) -> Href {
     Href::with_query(change(id).0, [("outcome", outcome)])
 }
 
+/// `GET /changes/{id}?via=portal`: a change made from the portal, whose result leads back to it.
+pub fn change_from_portal(id: impl fmt::Display) -> Href {
+    Href::with_query(change(id).0, [("via", "portal")])
+}
+
 /// `GET /changes/{id}/lines.csv`: per-line results.
 pub fn change_lines_csv(id: impl fmt::Display) -> Href {
     Href(format!("{}/lines.csv", change(id)))

@@ -249,8 +249,9 @@
       token.value = meta ? meta.getAttribute("content") : "";
       token.setAttribute(OFF_PAGE, "");
       form.appendChild(token);
-      var target = button.getAttribute("formaction") || form.getAttribute("action");
-      button.setAttribute("formaction", target.replace(/\/form$/, "") + "/form");
+      // The server names the POST twin of each action's form (URLs are built in one place).
+      var twin = button.getAttribute("data-form-action");
+      if (twin) button.setAttribute("formaction", twin);
       button.setAttribute("formmethod", "post");
     }
   });

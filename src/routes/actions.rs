@@ -447,7 +447,11 @@ pub async fn submit(
             changeset::run_now(&state, &user, &corp, audit, &change, &target).await?
         }
     };
-    Ok(Redirect::to(paths::change(id).as_str()).into_response())
+    let to = match via {
+        Some(Via::Portal) => paths::change_from_portal(id),
+        None => paths::change(id),
+    };
+    Ok(Redirect::to(to.as_str()).into_response())
 }
 
 #[allow(clippy::too_many_arguments)]

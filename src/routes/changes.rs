@@ -20,7 +20,7 @@ use crate::actions::run::{AuditContext, Outcome};
 use crate::actions::{ActionKind, CHUNK_SIZE, jobs, limit};
 use crate::auth::CurrentUser;
 use crate::csv::csv_cell;
-use crate::domain::{CorpId, Mdn};
+use crate::domain::{CorpId, Imei, Mdn, Via};
 use crate::error::AppError;
 use crate::outcome::ChangeResult;
 use crate::state::AppState;
@@ -52,6 +52,36 @@ pub struct ChangeQuery {
     part: Option<String>,
     outcome: Option<String>,
     offset: Option<String>,
+    /// `portal`: the change was made from the portal; its result leads back to the line's card.
+    via: Option<String>,
+}
+
+/// The selection a change set was made for, when it is a short explicit one (the portal's way back).
+fn selected_target(c: &ChangeSet) -> Option<Target> {
+    let list = |key: &str| -> Vec<String> {
+        c.selection
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mdns: Vec<Mdn> = list("mdns")
+        .iter()
+        .filter_map(|m| Mdn::parse(m).ok())
+        .collect();
+    let imeis: Vec<Imei> = list("imeis")
+        .iter()
+        .filter_map(|i| Imei::parse(i).ok())
+        .collect();
+    match (mdns.is_empty(), imeis.is_empty()) {
+        (false, _) => Some(Target::Lines(mdns)),
+        (true, false) => Some(Target::Imeis(imeis)),
+        _ => None,
+    }
 }
 
 fn given(v: &Option<String>) -> Option<&str> {
@@ -223,8 +253,14 @@ pub async fn page(
             return Ok(l.into_response());
         }
     }
+    let via = Via::parse(q.via.as_deref())?;
     let result = if c.state.is_finished() {
-        Some(result_of(&state, &c).await?)
+        let mut r = result_of(&state, &c).await?;
+        if let (Some(Via::Portal), Some(t)) = (via, selected_target(&c)) {
+            r.back_href = crate::views::portal::return_href(&CorpId::parse(&c.corp_id)?, &t);
+            r.back_label = "Back to the line";
+        }
+        Some(r)
     } else {
         None
     };

@@ -322,11 +322,9 @@ pub async fn line(
     let back = ListQuery::default();
     let actions = crate::actions::ActionKind::allowed_for(&user.principal, &corp)
         .into_iter()
-        .map(|k| crate::views::actions::ActionLink {
-            slug: k.slug(),
-            label: k.label(),
-            href: paths::action_for_lines(&corp, k, [&mdn]).into(),
-            bulk: false,
+        .map(|k| {
+            let href = paths::action_for_lines(&corp, k, [&mdn]).into();
+            crate::views::actions::ActionLink::new(&corp, k, href, false)
         })
         .collect();
     Ok(LinePage {

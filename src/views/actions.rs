@@ -21,8 +21,23 @@ pub struct ActionLink {
     pub slug: &'static str,
     pub label: &'static str,
     pub href: String,
+    /// The same form opened by POST, for a selection too long for a URL (`app.js` switches to it).
+    pub form_href: String,
     /// May it take "all matching"?
     pub bulk: bool,
+}
+
+impl ActionLink {
+    /// The link to `kind`'s form at `href` (the plain form, or one with the lines in its query).
+    pub fn new(corp: &CorpId, kind: ActionKind, href: String, bulk: bool) -> Self {
+        Self {
+            slug: kind.slug(),
+            label: kind.label(),
+            href,
+            form_href: crate::paths::action_form(corp, kind).into(),
+            bulk,
+        }
+    }
 }
 
 /// The list page's selection controls; `None` in the self-service view (no change allowed).
@@ -49,11 +64,13 @@ impl SelectionBar {
         }
         let actions: Vec<ActionLink> = ActionKind::allowed_for(user, corp)
             .into_iter()
-            .map(|k| ActionLink {
-                slug: k.slug(),
-                label: k.label(),
-                href: crate::paths::action(corp, k).into(),
-                bulk: k.accepts_bulk(),
+            .map(|k| {
+                ActionLink::new(
+                    corp,
+                    k,
+                    crate::paths::action(corp, k).into(),
+                    k.accepts_bulk(),
+                )
             })
             .collect();
         if actions.is_empty() {

@@ -452,12 +452,7 @@ impl SelectionPage {
                 k.operation().check_line_count(Some(n as u64)).is_ok()
                     && (k.selection() != Selection::Imeis || n <= MAX_IMEIS)
             })
-            .map(|k| ActionLink {
-                slug: k.slug(),
-                label: k.label(),
-                href: paths::action_form(corp, k).into(),
-                bulk: false,
-            })
+            .map(|k| ActionLink::new(corp, k, paths::action_form(corp, k).into(), false))
             .collect();
         let heading = capitalise(&fig.describe(idle));
         Self {

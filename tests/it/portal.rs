@@ -284,6 +284,14 @@ async fn media_center_changes_the_mdn_custom_field_from_the_card_marked_via_port
     let resp = media
         .post_action(CORP, "mdn-custom-field", &as_pairs(&confirm), &csrf)
         .await;
+    // The contract: a confirmed change answers 303 to its change set, here marked as the portal's.
+    assert_eq!(resp.status(), 303);
+    assert!(
+        location(&resp).ends_with("?via=portal"),
+        "{}",
+        location(&resp)
+    );
+    let resp = media.follow(resp).await;
     assert_eq!(resp.status(), 200);
     let result = resp.text().await.unwrap();
     assert!(
@@ -328,7 +336,8 @@ async fn media_center_changes_the_mdn_custom_field_from_the_card_marked_via_port
             &csrf,
         )
         .await;
-    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.status(), 303);
+    assert!(!location(&resp).contains("via="), "{}", location(&resp));
     let (records, _) = app.state.db.audit_list(&Default::default()).await.unwrap();
     assert_eq!(records[0].via, None);
     // Anything but "portal" in `via` is refused.
