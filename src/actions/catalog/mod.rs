@@ -40,6 +40,20 @@ pub struct Call<'a> {
     pub corp: &'a CorpId,
 }
 
+/// One line of a change about to be reverted: its stored values, and (only when the action's
+/// [`Action::revert_reads_current`] says so) its value now, as [`Action::before`] writes it.
+#[derive(Debug, Clone, Copy)]
+pub struct RevertLine<'a> {
+    pub before: &'a str,
+    pub after: Option<&'a str>,
+    pub now: Option<&'a str>,
+}
+
+/// The form that sets one field back to `value` (a revert).
+pub fn revert_to(name: &str, value: &str) -> RawForm {
+    RawForm::from_pairs(vec![(name.to_owned(), value.to_owned())])
+}
+
 /// One bulk action: everything about it in one place.
 #[async_trait]
 pub trait Action: Send + Sync + 'static {
@@ -89,6 +103,13 @@ pub trait Action: Send + Sync + 'static {
     /// The value a line will have.
     fn after(&self, v: &Values) -> String {
         self.summary(v)
+    }
+    /// The form that puts a line back to its value before the change (parsed like the action's
+    /// own form), or why this API cannot.
+    fn revert_form(&self, line: &RevertLine<'_>) -> Result<RawForm, String>;
+    /// Does [`Action::revert_form`] need the line's value now?
+    fn revert_reads_current(&self) -> bool {
+        false
     }
     /// The one upstream call for `target`.
     async fn send(
@@ -237,6 +258,21 @@ impl Change {
             d.map(|d| def.before(d)).unwrap_or_else(|| "—".to_owned()),
             def.after(&self.values),
         )
+    }
+
+    /// The change that puts one line back to its value before (validated as the form is), or why
+    /// it cannot be reverted.
+    pub fn revert_of(
+        action: ActionKind,
+        line: &RevertLine<'_>,
+        corp: &CorpId,
+    ) -> Result<Self, String> {
+        let form = action.def().revert_form(line)?;
+        let ctx = ParseCtx { corp, secret: None };
+        Self::parse(action, &form, &ctx).map_err(|e| {
+            let why: Vec<String> = e.0.into_iter().map(|(_, m)| m).collect();
+            format!("Its earlier value cannot be set again: {}", why.join(" "))
+        })
     }
 
     /// May `user` send this change for `lines` lines now?
