@@ -403,4 +403,43 @@ mod tests {
         assert_eq!(back.values.text("ssid"), "Bus-47");
         assert_eq!(back.action, kind);
     }
+
+    fn revert(
+        slug: &str,
+        before: &str,
+        after: Option<&str>,
+        now: Option<&str>,
+    ) -> Result<Change, String> {
+        let corp = CorpId::parse("NORTHSTAR-ISD").unwrap();
+        let kind = ActionKind::from_slug(slug).unwrap();
+        Change::revert_of(kind, &RevertLine { before, after, now }, &corp)
+    }
+
+    #[test]
+    fn a_revert_reads_back_the_before_text_each_action_wrote() {
+        let c = revert("data-limits", "10240 MB / No limit", None, None).unwrap();
+        assert_eq!(c.values.limit("monthlyLimit"), Some(10240.0));
+        assert_eq!(c.values.limit("dailyLimit"), None);
+        assert_eq!(c.action.def().after(&c.values), "10240 MB / No limit");
+        assert!(revert("data-limits", "lots", None, None).is_err());
+        let c = revert("nickname", "Bus 4", None, None).unwrap();
+        assert_eq!(c.values.text("nickname"), "Bus 4");
+        assert!(revert("nickname", "", None, None).is_err());
+        assert!(revert("note", "", None, None).is_ok());
+        assert!(revert("summer-usage", "ENABLED", None, None).is_ok());
+        assert!(revert("summer-usage", "MAYBE", None, None).is_err());
+        let labels = revert("delete-labels", "A, B", None, None).unwrap_err();
+        assert!(labels.contains("cannot be undone"), "{labels}");
+        assert!(revert("device-group", "NORTHSTAR-ISD", Some("OTHER"), None).is_err());
+        assert!(revert("smartspot-settings", "", None, None).is_err());
+    }
+
+    #[test]
+    fn an_imei_is_put_back_only_when_the_line_still_has_the_changed_one() {
+        let (old, new) = ("490154203237518", "356938035643809");
+        assert!(revert("imei", old, Some(new), Some(new)).is_ok());
+        let again = revert("imei", old, Some(new), Some("352099001761481")).unwrap_err();
+        assert!(again.contains("changed again"), "{again}");
+        assert!(revert("imei", old, Some(new), None).is_err());
+    }
 }
