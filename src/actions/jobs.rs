@@ -61,6 +61,26 @@ pub struct JobPayload {
     pub audit: AuditContext,
     pub change: Change,
     pub chunks: Vec<Vec<Mdn>>,
+    /// A revert's change for each chunk (a chunk's lines share one value to restore); empty:
+    /// `change` for every chunk.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chunk_changes: Vec<Change>,
+}
+
+impl JobPayload {
+    /// The fields the audit record gives: the change's, or each chunk's for a revert.
+    fn audit_fields(&self) -> serde_json::Value {
+        if self.chunk_changes.is_empty() {
+            return self.change.audit_fields();
+        }
+        let per_chunk: Vec<serde_json::Value> = self
+            .chunk_changes
+            .iter()
+            .zip(&self.chunks)
+            .map(|(c, m)| serde_json::json!({ "fields": c.audit_fields(), "lines": m.len() }))
+            .collect();
+        serde_json::json!({ "perChunk": per_chunk })
+    }
 }
 
 /// Cuts an explicit list into chunks of at most [`CHUNK_SIZE`].
@@ -99,7 +119,73 @@ pub async fn start(
         audit: audit.clone(),
         change,
         chunks,
+        chunk_changes: Vec::new(),
     };
+    launch(state, user, session_id, corp, &audit, set, &lines, payload).await
+}
+
+/// Stores and starts a change set whose lines get different values (a revert): one group per
+/// value, each group cut into chunks of [`CHUNK_SIZE`] (one upstream call per chunk), all run
+/// with the job's bounded concurrency. `summary` describes the whole change set.
+#[allow(clippy::too_many_arguments)]
+pub async fn start_groups(
+    state: &AppState,
+    user: &CurrentUser,
+    session_id: Option<String>,
+    corp: &CorpId,
+    audit: AuditContext,
+    groups: Vec<(Change, Vec<Mdn>)>,
+    summary: String,
+    origin: (Origin, Option<Uuid>),
+) -> Result<(Uuid, tokio::task::JoinHandle<()>), crate::error::AppError> {
+    let Some(first) = groups.first().map(|(c, _)| c.clone()) else {
+        return Err(crate::error::AppError::BadRequest(
+            "There is no line to change.".into(),
+        ));
+    };
+    let id = Uuid::new_v4();
+    let mut chunks = Vec::new();
+    let mut chunk_changes = Vec::new();
+    let mut lines = Vec::new();
+    let mut all = Vec::new();
+    for (change, mdns) in &groups {
+        let after = change.action.def().after(&change.values);
+        lines.extend(mdns.iter().map(|m| NewLine {
+            mdn: m.to_string(),
+            before: None,
+            after: Some(after.clone()),
+        }));
+        for c in chunk(mdns) {
+            chunks.push(c);
+            chunk_changes.push(change.clone());
+        }
+        all.extend(mdns.iter().cloned());
+    }
+    let payload = JobPayload {
+        audit: audit.clone(),
+        change: first.clone(),
+        chunks,
+        chunk_changes,
+    };
+    let mut set = changeset::new_set(id, &audit, &first, &Target::Lines(all), origin);
+    set.summary = summary;
+    set.fields = payload.audit_fields();
+    launch(state, user, session_id, corp, &audit, set, &lines, payload).await
+}
+
+/// Stores the change set, its lines and its job in one transaction, then runs the job here.
+#[allow(clippy::too_many_arguments)]
+async fn launch(
+    state: &AppState,
+    user: &CurrentUser,
+    session_id: Option<String>,
+    corp: &CorpId,
+    audit: &AuditContext,
+    set: crate::storage::changes::NewChangeSet,
+    lines: &[NewLine],
+    payload: JobPayload,
+) -> Result<(Uuid, tokio::task::JoinHandle<()>), crate::error::AppError> {
+    let id = set.id;
     let total_chunks = i32::try_from(payload.chunks.len()).unwrap_or(i32::MAX);
     let new = NewJob {
         id,
@@ -110,9 +196,9 @@ pub async fn start(
         payload: serde_json::to_value(&payload)
             .map_err(|e| crate::error::AppError::Internal(e.into()))?,
         total_chunks,
-        total_lines: i64::try_from(mdns.len()).unwrap_or(i64::MAX),
+        total_lines: i64::try_from(lines.len()).unwrap_or(i64::MAX),
     };
-    state.db.change_create(&set, &lines, Some(&new)).await?;
+    state.db.change_create(&set, lines, Some(&new)).await?;
     let st = state.clone();
     let held = (user.token.clone(), user.principal.clone());
     let handle = tokio::spawn(async move {
@@ -269,6 +355,7 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         owner: owner.clone(),
         corp,
         change: payload.change.clone(),
+        chunk_changes: payload.chunk_changes.clone(),
         source,
         firsts,
         lost: AtomicBool::new(false),
@@ -343,7 +430,7 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
     let all: Vec<Mdn> = payload.chunks.concat();
     let rec = payload.audit.record(
         &Target::Lines(all.clone()).audit_json(),
-        payload.change.audit_fields(),
+        payload.audit_fields(),
         Some(all.len() as u64),
         &total,
         Some(id.to_string()),
@@ -411,11 +498,20 @@ struct ChunkCtx {
     owner: String,
     corp: CorpId,
     change: Change,
+    /// A revert's change per chunk (see [`JobPayload::chunk_changes`]).
+    chunk_changes: Vec<Change>,
     source: TokenSource,
     /// The change set's line number of each chunk's first line.
     firsts: Vec<i32>,
     /// Set when another instance took the job over: stop sending and recording.
     lost: AtomicBool,
+}
+
+impl ChunkCtx {
+    /// The change chunk `i` sends.
+    fn change_of(&self, i: usize) -> &Change {
+        self.chunk_changes.get(i).unwrap_or(&self.change)
+    }
 }
 
 /// Sends one chunk and records its outcome (unless the job was taken over).
@@ -437,7 +533,8 @@ async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Option<ChunkOut
         Ok(g) => g,
         Err(reason) => return Some(not_sent(i, &mdns, reason)),
     };
-    let allowed = ctx.change.authorize(&user, &ctx.corp, mdns.len());
+    let change = ctx.change_of(i);
+    let allowed = change.authorize(&user, &ctx.corp, mdns.len());
     if let Err(refusal) = allowed {
         return Some(refused(i, &mdns, &refusal.0));
     }
@@ -467,7 +564,7 @@ async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Option<ChunkOut
         }
     }
     let lines: Vec<String> = mdns.iter().map(|m| m.to_string()).collect();
-    let r = run::call(state, &token, &ctx.corp, &ctx.change, &Target::Lines(mdns)).await;
+    let r = run::call(state, &token, &ctx.corp, change, &Target::Lines(mdns)).await;
     Some(to_chunk_outcome(i, &Outcome::from_call(Some(&lines), &r)))
 }
 

@@ -14,6 +14,7 @@ pub mod form;
 pub mod jobs;
 pub mod limit;
 pub mod preview;
+pub mod revert;
 pub mod run;
 
 pub use catalog::ActionKind;

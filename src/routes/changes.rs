@@ -1,6 +1,7 @@
 //! Change sets over HTTP: `GET /changes` (the ones the user may see), `GET /changes/{id}` (one
 //! change: progress, result, per-line results; htmx fragments), `GET /changes/{id}/lines.csv`,
-//! `POST /changes/{id}/retry` (preview, then a new change set of the lines not changed).
+//! `POST /changes/{id}/retry` (preview, then a new change set of the lines not changed),
+//! `POST /changes/{id}/revert` (preview, then a new change set back to the values before).
 //!
 //! Who sees which change set comes from [`crate::policy::Principal::may_see_change`]; a change
 //! set the user may not see answers 404, as if it did not exist.
@@ -17,7 +18,7 @@ use crate::actions::catalog::Selection;
 use crate::actions::form::{Change, RawForm, Target};
 use crate::actions::preview::PreviewLine;
 use crate::actions::run::{AuditContext, Outcome};
-use crate::actions::{ActionKind, CHUNK_SIZE, jobs, limit};
+use crate::actions::{ActionKind, CHUNK_SIZE, jobs, limit, revert};
 use crate::auth::CurrentUser;
 use crate::csv::csv_cell;
 use crate::domain::{CorpId, Imei, Mdn, Via};
@@ -30,7 +31,7 @@ use crate::views::Layout;
 use crate::views::actions::{PreviewPage, ResultFragment};
 use crate::views::changes::{
     ChangePage, ChangeRow, ChangesPage, FilterLink, LINES_PAGE, LinesFragment, ProgressFragment,
-    action_label, change_href, changes_href, retry_href,
+    RevertPreviewPage, action_label, change_href, changes_href, retry_href, revert_href,
 };
 
 use super::devices::parse_query;
@@ -274,6 +275,11 @@ pub async fn page(
         && c.failed + c.unknown > 0
         && ActionKind::from_slug(&c.action)
             .is_some_and(|k| user.principal.can(k.operation(), &corp));
+    // Revert: only when lines changed and the scope table lets this user run the action.
+    let may_revert = c.state.is_finished()
+        && c.changed + c.unknown > 0
+        && ActionKind::from_slug(&c.action)
+            .is_some_and(|k| user.principal.can(k.operation(), &corp));
     let (who, created, finished) = ChangePage::header(&c);
     let lines = match lines {
         Some(l) => l,
@@ -298,6 +304,7 @@ pub async fn page(
         parent_href: c.parent_id.map(change_href),
         csrf: user.csrf.clone(),
         retry_href: may_retry.then(|| retry_href(c.id)),
+        revert_href: may_revert.then(|| revert_href(c.id)),
         progress,
         lines,
     }
@@ -377,6 +384,11 @@ pub async fn retry(
         .ok_or_else(|| AppError::BadRequest("This action is no longer offered.".into()))?;
     let corp = CorpId::parse(&parent.corp_id)?;
     user.principal.check(kind.operation(), &corp)?;
+    if parent.origin == Origin::Revert {
+        return Err(AppError::BadRequest(
+            "The lines of a revert each have their own value, so a revert is not retried: revert the earlier change again for them.".into(),
+        ));
+    }
     if kind.selection() == Selection::Imeis {
         return Err(AppError::BadRequest(
             "The Wi-Fi password of a SmartSpot change is never kept, so it cannot be retried: make the change again from the device's page.".into(),
@@ -493,6 +505,115 @@ pub async fn retry(
         // One upstream call: wait for it, so the new change page shows the result at once.
         if let Err(e) = handle.await {
             tracing::error!(change = %new_id, error = %e, "a one-chunk retry ended abnormally");
+        }
+    }
+    Ok(Redirect::to(&change_href(new_id)).into_response())
+}
+
+/// `POST /changes/{id}/revert`: previews a new change set that puts each changed line (and the
+/// unknown ones when `include_unknown` is ticked) back to its value before, one group per value,
+/// saying which lines cannot be and why; with `confirmed=true` runs it and answers 303 to it.
+#[allow(clippy::too_many_arguments)]
+pub async fn revert(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+    client_request_id: Option<axum::Extension<crate::middleware::ClientRequestId>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let parent = visible(&state, &user, &id).await?;
+    let form = RawForm::parse(&body)?;
+    let kind = ActionKind::from_slug(&parent.action)
+        .ok_or_else(|| AppError::BadRequest("This action is no longer offered.".into()))?;
+    let corp = CorpId::parse(&parent.corp_id)?;
+    user.principal.check(kind.operation(), &corp)?;
+    if !parent.state.is_finished() {
+        return Err(AppError::BadRequest(
+            "This change is still running; revert it once it has finished.".into(),
+        ));
+    }
+    let include_unknown = form.flag("include_unknown");
+    let plan = revert::plan(&state, &user, &parent, kind, &corp, include_unknown).await?;
+    if plan.groups.is_empty() {
+        let why: Vec<String> = plan
+            .left_out
+            .iter()
+            .map(|(w, n)| format!("{}: {w}", crate::actions::form::plural(*n, "line")))
+            .collect();
+        return Err(AppError::BadRequest(if why.is_empty() {
+            "There is no changed line to revert.".into()
+        } else {
+            format!("Nothing can be reverted. {}", why.join(" "))
+        }));
+    }
+    for g in &plan.groups {
+        g.change.authorize(&user.principal, &corp, g.mdns.len())?;
+    }
+    let count = plan.lines() as u64;
+    if !form.flag("confirmed") {
+        return Ok(RevertPreviewPage {
+            layout: Layout::signed_in(
+                format!("Revert: {}", kind.label()),
+                &user.principal,
+                &user.csrf,
+            ),
+            label: kind.label(),
+            corp: corp.to_string(),
+            count,
+            values: plan
+                .groups
+                .iter()
+                .map(|g| (g.value.clone(), g.mdns.len() as u64))
+                .collect(),
+            more: count.saturating_sub(plan.shown.len() as u64),
+            left_out: plan.left_out,
+            lines: plan.shown,
+            include_unknown,
+            post_href: revert_href(parent.id),
+            back_href: change_href(parent.id),
+            csrf: user.csrf.clone(),
+        }
+        .into_response());
+    }
+    let key = session
+        .id()
+        .map(|id| id.to_string())
+        .unwrap_or_else(|| user.principal.subject.clone());
+    limit::check_write(&key)?;
+    let audit = AuditContext::new(
+        &user.principal,
+        &corp,
+        kind,
+        super::actions::request_id(&headers),
+        client_request_id.map(|axum::Extension(c)| c.0),
+    );
+    let summary = format!(
+        "Revert: {} back to each line's value before ({})",
+        kind.label(),
+        crate::actions::form::plural(plan.groups.len() as u64, "value")
+    );
+    let groups: Vec<(Change, Vec<Mdn>)> = plan
+        .groups
+        .into_iter()
+        .map(|g| (g.change, g.mdns))
+        .collect();
+    let (new_id, handle) = jobs::start_groups(
+        &state,
+        &user,
+        session.id().map(|i| i.to_string()),
+        &corp,
+        audit,
+        groups,
+        summary,
+        (Origin::Revert, Some(parent.id)),
+    )
+    .await?;
+    if count as usize <= CHUNK_SIZE {
+        // A few upstream calls: wait for them, so the new change page shows the result at once.
+        if let Err(e) = handle.await {
+            tracing::error!(change = %new_id, error = %e, "a short revert ended abnormally");
         }
     }
     Ok(Redirect::to(&change_href(new_id)).into_response())

@@ -48,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/changes/{id}", get(changes::page))
         .route("/changes/{id}/lines.csv", get(changes::lines_csv))
         .route("/changes/{id}/retry", post(changes::retry))
+        .route("/changes/{id}/revert", post(changes::revert))
         .route("/portal", get(portal::page))
         .route("/portal/{corp_id}/{mdn}", get(portal::card_page))
         .route("/audit", get(audit::page))

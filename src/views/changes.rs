@@ -41,6 +41,11 @@ pub fn retry_href(id: Uuid) -> String {
     paths::change_retry(id).into()
 }
 
+/// `/changes/{id}/revert`.
+pub fn revert_href(id: Uuid) -> String {
+    paths::change_revert(id).into()
+}
+
 /// An action's label, or its slug when it is no longer in the catalogue.
 pub fn action_label(slug: &str) -> String {
     ActionKind::from_slug(slug).map_or_else(|| slug.to_owned(), |k| k.label().to_owned())
@@ -282,6 +287,8 @@ pub struct ChangePage {
     pub retry_href: Option<String>,
     /// Lines with an unknown outcome (the retry form offers them separately).
     pub unknown: i64,
+    /// The revert form, when the policy allows the action and lines changed.
+    pub revert_href: Option<String>,
     pub progress: ProgressFragment,
     pub lines: LinesFragment,
 }
@@ -294,4 +301,25 @@ impl ChangePage {
             c.finished_at.map(when),
         )
     }
+}
+
+/// `POST /changes/{id}/revert` before it is confirmed: what will be restored, and what not.
+#[derive(Template, WebTemplate, Debug)]
+#[template(path = "pages/revert_preview.html")]
+pub struct RevertPreviewPage {
+    pub layout: Layout,
+    pub label: &'static str,
+    pub corp: String,
+    /// Lines to restore.
+    pub count: u64,
+    /// (value restored, lines) in order.
+    pub values: Vec<(String, u64)>,
+    /// (why, lines) left out.
+    pub left_out: Vec<(String, u64)>,
+    pub lines: Vec<crate::actions::preview::PreviewLine>,
+    pub more: u64,
+    pub include_unknown: bool,
+    pub post_href: String,
+    pub back_href: String,
+    pub csrf: String,
 }

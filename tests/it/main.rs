@@ -21,6 +21,7 @@ mod multi_instance;
 mod overview;
 mod portal;
 mod proptest_parsers;
+mod revert;
 mod scope_matrix;
 mod simulator_conformance;
 mod static_assets;

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::field::{Field, Values};
-use super::{Action, Call, selection_of};
-use crate::actions::form::Target;
+use super::{Action, Call, RevertLine, selection_of};
+use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
 use crate::policy::Operation;
 use crate::upstream::wire::{BulkDeleteLabels, Device, WriteResult};
@@ -49,6 +49,9 @@ impl Action for DeleteLabels {
     }
     fn after(&self, _v: &Values) -> String {
         "(no labels)".into()
+    }
+    fn revert_form(&self, _line: &RevertLine<'_>) -> Result<RawForm, String> {
+        Err("Removing labels cannot be undone through this API.".into())
     }
     async fn send(&self, to: Call<'_>, _v: &Values, target: &Target) -> Result<WriteResult, RunError> {
         let body = BulkDeleteLabels {

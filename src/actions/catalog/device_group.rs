@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::field::{Field, Kind, Values};
-use super::{Action, Call, opt, selection_of};
-use crate::actions::form::Target;
+use super::{Action, Call, RevertLine, opt, selection_of};
+use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
 use crate::domain::CorpId;
 use crate::policy::{Operation, Principal, Refusal};
@@ -61,6 +61,13 @@ impl Action for DeviceGroup {
     }
     fn after(&self, v: &Values) -> String {
         v.group("deviceGroup").map(|c| c.to_string()).unwrap_or_default()
+    }
+    fn revert_form(&self, line: &RevertLine<'_>) -> Result<RawForm, String> {
+        let to = line.after.unwrap_or("the other group");
+        Err(format!(
+            "The line was moved to {to}: moving it back is a change made from that group, which a revert here does not make. Open {to} and move it back to {} from there.",
+            line.before
+        ))
     }
     async fn send(&self, to: Call<'_>, v: &Values, target: &Target) -> Result<WriteResult, RunError> {
         let body = DeviceGroupChange {

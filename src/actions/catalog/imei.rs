@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 
 use super::field::{Field, Kind, Values};
-use super::{Action, Call, lines_of, opt};
+use super::{Action, Call, RevertLine, lines_of, opt};
 use crate::actions::catalog::Selection;
-use crate::actions::form::Target;
+use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
 use crate::policy::Operation;
 use crate::upstream::wire::{Device, ImeiChange, WriteResult};
@@ -45,6 +45,23 @@ impl Action for Imei {
     }
     fn after(&self, v: &Values) -> String {
         v.imei("imei").map(|i| i.to_string()).unwrap_or_default()
+    }
+    fn revert_form(&self, line: &RevertLine<'_>) -> Result<RawForm, String> {
+        let Some(now) = line.now else {
+            return Err("The line's IMEI now could not be read, so it is not put back.".into());
+        };
+        if Some(now) != line.after {
+            return Err(format!(
+                "The line's IMEI changed again since (it is now {now}), so it is not put back."
+            ));
+        }
+        if line.before.is_empty() {
+            return Err("The line had no IMEI before.".into());
+        }
+        Ok(super::revert_to("imei", line.before))
+    }
+    fn revert_reads_current(&self) -> bool {
+        true
     }
     async fn send(&self, to: Call<'_>, v: &Values, target: &Target) -> Result<WriteResult, RunError> {
         let body = ImeiChange {

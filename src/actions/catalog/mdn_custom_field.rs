@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::field::{Field, Kind, Values};
-use super::{Action, Call, Selection, opt, lines_of};
-use crate::actions::form::Target;
+use super::{Action, Call, RevertLine, Selection, opt, lines_of};
+use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
 use crate::policy::Operation;
 use crate::upstream::wire::{Device, MdnCustomFieldChange, WriteResult};
@@ -52,6 +52,9 @@ impl Action for MdnCustomField {
     }
     fn after(&self, v: &Values) -> String {
         v.text("mdnCustomField").to_owned()
+    }
+    fn revert_form(&self, line: &RevertLine<'_>) -> Result<RawForm, String> {
+        Ok(super::revert_to("mdnCustomField", line.before))
     }
     async fn send(&self, to: Call<'_>, v: &Values, target: &Target) -> Result<WriteResult, RunError> {
         let body = MdnCustomFieldChange {

@@ -40,6 +40,20 @@ pub struct Call<'a> {
     pub corp: &'a CorpId,
 }
 
+/// One line of a change about to be reverted: its stored values, and (only when the action's
+/// [`Action::revert_reads_current`] says so) its value now, as [`Action::before`] writes it.
+#[derive(Debug, Clone, Copy)]
+pub struct RevertLine<'a> {
+    pub before: &'a str,
+    pub after: Option<&'a str>,
+    pub now: Option<&'a str>,
+}
+
+/// The form that sets one field back to `value` (a revert).
+pub fn revert_to(name: &str, value: &str) -> RawForm {
+    RawForm::from_pairs(vec![(name.to_owned(), value.to_owned())])
+}
+
 /// One bulk action: everything about it in one place.
 #[async_trait]
 pub trait Action: Send + Sync + 'static {
@@ -89,6 +103,13 @@ pub trait Action: Send + Sync + 'static {
     /// The value a line will have.
     fn after(&self, v: &Values) -> String {
         self.summary(v)
+    }
+    /// The form that puts a line back to its value before the change (parsed like the action's
+    /// own form), or why this API cannot.
+    fn revert_form(&self, line: &RevertLine<'_>) -> Result<RawForm, String>;
+    /// Does [`Action::revert_form`] need the line's value now?
+    fn revert_reads_current(&self) -> bool {
+        false
     }
     /// The one upstream call for `target`.
     async fn send(
@@ -239,6 +260,21 @@ impl Change {
         )
     }
 
+    /// The change that puts one line back to its value before (validated as the form is), or why
+    /// it cannot be reverted.
+    pub fn revert_of(
+        action: ActionKind,
+        line: &RevertLine<'_>,
+        corp: &CorpId,
+    ) -> Result<Self, String> {
+        let form = action.def().revert_form(line)?;
+        let ctx = ParseCtx { corp, secret: None };
+        Self::parse(action, &form, &ctx).map_err(|e| {
+            let why: Vec<String> = e.0.into_iter().map(|(_, m)| m).collect();
+            format!("Its earlier value cannot be set again: {}", why.join(" "))
+        })
+    }
+
     /// May `user` send this change for `lines` lines now?
     pub fn authorize(&self, user: &Principal, corp: &CorpId, lines: usize) -> Result<(), Refusal> {
         self.action.def().authorize(user, corp, lines, &self.values)
@@ -366,5 +402,44 @@ mod tests {
         assert_eq!(back.values.secret("wifiPassword"), None);
         assert_eq!(back.values.text("ssid"), "Bus-47");
         assert_eq!(back.action, kind);
+    }
+
+    fn revert(
+        slug: &str,
+        before: &str,
+        after: Option<&str>,
+        now: Option<&str>,
+    ) -> Result<Change, String> {
+        let corp = CorpId::parse("NORTHSTAR-ISD").unwrap();
+        let kind = ActionKind::from_slug(slug).unwrap();
+        Change::revert_of(kind, &RevertLine { before, after, now }, &corp)
+    }
+
+    #[test]
+    fn a_revert_reads_back_the_before_text_each_action_wrote() {
+        let c = revert("data-limits", "10240 MB / No limit", None, None).unwrap();
+        assert_eq!(c.values.limit("monthlyLimit"), Some(10240.0));
+        assert_eq!(c.values.limit("dailyLimit"), None);
+        assert_eq!(c.action.def().after(&c.values), "10240 MB / No limit");
+        assert!(revert("data-limits", "lots", None, None).is_err());
+        let c = revert("nickname", "Bus 4", None, None).unwrap();
+        assert_eq!(c.values.text("nickname"), "Bus 4");
+        assert!(revert("nickname", "", None, None).is_err());
+        assert!(revert("note", "", None, None).is_ok());
+        assert!(revert("summer-usage", "ENABLED", None, None).is_ok());
+        assert!(revert("summer-usage", "MAYBE", None, None).is_err());
+        let labels = revert("delete-labels", "A, B", None, None).unwrap_err();
+        assert!(labels.contains("cannot be undone"), "{labels}");
+        assert!(revert("device-group", "NORTHSTAR-ISD", Some("OTHER"), None).is_err());
+        assert!(revert("smartspot-settings", "", None, None).is_err());
+    }
+
+    #[test]
+    fn an_imei_is_put_back_only_when_the_line_still_has_the_changed_one() {
+        let (old, new) = ("490154203237518", "356938035643809");
+        assert!(revert("imei", old, Some(new), Some(new)).is_ok());
+        let again = revert("imei", old, Some(new), Some("352099001761481")).unwrap_err();
+        assert!(again.contains("changed again"), "{again}");
+        assert!(revert("imei", old, Some(new), None).is_err());
     }
 }

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::field::{Field, Kind, Values};
-use super::{Action, Call, opt, selection_of};
-use crate::actions::form::Target;
+use super::{Action, Call, RevertLine, opt, selection_of};
+use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
 use crate::policy::Operation;
 use crate::upstream::wire::{Device, NoteChange, WriteResult};
@@ -52,6 +52,9 @@ impl Action for Note {
     }
     fn after(&self, v: &Values) -> String {
         v.text("note").to_owned()
+    }
+    fn revert_form(&self, line: &RevertLine<'_>) -> Result<RawForm, String> {
+        Ok(super::revert_to("note", line.before))
     }
     async fn send(&self, to: Call<'_>, v: &Values, target: &Target) -> Result<WriteResult, RunError> {
         let body = NoteChange {

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use super::field::{Field, Kind, Values};
-use super::{Action, Call, Selection};
-use crate::actions::form::Target;
+use super::{Action, Call, RevertLine, Selection};
+use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
 use crate::policy::Operation;
 use crate::upstream::wire::{
@@ -115,6 +115,9 @@ impl Action for SmartspotSettings {
     }
     fn before(&self, _d: &Device) -> String {
         "—".into()
+    }
+    fn revert_form(&self, _line: &RevertLine<'_>) -> Result<RawForm, String> {
+        Err("The Wi-Fi password of a SmartSpot change is never kept, so it cannot be reverted: make the change again from the device's page.".into())
     }
     async fn send(&self, to: Call<'_>, v: &Values, target: &Target) -> Result<WriteResult, RunError> {
         let Target::Imeis(imeis) = target else {

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::field::{Field, Kind, Values};
-use super::{Action, Call, opt, selection_of};
-use crate::actions::form::Target;
+use super::{Action, Call, RevertLine, opt, selection_of};
+use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
 use crate::policy::Operation;
 use crate::upstream::wire::{Device, StatusChange, WriteResult};
@@ -57,6 +57,12 @@ impl Action for Status {
     }
     fn after(&self, v: &Values) -> String {
         v.text("status").to_owned()
+    }
+    fn revert_form(&self, line: &RevertLine<'_>) -> Result<RawForm, String> {
+        if line.before.is_empty() {
+            return Err("The line's status before the change is not known.".into());
+        }
+        Ok(super::revert_to("status", line.before))
     }
     async fn send(&self, to: Call<'_>, v: &Values, target: &Target) -> Result<WriteResult, RunError> {
         let body = StatusChange {

@@ -1,0 +1,198 @@
+//! Reverting a change set: its changed lines grouped by the value each had before, each group a
+//! change the action's own [`super::catalog::Action::revert_form`] allows, or why it cannot.
+
+use std::collections::HashMap;
+
+use futures::StreamExt;
+
+use super::catalog::{Change, RevertLine};
+use super::preview::PreviewLine;
+use crate::auth::CurrentUser;
+use crate::domain::{CorpId, Mdn, SortDir, SortField};
+use crate::error::AppError;
+use crate::policy::Operation;
+use crate::state::AppState;
+use crate::storage::changes::{ChangeSet, LineState};
+use crate::upstream::ListParams;
+
+use super::ActionKind;
+
+/// Lines listed in a revert's preview.
+const SHOWN: usize = 50;
+/// Lines whose value now is read one by one (actions that need it allow one line at a time).
+const CURRENT_READS: usize = 20;
+
+/// One value to restore and the lines that get it.
+pub struct Group {
+    pub value: String,
+    pub change: Change,
+    pub mdns: Vec<Mdn>,
+}
+
+/// What a revert would do.
+#[derive(Default)]
+pub struct Plan {
+    pub groups: Vec<Group>,
+    /// Why lines are left out, with how many.
+    pub left_out: Vec<(String, u64)>,
+    /// The first lines restored.
+    pub shown: Vec<PreviewLine>,
+}
+
+impl Plan {
+    pub fn lines(&self) -> usize {
+        self.groups.iter().map(|g| g.mdns.len()).sum()
+    }
+
+    fn leave_out(&mut self, why: String) {
+        match self.left_out.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, n)) => *n += 1,
+            None => self.left_out.push((why, 1)),
+        }
+    }
+}
+
+struct Candidate {
+    mdn: Mdn,
+    before: Option<String>,
+    after: Option<String>,
+    unknown: bool,
+}
+
+/// Plans the revert of `parent`: its changed lines (and unknown ones when `include_unknown`),
+/// grouped by the value each had before the change.
+pub async fn plan(
+    state: &AppState,
+    user: &CurrentUser,
+    parent: &ChangeSet,
+    kind: ActionKind,
+    corp: &CorpId,
+    include_unknown: bool,
+) -> Result<Plan, AppError> {
+    let mut candidates = Vec::new();
+    let mut plan = Plan::default();
+    let mut pages = std::pin::pin!(state.db.change_lines_stream(parent.id));
+    while let Some(page) = pages.next().await {
+        for l in page? {
+            let unknown = l.outcome == LineState::Unknown;
+            if !(l.outcome == LineState::Changed || include_unknown && unknown) {
+                continue;
+            }
+            let Ok(mdn) = Mdn::parse(&l.mdn) else {
+                plan.leave_out("Not a line (MDN) of this account.".into());
+                continue;
+            };
+            candidates.push(Candidate {
+                mdn,
+                before: l.before_value,
+                after: l.after_value,
+                unknown,
+            });
+        }
+    }
+    let def = kind.def();
+    let current = if def.revert_reads_current() {
+        current_values(state, user, corp, kind, &candidates).await?
+    } else {
+        HashMap::new()
+    };
+    // Most lines share a few values: parse each (before, after) once.
+    let mut parsed: HashMap<(String, Option<String>), Result<Change, String>> = HashMap::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for c in candidates {
+        let Some(before) = c.before.as_deref() else {
+            plan.leave_out(
+                "Its value before the change was not read from Sentinel, so it is not known."
+                    .into(),
+            );
+            continue;
+        };
+        let now = current.get(&c.mdn).map(String::as_str);
+        let change = if def.revert_reads_current() {
+            let line = RevertLine {
+                before,
+                after: c.after.as_deref(),
+                now,
+            };
+            Change::revert_of(kind, &line, corp)
+        } else {
+            parsed
+                .entry((before.to_owned(), c.after.clone()))
+                .or_insert_with(|| {
+                    let line = RevertLine {
+                        before,
+                        after: c.after.as_deref(),
+                        now: None,
+                    };
+                    Change::revert_of(kind, &line, corp)
+                })
+                .clone()
+        };
+        let change = match change {
+            Ok(ch) => ch,
+            Err(why) => {
+                plan.leave_out(why);
+                continue;
+            }
+        };
+        let value = def.after(&change.values);
+        if plan.shown.len() < SHOWN {
+            plan.shown.push(PreviewLine {
+                mdn: c.mdn.to_string(),
+                current: c.after.clone().unwrap_or_else(|| "—".into()),
+                new: value.clone(),
+                warning: c
+                    .unknown
+                    .then(|| "Outcome unknown: this line may not have changed.".to_owned()),
+            });
+        }
+        let at = *index.entry(value.clone()).or_insert_with(|| {
+            plan.groups.push(Group {
+                value,
+                change,
+                mdns: Vec::new(),
+            });
+            plan.groups.len() - 1
+        });
+        if let Some(g) = plan.groups.get_mut(at) {
+            g.mdns.push(c.mdn);
+        }
+    }
+    Ok(plan)
+}
+
+/// Each candidate line's value now (as the action writes it), read from the group's list.
+async fn current_values(
+    state: &AppState,
+    user: &CurrentUser,
+    corp: &CorpId,
+    kind: ActionKind,
+    candidates: &[Candidate],
+) -> Result<HashMap<Mdn, String>, AppError> {
+    let mut out = HashMap::new();
+    if candidates.len() > CURRENT_READS || !user.principal.can(Operation::ListDevices, corp) {
+        return Ok(out);
+    }
+    for c in candidates {
+        let params = ListParams {
+            offset: 0,
+            limit: 10,
+            sort: SortField::Mdn,
+            sort_dir: SortDir::Asc,
+            search_value: Some(c.mdn.to_string()),
+            label_ids: vec![],
+        };
+        let list = state
+            .upstream
+            .list_devices(&user.token, corp, &params)
+            .await?;
+        if let Some(d) = list
+            .devices
+            .iter()
+            .find(|d| Mdn::parse(&d.mdn).is_ok_and(|m| m == c.mdn))
+        {
+            out.insert(c.mdn.clone(), kind.def().before(d));
+        }
+    }
+    Ok(out)
+}

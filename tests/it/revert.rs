@@ -1,0 +1,215 @@
+//! Reverting a change set: each changed line back to its value before, one upstream call per
+//! value, a revert of a revert, changes that cannot be reverted say why, scope and CSRF.
+
+use crate::helpers::*;
+
+use std::time::Duration;
+
+use sentinel_console::storage::Db;
+use sentinel_console::storage::changes::{ChangeSet, Origin};
+use uuid::Uuid;
+
+const LARGE: &str = "FLEET-LARGE";
+
+async fn mdns(app: &TestApp, n: usize) -> Vec<String> {
+    let mut m = list_mdns(&app.get_text(&format!("/devices/{LARGE}?limit=50")).await);
+    assert!(m.len() >= n, "{m:?}");
+    m.truncate(n);
+    m
+}
+
+/// Posts a confirmed `kind` change of `lines` with `fields`; returns the change set's id.
+async fn change(app: &TestApp, kind: &str, lines: &[String], fields: &[(&str, &str)]) -> Uuid {
+    let csrf = app.csrf().await;
+    let mut form: Vec<(&str, &str)> = lines.iter().map(|m| ("mdns", m.as_str())).collect();
+    form.extend_from_slice(fields);
+    form.extend([("confirmed", "true"), ("acknowledged", "true")]);
+    let resp = app.post_action(LARGE, kind, &form, &csrf).await;
+    assert_eq!(
+        resp.status(),
+        303,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    id_of(&resp)
+}
+
+fn id_of(resp: &reqwest::Response) -> Uuid {
+    let loc = location(resp);
+    assert!(loc.starts_with("/changes/"), "303 to the change set: {loc}");
+    loc.trim_start_matches("/changes/").parse().expect("id")
+}
+
+async fn finished(db: &Db, id: Uuid) -> ChangeSet {
+    for _ in 0..600 {
+        let c = db.change_get(id).await.expect("read").expect("stored");
+        if c.state.is_finished() {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("change {id} did not finish");
+}
+
+fn nickname(app: &TestApp, mdn: &str) -> String {
+    app.sim
+        .sim
+        .device(LARGE, mdn)
+        .expect("line")
+        .nickname
+        .unwrap_or_default()
+}
+
+/// Previews then confirms the revert of `id`; returns the new change set's id.
+async fn revert(app: &TestApp, id: Uuid) -> Uuid {
+    let csrf = app.csrf().await;
+    let url = format!("/changes/{id}/revert");
+    let preview = app.post_form(&url, &[("csrf_token", csrf.as_str())]).await;
+    assert_eq!(preview.status(), 200);
+    let html = preview.text().await.expect("preview");
+    assert!(html.contains(r#"id="revert-values""#), "{html:.2000}");
+    let mut confirm = confirm_fields(&html);
+    confirm.push(("csrf_token".into(), csrf));
+    let resp = app.post_form(&url, &confirm).await;
+    assert_eq!(
+        resp.status(),
+        303,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    id_of(&resp)
+}
+
+#[tokio::test]
+async fn a_revert_restores_each_lines_old_nickname_one_call_per_value_and_reverts_again() {
+    let app = spawn_app().await;
+    app.sign_in("super").await;
+    let db = Db::connect(&app.database_url).await.expect("db");
+    let lines = mdns(&app, 3).await;
+    finished(
+        &db,
+        change(&app, "nickname", &lines[..2], &[("nickname", "Alpha")]).await,
+    )
+    .await;
+    finished(
+        &db,
+        change(&app, "nickname", &lines[2..], &[("nickname", "Beta")]).await,
+    )
+    .await;
+    let id = change(&app, "nickname", &lines, &[("nickname", "Gamma")]).await;
+    assert_eq!(finished(&db, id).await.changed, 3);
+    assert!(lines.iter().all(|m| nickname(&app, m) == "Gamma"));
+
+    let page = app.get_text(&format!("/changes/{id}")).await;
+    assert!(page.contains(r#"id="revert-form""#), "{page:.2000}");
+    app.sim.sim.clear_requests();
+    let csrf = app.csrf().await;
+    let preview = app
+        .post_form(
+            &format!("/changes/{id}/revert"),
+            &[("csrf_token", csrf.as_str())],
+        )
+        .await
+        .text()
+        .await
+        .expect("preview");
+    assert!(
+        preview.contains("“Alpha”</strong>: 2 lines"),
+        "{preview:.3000}"
+    );
+    assert!(
+        preview.contains("“Beta”</strong>: 1 line"),
+        "{preview:.3000}"
+    );
+    assert!(
+        app.sim.api_requests_to("PUT", "/nickname").is_empty(),
+        "a preview sends nothing"
+    );
+
+    let back = revert(&app, id).await;
+    let set = finished(&db, back).await;
+    assert_eq!((set.total_lines, set.changed), (3, 3), "{set:?}");
+    assert_eq!(set.origin, Origin::Revert);
+    assert_eq!(set.parent_id, Some(id));
+    assert_eq!(nickname(&app, &lines[0]), "Alpha");
+    assert_eq!(nickname(&app, &lines[1]), "Alpha");
+    assert_eq!(nickname(&app, &lines[2]), "Beta");
+    assert_eq!(
+        app.sim.api_requests_to("PUT", "/nickname").len(),
+        2,
+        "one upstream call per value restored"
+    );
+    let csv = app.get_text(&format!("/changes/{back}/lines.csv")).await;
+    assert!(csv.contains("Gamma,Alpha,changed"), "{csv}");
+
+    // The revert's lines have their before-values too: reverting it puts "Gamma" back.
+    app.sim.sim.clear_requests();
+    let again = revert(&app, back).await;
+    let set = finished(&db, again).await;
+    assert_eq!(set.changed, 3, "{set:?}");
+    assert!(lines.iter().all(|m| nickname(&app, m) == "Gamma"));
+    assert_eq!(app.sim.api_requests_to("PUT", "/nickname").len(), 1);
+}
+
+#[tokio::test]
+async fn removing_labels_cannot_be_reverted_and_says_why() {
+    let app = spawn_app().await;
+    app.sign_in("super").await;
+    let db = Db::connect(&app.database_url).await.expect("db");
+    let lines = mdns(&app, 2).await;
+    let id = change(&app, "delete-labels", &lines, &[]).await;
+    finished(&db, id).await;
+    app.sim.sim.clear_requests();
+    let csrf = app.csrf().await;
+    let resp = app
+        .post_form(
+            &format!("/changes/{id}/revert"),
+            &[("csrf_token", csrf.as_str()), ("confirmed", "true")],
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let body = resp.text().await.expect("body");
+    assert!(
+        body.contains("Removing labels cannot be undone through this API"),
+        "{body:.2000}"
+    );
+    assert!(
+        app.sim
+            .api_requests_to("DELETE", "/bulkDeleteLabels")
+            .is_empty(),
+        "nothing sent"
+    );
+}
+
+#[tokio::test]
+async fn a_reader_sees_no_revert_button_a_forged_revert_is_refused_and_csrf_is_required() {
+    let app = spawn_app().await;
+    app.sign_in("super").await;
+    let db = Db::connect(&app.database_url).await.expect("db");
+    let lines = mdns(&app, 2).await;
+    let id = change(&app, "nickname", &lines, &[("nickname", "Spare")]).await;
+    finished(&db, id).await;
+    let url = format!("/changes/{id}/revert");
+    app.sim.sim.clear_requests();
+    // Without the CSRF token it is refused.
+    assert_eq!(
+        app.post_form(&url, &[("confirmed", "true")]).await.status(),
+        403
+    );
+    let reader = app.session_as("readonly").await;
+    let page = reader.get_text(&format!("/changes/{id}")).await;
+    assert!(page.contains(r#"id="change-facts""#), "{page:.1500}");
+    assert!(!page.contains(r#"id="revert-form""#));
+    let csrf = reader.csrf().await;
+    let resp = reader
+        .post_form(
+            &url,
+            &[("csrf_token", csrf.as_str()), ("confirmed", "true")],
+        )
+        .await;
+    assert_eq!(resp.status(), 403);
+    assert!(
+        app.sim.api_requests_to("PUT", "/nickname").is_empty(),
+        "nothing sent"
+    );
+}
