@@ -1,0 +1,234 @@
+//! One chunk of a job: its token and policy check, its durable start mark, its call, its recorded outcome (each database step retried while the database is busy).
+
+use super::*;
+
+/// What the chunk tasks of one job share.
+pub(super) struct ChunkCtx {
+    pub(super) state: AppState,
+    pub(super) id: Uuid,
+    pub(super) owner: String,
+    pub(super) corp: CorpId,
+    pub(super) change: Change,
+    /// A revert's change per chunk (see [`JobPayload::chunk_changes`]).
+    pub(super) chunk_changes: Vec<Change>,
+    pub(super) source: TokenSource,
+    /// The change set's line number of each chunk's first line.
+    pub(super) firsts: Vec<i32>,
+    /// Set when another instance took the job over: stop sending and recording.
+    pub(super) lost: AtomicBool,
+}
+
+impl ChunkCtx {
+    /// The change chunk `i` sends.
+    fn change_of(&self, i: usize) -> &Change {
+        self.chunk_changes.get(i).unwrap_or(&self.change)
+    }
+}
+
+/// Sends one chunk and records its outcome (unless the job was taken over).
+pub(super) async fn run_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) {
+    if ctx.lost.load(Ordering::SeqCst) {
+        return;
+    }
+    if let Some(o) = send_chunk(ctx, i, mdns.clone()).await {
+        let first = ctx.firsts.get(i).copied().unwrap_or_default();
+        record(&ctx.state, ctx.id, &ctx.owner, &o, &mdns, first).await;
+    }
+}
+
+/// The outcome of one chunk, or `None` when this instance no longer owns the job.
+pub(super) async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Option<ChunkOutcome> {
+    let state = &ctx.state;
+    // The token and roles as they are now: refreshed when expiring, gone after sign-out.
+    let (token, user) = match ctx.source.grant(state).await {
+        Ok(g) => g,
+        Err(reason) => return Some(not_sent(i, &mdns, reason)),
+    };
+    let change = ctx.change_of(i);
+    let allowed = change.authorize(&user, &ctx.corp, mdns.len());
+    if let Err(refusal) = allowed {
+        return Some(refused(i, &mdns, &refusal.0));
+    }
+    let chunk = i32::try_from(i).unwrap_or(i32::MAX);
+    // The durable "started" mark comes before the call: if this instance dies in the call, the
+    // instance resuming the job knows not to send it again.
+    let started = retrying("mark chunk started", || {
+        state.db.job_mark_chunk_started(ctx.id, &ctx.owner, chunk)
+    })
+    .await;
+    match started {
+        Ok(true) => {}
+        Ok(false) => {
+            // Either the job is no longer ours, or an earlier attempt of ours committed the
+            // mark without our hearing it: then nothing was sent, but say so honestly.
+            return match state.db.job_renew_lease(ctx.id, &ctx.owner, LEASE).await {
+                Ok(true) => Some(not_sent(i, &mdns, NOT_STARTED_REASON)),
+                _ => {
+                    ctx.lost.store(true, Ordering::SeqCst);
+                    None
+                }
+            };
+        }
+        Err(e) => {
+            tracing::error!(job = %ctx.id, chunk, error = %e, "chunk start not recorded; not sent");
+            return Some(not_sent(i, &mdns, NOT_STARTED_REASON));
+        }
+    }
+    let lines: Vec<String> = mdns.iter().map(|m| m.to_string()).collect();
+    let r = run::call(state, &token, &ctx.corp, change, &Target::Lines(mdns)).await;
+    Some(to_chunk_outcome(i, &Outcome::from_call(Some(&lines), &r)))
+}
+
+/// Where a job's chunks get the user's access token and roles.
+pub(crate) enum TokenSource {
+    /// The user's session, read (and refreshed) for each chunk: a sign-out stops the job.
+    Session(String),
+    /// No session to read (kept in memory only, for this process's life).
+    Held(SecretString, Principal),
+    /// A resumed job without a session: nothing can be sent.
+    Gone,
+}
+
+impl TokenSource {
+    /// The token and user to send a chunk with, or why the chunk cannot be sent.
+    pub(crate) async fn grant(
+        &self,
+        state: &AppState,
+    ) -> Result<(SecretString, Principal), &'static str> {
+        match self {
+            TokenSource::Held(t, p) => Ok((t.clone(), p.clone())),
+            TokenSource::Gone => Err(SIGNED_OUT_REASON),
+            TokenSource::Session(sid) => match session_grant(state, sid).await {
+                Ok(Some(g)) => Ok(g),
+                Ok(None) => Err(SIGNED_OUT_REASON),
+                Err(e) => {
+                    tracing::error!(error = %e, "session store unreadable for a job");
+                    Err(SESSION_UNREADABLE_REASON)
+                }
+            },
+        }
+    }
+}
+
+/// A chunk recorded as unknown without being sent (or without being sent again), with `reason`.
+pub(super) fn not_sent(i: usize, mdns: &[Mdn], reason: &str) -> ChunkOutcome {
+    ChunkOutcome {
+        chunk: i32::try_from(i).unwrap_or(i32::MAX),
+        unknown: mdns.iter().map(|m| m.to_string()).collect(),
+        error: Some(reason.into()),
+        ..Default::default()
+    }
+}
+
+/// A chunk the user's current roles no longer allow: every line failed, nothing sent.
+pub(super) fn refused(i: usize, mdns: &[Mdn], why: &str) -> ChunkOutcome {
+    ChunkOutcome {
+        chunk: i32::try_from(i).unwrap_or(i32::MAX),
+        failed: mdns
+            .iter()
+            .map(|m| (m.to_string(), why.to_owned()))
+            .collect(),
+        upstream_status: Some(403),
+        error: Some(why.to_owned()),
+        ..Default::default()
+    }
+}
+
+/// How many times a job's database step is tried before it is given up.
+pub(super) const DB_ATTEMPTS: u32 = 12;
+
+/// Runs a database step again, with backoff, while it fails for a passing reason (a busy
+/// SQLite, a pool momentarily exhausted, a dropped connection): a chunk's result is never
+/// dropped because another writer held the lock for a moment. Every step retried here is
+/// idempotent.
+pub(crate) async fn retrying<T, F, Fut>(what: &str, mut step: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut delay = Duration::from_millis(25);
+    let mut attempt = 1;
+    loop {
+        match step().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < DB_ATTEMPTS && transient(&e) => {
+                tracing::warn!(step = what, attempt, error = %e, "database busy; trying again");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Errors worth another try: the database or the connection, not the request itself.
+pub(super) fn transient(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Database(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed
+    )
+}
+
+/// The line number (in the change set) of each chunk's first line.
+pub(super) fn first_seqs(chunks: &[Vec<Mdn>]) -> Vec<i32> {
+    let mut at = 0usize;
+    chunks
+        .iter()
+        .map(|c| {
+            let first = i32::try_from(at).unwrap_or(i32::MAX);
+            at += c.len();
+            first
+        })
+        .collect()
+}
+
+/// "Stopped: you signed out — N lines not sent." when the session ended mid-change.
+pub(super) fn stopped_message(chunks: &[ChunkOutcome]) -> Option<String> {
+    let not_sent: usize = chunks
+        .iter()
+        .filter(|c| c.error.as_deref() == Some(SIGNED_OUT_REASON))
+        .map(|c| c.unknown.len())
+        .sum();
+    (not_sent > 0).then(|| {
+        format!(
+            "Stopped: you signed out — {} not sent. Sign in and retry them.",
+            crate::actions::form::plural(not_sent as u64, "line")
+        )
+    })
+}
+
+/// Records a chunk's outcome and its lines' results (`mdns` from line `first` on) together.
+pub(super) async fn record(
+    state: &AppState,
+    id: Uuid,
+    owner: &str,
+    o: &ChunkOutcome,
+    mdns: &[Mdn],
+    first: i32,
+) {
+    // Lines certainly never sent did not change: failed with the reason, not unknown, so a
+    // retry takes them without the "may already have changed" warning.
+    let never_sent = o.error.as_deref().is_some_and(|r| {
+        [
+            SIGNED_OUT_REASON,
+            SESSION_UNREADABLE_REASON,
+            NOT_STARTED_REASON,
+        ]
+        .contains(&r)
+    });
+    let lines = changeset::chunk_results(o, mdns, first, never_sent);
+    match retrying("record chunk", || {
+        state.db.job_record_chunk_lines(id, owner, o, &lines)
+    })
+    .await
+    {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(job = %id, chunk = o.chunk, "chunk not recorded: lease lost"),
+        Err(e) => tracing::error!(job = %id, chunk = o.chunk, error = %e, "chunk not recorded"),
+    }
+}

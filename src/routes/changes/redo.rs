@@ -1,0 +1,260 @@
+//! Retry and revert: previews of a new change set made from an earlier one, and running it once confirmed.
+
+use super::*;
+
+/// Lines listed in a retry's preview.
+pub(super) const PREVIEW_LINES: u32 = 50;
+
+/// `POST /changes/{id}/retry`: previews a new change set of the lines not changed (the unknown
+/// ones too only when `include_unknown` is ticked: they may have been applied); with
+/// `confirmed=true` runs it and answers 303 to the new change set.
+#[allow(clippy::too_many_arguments)]
+pub async fn retry(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+    client_request_id: Option<axum::Extension<crate::middleware::ClientRequestId>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let parent = visible(&state, &user, &id).await?;
+    let form = RawForm::parse(&body)?;
+    let kind = ActionKind::from_slug(&parent.action)
+        .ok_or_else(|| AppError::BadRequest("This action is no longer offered.".into()))?;
+    let corp = CorpId::parse(&parent.corp_id)?;
+    user.principal.check(kind.operation(), &corp)?;
+    if parent.origin == Origin::Revert {
+        return Err(AppError::BadRequest(
+            "The lines of a revert each have their own value, so a revert is not retried: revert the earlier change again for them.".into(),
+        ));
+    }
+    if kind.selection() == Selection::Imeis {
+        return Err(AppError::BadRequest(
+            "The Wi-Fi password of a SmartSpot change is never kept, so it cannot be retried: make the change again from the device's page.".into(),
+        ));
+    }
+    if !parent.state.is_finished() {
+        return Err(AppError::BadRequest(
+            "This change is still running; retry it once it has finished.".into(),
+        ));
+    }
+    let include_unknown = form.flag("include_unknown");
+    let mut wanted = vec![LineState::Failed];
+    if include_unknown {
+        wanted.push(LineState::Unknown);
+    }
+    let mut mdns: Vec<Mdn> = Vec::new();
+    let mut shown: Vec<PreviewLine> = Vec::new();
+    let mut pages = std::pin::pin!(state.db.change_lines_stream(parent.id));
+    while let Some(page) = pages.next().await {
+        for l in page? {
+            if !wanted.contains(&l.outcome) {
+                continue;
+            }
+            let Ok(m) = Mdn::parse(&l.mdn) else { continue };
+            if shown.len() < PREVIEW_LINES as usize {
+                shown.push(PreviewLine {
+                    mdn: l.mdn.clone(),
+                    current: l.before_value.clone().unwrap_or_else(|| "—".into()),
+                    new: l.after_value.clone().unwrap_or_else(|| "—".into()),
+                    warning: (l.outcome == LineState::Unknown)
+                        .then(|| "Outcome unknown: this line may already have changed.".to_owned()),
+                });
+            }
+            mdns.push(m);
+        }
+    }
+    if mdns.is_empty() {
+        return Err(AppError::BadRequest(
+            "There is no line to retry (tick the unknown lines to retry those).".into(),
+        ));
+    }
+    let change: Change = serde_json::from_value(
+        serde_json::json!({ "action": kind, "fields": parent.fields.clone() }),
+    )
+    .map_err(|e| AppError::Internal(e.into()))?;
+    change.authorize(&user.principal, &corp, mdns.len())?;
+    let target = Target::Lines(mdns);
+    let needs_ack = target.needs_ack();
+    if !form.flag("confirmed") || (needs_ack && !form.flag("acknowledged")) {
+        let n = target.known_count().unwrap_or_default();
+        let mut warnings = Vec::new();
+        if include_unknown {
+            warnings.push(
+                "Lines with an unknown outcome are included: Sentinel may already have applied the change to them."
+                    .to_owned(),
+            );
+        }
+        let mut hidden = Vec::new();
+        if include_unknown {
+            hidden.push(("include_unknown".to_owned(), "true".to_owned()));
+        }
+        return Ok(PreviewPage {
+            layout: Layout::signed_in(
+                format!("Retry: {}", kind.label()),
+                &user.principal,
+                &user.csrf,
+            ),
+            corp: corp.to_string(),
+            label: kind.label(),
+            summary: change.summary(),
+            target: target.describe(),
+            post_href: retry_href(parent.id),
+            back_href: change_href(parent.id),
+            csrf: user.csrf.clone(),
+            count: Some(n),
+            more: n.saturating_sub(shown.len() as u64),
+            lines: shown,
+            warnings,
+            load_problem: None,
+            needs_ack,
+            ack_label: format!("Yes, change these {n} lines"),
+            message: None,
+            hidden,
+        }
+        .into_response());
+    }
+    let key = session
+        .id()
+        .map(|id| id.to_string())
+        .unwrap_or_else(|| user.principal.subject.clone());
+    limit::check_write(&key)?;
+    let audit = AuditContext::new(
+        &user.principal,
+        &corp,
+        kind,
+        crate::routes::actions::request_id(&headers),
+        client_request_id.map(|axum::Extension(c)| c.0),
+    );
+    let Target::Lines(mdns) = &target else {
+        return Err(AppError::Internal(anyhow::anyhow!("a retry is a list")));
+    };
+    let (new_id, handle) = jobs::start(
+        &state,
+        &user,
+        session.id().map(|i| i.to_string()),
+        &corp,
+        audit,
+        change.clone(),
+        mdns,
+        (Origin::Retry, Some(parent.id)),
+    )
+    .await?;
+    if mdns.len() <= CHUNK_SIZE {
+        // One upstream call: wait for it, so the new change page shows the result at once.
+        if let Err(e) = handle.await {
+            tracing::error!(change = %new_id, error = %e, "a one-chunk retry ended abnormally");
+        }
+    }
+    Ok(Redirect::to(&change_href(new_id)).into_response())
+}
+
+/// `POST /changes/{id}/revert`: previews a new change set that puts each changed line (and the
+/// unknown ones when `include_unknown` is ticked) back to its value before, one group per value,
+/// saying which lines cannot be and why; with `confirmed=true` runs it and answers 303 to it.
+#[allow(clippy::too_many_arguments)]
+pub async fn revert(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+    client_request_id: Option<axum::Extension<crate::middleware::ClientRequestId>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let parent = visible(&state, &user, &id).await?;
+    let form = RawForm::parse(&body)?;
+    let kind = ActionKind::from_slug(&parent.action)
+        .ok_or_else(|| AppError::BadRequest("This action is no longer offered.".into()))?;
+    let corp = CorpId::parse(&parent.corp_id)?;
+    user.principal.check(kind.operation(), &corp)?;
+    if !parent.state.is_finished() {
+        return Err(AppError::BadRequest(
+            "This change is still running; revert it once it has finished.".into(),
+        ));
+    }
+    let include_unknown = form.flag("include_unknown");
+    let plan = revert::plan(&state, &user, &parent, kind, &corp, include_unknown).await?;
+    if plan.groups.is_empty() {
+        let why: Vec<String> = plan
+            .left_out
+            .iter()
+            .map(|(w, n)| format!("{}: {w}", crate::actions::form::plural(*n, "line")))
+            .collect();
+        return Err(AppError::BadRequest(if why.is_empty() {
+            "There is no changed line to revert.".into()
+        } else {
+            format!("Nothing can be reverted. {}", why.join(" "))
+        }));
+    }
+    for g in &plan.groups {
+        g.change.authorize(&user.principal, &corp, g.mdns.len())?;
+    }
+    let count = plan.lines() as u64;
+    if !form.flag("confirmed") {
+        return Ok(RevertPreviewPage {
+            layout: Layout::signed_in(
+                format!("Revert: {}", kind.label()),
+                &user.principal,
+                &user.csrf,
+            ),
+            label: kind.label(),
+            corp: corp.to_string(),
+            count,
+            values: plan
+                .groups
+                .iter()
+                .map(|g| (g.value.clone(), g.mdns.len() as u64))
+                .collect(),
+            more: count.saturating_sub(plan.shown.len() as u64),
+            left_out: plan.left_out,
+            lines: plan.shown,
+            include_unknown,
+            post_href: revert_href(parent.id),
+            back_href: change_href(parent.id),
+            csrf: user.csrf.clone(),
+        }
+        .into_response());
+    }
+    let key = session
+        .id()
+        .map(|id| id.to_string())
+        .unwrap_or_else(|| user.principal.subject.clone());
+    limit::check_write(&key)?;
+    let audit = AuditContext::new(
+        &user.principal,
+        &corp,
+        kind,
+        crate::routes::actions::request_id(&headers),
+        client_request_id.map(|axum::Extension(c)| c.0),
+    );
+    let summary = format!(
+        "Revert: {} back to each line's value before ({})",
+        kind.label(),
+        crate::actions::form::plural(plan.groups.len() as u64, "value")
+    );
+    let groups: Vec<(Change, Vec<Mdn>)> = plan
+        .groups
+        .into_iter()
+        .map(|g| (g.change, g.mdns))
+        .collect();
+    let (new_id, handle) = jobs::start_groups(
+        &state,
+        &user,
+        session.id().map(|i| i.to_string()),
+        &corp,
+        audit,
+        groups,
+        summary,
+        (Origin::Revert, Some(parent.id)),
+    )
+    .await?;
+    if count as usize <= CHUNK_SIZE {
+        // A few upstream calls: wait for them, so the new change page shows the result at once.
+        if let Err(e) = handle.await {
+            tracing::error!(change = %new_id, error = %e, "a short revert ended abnormally");
+        }
+    }
+    Ok(Redirect::to(&change_href(new_id)).into_response())
+}
