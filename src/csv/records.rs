@@ -132,7 +132,19 @@ pub struct Field {
 
 /// Splits one record's content (without its line end) into fields.
 pub fn fields(content: &[u8]) -> Vec<Field> {
-    let mut rdr = reader();
+    // Building a reader builds its state machine: once per thread, reset per record (this runs
+    // for every record of a 100,000-line export).
+    thread_local! {
+        static READER: std::cell::RefCell<Reader> = std::cell::RefCell::new(reader());
+    }
+    READER.with(|r| {
+        let mut rdr = r.borrow_mut();
+        rdr.reset();
+        fields_with(&mut rdr, content)
+    })
+}
+
+fn fields_with(rdr: &mut Reader, content: &[u8]) -> Vec<Field> {
     let mut out = Vec::new();
     let mut scratch = [0u8; 1024];
     let mut value = Vec::new();
