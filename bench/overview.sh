@@ -23,8 +23,8 @@ CONSOLE=127.0.0.1:18090
 # The overview's own columns (src/overview/mod.rs EXPORT_COLUMNS), in its order.
 COLUMNS="MDN,STATUS,FILTER_GROUP,NETWORK,DEVICE_NAME,LAST_30_DAYS_USED,MONTHLY_AMOUNT_USED,MONTHLY_LIMIT,NICKNAME"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 say "cargo build ($PROFILE)"
 if [ "$PROFILE" = release ]; then
@@ -34,27 +34,9 @@ else
 fi
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/sentinel-console"
 [ -x "$BIN" ] || die "no binary at $BIN"
-for port in 18090 18091; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        die "port $port is already in use"
-    fi
-done
+require_free_ports 18090 18091
 
-TMP="$(mktemp -d -t sentinel-overview-bench.XXXXXX)"
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-wait_http() {
-    local deadline=$((SECONDS + $2))
-    until curl -s -o /dev/null "$1"; do
-        [ "$SECONDS" -lt "$deadline" ] || die "$1 did not answer"
-        sleep 0.05
-    done
-}
+start_tmp sentinel-overview-bench
 
 say "simulator on $SIM ($LINES lines in $GROUP)"
 "$BIN" simulate --bind "$SIM" --large-group "$LINES" >"$TMP/sim.log" 2>&1 &

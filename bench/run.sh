@@ -27,8 +27,8 @@ NGINX=127.0.0.1:18082
 CONSOLE=127.0.0.1:18080
 COLUMNS="MDN,NICKNAME,STATUS,NETWORK,DEVICE_NAME,FILTER_GROUP,IMEI,LAST_30_DAYS_USED,MONTHLY_LIMIT"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 # ---- tools -------------------------------------------------------------------------------
 need=()
@@ -51,28 +51,10 @@ say "cargo build --release"
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/sentinel-console"
 [ -x "$BIN" ] || die "no binary at $BIN"
 
-for port in 18080 18081 18082; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        die "port $port is already in use; stop whatever listens there first"
-    fi
-done
+require_free_ports 18080 18081 18082
 
-TMP="$(mktemp -d -t sentinel-bench.XXXXXX)"
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+start_tmp sentinel-bench
 
-wait_http() { # url, seconds
-    local deadline=$((SECONDS + $2))
-    until curl -s -o /dev/null "$1"; do
-        [ "$SECONDS" -lt "$deadline" ] || die "$1 did not answer"
-        sleep 0.05
-    done
-}
 
 now_ns() { date +%s%N; }
 

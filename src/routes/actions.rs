@@ -319,6 +319,29 @@ pub async fn smartspot(
     Ok(page.into_response())
 }
 
+/// A confirmed write: the per-session write limit, then who is writing, from where (the audit context).
+pub(super) fn write_context(
+    session: &Session,
+    user: &CurrentUser,
+    corp: &CorpId,
+    kind: ActionKind,
+    headers: &HeaderMap,
+    client_request_id: Option<axum::Extension<crate::middleware::ClientRequestId>>,
+) -> Result<AuditContext, AppError> {
+    let key = session
+        .id()
+        .map(|id| id.to_string())
+        .unwrap_or_else(|| user.principal.subject.clone());
+    limit::check_write(&key)?;
+    Ok(AuditContext::new(
+        &user.principal,
+        corp,
+        kind,
+        request_id(headers),
+        client_request_id.map(|axum::Extension(c)| c.0),
+    ))
+}
+
 pub(super) fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get(&REQUEST_ID)
@@ -402,23 +425,11 @@ pub async fn submit(
         return Ok((status, page).into_response());
     }
 
-    let key = session
-        .id()
-        .map(|id| id.to_string())
-        .unwrap_or_else(|| user.principal.subject.clone());
-    limit::check_write(&key)?;
+    let audit = write_context(&session, &user, &corp, kind, &headers, client_request_id)?.via(via);
     if let Some(k) = &stash_key {
         // Used once: the password leaves the session store with this change.
         let _ = session.remove::<String>(k).await;
     }
-    let audit = AuditContext::new(
-        &user.principal,
-        &corp,
-        kind,
-        request_id(&headers),
-        client_request_id.map(|axum::Extension(c)| c.0),
-    )
-    .via(via);
 
     // Every confirmed change is a change set, stored before anything is sent.
     let id = match &target {

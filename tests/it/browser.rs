@@ -720,18 +720,9 @@ async fn bulk_change_from_the_selection_bar_in_a_real_browser() {
             }
             click(c, "#confirm-form input[name=acknowledged]").await?;
         }
-        click(c, "#confirm-form button[type=submit]").await?;
-
         // The result (directly, or at the end of a job's progress): every line accounted for.
-        wait_until("the per-line result", || async move {
-            let outcome = js(
-                c,
-                "const r = document.querySelector('#action-result'); return r ? r.getAttribute('data-outcome') : null;",
-            )
-            .await?;
-            Ok(outcome.as_str().map(str::to_owned))
-        })
-        .await
+        apply_and_wait_outcome(c)
+            .await
         .and_then(|o| {
             if o == "ok" || o == "partial" {
                 Ok(())
@@ -840,6 +831,20 @@ async fn bulk_change_from_the_selection_bar_in_a_real_browser() {
 }
 
 /// How many elements match `css`.
+/// Applies the previewed change and waits for the change page's outcome (`data-outcome`).
+pub(crate) async fn apply_and_wait_outcome(c: &Client) -> Step<String> {
+    click(c, "#confirm-form button[type=submit]").await?;
+    wait_until("the per-line result", || async move {
+        let outcome = js(
+            c,
+            "const r = document.querySelector('#action-result'); return r ? r.getAttribute('data-outcome') : null;",
+        )
+        .await?;
+        Ok(outcome.as_str().map(str::to_owned))
+    })
+    .await
+}
+
 pub(crate) async fn rows_of(c: &Client, css: &str) -> Step<usize> {
     let v = js(
         c,

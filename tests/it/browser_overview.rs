@@ -9,7 +9,8 @@ use crate::helpers::*;
 use fantoccini::Locator;
 
 use crate::browser::{
-    STEP, click, have_browser, in_browser, js, number_in, rows_of, text, url, url_has, wait_until,
+    STEP, apply_and_wait_outcome, click, have_browser, in_browser, number_in, rows_of, text, url,
+    url_has, wait_until,
 };
 
 const CORP: &str = "NORTHSTAR-ISD";
@@ -39,7 +40,10 @@ async fn overview_acts_on_the_idle_lines_in_a_real_browser() {
         // From the list to the overview, then the admin's idle threshold.
         click(c, "#overview-link").await?;
         wait_until("the overview", || async move {
-            Ok(text(c, "#overview-total").await?.filter(|t| t == "499").map(|_| ()))
+            Ok(text(c, "#overview-total")
+                .await?
+                .filter(|t| t == "499")
+                .map(|_| ()))
         })
         .await?;
         let svgs = rows_of(c, "svg.chart[role=img] title").await?;
@@ -92,17 +96,13 @@ async fn overview_acts_on_the_idle_lines_in_a_real_browser() {
         if n > 10 {
             click(c, "#confirm-form input[name=acknowledged]").await?;
         }
-        click(c, "#confirm-form button[type=submit]").await?;
-        wait_until("the per-line result", || async move {
-            let outcome = js(
-                c,
-                "const r = document.querySelector('#action-result'); return r ? r.getAttribute('data-outcome') : null;",
-            )
-            .await?;
-            Ok(outcome.as_str().map(str::to_owned))
-        })
-        .await
-        .and_then(|o| if o == "ok" { Ok(()) } else { Err(format!("the change ended {o:?}")) })?;
+        apply_and_wait_outcome(c).await.and_then(|o| {
+            if o == "ok" {
+                Ok(())
+            } else {
+                Err(format!("the change ended {o:?}"))
+            }
+        })?;
 
         // The change made the overview forget: no idle line is left at that threshold.
         c.goto(&format!("{base}/devices/{CORP}/overview?idle_mb={IDLE_MB}"))

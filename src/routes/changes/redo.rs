@@ -5,6 +5,46 @@ use super::*;
 /// Lines listed in a retry's preview.
 pub(super) const PREVIEW_LINES: u32 = 50;
 
+/// The change set a retry or revert starts from, with what the POST said.
+struct Earlier {
+    parent: ChangeSet,
+    form: RawForm,
+    kind: ActionKind,
+    corp: CorpId,
+}
+
+/// Reads the earlier change set (visible to this user), the form, and checks the user may run
+/// its action in its device group: before any upstream call.
+async fn earlier(
+    state: &AppState,
+    user: &CurrentUser,
+    id: &str,
+    body: &[u8],
+) -> Result<Earlier, AppError> {
+    let parent = visible(state, user, id).await?;
+    let form = RawForm::parse(body)?;
+    let kind = ActionKind::from_slug(&parent.action)
+        .ok_or_else(|| AppError::BadRequest("This action is no longer offered.".into()))?;
+    let corp = CorpId::parse(&parent.corp_id)?;
+    user.principal.check(kind.operation(), &corp)?;
+    Ok(Earlier {
+        parent,
+        form,
+        kind,
+        corp,
+    })
+}
+
+/// 303 to the new change set; a short one is awaited first, so its page shows the result at once.
+async fn settle(id: Uuid, handle: tokio::task::JoinHandle<()>, wait: bool) -> Response {
+    if wait {
+        if let Err(e) = handle.await {
+            tracing::error!(change = %id, error = %e, "a short change ended abnormally");
+        }
+    }
+    Redirect::to(&change_href(id)).into_response()
+}
+
 /// `POST /changes/{id}/retry`: previews a new change set of the lines not changed (the unknown
 /// ones too only when `include_unknown` is ticked: they may have been applied); with
 /// `confirmed=true` runs it and answers 303 to the new change set.
@@ -18,12 +58,12 @@ pub async fn retry(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let parent = visible(&state, &user, &id).await?;
-    let form = RawForm::parse(&body)?;
-    let kind = ActionKind::from_slug(&parent.action)
-        .ok_or_else(|| AppError::BadRequest("This action is no longer offered.".into()))?;
-    let corp = CorpId::parse(&parent.corp_id)?;
-    user.principal.check(kind.operation(), &corp)?;
+    let Earlier {
+        parent,
+        form,
+        kind,
+        corp,
+    } = earlier(&state, &user, &id, &body).await?;
     if parent.origin == Origin::Revert {
         return Err(AppError::BadRequest(
             "The lines of a revert each have their own value, so a revert is not retried: revert the earlier change again for them.".into(),
@@ -115,18 +155,14 @@ pub async fn retry(
         }
         .into_response());
     }
-    let key = session
-        .id()
-        .map(|id| id.to_string())
-        .unwrap_or_else(|| user.principal.subject.clone());
-    limit::check_write(&key)?;
-    let audit = AuditContext::new(
-        &user.principal,
+    let audit = crate::routes::actions::write_context(
+        &session,
+        &user,
         &corp,
         kind,
-        crate::routes::actions::request_id(&headers),
-        client_request_id.map(|axum::Extension(c)| c.0),
-    );
+        &headers,
+        client_request_id,
+    )?;
     let Target::Lines(mdns) = &target else {
         return Err(AppError::Internal(anyhow::anyhow!("a retry is a list")));
     };
@@ -141,13 +177,7 @@ pub async fn retry(
         (Origin::Retry, Some(parent.id)),
     )
     .await?;
-    if mdns.len() <= CHUNK_SIZE {
-        // One upstream call: wait for it, so the new change page shows the result at once.
-        if let Err(e) = handle.await {
-            tracing::error!(change = %new_id, error = %e, "a one-chunk retry ended abnormally");
-        }
-    }
-    Ok(Redirect::to(&change_href(new_id)).into_response())
+    Ok(settle(new_id, handle, mdns.len() <= CHUNK_SIZE).await)
 }
 
 /// `POST /changes/{id}/revert`: previews a new change set that puts each changed line (and the
@@ -163,12 +193,12 @@ pub async fn revert(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let parent = visible(&state, &user, &id).await?;
-    let form = RawForm::parse(&body)?;
-    let kind = ActionKind::from_slug(&parent.action)
-        .ok_or_else(|| AppError::BadRequest("This action is no longer offered.".into()))?;
-    let corp = CorpId::parse(&parent.corp_id)?;
-    user.principal.check(kind.operation(), &corp)?;
+    let Earlier {
+        parent,
+        form,
+        kind,
+        corp,
+    } = earlier(&state, &user, &id, &body).await?;
     if !parent.state.is_finished() {
         return Err(AppError::BadRequest(
             "This change is still running; revert it once it has finished.".into(),
@@ -217,18 +247,14 @@ pub async fn revert(
         }
         .into_response());
     }
-    let key = session
-        .id()
-        .map(|id| id.to_string())
-        .unwrap_or_else(|| user.principal.subject.clone());
-    limit::check_write(&key)?;
-    let audit = AuditContext::new(
-        &user.principal,
+    let audit = crate::routes::actions::write_context(
+        &session,
+        &user,
         &corp,
         kind,
-        crate::routes::actions::request_id(&headers),
-        client_request_id.map(|axum::Extension(c)| c.0),
-    );
+        &headers,
+        client_request_id,
+    )?;
     let summary = format!(
         "Revert: {} back to each line's value before ({})",
         kind.label(),
@@ -250,11 +276,5 @@ pub async fn revert(
         (Origin::Revert, Some(parent.id)),
     )
     .await?;
-    if count as usize <= CHUNK_SIZE {
-        // A few upstream calls: wait for them, so the new change page shows the result at once.
-        if let Err(e) = handle.await {
-            tracing::error!(change = %new_id, error = %e, "a short revert ended abnormally");
-        }
-    }
-    Ok(Redirect::to(&change_href(new_id)).into_response())
+    Ok(settle(new_id, handle, count as usize <= CHUNK_SIZE).await)
 }
