@@ -60,6 +60,13 @@ pub struct Config {
     pub demo_forced: bool,
     /// `METRICS_BIND_ADDR`: where `GET /metrics` is served; `None`: no metrics listener.
     pub metrics_bind_addr: Option<SocketAddr>,
+    /// `APPROVAL_REQUIRED_ABOVE`: an admin's own change over this many lines (and any destructive
+    /// change) waits for a second admin; `None`: off.
+    pub approval_required_above: Option<u64>,
+    /// `REQUEST_TTL_DAYS`: a request no one approved or rejected by then expires.
+    pub request_ttl: Duration,
+    /// How often the scheduler looks for due changes (`SCHEDULER_TICK_MS`).
+    pub scheduler_tick: Duration,
 }
 
 /// A configuration value that could not be used.
@@ -158,6 +165,38 @@ impl Config {
                         .map_err(|e| ConfigError(format!("METRICS_BIND_ADDR={v:?}: {e}")))
                 })
                 .transpose()?,
+            approval_required_above: var("APPROVAL_REQUIRED_ABOVE")
+                .map(|v| {
+                    v.parse::<u64>().map_err(|_| {
+                        ConfigError(format!(
+                            "APPROVAL_REQUIRED_ABOVE={v:?} is not a number of lines"
+                        ))
+                    })
+                })
+                .transpose()?,
+            request_ttl: match var("REQUEST_TTL_DAYS") {
+                None => Duration::from_secs(14 * 86_400),
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|d| (1..=3650).contains(d))
+                    .map(|d| Duration::from_secs(d * 86_400))
+                    .ok_or_else(|| {
+                        ConfigError(format!(
+                            "REQUEST_TTL_DAYS={v:?} is not a number of days from 1 to 3650"
+                        ))
+                    })?,
+            },
+            scheduler_tick: Duration::from_millis(
+                var("SCHEDULER_TICK_MS")
+                    .map(|v| {
+                        v.parse::<u64>()
+                            .map_err(|_| ConfigError(format!("SCHEDULER_TICK_MS={v:?}")))
+                    })
+                    .transpose()?
+                    .unwrap_or(1_000)
+                    .max(50),
+            ),
         }
         .checked()
     }
@@ -206,6 +245,9 @@ impl Config {
             data_dir: std::env::temp_dir().join("sentinel-console-tests"),
             demo_forced: false,
             metrics_bind_addr: None,
+            approval_required_above: None,
+            request_ttl: Duration::from_secs(14 * 86_400),
+            scheduler_tick: Duration::from_millis(200),
         }
     }
 

@@ -22,6 +22,7 @@
 //! - [`overview`]: the device group overview, aggregated from one streamed export
 //! - [`middleware`]: security headers, request ids, logging
 //! - [`outcome`]: the one outcome model (a line's, a change's)
+//! - [`scheduler`]: due scheduled changes claimed across instances, expired requests
 //! - [`metrics`]: Prometheus series and the `METRICS_BIND_ADDR` listener
 
 pub mod actions;
@@ -41,6 +42,7 @@ pub mod paths;
 pub mod policy;
 pub mod portal;
 pub mod routes;
+pub mod scheduler;
 pub mod simulator;
 pub mod startup;
 pub mod state;

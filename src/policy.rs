@@ -354,6 +354,8 @@ pub struct PortalActions {
     pub admin_page: bool,
     /// Common changes this user may not make: what a change request will be for.
     pub not_allowed: Vec<Operation>,
+    /// Of those, the ones this user may request (the approvals rule).
+    pub requestable: Vec<Operation>,
 }
 
 impl Principal {
@@ -396,6 +398,11 @@ impl Principal {
                 .iter()
                 .copied()
                 .filter(|op| !self.can(*op, corp))
+                .collect(),
+            requestable: PORTAL_COMMON
+                .iter()
+                .copied()
+                .filter(|op| self.may_request(*op, corp))
                 .collect(),
         }
     }
@@ -472,6 +479,9 @@ impl Principal {
         }
     }
 }
+
+mod approval;
+pub use approval::{REQUESTABLE, WriteMode, needs_second_admin};
 
 #[cfg(test)]
 mod tests {

@@ -297,6 +297,44 @@
       box.select();
     }
   });
+
+  // (g) "When": a scheduled time is typed in the user's own time zone; the offset the browser
+  // uses for that very date (summer time included) goes along, so the server stores UTC.
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    var at = form.querySelector("input[data-tz-offset-field]");
+    if (!(at instanceof HTMLInputElement) || !at.value) return;
+    var field = form.querySelector("input[name='" + at.getAttribute("data-tz-offset-field") + "']");
+    var local = new Date(at.value);
+    if (field instanceof HTMLInputElement && !isNaN(local.getTime())) {
+      field.value = String(-local.getTimezoneOffset());
+    }
+    var later = form.querySelector("#when-later");
+    if (later instanceof HTMLInputElement && !later.checked) at.value = "";
+  }, true);
+  // Typing a time chooses "at a date and time".
+  document.addEventListener("input", function (evt) {
+    var t = evt.target;
+    if (!(t instanceof HTMLInputElement) || !t.hasAttribute("data-tz-offset-field")) return;
+    var later = document.getElementById("when-later");
+    if (later instanceof HTMLInputElement && t.value) later.checked = true;
+  });
+  // (h) Times are written in UTC; shown in the reader's time zone, with UTC kept on hover.
+  function localTimes(root) {
+    var els = (root || document).querySelectorAll("time[datetime]:not([data-local])");
+    for (var i = 0; i < els.length; i++) {
+      var d = new Date(els[i].getAttribute("datetime"));
+      if (isNaN(d.getTime())) continue;
+      if (!els[i].title) els[i].title = els[i].textContent;
+      els[i].textContent = d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+      els[i].setAttribute("data-local", "");
+    }
+  }
+  document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    localTimes(evt.target instanceof Element ? evt.target : document);
+  });
   // Back/forward from an action form may restore the page from cache: re-read the memory.
   window.addEventListener("pageshow", function (evt) { if (evt.persisted) syncAll(); });
 })();

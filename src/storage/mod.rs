@@ -2,9 +2,12 @@
 
 pub mod audit;
 pub mod changes;
+pub mod grants;
 pub mod jobs;
 pub mod sessions;
 mod sqlutil;
+
+pub(crate) use sqlutil::later;
 
 use std::str::FromStr;
 use std::time::Duration;

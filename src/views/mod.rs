@@ -77,6 +77,12 @@ impl Layout {
     pub fn changes_href(&self) -> crate::paths::Href {
         crate::paths::changes(None, false)
     }
+    pub fn inbox_href(&self) -> crate::paths::Href {
+        crate::paths::changes_inbox()
+    }
+    pub fn waiting_href(&self) -> crate::paths::Href {
+        crate::paths::changes(Some("awaiting_approval"), false)
+    }
     pub fn audit_href(&self) -> crate::paths::Href {
         crate::paths::audit_form()
     }

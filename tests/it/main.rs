@@ -3,6 +3,7 @@
 mod helpers;
 
 mod actions;
+mod approvals;
 mod audit;
 mod auth_flow;
 mod auth_hardening;

@@ -71,6 +71,7 @@ fn record(subject: &str, action: &str, corp: &str) -> NewAuditRecord {
         request_id: Some(format!("req-{}", Uuid::new_v4())),
         client_request_id: None,
         via: None,
+        event: None,
         subject: subject.into(),
         user_name: Some(format!("{subject} name")),
         roles: "org_tech".into(),
@@ -412,6 +413,7 @@ fn csv_quotes_and_defuses_formulas() {
         result: json!({"failed": [], "unknown": []}),
         job_id: None,
         via: Some("portal".into()),
+        event: None,
     };
     let row = audit_csv_row(&rec);
     assert!(row.ends_with("\r\n"));
@@ -419,7 +421,7 @@ fn csv_quotes_and_defuses_formulas() {
         row,
         "7,2024-05-01T12:30:00Z,,'=cmd|' /C calc'!A0,\"Smith, Jo\",org_tech org_super,CORP-A,nickname,\
          \"{\"\"mdns\"\":[\"\"5551230001\"\"]}\",\"{\"\"nickname\"\":\"\"@evil\"\"}\",1,1,0,0,ok,200,\
-         \"{\"\"failed\"\":[],\"\"unknown\"\":[]}\",,'=client,portal\r\n"
+         \"{\"\"failed\"\":[],\"\"unknown\"\":[]}\",,'=client,portal,\r\n"
     );
 }
 

@@ -152,6 +152,8 @@ pub async fn retry(
             ack_label: format!("Yes, change these {n} lines"),
             message: None,
             hidden,
+            verb: "Apply the change",
+            explain: None,
         }
         .into_response());
     }
