@@ -300,6 +300,17 @@ impl Principal {
         Ok(())
     }
 
+    /// Reverting a move into `moved_to`: the lines are there now, so putting them back into
+    /// `back_to` is a move made from `moved_to`, which needs access to both groups.
+    pub fn check_move_back(&self, moved_to: &CorpId, back_to: &CorpId) -> Result<(), Refusal> {
+        self.check_device_group_move(moved_to, back_to)
+            .map_err(|r| {
+                Refusal(format!(
+                    "The lines are in {moved_to} now: moving them back to {back_to} is a change made from {moved_to}, which needs access to both groups. {r}"
+                ))
+            })
+    }
+
     /// For templates: would [`Principal::check`] allow this operation?
     pub fn can(&self, op: Operation, corp: &CorpId) -> bool {
         self.check(op, corp).is_ok()
@@ -526,6 +537,19 @@ mod tests {
         u.corp_ids = None;
         let own = u.audit_view(None).unwrap();
         assert_eq!((own.within, own.only_subject.as_deref()), (None, Some("t")));
+    }
+
+    #[test]
+    fn a_move_is_put_back_only_by_someone_who_may_open_both_groups() {
+        let (a, b) = (CorpId::parse("A").unwrap(), CorpId::parse("B").unwrap());
+        let mut u = p(&[Role::OrgTech]);
+        u.corp_ids = Some(vec![a.clone(), b.clone()]);
+        assert!(u.check_move_back(&b, &a).is_ok());
+        u.corp_ids = Some(vec![a.clone()]);
+        let why = u.check_move_back(&b, &a).unwrap_err().0;
+        assert!(why.contains("needs access to both groups"), "{why}");
+        u.corp_ids = Some(vec![b.clone()]);
+        assert!(u.check_move_back(&b, &a).is_err());
     }
 
     #[test]

@@ -20,7 +20,10 @@ use sentinel_console::simulator::{Fault, FaultKind, SimConfig};
 const LARGE: &str = "FLEET-LARGE";
 /// Lines ticked: more than one chunk, so the change runs as a background job with progress.
 const LINES: usize = 600;
-const _: () = assert!(LINES > CHUNK_SIZE, "the change must take more than one chunk");
+const _: () = assert!(
+    LINES > CHUNK_SIZE,
+    "the change must take more than one chunk"
+);
 const NEW_GROUP: &str = "Unfiltered";
 /// How long Sentinel takes to answer the first write: long enough to see the progress bar.
 const SLOW: Duration = Duration::from_secs(5);
