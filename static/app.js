@@ -320,21 +320,33 @@
     var later = document.getElementById("when-later");
     if (later instanceof HTMLInputElement && t.value) later.checked = true;
   });
-  // (h) Times are written in UTC; shown in the reader's time zone, with UTC kept on hover.
+  // (h) <time data-local-time datetime="…Z" title="… UTC">: the text is UTC from the server; shown in the
+  // reader's own time zone here, the UTC text kept as the hover title. Without this file the UTC text stays.
+  var LOCAL_DONE = "data-local-shown";
+  var localFormat = null;
   function localTimes(root) {
-    var els = (root || document).querySelectorAll("time[datetime]:not([data-local])");
+    if (!window.Intl || !Intl.DateTimeFormat) return;
+    if (!localFormat) {
+      try {
+        localFormat = new Intl.DateTimeFormat(undefined, {
+          year: "numeric", month: "short", day: "numeric",
+          hour: "2-digit", minute: "2-digit", timeZoneName: "short"
+        });
+      } catch (e) { return; }
+    }
+    var scope = root && root.querySelectorAll ? root : document;
+    var els = scope.querySelectorAll("time[data-local-time]:not([" + LOCAL_DONE + "])");
     for (var i = 0; i < els.length; i++) {
-      var d = new Date(els[i].getAttribute("datetime"));
-      if (isNaN(d.getTime())) continue;
-      if (!els[i].title) els[i].title = els[i].textContent;
-      els[i].textContent = d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-      els[i].setAttribute("data-local", "");
+      var at = new Date(els[i].getAttribute("datetime") || "");
+      if (isNaN(at.getTime())) continue;
+      if (!els[i].getAttribute("title")) els[i].setAttribute("title", els[i].textContent);
+      els[i].textContent = localFormat.format(at);
+      els[i].setAttribute(LOCAL_DONE, "");
     }
   }
   document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
-  document.addEventListener("htmx:afterSettle", function (evt) {
-    localTimes(evt.target instanceof Element ? evt.target : document);
-  });
+  document.addEventListener("htmx:afterSettle", function (evt) { localTimes(evt.target); });
+
   // Back/forward from an action form may restore the page from cache: re-read the memory.
   window.addEventListener("pageshow", function (evt) { if (evt.persisted) syncAll(); });
 })();

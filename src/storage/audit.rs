@@ -73,6 +73,9 @@ pub struct AuditFilter {
     pub subject: Option<String>,
     pub action: Option<String>,
     pub corp_id: Option<String>,
+    /// Only records of these device groups (the reader's); `None`: any group. Never in a URL:
+    /// it comes from who reads, not from what they asked.
+    pub corp_ids: Option<Vec<String>>,
     pub from: Option<Date>,
     pub to: Option<Date>,
     pub offset: u64,
@@ -89,6 +92,7 @@ impl Default for AuditFilter {
             subject: None,
             action: None,
             corp_id: None,
+            corp_ids: None,
             from: None,
             to: None,
             offset: 0,
@@ -225,6 +229,19 @@ fn where_clause(f: &AuditFilter) -> (String, Vec<String>) {
     // Inclusive day: everything before the next midnight (no bound at all past the last representable day).
     if let Some(next) = f.to.and_then(Date::next_day) {
         push("at <", day_start(next));
+    }
+    if let Some(ids) = &f.corp_ids {
+        if ids.is_empty() {
+            // No group at all: nothing matches (an empty `IN ()` is not SQL).
+            conds.push("1 = 0".to_owned());
+        } else {
+            let mut marks = Vec::with_capacity(ids.len());
+            for id in ids {
+                binds.push(id.clone());
+                marks.push(format!("${}", binds.len()));
+            }
+            conds.push(format!("corp_id IN ({})", marks.join(", ")));
+        }
     }
     if conds.is_empty() {
         (String::new(), binds)

@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod audit;
+pub mod audit_words;
 pub mod changes;
 pub mod chart;
 pub mod devices;

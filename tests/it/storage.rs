@@ -175,6 +175,33 @@ async fn audit_list_filters_pages_newest_first(db: Db) {
         rows.iter().map(|r| r.id).collect::<Vec<_>>(),
         vec![ids[4], ids[0]]
     );
+    // The reader's groups: several at once, narrowed further by one, none at all.
+    let (_, total) = count(AuditFilter {
+        corp_ids: Some(vec!["CORP-A".into(), "CORP-B".into()]),
+        ..filter()
+    })
+    .await;
+    assert_eq!(total, 5);
+    let (rows, total) = count(AuditFilter {
+        corp_ids: Some(vec!["CORP-B".into()]),
+        subject: Some("alice".into()),
+        ..filter()
+    })
+    .await;
+    assert_eq!((total, rows.len()), (1, 1));
+    let (_, total) = count(AuditFilter {
+        corp_ids: Some(vec!["CORP-A".into()]),
+        corp_id: Some("CORP-B".into()),
+        ..filter()
+    })
+    .await;
+    assert_eq!(total, 0, "one group asked outside the reader's: nothing");
+    let (_, total) = count(AuditFilter {
+        corp_ids: Some(vec![]),
+        ..filter()
+    })
+    .await;
+    assert_eq!(total, 0);
     // An empty filter value means "any".
     let (_, total) = count(AuditFilter {
         subject: Some(" ".into()),
