@@ -131,7 +131,8 @@ async fn fetch(state: &AppState, id: Uuid, force: bool) -> Result<Option<Kept>, 
         return Ok(None);
     };
     let now = OffsetDateTime::now_utc();
-    if !kept.tokens.expiring(now) && !(force && kept.tokens.refresh.is_some()) {
+    let refresh_now = force && kept.tokens.refresh.is_some();
+    if !(kept.tokens.expiring(now) || refresh_now) {
         return Ok(Some(kept));
     }
     let (Some(provider), Some(refresh)) = (state.auth.oauth(), kept.tokens.refresh.clone()) else {

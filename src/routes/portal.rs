@@ -16,7 +16,9 @@ use crate::state::AppState;
 use crate::upstream::wire::Device;
 use crate::upstream::{ListParams, UpstreamError};
 use crate::views::Layout;
-use crate::views::portal::{CardInput, LineCard, MatchRow, PortalPage, PortalResults, RequestRow, portal_href};
+use crate::views::portal::{
+    CardInput, LineCard, MatchRow, PortalPage, PortalResults, RequestRow, portal_href,
+};
 
 use super::devices::parse_query;
 use crate::htmx::{VaryHx, WantsFragment};

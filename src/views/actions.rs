@@ -354,7 +354,15 @@ impl ActionFormPage {
             fields: kind
                 .fields()
                 .iter()
-                .map(|f| field_view(f, i.values, i.errors, i.choices))
+                .map(|f| {
+                    let mut v = field_view(f, i.values, i.errors, i.choices);
+                    // A request's reason is the action's own `reason` field when it has one.
+                    if i.when.request && f.name == crate::actions::deferred::REASON_FIELD {
+                        v.help = "required for a request: whoever approves it reads this";
+                        v.required = true;
+                    }
+                    v
+                })
                 .collect(),
             has_errors: !i.errors.is_empty(),
             intro: kind.def().intro(),

@@ -50,12 +50,30 @@ impl From<&AuditRecord> for AuditRow {
             updated: r.updated,
             failed: r.failed,
             unknown: r.unknown,
-            outcome: r.outcome.to_string(),
+            // A step in a change set's life sent nothing: say which step, not "ok".
+            outcome: match r.event.as_deref() {
+                Some(e) => event_words(e).to_owned(),
+                None => r.outcome.to_string(),
+            },
             upstream_status: r.upstream_status.map(|s| s.to_string()).unwrap_or_default(),
             request_id: r.request_id.clone().unwrap_or_default(),
             change_href: r.job_id.as_ref().map(paths::change),
             via: r.via.clone().unwrap_or_default(),
         }
+    }
+}
+
+/// A change set's step as the audit log names it (nothing was sent at that step).
+fn event_words(event: &str) -> &'static str {
+    match event {
+        "requested" => "requested (waits for approval)",
+        "approved" => "approved",
+        "rejected" => "rejected (nothing sent)",
+        "scheduled" => "scheduled",
+        "cancelled" => "cancelled (nothing sent)",
+        "expired" => "expired (nothing sent)",
+        "needs_sign_in" => "needs sign-in (nothing sent)",
+        _ => "step",
     }
 }
 

@@ -192,7 +192,7 @@ pub struct ProgressFragment {
 /// What a change set's page says about its life before it ran, in words.
 fn life_notice(c: &ChangeSet) -> Option<String> {
     let by = c.life.decided_by_name.clone().or(c.life.decided_by.clone());
-    let at = c.life.decided_at.map(|t| crate::scheduler::utc(t));
+    let at = c.life.decided_at.map(crate::scheduler::utc);
     match (c.state, by, at) {
         (ChangeState::AwaitingApproval, _, _) => Some(match &c.life.expires_at {
             Some(e) => format!(

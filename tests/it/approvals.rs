@@ -633,3 +633,94 @@ async fn two_instances_on_postgres_run_a_due_change_exactly_once() {
         "each change exactly once across both instances"
     );
 }
+
+#[tokio::test]
+async fn a_portal_request_leads_back_to_the_portal_and_is_listed_there() {
+    let app = spawn_app().await;
+    let ro = app.session_as("readonly").await;
+    let mdn = "304-228-6302";
+    let card = ro.get_text(&format!("/portal/{CORP}/{mdn}")).await;
+    let hrefs = attrs(&card, "#card-request a", "href");
+    let status = hrefs
+        .iter()
+        .find(|h| h.contains("/actions/status"))
+        .expect("a request link for the status");
+    let form = ro.get_text(status).await;
+    assert!(form.contains("id=\"request-note\""));
+    let csrf = ro.csrf().await;
+    let resp = ro
+        .post_action(
+            CORP,
+            "status",
+            &[
+                ("mdns", mdn),
+                ("status", "SUSPENDED"),
+                ("reason", "Lost in the library"),
+                ("via", "portal"),
+                ("confirmed", "true"),
+            ],
+            &csrf,
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    let loc = location(&resp);
+    assert!(loc.ends_with("?via=portal"), "{loc}");
+    let id = id_of(&resp);
+    assert_eq!(
+        get(&app.state.db, id).await.state,
+        ChangeState::AwaitingApproval
+    );
+    let portal = ro.get_text("/portal").await;
+    let listed = texts(&portal, "#portal-requests li");
+    assert!(
+        listed
+            .iter()
+            .any(|l| l.contains("SUSPENDED") && l.contains("Awaiting approval")),
+        "{listed:?}"
+    );
+    assert_eq!(status_writes(&app), 0);
+}
+
+#[tokio::test]
+async fn a_request_for_a_time_runs_at_that_time_once_approved_on_the_approvers_sign_in() {
+    let app = spawn_app().await;
+    let ro = app.session_as("readonly").await;
+    let mdns = lines(&ro, 1).await;
+    let at = rfc3339_in(4);
+    let resp = status_change(
+        &ro,
+        &mdns,
+        "SUSPENDED",
+        &[("reason", "Summer"), ("when", "later"), ("run_at", &at)],
+    )
+    .await;
+    let id = id_of(&resp);
+    let tech = app.session_as("tech").await;
+    let csrf = tech.csrf().await;
+    let resp = tech
+        .post_form(
+            &format!("/changes/{id}/approve"),
+            &[("csrf_token", csrf.as_str()), ("confirmed", "true")],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    let c = get(&app.state.db, id).await;
+    assert_eq!(
+        c.state,
+        ChangeState::Scheduled,
+        "approved, waiting for its time"
+    );
+    assert!(c.life.grant_id.is_some());
+    assert_eq!(status_writes(&app), 0);
+    let done = until(&app.state.db, id, 20, |c| c.state.is_finished()).await;
+    assert_eq!(done.state, ChangeState::Done, "{:?}", done.message);
+    assert_eq!(status_writes(&app), 1);
+    // The change itself is recorded as the approver's.
+    let (records, _) = app.state.db.audit_list(&Default::default()).await.unwrap();
+    let sent: Vec<_> = records
+        .iter()
+        .filter(|r| r.job_id.as_deref() == Some(id.to_string().as_str()) && r.event.is_none())
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].subject, "tech");
+}

@@ -314,6 +314,7 @@ async fn the_audit_shows_every_group_the_reader_may_open_and_no_other() {
         result: serde_json::json!({}),
         job_id: None,
         via: None,
+        event: None,
     };
     app.state.db.audit_insert(&foreign).await.expect("insert");
     foreign.corp_id = "FLEET-LARGE".into();
@@ -386,7 +387,7 @@ async fn the_audit_csv_stays_machine_readable() {
     assert_eq!(
         header.join(","),
         "id,at,request_id,subject,user_name,roles,corp_id,action,selection,fields,line_count,\
-         updated,failed,unknown,outcome,upstream_status,result,job_id,client_request_id,via",
+         updated,failed,unknown,outcome,upstream_status,result,job_id,client_request_id,via,event",
         "the columns and their order are unchanged"
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();

@@ -8,6 +8,7 @@ mod audit;
 mod auth_flow;
 mod auth_hardening;
 mod browser;
+mod browser_approvals;
 mod browser_changes;
 mod browser_overview;
 mod browser_portal;
