@@ -353,6 +353,12 @@ pub fn change_revert(id: impl fmt::Display) -> Href {
     Href(format!("{}/revert", change(id)))
 }
 
+/// `GET /changes/{id}?seen=<state>`: the progress fragment's poll, which reloads the whole page
+/// once the state moved on (so its buttons follow the state).
+pub fn change_poll(id: impl fmt::Display, seen: &str) -> Href {
+    Href::with_query(change(id).0, [("seen", seen)])
+}
+
 /// `GET /changes/inbox`: the header's fragment (changes waiting for this user, news of their requests).
 pub fn changes_inbox() -> Href {
     Href("/changes/inbox".to_owned())

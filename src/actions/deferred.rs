@@ -114,7 +114,7 @@ pub async fn store(
         Hold::Schedule { run_at } => (ChangeState::Scheduled, Some(*run_at), None, "scheduled"),
     };
     let grant_id = match hold {
-        Hold::Schedule { .. } => Some(grant::keep(state, session).await?),
+        Hold::Schedule { run_at } => Some(grant::keep(state, session, Some(run_at.utc())).await?),
         _ => None,
     };
     let id = Uuid::new_v4();
@@ -312,7 +312,7 @@ pub async fn approve(
     let approved = transition(set, &user.principal, "approved", None);
     match set.life.run_at {
         Some(at) if at > now => {
-            let g = grant::keep(state, session).await?;
+            let g = grant::keep(state, session, Some(at)).await?;
             let mut d = decision(&user.principal, None, None);
             d.plan = Some(serde_json::to_value(&plan).map_err(|e| AppError::Internal(e.into()))?);
             Ok(state

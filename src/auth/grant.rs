@@ -55,9 +55,14 @@ pub fn acts_until(tokens: &Tokens) -> Option<OffsetDateTime> {
     }
 }
 
-/// The session's sign-in as a grant for a change that runs later (the one it already shares, or
-/// a new one), so that the change can run after the user has signed out.
-pub async fn keep(state: &AppState, session: &Session) -> Result<Uuid, AppError> {
+/// The session's sign-in as a grant for a change that runs at `needed_at` (the one it already
+/// shares, or a new one), so that the change can run after the user has signed out. A sign-in
+/// that cannot be renewed (the password mode) and ends before then is refused with a message.
+pub async fn keep(
+    state: &AppState,
+    session: &Session,
+    needed_at: Option<OffsetDateTime>,
+) -> Result<Uuid, AppError> {
     let Some(sid) = session.id() else {
         return Err(AppError::SignInRequired {
             next: crate::paths::changes(None, false).into(),
@@ -71,6 +76,14 @@ pub async fn keep(state: &AppState, session: &Session) -> Result<Uuid, AppError>
             next: crate::paths::changes(None, false).into(),
         });
     };
+    if let (Some(until), Some(at)) = (acts_until(&auth.tokens), needed_at) {
+        if at > until {
+            return Err(AppError::BadRequest(format!(
+                "You signed in with your Sentinel password, which the console cannot renew: it can act for you only until {}. Choose an earlier time, or make the change now.",
+                crate::scheduler::utc(until)
+            )));
+        }
+    }
     if let Some(g) = auth.grant {
         if state.db.grant_get(g).await?.is_some() {
             return Ok(g);

@@ -30,9 +30,6 @@ use crate::storage::changes::Origin;
 use crate::views::Layout;
 use crate::views::actions::{ActionFormPage, FieldChoices, FormInput, PreviewPage, WhenView};
 
-/// The statuses a user who may only request a status change chooses from (the vendor's examples).
-const REQUESTABLE_STATUSES: &[&str] = &["ACTIVE", "SUSPENDED"];
-
 /// Session key prefix of a Wi-Fi password typed in the form, kept server-side until confirmation.
 const PASSWORD_KEY: &str = "actions.wifi_password.";
 
@@ -120,136 +117,6 @@ async fn imeis_from_lines(
     Ok(RawForm::from_pairs(pairs))
 }
 
-/// Choices the action's fields need from elsewhere: Sentinel's statuses, the user's other groups.
-async fn choices_for(
-    state: &AppState,
-    user: &CurrentUser,
-    corp: &CorpId,
-    kind: ActionKind,
-) -> Result<FieldChoices, AppError> {
-    let mut choices = FieldChoices::default();
-    for f in kind.fields() {
-        match f.kind {
-            FieldKind::Status => {
-                if user
-                    .principal
-                    .check(Operation::GetPossibleStatuses, corp)
-                    .is_err()
-                    && user.principal.may_request(kind.operation(), corp)
-                {
-                    // A requester's token may not read Sentinel's list: offer the statuses the
-                    // vendor documents; the approver's preview and Sentinel check the value.
-                    choices.statuses = REQUESTABLE_STATUSES
-                        .iter()
-                        .map(|s| (*s).to_owned())
-                        .collect();
-                    continue;
-                }
-                user.principal.check(Operation::GetPossibleStatuses, corp)?;
-                choices.statuses = state
-                    .upstream
-                    .get_possible_statuses(&user.token, corp)
-                    .await?;
-            }
-            FieldKind::DeviceGroup => {
-                choices.groups = user
-                    .principal
-                    .corp_ids
-                    .iter()
-                    .flatten()
-                    .filter(|c| *c != corp)
-                    .map(|c| c.to_string())
-                    .collect();
-            }
-            _ => {}
-        }
-    }
-    Ok(choices)
-}
-
-/// The form page with the choices it needs.
-#[allow(clippy::too_many_arguments)]
-async fn form_page(
-    state: &AppState,
-    user: &CurrentUser,
-    corp: &CorpId,
-    kind: ActionKind,
-    target: &Target,
-    values: RawForm,
-    errors: FieldErrors,
-    via: Option<Via>,
-    session: &Session,
-) -> Result<ActionFormPage, AppError> {
-    let choices = choices_for(state, user, corp, kind).await?;
-    let when = when_view(state, session, user, corp, kind, target, &values).await?;
-    Ok(ActionFormPage::new(
-        kind,
-        FormInput {
-            when,
-            user: &user.principal,
-            csrf: &user.csrf,
-            corp,
-            target: target.describe(),
-            hidden: hidden_pairs(target, via),
-            values: &values,
-            errors: &errors,
-            choices: &choices,
-            back_href: back_href(corp, target, via),
-        },
-    ))
-}
-
-/// The form's "When" and request parts for this user (the scope table decides "request").
-async fn when_view(
-    state: &AppState,
-    session: &Session,
-    user: &CurrentUser,
-    corp: &CorpId,
-    kind: ActionKind,
-    target: &Target,
-    values: &RawForm,
-) -> Result<WhenView, AppError> {
-    let request = user.principal.write_mode(kind.operation(), corp) == Ok(WriteMode::Request);
-    let schedulable = !matches!(target, Target::Imeis(_));
-    let note = if schedulable && state.auth.is_password_mode() {
-        let until = crate::auth::session::auth_of(session)
-            .await?
-            .and_then(|a| crate::auth::grant::acts_until(&a.tokens));
-        Some(match until {
-            Some(t) => format!(
-                "You signed in with your Sentinel password, which gives the console no way to renew your sign-in: a change can be scheduled only until {}, when it ends.",
-                crate::scheduler::utc(t)
-            ),
-            None => "You signed in with your Sentinel password: a scheduled change runs only if your sign-in still lasts at its time.".into(),
-        })
-    } else {
-        None
-    };
-    Ok(WhenView {
-        request,
-        reason_field: request
-            && !kind
-                .fields()
-                .iter()
-                .any(|f| f.name == deferred::REASON_FIELD),
-        reason: values.value(deferred::REASON_FIELD).to_owned(),
-        schedulable,
-        later: values.first("when") == Some("later") || !values.value("run_at").trim().is_empty(),
-        run_at: values.value("run_at").to_owned(),
-        note,
-        mine_href: paths::changes(None, true).into(),
-    })
-}
-
-/// The form's hidden fields: the selection, and where the change is made from.
-fn hidden_pairs(target: &Target, via: Option<Via>) -> Vec<(String, String)> {
-    let mut pairs = target.to_pairs();
-    if let Some(v) = via {
-        pairs.push(("via".into(), v.as_str().into()));
-    }
-    pairs
-}
-
 /// Scope check for the target's size (SmartSpot: several devices use `-multi`).
 fn check_op(
     user: &CurrentUser,
@@ -291,29 +158,6 @@ pub async fn show_form_posted(
     body: Bytes,
 ) -> Result<Response, AppError> {
     form_for_selection(&state, &user, &session, &corp, &action, &body).await
-}
-
-/// Fields a link may pre-fill in a new form ("Schedule the reverse"): the action's own, and when.
-fn prefilled(kind: ActionKind, form: &RawForm) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = kind
-        .def()
-        .defaults()
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    for key in kind
-        .fields()
-        .iter()
-        .filter(|f| !matches!(f.kind, FieldKind::Secret { .. }))
-        .map(|f| f.name)
-        .chain(["when", "run_at"])
-    {
-        if let Some(v) = form.first(key) {
-            out.retain(|(k, _)| k != key);
-            out.push((key.to_owned(), v.to_owned()));
-        }
-    }
-    out
 }
 
 async fn form_for_selection(
@@ -653,3 +497,6 @@ async fn preview_page(
         explain: intent.explain(state.config.approval_required_above),
     })
 }
+
+mod form_page;
+use form_page::{form_page, hidden_pairs, prefilled};

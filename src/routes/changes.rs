@@ -56,6 +56,8 @@ pub struct ChangeQuery {
     offset: Option<String>,
     /// `portal`: the change was made from the portal; its result leads back to the line's card.
     via: Option<String>,
+    /// The state the polling page shows: when it moved on, the whole page is reloaded.
+    seen: Option<String>,
 }
 
 /// The selection a change set was made for, when it is a short explicit one (the portal's way back).
@@ -268,6 +270,10 @@ pub async fn page(
     };
     let progress = ProgressFragment::new(&c, result);
     if fragment {
+        if given(&q.seen).is_some_and(|s| s != c.state.as_str()) {
+            // Its buttons (retry, revert, approve, cancel) follow the state: the page reloads.
+            return Ok((axum_htmx::HxRefresh(true), progress).into_response());
+        }
         return Ok(progress.into_response());
     }
     let corp = CorpId::parse(&c.corp_id)?;
@@ -307,6 +313,7 @@ pub async fn page(
         user: who,
         created,
         finished,
+        started: c.life.started_at.map(crate::views::changes::utc_time),
         origin: match c.origin {
             Origin::Change => "Change",
             Origin::Retry => "Retry",

@@ -95,6 +95,11 @@ pub struct ChangeRow {
     pub changed: i64,
     pub failed: i64,
     pub unknown: i64,
+    pub made: Moment,
+    /// When a scheduled change runs (shown while it waits).
+    pub run_at: Option<Moment>,
+    /// Why it was requested (shown while it waits for approval).
+    pub reason: Option<String>,
 }
 
 impl ChangeRow {
@@ -113,6 +118,17 @@ impl ChangeRow {
             changed: c.changed,
             failed: c.failed,
             unknown: c.unknown,
+            made: utc_time(c.created_at),
+            run_at: matches!(
+                c.state,
+                ChangeState::Scheduled | ChangeState::AwaitingApproval
+            )
+            .then_some(c.life.run_at)
+            .flatten()
+            .map(utc_time),
+            reason: (c.state == ChangeState::AwaitingApproval)
+                .then(|| c.life.request_reason.clone())
+                .flatten(),
         }
     }
 }
@@ -226,7 +242,7 @@ impl ProgressFragment {
         let total = c.total_lines.max(1);
         let finished = c.state.is_finished();
         Self {
-            href: change_href(c.id),
+            href: paths::change_poll(c.id, c.state.as_str()).into(),
             finished,
             state: c.state.as_str(),
             state_label: c.state.label(),
@@ -340,8 +356,10 @@ pub struct ChangePage {
     pub selection: String,
     pub corp: String,
     pub user: String,
-    pub created: String,
-    pub finished: Option<String>,
+    pub created: Moment,
+    pub finished: Option<Moment>,
+    /// When it began to be sent, if that was later than it was made (scheduled, approved).
+    pub started: Option<Moment>,
     pub origin: &'static str,
     pub parent_href: Option<String>,
     pub csrf: String,
@@ -365,11 +383,11 @@ pub struct ChangePage {
 }
 
 impl ChangePage {
-    pub fn header(c: &ChangeSet) -> (String, String, Option<String>) {
+    pub fn header(c: &ChangeSet) -> (String, Moment, Option<Moment>) {
         (
             c.user_name.clone().unwrap_or_else(|| c.subject.clone()),
-            when(c.created_at),
-            c.finished_at.map(when),
+            utc_time(c.created_at),
+            c.finished_at.map(utc_time),
         )
     }
 }

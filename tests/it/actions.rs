@@ -336,7 +336,7 @@ async fn nickname_markup_stays_escaped_everywhere() {
 }
 
 #[tokio::test]
-async fn readonly_sees_no_change_control_and_a_forged_post_is_refused() {
+async fn readonly_sees_no_change_control_and_may_only_request() {
     let app = spawn_app().await;
     app.sign_in("readonly").await;
     let html = app.get_text(&format!("/devices/{CORP}")).await;
@@ -353,9 +353,17 @@ async fn readonly_sees_no_change_control_and_a_forged_post_is_refused() {
     ] {
         assert!(!html.contains(needle), "readonly list has {needle}");
     }
+    // A change it may request opens as a request form; one it may not even request is refused.
+    let form = app
+        .get(&format!(
+            "/devices/{CORP}/actions/nickname?mdns=521-267-1508"
+        ))
+        .await;
+    assert_eq!(form.status(), 200);
+    assert!(form.text().await.unwrap().contains("id=\"request-note\""));
     assert_eq!(
         app.get(&format!(
-            "/devices/{CORP}/actions/nickname?mdns=521-267-1508"
+            "/devices/{CORP}/actions/delete-labels?mdns=521-267-1508"
         ))
         .await
         .status(),
@@ -363,6 +371,7 @@ async fn readonly_sees_no_change_control_and_a_forged_post_is_refused() {
     );
     let csrf = app.csrf().await;
     app.sim.sim.clear_requests();
+    // Confirmed without a reason: the request form again; nothing stored or sent.
     let r = app
         .post_action(
             CORP,
@@ -375,8 +384,24 @@ async fn readonly_sees_no_change_control_and_a_forged_post_is_refused() {
             &csrf,
         )
         .await;
+    assert_eq!(r.status(), 400);
+    assert!(app.sim.sim.api_requests().is_empty());
+    let r = app
+        .post_action(
+            CORP,
+            "delete-labels",
+            &[
+                ("mdns", "521-267-1508"),
+                ("labelIds", "1"),
+                ("confirmed", "true"),
+            ],
+            &csrf,
+        )
+        .await;
     assert_eq!(r.status(), 403);
     assert!(app.sim.sim.api_requests().is_empty());
+    let (_, stored) = app.state.db.change_list(&Default::default()).await.unwrap();
+    assert_eq!(stored, 0);
 }
 
 #[tokio::test]

@@ -168,7 +168,10 @@ async fn a_role_removed_at_the_provider_stops_at_the_next_refresh() {
             ],
         )
         .await;
-    assert_eq!(r.status(), 403, "the org_tech role was removed");
+    // Readonly now: the change is no longer applied — at most requested (and without a reason,
+    // not even that).
+    assert_eq!(r.status(), 400, "the org_tech role was removed");
+    assert!(r.text().await.unwrap().contains("Say why you ask"));
     assert!(
         app.sim.sim.api_requests().is_empty(),
         "nothing reached the upstream: {:?}",

@@ -319,6 +319,13 @@ async fn a_fifty_thousand_line_explicit_list_works_end_to_end() {
             .expect("lines");
         panic!("{} lines unknown, e.g. {l:?}", c.unknown);
     }
+    if c.failed > 0 {
+        let l = db
+            .change_lines_page(id, Some(LineState::Failed), 0, 1)
+            .await
+            .expect("lines");
+        panic!("{} lines failed, e.g. {l:?} ({:?})", c.failed, c.message);
+    }
     assert_eq!(
         (c.total_lines, c.changed, c.failed, c.unknown),
         (50_000, 50_000, 0, 0)

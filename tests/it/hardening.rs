@@ -269,7 +269,7 @@ async fn a_clients_request_id_is_kept_apart_from_the_consoles() {
     );
     let row = lines.next().unwrap();
     assert!(
-        row.ends_with(",client-chosen-42,") && row.contains(&ours),
+        row.ends_with(",client-chosen-42,,") && row.contains(&ours),
         "{row}"
     );
 }

@@ -417,7 +417,7 @@ fn csv_quotes_and_defuses_formulas() {
     let header = audit_csv_header();
     assert!(header.ends_with("\r\n"));
     let columns = header.trim_end().split(',').count();
-    assert_eq!(columns, 20);
+    assert_eq!(columns, 21);
 
     let rec = AuditRecord {
         id: 7,
