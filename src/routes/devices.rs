@@ -320,12 +320,22 @@ pub async fn line(
     let mdn = Mdn::parse(&mdn)?;
     let d = &find_line(&state, &user, &corp, &mdn).await?;
     let back = ListQuery::default();
+    let link = |k, request| {
+        let href = paths::action_for_lines(&corp, k, [&mdn]).into();
+        crate::views::actions::ActionLink {
+            request,
+            ..crate::views::actions::ActionLink::new(&corp, k, href, false)
+        }
+    };
+    // What the user may do, then what they may only request (the approvals rule).
     let actions = crate::actions::ActionKind::allowed_for(&user.principal, &corp)
         .into_iter()
-        .map(|k| {
-            let href = paths::action_for_lines(&corp, k, [&mdn]).into();
-            crate::views::actions::ActionLink::new(&corp, k, href, false)
-        })
+        .map(|k| link(k, false))
+        .chain(
+            crate::actions::ActionKind::requestable_for(&user.principal, &corp)
+                .into_iter()
+                .map(|k| link(k, true)),
+        )
         .collect();
     Ok(LinePage {
         layout: Layout::signed_in(format!("Line {mdn}"), &user.principal, &user.csrf),

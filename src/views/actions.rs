@@ -25,6 +25,8 @@ pub struct ActionLink {
     pub form_href: String,
     /// May it take "all matching"?
     pub bulk: bool,
+    /// The user may only request it (the button says "Request: …").
+    pub request: bool,
 }
 
 impl ActionLink {
@@ -36,6 +38,7 @@ impl ActionLink {
             href,
             form_href: crate::paths::action_form(corp, kind).into(),
             bulk,
+            request: false,
         }
     }
 }
@@ -59,19 +62,25 @@ impl SelectionBar {
         search: &str,
         label_ids: &str,
     ) -> Option<Self> {
-        if !user.can_change_anything(corp) {
+        let requestable = ActionKind::requestable_for(user, corp);
+        if !user.can_change_anything(corp) && requestable.is_empty() {
             return None;
         }
+        let link = |k: ActionKind| {
+            ActionLink::new(
+                corp,
+                k,
+                crate::paths::action(corp, k).into(),
+                k.accepts_bulk(),
+            )
+        };
         let actions: Vec<ActionLink> = ActionKind::allowed_for(user, corp)
             .into_iter()
-            .map(|k| {
-                ActionLink::new(
-                    corp,
-                    k,
-                    crate::paths::action(corp, k).into(),
-                    k.accepts_bulk(),
-                )
-            })
+            .map(link)
+            .chain(requestable.into_iter().map(|k| ActionLink {
+                request: true,
+                ..link(k)
+            }))
             .collect();
         if actions.is_empty() {
             return None;

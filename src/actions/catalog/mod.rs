@@ -186,6 +186,13 @@ impl ActionKind {
             .filter(|a| user.can(a.operation(), corp))
             .collect()
     }
+
+    /// The actions this user may only request in `corp` (the approvals rule), in menu order.
+    pub fn requestable_for(user: &Principal, corp: &CorpId) -> Vec<ActionKind> {
+        Self::all()
+            .filter(|a| user.may_request(a.operation(), corp))
+            .collect()
+    }
 }
 
 impl PartialEq for ActionKind {
