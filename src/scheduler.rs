@@ -30,6 +30,7 @@ pub fn spawn(state: AppState) {
             if last_expiry.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY.min(state.config.request_ttl))
             {
                 expire_requests(&state).await;
+                forget_orphan_grants(&state).await;
                 last_expiry = Some(tokio::time::Instant::now());
             }
         }
@@ -171,6 +172,22 @@ pub async fn expire_requests(state: &AppState) {
         {
             tracing::warn!(change = %set.id, error = %e, "an expired request could not be closed");
         }
+    }
+}
+
+/// Grants no change needs any more, older than a session can live: revoked and deleted, so no
+/// refresh token outlives its use.
+async fn forget_orphan_grants(state: &AppState) {
+    let before = OffsetDateTime::now_utc()
+        - time::Duration::try_from(state.config.session_absolute)
+            .unwrap_or(time::Duration::days(1));
+    match state.db.grant_orphans(before, 100).await {
+        Ok(ids) => {
+            for id in ids {
+                grant::forget(state, id).await;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "looking for unused grants failed"),
     }
 }
 

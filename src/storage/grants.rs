@@ -76,6 +76,27 @@ impl Db {
         Ok(n == 1)
     }
 
+    /// Grants made before `before` that no waiting or running change set names (their session
+    /// is past its lifetime too, since a grant is made from a live session).
+    pub async fn grant_orphans(
+        &self,
+        before: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<Uuid>, sqlx::Error> {
+        let ids: Vec<String> = with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT id FROM grants WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM change_sets c \
+                 WHERE c.grant_id = grants.id AND c.state IN ('scheduled', 'awaiting_approval', 'running', 'needs_sign_in')) \
+                 LIMIT $2",
+            )
+            .bind(stamp(before))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(ids.iter().filter_map(|i| Uuid::parse_str(i).ok()).collect())
+    }
+
     pub async fn grant_delete(&self, id: Uuid) -> Result<(), sqlx::Error> {
         with_pool!(self, pool => {
             sqlx::query("DELETE FROM grants WHERE id = $1")
