@@ -31,6 +31,10 @@ pub struct Plan {
     pub target: Target,
     /// Who the change is made for when it is sent (the requester; the approver once approved).
     pub audit: AuditContext,
+    /// Lines that get different changes (a CSV import): one group per change, each group's
+    /// lines cut into chunks; empty: `change` for every line of `target`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<(Change, Vec<Mdn>)>,
 }
 
 impl Plan {
@@ -102,6 +106,78 @@ pub async fn store(
             "A SmartSpot change carries a Wi-Fi password, which the console never keeps: it can only be made now.".into(),
         ));
     }
+    let id = Uuid::new_v4();
+    let set = changeset::new_set(id, audit, change, target, (Origin::Change, None));
+    let after = change.action.def().after(&change.values);
+    let lines: Vec<NewLine> = match target {
+        Target::Lines(m) => m
+            .iter()
+            .map(|m| NewLine {
+                mdn: m.to_string(),
+                before: None,
+                after: Some(after.clone()),
+            })
+            .collect(),
+        // All matching lines are read when it runs: the list may have changed by then.
+        _ => Vec::new(),
+    };
+    let plan = Plan {
+        change: change.clone(),
+        target: target.clone(),
+        audit: audit.clone(),
+        groups: Vec::new(),
+    };
+    keep_waiting(state, session, user, set, &lines, &plan, hold).await
+}
+
+/// [`store`] for lines that get different changes (a CSV import): one group per change, in
+/// order; `summary` describes the whole change set.
+pub async fn store_groups(
+    state: &AppState,
+    session: &Session,
+    user: &CurrentUser,
+    audit: &AuditContext,
+    groups: Vec<(Change, Vec<Mdn>)>,
+    summary: String,
+    hold: Hold,
+) -> Result<Uuid, AppError> {
+    let Some(first) = groups.first().map(|(c, _)| c.clone()) else {
+        return Err(AppError::BadRequest("There is no line to change.".into()));
+    };
+    let mut lines = Vec::new();
+    let mut all = Vec::new();
+    for (change, mdns) in &groups {
+        let after = change.action.def().after(&change.values);
+        lines.extend(mdns.iter().map(|m| NewLine {
+            mdn: m.to_string(),
+            before: None,
+            after: Some(after.clone()),
+        }));
+        all.extend(mdns.iter().cloned());
+    }
+    let target = Target::Lines(all);
+    let id = Uuid::new_v4();
+    let mut set = changeset::new_set(id, audit, &first, &target, (Origin::Change, None));
+    set.summary = summary;
+    let plan = Plan {
+        change: first,
+        target,
+        audit: audit.clone(),
+        groups,
+    };
+    keep_waiting(state, session, user, set, &lines, &plan, hold).await
+}
+
+/// Stores `set` with its `lines` and `plan` in the state `hold` asks for, with its audit entry.
+async fn keep_waiting(
+    state: &AppState,
+    session: &Session,
+    user: &CurrentUser,
+    mut set: crate::storage::changes::NewChangeSet,
+    lines: &[NewLine],
+    plan: &Plan,
+    hold: Hold,
+) -> Result<Uuid, AppError> {
     let now = OffsetDateTime::now_utc();
     let (wait_state, run_at, reason, event) = match &hold {
         Hold::Request { reason, run_at } => (
@@ -117,36 +193,17 @@ pub async fn store(
         Hold::Schedule { run_at } => Some(grant::keep(state, session, Some(run_at.utc())).await?),
         _ => None,
     };
-    let id = Uuid::new_v4();
-    let mut set = changeset::new_set(id, audit, change, target, (Origin::Change, None));
-    let plan = Plan {
-        change: change.clone(),
-        target: target.clone(),
-        audit: audit.clone(),
-    };
+    let id = set.id;
     set.waiting = Some(Waiting {
         state: wait_state,
-        plan: serde_json::to_value(&plan).map_err(|e| AppError::Internal(e.into()))?,
+        plan: serde_json::to_value(plan).map_err(|e| AppError::Internal(e.into()))?,
         run_at: run_at.map(RunAt::utc),
         reason,
         expires_at: (wait_state == ChangeState::AwaitingApproval)
             .then(|| crate::storage::later(now, state.config.request_ttl)),
         grant_id,
     });
-    let after = change.action.def().after(&change.values);
-    let lines: Vec<NewLine> = match target {
-        Target::Lines(m) => m
-            .iter()
-            .map(|m| NewLine {
-                mdn: m.to_string(),
-                before: None,
-                after: Some(after.clone()),
-            })
-            .collect(),
-        // All matching lines are read when it runs: the list may have changed by then.
-        _ => Vec::new(),
-    };
-    state.db.change_create(&set, &lines, None).await?;
+    state.db.change_create(&set, lines, None).await?;
     if let Some(stored) = state.db.change_get(id).await? {
         let rec = transition(
             &stored,
@@ -244,12 +301,25 @@ pub async fn release(
         ),
         RunAs::Grant { id, .. } => (None, Some(*id), None),
     };
-    let chunks = jobs::chunk(&mdns);
+    // Groups (an import): each group's lines in chunks of their own, with the group's change.
+    let (chunks, chunk_changes) = if plan.groups.is_empty() {
+        (jobs::chunk(&mdns), Vec::new())
+    } else {
+        let mut chunks = Vec::new();
+        let mut changes = Vec::new();
+        for (change, lines) in &plan.groups {
+            for c in jobs::chunk(lines) {
+                chunks.push(c);
+                changes.push(change.clone());
+            }
+        }
+        (chunks, changes)
+    };
     let payload = JobPayload {
         audit: audit.clone(),
         change: plan.change.clone(),
         chunks,
-        chunk_changes: Vec::new(),
+        chunk_changes,
         grant: grant_id,
     };
     let job = NewJob {

@@ -41,6 +41,12 @@ pub async fn approve(
     let op = kind.operation_for(plan.target.known_count().unwrap_or(2) as usize);
     // The scope table first: an approver without the operation's scope never reaches the upstream.
     user.principal.check_approve(&c.subject, op, &corp)?;
+    // Lines that get different changes (an import): the approver needs each change's scope.
+    for (change, mdns) in &plan.groups {
+        user.principal
+            .check_approve(&c.subject, change.action.operation_for(mdns.len()), &corp)?;
+        change.authorize(&user.principal, &corp, mdns.len())?;
+    }
     if c.state != ChangeState::AwaitingApproval {
         return Err(no_longer(&c));
     }
