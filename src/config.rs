@@ -60,12 +60,21 @@ pub struct Config {
     pub demo_forced: bool,
     /// `METRICS_BIND_ADDR`: where `GET /metrics` is served; `None`: no metrics listener.
     pub metrics_bind_addr: Option<SocketAddr>,
+    /// `IMPORT_MAX_BYTES`: the largest CSV the import accepts.
+    pub import_max_bytes: u64,
+    /// `IMPORT_MAX_ROWS`: the most data rows the import accepts.
+    pub import_max_rows: u64,
 }
 
 /// A configuration value that could not be used.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
+
+/// `IMPORT_MAX_BYTES` unset: 20 MiB.
+pub const DEFAULT_IMPORT_MAX_BYTES: u64 = 20 * 1024 * 1024;
+/// `IMPORT_MAX_ROWS` unset: a 100,000-line group exported whole fits.
+pub const DEFAULT_IMPORT_MAX_ROWS: u64 = 100_000;
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name)
@@ -78,6 +87,17 @@ fn url_var(name: &str) -> Result<Option<Url>, ConfigError> {
     var(name)
         .map(|v| Url::parse(&v).map_err(|e| ConfigError(format!("{name}={v:?} is not a URL: {e}"))))
         .transpose()
+}
+
+fn count_var(name: &str, default: u64) -> Result<u64, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| ConfigError(format!("{name}={v:?} is not a positive number"))),
+    }
 }
 
 fn secs_var(name: &str, default: u64) -> Result<Duration, ConfigError> {
@@ -158,6 +178,8 @@ impl Config {
                         .map_err(|e| ConfigError(format!("METRICS_BIND_ADDR={v:?}: {e}")))
                 })
                 .transpose()?,
+            import_max_bytes: count_var("IMPORT_MAX_BYTES", DEFAULT_IMPORT_MAX_BYTES)?,
+            import_max_rows: count_var("IMPORT_MAX_ROWS", DEFAULT_IMPORT_MAX_ROWS)?,
         }
         .checked()
     }
@@ -206,6 +228,8 @@ impl Config {
             data_dir: std::env::temp_dir().join("sentinel-console-tests"),
             demo_forced: false,
             metrics_bind_addr: None,
+            import_max_bytes: DEFAULT_IMPORT_MAX_BYTES,
+            import_max_rows: DEFAULT_IMPORT_MAX_ROWS,
         }
     }
 

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use secrecy::SecretString;
 use uuid::Uuid;
 
+use super::ActionKind;
 use super::form::{Change, Target};
 use super::jobs::{TokenSource, retrying};
 use super::run::{self, AuditContext, Outcome};
@@ -130,6 +131,7 @@ pub(super) async fn read_befores(
     id: Uuid,
     corp: &CorpId,
     change: &Change,
+    chunk_changes: &[Change],
     chunks: &[Vec<Mdn>],
 ) {
     let Ok((token, user)) = source.grant(state).await else {
@@ -138,11 +140,17 @@ pub(super) async fn read_befores(
     if !user.can(Operation::ListDevices, corp) {
         return;
     }
-    let mut wanted: HashMap<String, i32> = HashMap::new();
-    for (i, m) in chunks.iter().flatten().enumerate() {
-        wanted.insert(m.to_string(), i32::try_from(i).unwrap_or(i32::MAX));
+    // A line may be in several chunks of different actions (a CSV import changing two
+    // columns): each of its lines gets the before-value of its own chunk's action.
+    let mut wanted: HashMap<String, Vec<(i32, ActionKind)>> = HashMap::new();
+    let mut seq = 0i32;
+    for (c, mdns) in chunks.iter().enumerate() {
+        let kind = chunk_changes.get(c).unwrap_or(change).action;
+        for m in mdns {
+            wanted.entry(m.to_string()).or_default().push((seq, kind));
+            seq = seq.saturating_add(1);
+        }
     }
-    let def = change.action.def();
     let mut offset = 0u64;
     while !wanted.is_empty() {
         let list = match state
@@ -160,10 +168,12 @@ pub(super) async fn read_befores(
         let found: Vec<(i32, String)> = list
             .devices
             .iter()
-            .filter_map(|d| {
+            .flat_map(|d| {
                 wanted
                     .remove(&canonical(&d.mdn))
-                    .map(|s| (s, def.before(d)))
+                    .into_iter()
+                    .flatten()
+                    .map(|(s, kind)| (s, kind.def().before(d)))
             })
             .collect();
         if !found.is_empty() {

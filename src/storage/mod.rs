@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod changes;
+pub mod imports;
 pub mod jobs;
 pub mod sessions;
 mod sqlutil;
