@@ -50,6 +50,27 @@ pub fn new_set(
     }
 }
 
+/// Each chunk's change of a change set whose chunks carry their own (a revert, a CSV import), read
+/// from its stored fields: `(seq after the chunk's last line, change)` in line order; `None` for
+/// a change set of one change.
+pub fn chunk_changes(fields: &serde_json::Value) -> Option<Vec<(i32, Change)>> {
+    let per = fields.get("perChunk")?.as_array()?;
+    let mut end = 0i32;
+    let mut out = Vec::with_capacity(per.len());
+    for c in per {
+        let stored = serde_json::json!({ "action": c.get("action")?, "fields": c.get("fields")? });
+        let change: Change = serde_json::from_value(stored).ok()?;
+        end = end.saturating_add(i32::try_from(c.get("lines")?.as_u64()?).ok()?);
+        out.push((end, change));
+    }
+    Some(out)
+}
+
+/// The change of the line numbered `seq` (see [`chunk_changes`]).
+pub fn change_at(per: &[(i32, Change)], seq: i32) -> Option<&Change> {
+    per.iter().find(|(end, _)| seq < *end).map(|(_, c)| c)
+}
+
 /// The same MDN whatever way Sentinel wrote it.
 fn canonical(mdn: &str) -> String {
     Mdn::parse(mdn).map_or_else(|_| mdn.to_owned(), |m| m.to_string())
