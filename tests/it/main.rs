@@ -14,6 +14,7 @@ mod compression;
 mod devices;
 mod export;
 mod hardening;
+mod import;
 mod job_scale;
 mod large_group;
 mod metrics;
