@@ -517,7 +517,10 @@ mod tests {
         assert_eq!(portal("a b&c"), "/portal?q=a+b%26c");
         assert_eq!(portal(""), "/portal");
         assert_eq!(import(&corp("G")), "/devices/G/import");
-        assert_eq!(import_upload(&corp("G"), "a+b"), "/devices/G/import?csrf_token=a%2Bb");
+        assert_eq!(
+            import_upload(&corp("G"), "a+b"),
+            "/devices/G/import?csrf_token=a%2Bb"
+        );
         let s = SearchValue::parse("x y").unwrap();
         assert_eq!(totals(&corp("G"), &s), "/devices/G/totals?searchValue=x+y");
     }

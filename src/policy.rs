@@ -327,7 +327,9 @@ impl Principal {
     pub fn check_import_column(&self, column: Column, corp: &CorpId) -> Result<(), Refusal> {
         match import_operation(column) {
             Some(op) => self.check(op, corp),
-            None => Err(Refusal(format!("{column} is not a column the import changes."))),
+            None => Err(Refusal(format!(
+                "{column} is not a column the import changes."
+            ))),
         }
     }
 

@@ -43,7 +43,10 @@ impl Plan {
 
     /// Upstream calls: a group is cut into chunks of [`CHUNK_SIZE`] lines.
     pub fn calls(&self) -> usize {
-        self.groups.iter().map(|g| g.mdns.len().div_ceil(CHUNK_SIZE)).sum()
+        self.groups
+            .iter()
+            .map(|g| g.mdns.len().div_ceil(CHUNK_SIZE))
+            .sum()
     }
 }
 
@@ -182,7 +185,10 @@ impl<'a> Differ<'a> {
         upload: Upload,
         statuses: Option<Vec<String>>,
     ) -> Result<Self, AppError> {
-        let header = upload.header().map_err(|e| AppError::BadRequest(e.0))?.clone();
+        let header = upload
+            .header()
+            .map_err(|e| AppError::BadRequest(e.0))?
+            .clone();
         let refusals = header
             .columns
             .iter()

@@ -291,7 +291,10 @@ impl Parser {
         let mut columns: Vec<(usize, Column)> = Vec::new();
         let mut ignored = Vec::new();
         for (i, raw) in cells.iter().enumerate() {
-            let name = raw.trim().trim_start_matches('\u{feff}').to_ascii_uppercase();
+            let name = raw
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_ascii_uppercase();
             let col = Column::parse(&name).ok();
             let repeated = |c: Column| refuse(format!("The header names {c} twice."));
             match col {
@@ -527,7 +530,10 @@ mod tests {
             (b"MDN,NOTE\r\n", "no data rows"),
             (b"NOTE,NICKNAME\nx,y\n", "no MDN column"),
             (b"521-267-1508,Bus\n", "no MDN column"),
-            (b"MDN,IMEI\n521-267-1508,1\n", "no column the import can change"),
+            (
+                b"MDN,IMEI\n521-267-1508,1\n",
+                "no column the import can change",
+            ),
             (b"MDN,NOTE,NOTE\n1,2,3\n", "twice"),
             (b"MDN,NOTE\n521-267-1508,caf\xe9\n", "UTF-8"),
             (b"\xff\xfeM\0D\0N\0", "UTF-16"),
@@ -536,7 +542,11 @@ mod tests {
         ];
         for (bytes, want) in cases {
             let e = parse(bytes).unwrap_err();
-            assert!(e.0.contains(want), "{:?}: {e}", String::from_utf8_lossy(bytes));
+            assert!(
+                e.0.contains(want),
+                "{:?}: {e}",
+                String::from_utf8_lossy(bytes)
+            );
         }
         let long = vec![b'x'; MAX_HEADER_BYTES + 1];
         assert!(parse(&long).unwrap_err().0.contains("no header row"));
@@ -548,7 +558,12 @@ mod tests {
     #[test]
     fn size_and_row_limits() {
         let mut p = Parser::new(CorpId::parse("G").unwrap(), 10, 1000);
-        assert!(p.push(b"MDN,NOTE\n521").unwrap_err().0.contains("larger than 10 bytes"));
+        assert!(
+            p.push(b"MDN,NOTE\n521")
+                .unwrap_err()
+                .0
+                .contains("larger than 10 bytes")
+        );
         let mut p = Parser::new(CorpId::parse("G").unwrap(), 1 << 20, 1);
         p.push(b"MDN,NOTE\n521-267-1508,a\n,\n").unwrap();
         let e = p.push(b"521-267-1509,b\n").unwrap_err();

@@ -16,7 +16,11 @@ pub const PLAN_TTL: Duration = Duration::from_secs(30 * 60);
 pub fn parse_id(raw: &str) -> Result<String, AppError> {
     uuid::Uuid::parse_str(raw.trim())
         .map(|u| u.to_string())
-        .map_err(|_| AppError::BadRequest("The confirmation does not name an import preview; upload the file again.".into()))
+        .map_err(|_| {
+            AppError::BadRequest(
+                "The confirmation does not name an import preview; upload the file again.".into(),
+            )
+        })
 }
 
 /// Stores the plan for `user` in `corp`; returns its new random id.

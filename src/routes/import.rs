@@ -88,7 +88,13 @@ fn is_multipart(headers: &HeaderMap) -> bool {
 }
 
 /// The form again with why the file was refused; nothing was changed.
-fn refused(state: &AppState, user: &CurrentUser, corp: &CorpId, status: StatusCode, e: FileError) -> Response {
+fn refused(
+    state: &AppState,
+    user: &CurrentUser,
+    corp: &CorpId,
+    status: StatusCode,
+    e: FileError,
+) -> Response {
     let mut resp = ImportPage::new(&state.config, user, corp, Some(e.0)).into_response();
     *resp.status_mut() = status;
     resp
@@ -115,12 +121,23 @@ async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > max.saturating_add(MULTIPART_SLACK)) {
-        return Ok(refused(state, user, corp, StatusCode::PAYLOAD_TOO_LARGE, too_large()));
+        return Ok(refused(
+            state,
+            user,
+            corp,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            too_large(),
+        ));
     }
     let bad = |msg: String| refused(state, user, corp, StatusCode::BAD_REQUEST, FileError(msg));
     let mut multipart = match Multipart::from_request(req, state).await {
         Ok(m) => m,
-        Err(e) => return Ok(bad(format!("The upload could not be read: {}", e.body_text()))),
+        Err(e) => {
+            return Ok(bad(format!(
+                "The upload could not be read: {}",
+                e.body_text()
+            )));
+        }
     };
     let mut parser = Parser::new(corp.clone(), max, state.config.import_max_rows);
     let mut field = loop {
@@ -128,7 +145,12 @@ async fn upload(
             Ok(Some(f)) if f.name() == Some("file") => break f,
             Ok(Some(_)) => continue,
             Ok(None) => return Ok(bad("Choose a CSV file to upload (field “file”).".into())),
-            Err(e) => return Ok(bad(format!("The upload could not be read: {}", e.body_text()))),
+            Err(e) => {
+                return Ok(bad(format!(
+                    "The upload could not be read: {}",
+                    e.body_text()
+                )));
+            }
         }
     };
     let file_name = field.file_name().map(str::to_owned);
@@ -146,7 +168,10 @@ async fn upload(
             }
             Ok(None) => break,
             Err(e) => {
-                return Ok(bad(format!("The upload could not be read: {}", e.body_text())));
+                return Ok(bad(format!(
+                    "The upload could not be read: {}",
+                    e.body_text()
+                )));
             }
         }
     }
@@ -233,7 +258,11 @@ async fn apply(
     };
     let lines = plan.lines();
     let summary = summary(&plan);
-    let groups = plan.groups.into_iter().map(|g| (g.change, g.mdns)).collect();
+    let groups = plan
+        .groups
+        .into_iter()
+        .map(|g| (g.change, g.mdns))
+        .collect();
     let (id, handle) = jobs::start_groups(
         state,
         user,

@@ -125,13 +125,19 @@ impl ImportPreviewPage {
     ) -> Self {
         let lines = p.plan.lines() as u64;
         Self {
-            layout: Layout::signed_in(format!("Import preview: {corp}"), &user.principal, &user.csrf),
+            layout: Layout::signed_in(
+                format!("Import preview: {corp}"),
+                &user.principal,
+                &user.csrf,
+            ),
             corp: corp.to_string(),
             list_href: paths::group(corp),
             form_href: paths::import(corp),
             post_href: paths::import(corp),
             csrf: user.csrf.clone(),
-            file_name: file_name.filter(|f| !f.is_empty()).unwrap_or_else(|| "the file".into()),
+            file_name: file_name
+                .filter(|f| !f.is_empty())
+                .unwrap_or_else(|| "the file".into()),
             rows: p.rows,
             lines_changed: p.lines_changed,
             unchanged: p.unchanged,
@@ -167,7 +173,10 @@ impl ImportPreviewPage {
             refused_by: p.refused_by.iter().map(|(w, n)| (w.label(), *n)).collect(),
             plan_id,
             needs_ack: lines > ACK_ABOVE,
-            ack_label: format!("Yes, apply these {} changes to {} lines", p.cells_changed, p.lines_changed),
+            ack_label: format!(
+                "Yes, apply these {} changes to {} lines",
+                p.cells_changed, p.lines_changed
+            ),
         }
     }
 }
