@@ -7,6 +7,7 @@ mod audit;
 mod auth_flow;
 mod auth_hardening;
 mod browser;
+mod browser_import;
 mod browser_overview;
 mod browser_portal;
 mod changes;
