@@ -263,7 +263,8 @@ impl<'a> Differ<'a> {
         // The limits the line will have: the file's where it has the column, else as they are.
         let mut new_limits = limits.clone();
         let mut limit_changed = false;
-        for (i, (_, col)) in self.header.columns.clone().iter().enumerate() {
+        for i in 0..self.header.columns.len() {
+            let col = &self.header.columns[i].1;
             let new = w.cell(i);
             let cur = now.get(i).copied().unwrap_or_default();
             let (before, after, value) = match col {
