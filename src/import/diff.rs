@@ -512,3 +512,82 @@ pub async fn preview(
     }
     Ok(differ.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_cells_read_the_export_and_spreadsheet_spellings() {
+        assert_eq!(
+            LimitCell::parse("10240.00", false),
+            LimitCell::Mb(Some(10240.0))
+        );
+        assert_eq!(
+            LimitCell::parse(" 10240 MB", false),
+            LimitCell::Mb(Some(10240.0))
+        );
+        assert_eq!(LimitCell::parse("", false), LimitCell::Mb(None));
+        assert_eq!(LimitCell::parse("No limit", false), LimitCell::Mb(None));
+        assert_eq!(
+            LimitCell::parse("2048,5", true),
+            LimitCell::Mb(Some(2048.5))
+        );
+        assert_eq!(
+            LimitCell::parse("2048,5", false),
+            LimitCell::Bad("2048,5".into())
+        );
+        assert_eq!(
+            LimitCell::parse("lots", true),
+            LimitCell::Bad("lots".into())
+        );
+        assert!(LimitCell::parse("10240", false).same(Some(10240.001)));
+        assert!(!LimitCell::parse("10240", false).same(None));
+        assert!(LimitCell::parse("", false).same(None));
+    }
+
+    #[test]
+    fn one_limit_column_reads_both_from_the_export() {
+        let header = Header {
+            mdn: 0,
+            corp: None,
+            columns: vec![(1, Column::Note), (2, Column::DailyLimit)],
+            ignored: vec![],
+            width: 3,
+        };
+        assert_eq!(
+            upstream_columns(&header),
+            [
+                Column::Mdn,
+                Column::Note,
+                Column::MonthlyLimit,
+                Column::DailyLimit
+            ]
+        );
+    }
+
+    #[test]
+    fn plan_counts_calls_per_chunk() {
+        let corp = CorpId::parse("G").unwrap();
+        let form = RawForm::from_pairs(vec![("note".into(), "x".into())]);
+        let kind = crate::actions::ActionKind::from_slug("note").unwrap();
+        let change = Change::parse(
+            kind,
+            &form,
+            &ParseCtx {
+                corp: &corp,
+                secret: None,
+            },
+        )
+        .unwrap();
+        let mdns: Vec<Mdn> = (0..CHUNK_SIZE + 1)
+            .map(|i| Mdn::parse(&format!("521{i:07}")).unwrap())
+            .collect();
+        let plan = Plan {
+            groups: vec![PlanGroup { change, mdns }],
+        };
+        assert_eq!((plan.lines(), plan.calls()), (CHUNK_SIZE + 1, 2));
+        let back: Plan = serde_json::from_str(&serde_json::to_string(&plan).unwrap()).unwrap();
+        assert_eq!(back, plan);
+    }
+}
