@@ -52,7 +52,10 @@ pub struct Wanted {
 impl Wanted {
     /// The `i`-th importable cell.
     pub fn cell(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let start = match i.checked_sub(1) {
+            None => 0,
+            Some(p) => self.ends.get(p).map_or(self.text.len(), |e| *e as usize),
+        };
         let end = self.ends.get(i).map_or(start, |e| *e as usize);
         self.text.get(start..end).unwrap_or_default()
     }
