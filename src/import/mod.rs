@@ -86,6 +86,17 @@ pub fn field_of(column: Column) -> &'static str {
     }
 }
 
+/// "20 MiB", "512 KiB", "100 bytes".
+pub fn size_text(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 && bytes % (1 << 10) == 0 {
+        format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 /// Is this one of the two limit columns (sent together, in one data-limits call)?
 pub fn is_limit(column: Column) -> bool {
     matches!(column, Column::MonthlyLimit | Column::DailyLimit)

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use csv_core::{ReadFieldResult, Reader, ReaderBuilder};
 
-use super::{Refused, Why};
+use super::{Refused, Why, size_text};
 use crate::csv::needs_guard;
 use crate::domain::{Column, CorpId, Mdn};
 use crate::policy::IMPORT_COLUMNS;
@@ -462,17 +462,6 @@ fn binary_message(start: &[u8], chunk: &[u8]) -> String {
         "The file is UTF-16 text; save it as “CSV UTF-8” and upload it again.".into()
     } else {
         "The file holds binary data, not CSV text: upload a CSV export of the console.".into()
-    }
-}
-
-/// "20 MiB", "512 KiB", "100 bytes".
-pub fn size_text(bytes: u64) -> String {
-    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
-        format!("{} MiB", bytes >> 20)
-    } else if bytes >= 1 << 10 && bytes % (1 << 10) == 0 {
-        format!("{} KiB", bytes >> 10)
-    } else {
-        format!("{bytes} bytes")
     }
 }
 

@@ -111,7 +111,7 @@ async fn upload(
     let too_large = || {
         FileError(format!(
             "The file is larger than {}: split it, or export fewer columns.",
-            crate::import::parse::size_text(max)
+            crate::import::size_text(max)
         ))
     };
     // Announced too large: refused before a byte of it is read.

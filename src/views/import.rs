@@ -8,7 +8,7 @@ use crate::actions::ACK_ABOVE;
 use crate::auth::CurrentUser;
 use crate::config::Config;
 use crate::domain::{Column, CorpId, ListQuery};
-use crate::import::parse::size_text;
+use crate::import::size_text;
 use crate::import::{Preview, REFUSED_SHOWN};
 use crate::paths::{self, Href};
 use crate::policy::IMPORT_COLUMNS;
