@@ -141,7 +141,6 @@ fn same_text(a: &str, b: &str) -> bool {
 
 /// Compares the upload with the upstream's export, record by record.
 pub struct Differ<'a> {
-    user: &'a Principal,
     corp: &'a CorpId,
     header: Header,
     wanted: HashMap<u64, Wanted>,
@@ -203,7 +202,6 @@ impl<'a> Differ<'a> {
             ..Preview::default()
         };
         Ok(Self {
-            user,
             corp,
             at: vec![None; header.columns.len()],
             header,
@@ -458,7 +456,6 @@ impl<'a> Differ<'a> {
         out.refused.sort_by_key(|r| r.row);
         out.refused.truncate(REFUSED_SHOWN);
         out.plan.groups.retain(|g| !g.mdns.is_empty());
-        let _ = self.user;
         self.out
     }
 }

@@ -685,3 +685,32 @@ async fn failed_lines_of_an_import_are_retried_with_their_own_change() {
     assert_eq!(app.sim.api_requests_to("PUT", "/note").len(), 1);
     assert!(app.sim.api_requests_to("PUT", "/nickname").is_empty());
 }
+
+#[tokio::test]
+async fn a_status_is_one_sentinel_offers_spelled_as_it_spells_it() {
+    let app = spawn_app().await;
+    app.sign_in("tech").await;
+    let l = lines(&app, 2).await;
+    let (a, b) = (l[0][0].clone(), l[1][0].clone());
+    // The export writes "active"; the same status in other case is no change.
+    let same = l[1][2].to_uppercase();
+    let next = if l[0][2].eq_ignore_ascii_case("active") {
+        "suspended"
+    } else {
+        "active"
+    };
+    let html = preview(
+        &app,
+        format!("MDN,STATUS\n{a},{next}\n{b},{same}\n").as_bytes(),
+    )
+    .await;
+    let cells = diff(&html);
+    assert_eq!(cells.len(), 1, "{html:.3000}");
+    assert_eq!(cells[0][4], next.to_uppercase());
+    confirm(&app, &html).await;
+    let sent = app.sim.api_requests_to("PUT", "/status");
+    assert_eq!(sent.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(&sent[0].body).expect("json");
+    assert_eq!(body["status"], next.to_uppercase());
+    assert_eq!(body["mdns"], serde_json::json!([a]));
+}
