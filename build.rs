@@ -5,8 +5,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/actions/catalog");
-    println!("cargo:rerun-if-changed={}", dir.display());
+    // Read at run time, not with `env!`: a build-script binary reused from another checkout's
+    // target directory (a copied cache) must index this checkout's files, not the other's.
+    let root = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&root).join("src/actions/catalog");
+    println!("cargo:rerun-if-changed=src/actions/catalog");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .expect("src/actions/catalog is readable")
         .filter_map(|e| e.ok())

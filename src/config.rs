@@ -64,6 +64,13 @@ pub struct Config {
     pub import_max_bytes: u64,
     /// `IMPORT_MAX_ROWS`: the most data rows the import accepts.
     pub import_max_rows: u64,
+    /// `APPROVAL_REQUIRED_ABOVE`: an admin's own change over this many lines (and any destructive
+    /// change) waits for a second admin; `None`: off.
+    pub approval_required_above: Option<u64>,
+    /// `REQUEST_TTL_DAYS`: a request no one approved or rejected by then expires.
+    pub request_ttl: Duration,
+    /// How often the scheduler looks for due changes (`SCHEDULER_TICK_MS`).
+    pub scheduler_tick: Duration,
 }
 
 /// A configuration value that could not be used.
@@ -180,6 +187,38 @@ impl Config {
                 .transpose()?,
             import_max_bytes: count_var("IMPORT_MAX_BYTES", DEFAULT_IMPORT_MAX_BYTES)?,
             import_max_rows: count_var("IMPORT_MAX_ROWS", DEFAULT_IMPORT_MAX_ROWS)?,
+            approval_required_above: var("APPROVAL_REQUIRED_ABOVE")
+                .map(|v| {
+                    v.parse::<u64>().map_err(|_| {
+                        ConfigError(format!(
+                            "APPROVAL_REQUIRED_ABOVE={v:?} is not a number of lines"
+                        ))
+                    })
+                })
+                .transpose()?,
+            request_ttl: match var("REQUEST_TTL_DAYS") {
+                None => Duration::from_secs(14 * 86_400),
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|d| (1..=3650).contains(d))
+                    .map(|d| Duration::from_secs(d * 86_400))
+                    .ok_or_else(|| {
+                        ConfigError(format!(
+                            "REQUEST_TTL_DAYS={v:?} is not a number of days from 1 to 3650"
+                        ))
+                    })?,
+            },
+            scheduler_tick: Duration::from_millis(
+                var("SCHEDULER_TICK_MS")
+                    .map(|v| {
+                        v.parse::<u64>()
+                            .map_err(|_| ConfigError(format!("SCHEDULER_TICK_MS={v:?}")))
+                    })
+                    .transpose()?
+                    .unwrap_or(1_000)
+                    .max(50),
+            ),
         }
         .checked()
     }
@@ -230,6 +269,9 @@ impl Config {
             metrics_bind_addr: None,
             import_max_bytes: DEFAULT_IMPORT_MAX_BYTES,
             import_max_rows: DEFAULT_IMPORT_MAX_ROWS,
+            approval_required_above: None,
+            request_ttl: Duration::from_secs(14 * 86_400),
+            scheduler_tick: Duration::from_millis(200),
         }
     }
 

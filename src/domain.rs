@@ -551,5 +551,8 @@ impl Via {
     }
 }
 
+mod when;
+pub use when::RunAt;
+
 #[cfg(test)]
 mod tests;

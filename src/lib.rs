@@ -23,6 +23,7 @@
 //! - [`import`]: batch update from an uploaded CSV: streaming parse, diff with the lines now, the plan
 //! - [`middleware`]: security headers, request ids, logging
 //! - [`outcome`]: the one outcome model (a line's, a change's)
+//! - [`scheduler`]: due scheduled changes claimed across instances, expired requests
 //! - [`metrics`]: Prometheus series and the `METRICS_BIND_ADDR` listener
 
 pub mod actions;
@@ -43,6 +44,7 @@ pub mod paths;
 pub mod policy;
 pub mod portal;
 pub mod routes;
+pub mod scheduler;
 pub mod simulator;
 pub mod startup;
 pub mod state;

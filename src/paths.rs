@@ -170,6 +170,15 @@ pub fn action_for_lines<M: fmt::Display>(
     )
 }
 
+/// `GET /devices/{corpId}/actions/{action}?…`: the action's form for a selection, pre-filled
+/// with the given field values (e.g. "Schedule the reverse").
+pub fn action_form_with(corp: &CorpId, kind: ActionKind, pairs: &[(String, String)]) -> Href {
+    Href::with_query(
+        action(corp, kind).0,
+        pairs.iter().map(|(k, v)| (k.as_str(), v.clone())),
+    )
+}
+
 /// `POST /devices/{corpId}/actions/{action}/form`: the form for a selection too long for a URL.
 pub fn action_form(corp: &CorpId, kind: ActionKind) -> Href {
     Href(format!("{}/form", action(corp, kind)))
@@ -320,6 +329,15 @@ pub fn change_from_portal(id: impl fmt::Display) -> Href {
     Href::with_query(change(id).0, [("via", "portal")])
 }
 
+/// `GET /devices/{corpId}/actions/{action}?mdns=…&via=portal`: a change (or request) for one line
+/// from the portal, whose result leads back to the line's card.
+pub fn action_from_portal(corp: &CorpId, kind: ActionKind, mdn: &str) -> Href {
+    Href::with_query(
+        action(corp, kind).0,
+        [("mdns", mdn.to_owned()), ("via", "portal".to_owned())],
+    )
+}
+
 /// `GET /changes/{id}/lines.csv`: per-line results.
 pub fn change_lines_csv(id: impl fmt::Display) -> Href {
     Href(format!("{}/lines.csv", change(id)))
@@ -333,6 +351,11 @@ pub fn change_retry(id: impl fmt::Display) -> Href {
 /// `POST /changes/{id}/revert`: a new change set back to the before-values.
 pub fn change_revert(id: impl fmt::Display) -> Href {
     Href(format!("{}/revert", change(id)))
+}
+
+/// `GET /changes/inbox`: the header's fragment (changes waiting for this user, news of their requests).
+pub fn changes_inbox() -> Href {
+    Href("/changes/inbox".to_owned())
 }
 
 /// `POST /changes/{id}/approve`

@@ -300,6 +300,17 @@ impl Principal {
         Ok(())
     }
 
+    /// Reverting a move into `moved_to`: the lines are there now, so putting them back into
+    /// `back_to` is a move made from `moved_to`, which needs access to both groups.
+    pub fn check_move_back(&self, moved_to: &CorpId, back_to: &CorpId) -> Result<(), Refusal> {
+        self.check_device_group_move(moved_to, back_to)
+            .map_err(|r| {
+                Refusal(format!(
+                    "The lines are in {moved_to} now: moving them back to {back_to} is a change made from {moved_to}, which needs access to both groups. {r}"
+                ))
+            })
+    }
+
     /// For templates: would [`Principal::check`] allow this operation?
     pub fn can(&self, op: Operation, corp: &CorpId) -> bool {
         self.check(op, corp).is_ok()
@@ -409,6 +420,8 @@ pub struct PortalActions {
     pub admin_page: bool,
     /// Common changes this user may not make: what a change request will be for.
     pub not_allowed: Vec<Operation>,
+    /// Of those, the ones this user may request (the approvals rule).
+    pub requestable: Vec<Operation>,
 }
 
 impl Principal {
@@ -452,6 +465,11 @@ impl Principal {
                 .copied()
                 .filter(|op| !self.can(*op, corp))
                 .collect(),
+            requestable: PORTAL_COMMON
+                .iter()
+                .copied()
+                .filter(|op| self.may_request(*op, corp))
+                .collect(),
         }
     }
 }
@@ -466,37 +484,46 @@ pub enum AuditScope {
     OwnOnly,
 }
 
-/// The audit records one reader gets for a request: one device group's, and perhaps only their own.
+/// The audit records one reader gets for a request: those of the device groups they may open (or
+/// the one asked for among them), and perhaps only their own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditView {
+    /// The one device group asked for, if any.
     pub corp_id: Option<CorpId>,
+    /// Only records of these device groups; `None`: any group (the records are narrowed by subject).
+    pub within: Option<Vec<CorpId>>,
     /// Only the records of changes this subject made.
     pub only_subject: Option<String>,
 }
 
 impl Principal {
-    /// The audit view for a request naming `asked` (or no) device group.
+    /// The audit view for a request naming `asked` (or no) device group: without one, every
+    /// device group the reader may open at once.
     pub fn audit_view(&self, asked: Option<CorpId>) -> Result<AuditView, Refusal> {
         match self.audit_scope() {
             AuditScope::Groups(groups) => {
-                let corp = match asked {
-                    Some(c) if groups.contains(&c) => c,
-                    Some(c) => {
+                match &asked {
+                    Some(c) if !groups.contains(c) => {
                         return Err(Refusal(format!(
                             "You do not have access to device group {c}, so not to its audit log."
                         )));
                     }
-                    None => groups.first().cloned().ok_or_else(|| {
-                        Refusal("You have no device group whose changes you may see.".into())
-                    })?,
-                };
+                    None if groups.is_empty() => {
+                        return Err(Refusal(
+                            "You have no device group whose changes you may see.".into(),
+                        ));
+                    }
+                    _ => {}
+                }
                 Ok(AuditView {
-                    corp_id: Some(corp),
+                    corp_id: asked,
+                    within: Some(groups),
                     only_subject: None,
                 })
             }
             AuditScope::OwnOnly => Ok(AuditView {
                 corp_id: asked,
+                within: None,
                 only_subject: Some(self.subject.clone()),
             }),
         }
@@ -528,6 +555,9 @@ impl Principal {
     }
 }
 
+mod approval;
+pub use approval::{REQUESTABLE, WriteMode, needs_second_admin};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -556,6 +586,35 @@ mod tests {
         assert!(!u.can(Operation::UpdateSummerUsage, &corp));
         u.account_type = Some("kajeet_choice".into());
         assert!(u.can(Operation::UpdateSummerUsage, &corp));
+    }
+
+    #[test]
+    fn the_audit_shows_every_group_the_reader_may_open_unless_one_is_asked() {
+        let (a, b) = (CorpId::parse("A").unwrap(), CorpId::parse("B").unwrap());
+        let mut u = p(&[Role::OrgTech]);
+        u.corp_ids = Some(vec![a.clone(), b.clone()]);
+        let all = u.audit_view(None).unwrap();
+        assert_eq!((all.corp_id, all.within), (None, Some(vec![a.clone(), b])));
+        assert_eq!(u.audit_view(Some(a.clone())).unwrap().corp_id, Some(a));
+        assert!(u.audit_view(Some(CorpId::parse("C").unwrap())).is_err());
+        u.corp_ids = Some(vec![]);
+        assert!(u.audit_view(None).is_err());
+        u.corp_ids = None;
+        let own = u.audit_view(None).unwrap();
+        assert_eq!((own.within, own.only_subject.as_deref()), (None, Some("t")));
+    }
+
+    #[test]
+    fn a_move_is_put_back_only_by_someone_who_may_open_both_groups() {
+        let (a, b) = (CorpId::parse("A").unwrap(), CorpId::parse("B").unwrap());
+        let mut u = p(&[Role::OrgTech]);
+        u.corp_ids = Some(vec![a.clone(), b.clone()]);
+        assert!(u.check_move_back(&b, &a).is_ok());
+        u.corp_ids = Some(vec![a.clone()]);
+        let why = u.check_move_back(&b, &a).unwrap_err().0;
+        assert!(why.contains("needs access to both groups"), "{why}");
+        u.corp_ids = Some(vec![b.clone()]);
+        assert!(u.check_move_back(&b, &a).is_err());
     }
 
     #[test]

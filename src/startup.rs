@@ -110,6 +110,7 @@ impl Application {
         };
         // Jobs abandoned by a stopped instance are finished here (see actions::jobs).
         crate::actions::jobs::spawn_resumer(state.clone());
+        crate::scheduler::spawn(state.clone());
         let router = build_router(state.clone(), simulator.as_ref());
         Ok(Self {
             listener,

@@ -297,6 +297,56 @@
       box.select();
     }
   });
+
+  // (g) "When": a scheduled time is typed in the user's own time zone; the offset the browser
+  // uses for that very date (summer time included) goes along, so the server stores UTC.
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    var at = form.querySelector("input[data-tz-offset-field]");
+    if (!(at instanceof HTMLInputElement) || !at.value) return;
+    var field = form.querySelector("input[name='" + at.getAttribute("data-tz-offset-field") + "']");
+    var local = new Date(at.value);
+    if (field instanceof HTMLInputElement && !isNaN(local.getTime())) {
+      field.value = String(-local.getTimezoneOffset());
+    }
+    var later = form.querySelector("#when-later");
+    if (later instanceof HTMLInputElement && !later.checked) at.value = "";
+  }, true);
+  // Typing a time chooses "at a date and time".
+  document.addEventListener("input", function (evt) {
+    var t = evt.target;
+    if (!(t instanceof HTMLInputElement) || !t.hasAttribute("data-tz-offset-field")) return;
+    var later = document.getElementById("when-later");
+    if (later instanceof HTMLInputElement && t.value) later.checked = true;
+  });
+  // (h) <time data-local-time datetime="…Z" title="… UTC">: the text is UTC from the server; shown in the
+  // reader's own time zone here, the UTC text kept as the hover title. Without this file the UTC text stays.
+  var LOCAL_DONE = "data-local-shown";
+  var localFormat = null;
+  function localTimes(root) {
+    if (!window.Intl || !Intl.DateTimeFormat) return;
+    if (!localFormat) {
+      try {
+        localFormat = new Intl.DateTimeFormat(undefined, {
+          year: "numeric", month: "short", day: "numeric",
+          hour: "2-digit", minute: "2-digit", timeZoneName: "short"
+        });
+      } catch (e) { return; }
+    }
+    var scope = root && root.querySelectorAll ? root : document;
+    var els = scope.querySelectorAll("time[data-local-time]:not([" + LOCAL_DONE + "])");
+    for (var i = 0; i < els.length; i++) {
+      var at = new Date(els[i].getAttribute("datetime") || "");
+      if (isNaN(at.getTime())) continue;
+      if (!els[i].getAttribute("title")) els[i].setAttribute("title", els[i].textContent);
+      els[i].textContent = localFormat.format(at);
+      els[i].setAttribute(LOCAL_DONE, "");
+    }
+  }
+  document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
+  document.addEventListener("htmx:afterSettle", function (evt) { localTimes(evt.target); });
+
   // Back/forward from an action form may restore the page from cache: re-read the memory.
   window.addEventListener("pageshow", function (evt) { if (evt.persisted) syncAll(); });
 })();

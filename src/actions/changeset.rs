@@ -47,6 +47,7 @@ pub fn new_set(
         selection_text: target.describe(),
         parent_id: parent,
         origin,
+        waiting: None,
     }
 }
 
@@ -216,7 +217,7 @@ pub(super) async fn read_befores(
 
 /// The lines a select-all change covers, read page by page through the upstream's own selection
 /// (or the plain list with the same filter when the role may not use it).
-async fn bulk_lines(
+pub(crate) async fn bulk_lines(
     state: &AppState,
     user: &Principal,
     token: &SecretString,

@@ -46,6 +46,9 @@ pub const RESUMED_REASON: &str = "The console instance running this change stopp
 /// Why a resumed job's never-started chunks are unknown when the user's session is gone.
 pub const SIGNED_OUT_REASON: &str = "Stopped: the user signed out (or the session ended) before the change finished, so these lines were not sent. Sign in and run the change again for them.";
 
+/// Why a scheduled change's chunk was not sent when the sign-in kept for it is gone.
+pub const GRANT_GONE_REASON: &str = "Not sent: the sign-in kept for this scheduled change is no longer valid (the identity provider refused to refresh it). Sign in and run the change again for these lines.";
+
 /// Why a resumed job's chunk was not sent when the session store could not be read.
 const SESSION_UNREADABLE_REASON: &str = "The console could not read the user's session to continue this change, so these lines were not sent. Run the change again for them.";
 
@@ -65,6 +68,9 @@ pub struct JobPayload {
     /// `change` for every chunk.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chunk_changes: Vec<Change>,
+    /// A scheduled change runs on the sealed grant of whoever scheduled (or approved) it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<Uuid>,
 }
 
 impl JobPayload {
@@ -120,6 +126,7 @@ pub async fn start(
         change,
         chunks,
         chunk_changes: Vec::new(),
+        grant: None,
     };
     launch(state, user, session_id, corp, &audit, set, &lines, payload).await
 }
@@ -166,6 +173,7 @@ pub async fn start_groups(
         change: first.clone(),
         chunks,
         chunk_changes,
+        grant: None,
     };
     let mut set = changeset::new_set(id, &audit, &first, &Target::Lines(all), origin);
     set.summary = summary;
@@ -205,6 +213,14 @@ async fn launch(
         run(st, id, Some(held)).await;
     });
     Ok((id, handle))
+}
+
+/// Runs a stored job on this instance (a released waiting change set), in the background.
+pub(crate) fn spawn_run(state: &AppState, id: Uuid, held: Option<(SecretString, Principal)>) {
+    let st = state.clone();
+    tokio::spawn(async move {
+        run(st, id, held).await;
+    });
 }
 
 /// Claims and runs a job. `held`: the owner's token and user (fresh start) or `None` (a resume).
@@ -344,10 +360,11 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
 
     // Every chunk runs as its own task and records its own outcome in its own short
     // transaction: no chunk waits on another's lock, so none can stall the job.
-    let source = match (held, job.session_id.clone()) {
-        (_, Some(sid)) => TokenSource::Session(sid),
-        (Some((t, user)), None) => TokenSource::Held(t, user),
-        (None, None) => TokenSource::Gone,
+    let source = match (payload.grant, held, job.session_id.clone()) {
+        (Some(g), _, _) => TokenSource::Grant(g),
+        (None, _, Some(sid)) => TokenSource::Session(sid),
+        (None, Some((t, user)), None) => TokenSource::Held(t, user),
+        (None, None, None) => TokenSource::Gone,
     };
     let ctx = Arc::new(ChunkCtx {
         state: state.clone(),

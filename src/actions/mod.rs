@@ -6,10 +6,12 @@
 //! - [`run`]: applying a change (one upstream call), its outcome and its audit record.
 //! - [`changeset`]: a confirmed change as a stored change set; one-call changes run there.
 //! - [`jobs`]: explicit lists, chunked and run as a background job.
+//! - [`deferred`]: change sets that wait (requests, approvals, scheduled changes) and their release.
 //! - [`limit`]: the per-session write rate limit.
 
 pub mod catalog;
 pub mod changeset;
+pub mod deferred;
 pub mod form;
 pub mod jobs;
 pub mod limit;

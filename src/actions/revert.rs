@@ -1,5 +1,6 @@
 //! Reverting a change set: its changed lines grouped by the value each had before, each group a
-//! change the action's own [`super::catalog::Action::revert_form`] allows, or why it cannot.
+//! change the action's own [`super::catalog::Action::revert_form`] allows, or why it cannot; a
+//! move to another device group is put back from that group, when the user may open both.
 
 use std::collections::HashMap;
 
@@ -22,10 +23,13 @@ const SHOWN: usize = 50;
 /// Lines whose value now is read one by one (actions that need it allow one line at a time).
 const CURRENT_READS: usize = 20;
 
-/// One value to restore and the lines that get it.
+/// One value to restore, the device group it is sent from and the lines that get it.
 pub struct Group {
     pub value: String,
     pub change: Change,
+    /// The change's own group, or where its lines are now (a move: see
+    /// [`super::catalog::Action::revert_from`]).
+    pub corp: CorpId,
     pub mdns: Vec<Mdn>,
 }
 
@@ -109,7 +113,7 @@ pub async fn plan(
     // Most lines share a few values: parse each (action, before, after) once.
     let mut parsed: HashMap<(ActionKind, String, Option<String>), Result<Change, String>> =
         HashMap::new();
-    let mut index: HashMap<(ActionKind, String), usize> = HashMap::new();
+    let mut index: HashMap<(ActionKind, String, CorpId), usize> = HashMap::new();
     for c in candidates {
         let Some(before) = c.before.as_deref() else {
             plan.leave_out(
@@ -147,6 +151,20 @@ pub async fn plan(
                 continue;
             }
         };
+        let from = def
+            .revert_from(&RevertLine {
+                before,
+                after: c.after.as_deref(),
+                now,
+            })
+            .unwrap_or_else(|| corp.clone());
+        // A line that left the group is put back from where it is now, if this user may.
+        if from != *corp {
+            if let Err(why) = user.principal.check_move_back(&from, corp) {
+                plan.leave_out(why.0);
+                continue;
+            }
+        }
         let value = def.after(&change.values);
         if plan.shown.len() < SHOWN {
             plan.shown.push(PreviewLine {
@@ -158,14 +176,17 @@ pub async fn plan(
                     .then(|| "Outcome unknown: this line may not have changed.".to_owned()),
             });
         }
-        let at = *index.entry((kind, value.clone())).or_insert_with(|| {
-            plan.groups.push(Group {
-                value,
-                change,
-                mdns: Vec::new(),
+        let at = *index
+            .entry((kind, value.clone(), from.clone()))
+            .or_insert_with(|| {
+                plan.groups.push(Group {
+                    value,
+                    change,
+                    corp: from,
+                    mdns: Vec::new(),
+                });
+                plan.groups.len() - 1
             });
-            plan.groups.len() - 1
-        });
         if let Some(g) = plan.groups.get_mut(at) {
             g.mdns.push(c.mdn);
         }

@@ -295,6 +295,7 @@ impl AuditContext {
             result: o.audit_result(),
             job_id,
             via: self.via.map(|v| v.as_str().to_owned()),
+            event: None,
         }
     }
 }

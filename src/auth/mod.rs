@@ -4,9 +4,11 @@
 //! - [`password`]: the vendor's username/password sign-in
 //! - [`session`]: what a session holds, the per-session refresh lock
 //! - [`csrf`]: the CSRF check and request-context middleware
+//! - [`grant`]: sign-ins kept (sealed) for changes that run later
 //! - [`throttle`]: password sign-in attempts per user name and per address
 
 pub mod csrf;
+pub mod grant;
 pub mod oauth;
 pub mod password;
 pub mod session;
@@ -57,6 +59,8 @@ enum Mode {
 #[derive(Debug)]
 pub struct AuthState {
     pub store: AnyStore,
+    /// Seals tokens at rest (the session store's and the grants').
+    pub cipher: TokenCipher,
     mode: Mode,
     /// Per-session refresh locks (one refresh per session at a time in this process).
     pub locks: SessionLocks,
@@ -91,7 +95,7 @@ impl AuthState {
                 .map(|k| k.expose_secret()),
             &config.data_dir,
         )?;
-        let store = AnyStore::new(db, cipher).await?;
+        let store = AnyStore::new(db, cipher.clone()).await?;
         let mode = match identity {
             IdentityConfig::OAuth(cfg) => Mode::OAuth(Arc::new(OAuthProvider::new(
                 cfg,
@@ -119,6 +123,7 @@ impl AuthState {
         });
         Ok(Self {
             store,
+            cipher,
             mode,
             locks: SessionLocks::default(),
             https: config.is_https(public_url),
@@ -183,6 +188,10 @@ async fn sweep_expired(store: &AnyStore, provider: Option<&OAuthProvider>) -> us
             continue;
         };
         signed_in += 1;
+        if auth.grant.is_some() {
+            // Its tokens now belong to a grant that scheduled changes run with.
+            continue;
+        }
         tracing::info!(subject = %auth.principal.subject, "session expired (idle); revoking its tokens");
         if let Some(p) = provider {
             p.revoke(&auth.tokens).await;
@@ -250,8 +259,14 @@ async fn login(
 /// `POST /logout` (CSRF-checked by the middleware): revoke where the provider can, end the session.
 async fn logout(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
     if let Some(auth) = auth_of(&session).await? {
-        if let Some(provider) = state.auth.oauth() {
-            provider.revoke(&auth.tokens).await;
+        // Tokens a scheduled change still needs are kept (sealed, in its grant), not revoked.
+        if !grant::still_needed(&state, auth.grant).await {
+            if let Some(provider) = state.auth.oauth() {
+                provider.revoke(&auth.tokens).await;
+            }
+            if let Some(g) = auth.grant {
+                grant::forget(&state, g).await;
+            }
         }
         tracing::info!(subject = %auth.principal.subject, "signed out");
     }
@@ -370,6 +385,23 @@ async fn fresh_tokens(
     if !auth.tokens.expiring(OffsetDateTime::now_utc()) {
         // Another request refreshed while this one waited.
         return Ok(Some(auth));
+    }
+    if let Some(g) = auth.grant {
+        // The session shares its tokens with a grant (a scheduled change): refresh there, once.
+        return match grant::current(state, g).await? {
+            Some(kept) => {
+                auth.principal = kept.principal;
+                auth.tokens = kept.tokens;
+                auth.generation += 1;
+                session.insert(AUTH_KEY, &auth).await?;
+                session.save().await?;
+                Ok(Some(auth))
+            }
+            None => {
+                session.flush().await?;
+                Ok(None)
+            }
+        };
     }
     let (Some(provider), Some(refresh)) = (state.auth.oauth(), auth.tokens.refresh.clone()) else {
         tracing::info!(subject = %auth.principal.subject, "access token expired and cannot be refreshed");

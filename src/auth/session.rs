@@ -105,6 +105,10 @@ pub struct AuthSession {
     pub last_seen: OffsetDateTime,
     /// Bumped by every refresh: a higher stored value wins over a stale in-memory copy.
     pub generation: u64,
+    /// The grant this session's tokens were sealed into for a scheduled change: refreshes go
+    /// through it, so the session and the change never use up each other's refresh token.
+    #[serde(default)]
+    pub grant: Option<uuid::Uuid>,
 }
 
 impl AuthSession {
@@ -116,6 +120,7 @@ impl AuthSession {
             signed_in_at: now,
             last_seen: now,
             generation: 0,
+            grant: None,
         }
     }
 

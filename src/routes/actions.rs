@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::actions::catalog::Selection;
 use crate::actions::catalog::field::Kind as FieldKind;
+use crate::actions::deferred::{self, Intent};
 use crate::actions::form::{self, Change, FieldErrors, RawForm, Target};
 use crate::actions::run::AuditContext;
 use crate::actions::{ActionKind, CHUNK_SIZE, changeset, jobs, limit, preview};
@@ -23,10 +24,14 @@ use crate::error::AppError;
 use crate::middleware::REQUEST_ID;
 use crate::paths;
 use crate::policy::Operation;
+use crate::policy::WriteMode;
 use crate::state::AppState;
 use crate::storage::changes::Origin;
 use crate::views::Layout;
-use crate::views::actions::{ActionFormPage, FieldChoices, FormInput, PreviewPage};
+use crate::views::actions::{ActionFormPage, FieldChoices, FormInput, PreviewPage, WhenView};
+
+/// The statuses a user who may only request a status change chooses from (the vendor's examples).
+const REQUESTABLE_STATUSES: &[&str] = &["ACTIVE", "SUSPENDED"];
 
 /// Session key prefix of a Wi-Fi password typed in the form, kept server-side until confirmation.
 const PASSWORD_KEY: &str = "actions.wifi_password.";
@@ -126,6 +131,20 @@ async fn choices_for(
     for f in kind.fields() {
         match f.kind {
             FieldKind::Status => {
+                if user
+                    .principal
+                    .check(Operation::GetPossibleStatuses, corp)
+                    .is_err()
+                    && user.principal.may_request(kind.operation(), corp)
+                {
+                    // A requester's token may not read Sentinel's list: offer the statuses the
+                    // vendor documents; the approver's preview and Sentinel check the value.
+                    choices.statuses = REQUESTABLE_STATUSES
+                        .iter()
+                        .map(|s| (*s).to_owned())
+                        .collect();
+                    continue;
+                }
                 user.principal.check(Operation::GetPossibleStatuses, corp)?;
                 choices.statuses = state
                     .upstream
@@ -159,11 +178,14 @@ async fn form_page(
     values: RawForm,
     errors: FieldErrors,
     via: Option<Via>,
+    session: &Session,
 ) -> Result<ActionFormPage, AppError> {
     let choices = choices_for(state, user, corp, kind).await?;
+    let when = when_view(state, session, user, corp, kind, target, &values).await?;
     Ok(ActionFormPage::new(
         kind,
         FormInput {
+            when,
             user: &user.principal,
             csrf: &user.csrf,
             corp,
@@ -175,6 +197,48 @@ async fn form_page(
             back_href: back_href(corp, target, via),
         },
     ))
+}
+
+/// The form's "When" and request parts for this user (the scope table decides "request").
+async fn when_view(
+    state: &AppState,
+    session: &Session,
+    user: &CurrentUser,
+    corp: &CorpId,
+    kind: ActionKind,
+    target: &Target,
+    values: &RawForm,
+) -> Result<WhenView, AppError> {
+    let request = user.principal.write_mode(kind.operation(), corp) == Ok(WriteMode::Request);
+    let schedulable = !matches!(target, Target::Imeis(_));
+    let note = if schedulable && state.auth.is_password_mode() {
+        let until = crate::auth::session::auth_of(session)
+            .await?
+            .and_then(|a| crate::auth::grant::acts_until(&a.tokens));
+        Some(match until {
+            Some(t) => format!(
+                "You signed in with your Sentinel password, which gives the console no way to renew your sign-in: a change can be scheduled only until {}, when it ends.",
+                crate::scheduler::utc(t)
+            ),
+            None => "You signed in with your Sentinel password: a scheduled change runs only if your sign-in still lasts at its time.".into(),
+        })
+    } else {
+        None
+    };
+    Ok(WhenView {
+        request,
+        reason_field: request
+            && !kind
+                .fields()
+                .iter()
+                .any(|f| f.name == deferred::REASON_FIELD),
+        reason: values.value(deferred::REASON_FIELD).to_owned(),
+        schedulable,
+        later: values.first("when") == Some("later") || !values.value("run_at").trim().is_empty(),
+        run_at: values.value("run_at").to_owned(),
+        note,
+        mine_href: paths::changes(None, true).into(),
+    })
 }
 
 /// The form's hidden fields: the selection, and where the change is made from.
@@ -194,7 +258,7 @@ fn check_op(
     target: &Target,
 ) -> Result<(), AppError> {
     let n = target.known_count().unwrap_or(2) as usize;
-    user.principal.check(kind.operation_for(n), corp)?;
+    user.principal.write_mode(kind.operation_for(n), corp)?;
     Ok(())
 }
 
@@ -202,12 +266,14 @@ fn check_op(
 pub async fn show_form(
     State(state): State<AppState>,
     user: CurrentUser,
+    session: Session,
     Path((corp, action)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     form_for_selection(
         &state,
         &user,
+        &session,
         &corp,
         &action,
         raw.unwrap_or_default().as_bytes(),
@@ -220,22 +286,47 @@ pub async fn show_form(
 pub async fn show_form_posted(
     State(state): State<AppState>,
     user: CurrentUser,
+    session: Session,
     Path((corp, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    form_for_selection(&state, &user, &corp, &action, &body).await
+    form_for_selection(&state, &user, &session, &corp, &action, &body).await
+}
+
+/// Fields a link may pre-fill in a new form ("Schedule the reverse"): the action's own, and when.
+fn prefilled(kind: ActionKind, form: &RawForm) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = kind
+        .def()
+        .defaults()
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    for key in kind
+        .fields()
+        .iter()
+        .filter(|f| !matches!(f.kind, FieldKind::Secret { .. }))
+        .map(|f| f.name)
+        .chain(["when", "run_at"])
+    {
+        if let Some(v) = form.first(key) {
+            out.retain(|(k, _)| k != key);
+            out.push((key.to_owned(), v.to_owned()));
+        }
+    }
+    out
 }
 
 async fn form_for_selection(
     state: &AppState,
     user: &CurrentUser,
+    session: &Session,
     corp: &str,
     action: &str,
     raw: &[u8],
 ) -> Result<Response, AppError> {
     let kind = kind_of(action)?;
     let corp = CorpId::parse(corp)?;
-    user.principal.check(kind.operation(), &corp)?;
+    user.principal.write_mode(kind.operation(), &corp)?;
     let mut form = with_page_exclusions(RawForm::parse(raw)?);
     if kind.selection() == Selection::Imeis {
         form = imeis_from_lines(state, user, &corp, form).await?;
@@ -243,14 +334,9 @@ async fn form_for_selection(
     let via = via_of(&form)?;
     let target = form::parse_target(kind, &form)?;
     check_op(user, &corp, kind, &target)?;
-    // A new form starts from the action's defaults (the single-device SmartSpot page pre-fills from Sentinel).
-    let values = RawForm::from_pairs(
-        kind.def()
-            .defaults()
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    );
+    // A new form starts from the action's defaults (the single-device SmartSpot page pre-fills
+    // from Sentinel), and what a link pre-fills.
+    let values = RawForm::from_pairs(prefilled(kind, &form));
     let page = form_page(
         state,
         user,
@@ -260,6 +346,7 @@ async fn form_for_selection(
         values,
         FieldErrors::default(),
         via,
+        session,
     )
     .await?;
     Ok(page.into_response())
@@ -310,6 +397,7 @@ pub async fn smartspot(
             corp: &corp,
             target: format!("SmartSpot {imei}"),
             hidden: hidden_pairs(&target, via),
+            when: WhenView::default(),
             values: &RawForm::from_pairs(pairs),
             errors: &FieldErrors::default(),
             choices: &FieldChoices::default(),
@@ -361,8 +449,9 @@ pub async fn submit(
 ) -> Result<Response, AppError> {
     let kind = kind_of(&action)?;
     let corp = CorpId::parse(&corp)?;
-    // The scope table first: a forbidden change never reaches the upstream, not even as a preview read.
-    user.principal.check(kind.operation(), &corp)?;
+    // The scope table first: a forbidden change never reaches the upstream, not even as a preview
+    // read. A user who may only request it gets the request form.
+    let mode = user.principal.write_mode(kind.operation(), &corp)?;
     let form = RawForm::parse(&body)?;
     let via = via_of(&form)?;
     let target = form::parse_target(kind, &form)?;
@@ -391,12 +480,37 @@ pub async fn submit(
         Ok(c) => c,
         Err(errors) => {
             let values = RawForm::from_pairs(form.echo_pairs());
-            let page = form_page(&state, &user, &corp, kind, &target, values, errors, via).await?;
+            let page = form_page(
+                &state, &user, &corp, kind, &target, values, errors, via, &session,
+            )
+            .await?;
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
     let count = target.known_count();
-    change.authorize(&user.principal, &corp, count.unwrap_or(2) as usize)?;
+    if mode == WriteMode::Direct {
+        change.authorize(&user.principal, &corp, count.unwrap_or(2) as usize)?;
+    }
+    // Now, at a time, or after approval (a bad time or a missing reason: the form again).
+    let intent = match deferred::intent(&state, &user.principal, &corp, kind, &target, &form) {
+        Ok(i) => i,
+        Err(AppError::BadRequest(msg)) => {
+            let values = RawForm::from_pairs(form.echo_pairs());
+            let mut errors = FieldErrors::default();
+            let field = if msg.contains("reason") {
+                deferred::REASON_FIELD
+            } else {
+                "run_at"
+            };
+            errors.add(field, msg);
+            let page = form_page(
+                &state, &user, &corp, kind, &target, values, errors, via, &session,
+            )
+            .await?;
+            return Ok((StatusCode::BAD_REQUEST, page).into_response());
+        }
+        Err(e) => return Err(e),
+    };
     let needs_ack = target.needs_ack();
     let confirmed = form.flag("confirmed");
     if !confirmed || (needs_ack && !form.flag("acknowledged")) {
@@ -420,6 +534,7 @@ pub async fn submit(
             password,
             message,
             back_href(&corp, &target, via),
+            &intent,
         )
         .await?;
         return Ok((status, page).into_response());
@@ -429,6 +544,16 @@ pub async fn submit(
     if let Some(k) = &stash_key {
         // Used once: the password leaves the session store with this change.
         let _ = session.remove::<String>(k).await;
+    }
+
+    // A request, a change for a second admin, or one for later: stored, nothing sent.
+    if let Some(hold) = intent.hold.clone() {
+        let id = deferred::store(&state, &session, &user, &audit, &change, &target, hold).await?;
+        let to = match via {
+            Some(Via::Portal) => paths::change_from_portal(id),
+            None => paths::change(id),
+        };
+        return Ok(Redirect::to(to.as_str()).into_response());
     }
 
     // Every confirmed change is a change set, stored before anything is sent.
@@ -478,6 +603,7 @@ async fn preview_page(
     password: Option<String>,
     message: Option<String>,
     back_href: String,
+    intent: &Intent,
 ) -> Result<PreviewPage, AppError> {
     let p = preview::build(
         state,
@@ -523,5 +649,7 @@ async fn preview_page(
         },
         message,
         hidden,
+        verb: intent.verb(),
+        explain: intent.explain(state.config.approval_required_above),
     })
 }

@@ -1,6 +1,7 @@
 //! The audit log over HTTP: `GET /audit` (filtered, paged) and `GET /audit.csv` (same filters, streamed).
 //!
-//! Who sees what comes from the scope table ([`crate::policy::Principal::audit_scope`]).
+//! Who sees what comes from the scope table ([`crate::policy::Principal::audit_view`]): by
+//! default every device group the reader may open, or the one they pick among them.
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -63,6 +64,7 @@ fn filter_for(user: &CurrentUser, q: &AuditQuery) -> Result<AuditFilter, AppErro
             None => None,
         },
         corp_id: None,
+        corp_ids: None,
         from: date(&q.from, "start")?,
         to: date(&q.to, "end")?,
         offset: match given(&q.offset) {
@@ -79,6 +81,9 @@ fn filter_for(user: &CurrentUser, q: &AuditQuery) -> Result<AuditFilter, AppErro
         .audit_view(asked)
         .map_err(|r| AppError::Forbidden(r.0))?;
     f.corp_id = view.corp_id.map(|c| c.to_string());
+    f.corp_ids = view
+        .within
+        .map(|g| g.iter().map(ToString::to_string).collect());
     if let Some(s) = view.only_subject {
         f.subject = Some(s);
     }
@@ -121,7 +126,13 @@ pub async fn page(
                 })
                 .collect(),
             None,
-            "Changes made through this console in the device groups you may open.".to_owned(),
+            match &f.corp_id {
+                Some(c) => format!("Changes made through this console in device group {c}."),
+                None => format!(
+                    "Changes made through this console in every device group you may open ({}).",
+                    g.iter().map(CorpId::as_str).collect::<Vec<_>>().join(", ")
+                ),
+            },
         ),
         AuditScope::OwnOnly => (
             Vec::new(),

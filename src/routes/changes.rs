@@ -24,6 +24,7 @@ use crate::csv::csv_cell;
 use crate::domain::{CorpId, Imei, Mdn, Via};
 use crate::error::AppError;
 use crate::outcome::ChangeResult;
+use crate::paths;
 use crate::state::AppState;
 use crate::storage::changes::{ChangeFilter, ChangeSet, ChangeState, LineState, Origin};
 use crate::upstream::wire::WriteFailure;
@@ -280,6 +281,17 @@ pub async fn page(
         && c.changed + c.unknown > 0
         && ActionKind::from_slug(&c.action)
             .is_some_and(|k| user.principal.can(k.operation(), &corp));
+    let kind = ActionKind::from_slug(&c.action);
+    // Approve / reject: a request waiting, and a user the scope table lets decide it.
+    let may_decide = c.state == ChangeState::AwaitingApproval
+        && kind.is_some_and(|k| user.principal.can_approve(&c.subject, k.operation(), &corp));
+    let may_cancel = matches!(
+        c.state,
+        ChangeState::AwaitingApproval | ChangeState::Scheduled | ChangeState::NeedsSignIn
+    ) && kind
+        .is_some_and(|k| user.principal.can_cancel(&c.subject, k.operation(), &corp));
+    let reverse_href =
+        kind.and_then(|k| crate::actions::deferred::reverse_form(&c, k, &user.principal));
     let (who, created, finished) = ChangePage::header(&c);
     let lines = match lines {
         Some(l) => l,
@@ -307,6 +319,11 @@ pub async fn page(
         revert_href: may_revert.then(|| revert_href(c.id)),
         progress,
         lines,
+        request_reason: c.life.request_reason.clone(),
+        approve_href: may_decide.then(|| paths::change_approve(c.id).into()),
+        reject_href: may_decide.then(|| paths::change_reject(c.id).into()),
+        cancel_href: may_cancel.then(|| paths::change_cancel(c.id).into()),
+        reverse_href,
     }
     .into_response())
 }
@@ -362,5 +379,7 @@ pub async fn job(Path(id): Path<String>) -> Result<Response, AppError> {
     Ok(Redirect::to(&change_href(id)).into_response())
 }
 
+mod decide;
 mod redo;
+pub use decide::{approve, cancel, inbox, reject};
 pub use redo::{retry, revert};

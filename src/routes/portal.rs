@@ -16,7 +16,9 @@ use crate::state::AppState;
 use crate::upstream::wire::Device;
 use crate::upstream::{ListParams, UpstreamError};
 use crate::views::Layout;
-use crate::views::portal::{CardInput, LineCard, MatchRow, PortalPage, PortalResults, portal_href};
+use crate::views::portal::{
+    CardInput, LineCard, MatchRow, PortalPage, PortalResults, RequestRow, portal_href,
+};
 
 use super::devices::parse_query;
 use crate::htmx::{VaryHx, WantsFragment};
@@ -35,24 +37,49 @@ fn vary_hx(resp: impl IntoResponse) -> Response {
     (VaryHx, resp).into_response()
 }
 
+/// The user's latest requests, for the portal's list.
+async fn own_requests(state: &AppState, user: &CurrentUser) -> Result<Vec<RequestRow>, AppError> {
+    let f = crate::storage::changes::ChangeFilter {
+        subject: Some(user.principal.subject.clone()),
+        limit: 30,
+        ..Default::default()
+    };
+    let (sets, _) = state.db.change_list(&f).await?;
+    Ok(sets
+        .iter()
+        .filter(|c| c.life.request_reason.is_some())
+        .take(10)
+        .map(RequestRow::new)
+        .collect())
+}
+
 /// The page around `results`, or only the results for htmx.
-fn respond(user: &CurrentUser, fragment: bool, q: &str, results: PortalResults) -> Response {
+async fn respond(
+    state: &AppState,
+    user: &CurrentUser,
+    fragment: bool,
+    q: &str,
+    results: PortalResults,
+) -> Result<Response, AppError> {
     if fragment {
-        return vary_hx(results);
+        return Ok(vary_hx(results));
     }
+    let requests = own_requests(state, user).await?;
     let title = match &results.card {
         Some(c) => format!("Line {}", c.mdn),
         None => "Find a line".to_owned(),
     };
-    vary_hx(
+    Ok(vary_hx(
         PortalPage {
             layout: Layout::signed_in(title, &user.principal, &user.csrf),
             action: portal_href(),
             q: q.to_owned(),
             results,
+            requests,
+            requests_href: crate::paths::changes(None, true).into(),
         }
         .into_response(),
-    )
+    ))
 }
 
 /// `GET /portal?q=…`: the look-up box, and what a look-up found.
@@ -72,7 +99,7 @@ pub async fn page(
     } else {
         lookup(&state, &user, &term).await?
     };
-    Ok(respond(&user, fragment, term.as_str(), results))
+    respond(&state, &user, fragment, term.as_str(), results).await
 }
 
 /// Searches every device group the user may list (a few at once) and keeps the best matches.
@@ -169,7 +196,7 @@ pub async fn card_page(
         card: Some(card(&state, &user, &corp, &d).await),
         ..PortalResults::default()
     };
-    Ok(respond(&user, fragment, mdn.as_str(), results))
+    respond(&state, &user, fragment, mdn.as_str(), results).await
 }
 
 /// The card of `d`, with its health and SmartSpot settings read when the scope table allows.

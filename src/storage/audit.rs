@@ -35,6 +35,8 @@ pub struct NewAuditRecord {
     pub job_id: Option<String>,
     /// Where the change was made from (`portal`); `None`: the admin console.
     pub via: Option<String>,
+    /// A step in a change set's life (`requested`, `approved`, …); `None`: a change sent to Sentinel.
+    pub event: Option<String>,
 }
 
 /// A stored record; `at` is when it was written (UTC).
@@ -62,6 +64,7 @@ pub struct AuditRecord {
     pub result: Value,
     pub job_id: Option<String>,
     pub via: Option<String>,
+    pub event: Option<String>,
 }
 
 /// Which records to show. Empty strings count as "no filter"; `from`/`to` are inclusive UTC days.
@@ -70,6 +73,9 @@ pub struct AuditFilter {
     pub subject: Option<String>,
     pub action: Option<String>,
     pub corp_id: Option<String>,
+    /// Only records of these device groups (the reader's); `None`: any group. Never in a URL:
+    /// it comes from who reads, not from what they asked.
+    pub corp_ids: Option<Vec<String>>,
     pub from: Option<Date>,
     pub to: Option<Date>,
     pub offset: u64,
@@ -86,6 +92,7 @@ impl Default for AuditFilter {
             subject: None,
             action: None,
             corp_id: None,
+            corp_ids: None,
             from: None,
             to: None,
             offset: 0,
@@ -102,8 +109,8 @@ macro_rules! audit_insert_query {
         sqlx::query_scalar::<_, i64>(
             "INSERT INTO audit_log (at, request_id, subject, user_name, roles, corp_id, action, selection, \
              fields, line_count, updated, failed, unknown, outcome, upstream_status, result, job_id, \
-             client_request_id, via) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+             client_request_id, via, event) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
              RETURNING id",
         )
         .bind($at)
@@ -125,12 +132,13 @@ macro_rules! audit_insert_query {
         .bind(&r.job_id)
         .bind(&r.client_request_id)
         .bind(&r.via)
+        .bind(&r.event)
     }};
 }
 pub(super) use audit_insert_query;
 
 const COLUMNS: &str = "id, at, request_id, subject, user_name, roles, corp_id, action, selection, fields, \
-     line_count, updated, failed, unknown, outcome, upstream_status, result, job_id, client_request_id, via";
+     line_count, updated, failed, unknown, outcome, upstream_status, result, job_id, client_request_id, via, event";
 
 /// Rows fetched per round trip while streaming the whole log.
 const STREAM_PAGE: usize = 500;
@@ -157,6 +165,7 @@ struct AuditRow {
     result: String,
     job_id: Option<String>,
     via: Option<String>,
+    event: Option<String>,
 }
 
 impl TryFrom<AuditRow> for AuditRecord {
@@ -186,6 +195,7 @@ impl TryFrom<AuditRow> for AuditRecord {
             result: parse_json(&r.result)?,
             job_id: r.job_id,
             via: r.via,
+            event: r.event,
         })
     }
 }
@@ -219,6 +229,19 @@ fn where_clause(f: &AuditFilter) -> (String, Vec<String>) {
     // Inclusive day: everything before the next midnight (no bound at all past the last representable day).
     if let Some(next) = f.to.and_then(Date::next_day) {
         push("at <", day_start(next));
+    }
+    if let Some(ids) = &f.corp_ids {
+        if ids.is_empty() {
+            // No group at all: nothing matches (an empty `IN ()` is not SQL).
+            conds.push("1 = 0".to_owned());
+        } else {
+            let mut marks = Vec::with_capacity(ids.len());
+            for id in ids {
+                binds.push(id.clone());
+                marks.push(format!("${}", binds.len()));
+            }
+            conds.push(format!("corp_id IN ({})", marks.join(", ")));
+        }
     }
     if conds.is_empty() {
         (String::new(), binds)
@@ -362,13 +385,13 @@ impl Db {
 /// The CSV header line (CRLF-terminated, like every row).
 pub fn audit_csv_header() -> &'static str {
     "id,at,request_id,subject,user_name,roles,corp_id,action,selection,fields,line_count,updated,failed,\
-     unknown,outcome,upstream_status,result,job_id,client_request_id,via\r\n"
+     unknown,outcome,upstream_status,result,job_id,client_request_id,via,event\r\n"
 }
 
 /// One record as a CSV line (RFC 4180, CRLF-terminated), safe to open in a spreadsheet.
 pub fn audit_csv_row(r: &AuditRecord) -> String {
     let at = time::format_description::well_known::Rfc3339;
-    let cells: [String; 20] = [
+    let cells: [String; 21] = [
         r.id.to_string(),
         r.at.format(&at).unwrap_or_default(),
         r.request_id.clone().unwrap_or_default(),
@@ -389,6 +412,7 @@ pub fn audit_csv_row(r: &AuditRecord) -> String {
         r.job_id.clone().unwrap_or_default(),
         r.client_request_id.clone().unwrap_or_default(),
         r.via.clone().unwrap_or_default(),
+        r.event.clone().unwrap_or_default(),
     ];
     crate::csv::write_row(cells.iter().map(String::as_str))
 }

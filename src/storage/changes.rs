@@ -191,6 +191,41 @@ pub struct NewChangeSet {
     pub selection_text: String,
     pub parent_id: Option<Uuid>,
     pub origin: Origin,
+    /// `None`: it runs now (state `running`); else it waits (for approval, or for its time).
+    pub waiting: Option<Waiting>,
+}
+
+/// A change set stored to run later: what it waits for and what to run then.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Waiting {
+    /// `awaiting_approval` or `scheduled`.
+    pub state: ChangeState,
+    /// The confirmed form's fields (never a secret), parsed again when it is released.
+    pub plan: Value,
+    pub run_at: Option<OffsetDateTime>,
+    /// Why it was requested (required of a request).
+    pub reason: Option<String>,
+    /// A request no one decided on by then expires.
+    pub expires_at: Option<OffsetDateTime>,
+    /// The sealed sign-in a scheduled change runs with.
+    pub grant_id: Option<Uuid>,
+}
+
+/// A change set's life before it runs: its plan, time, request and decision.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Life {
+    pub plan: Option<Value>,
+    pub run_at: Option<OffsetDateTime>,
+    pub request_reason: Option<String>,
+    pub expires_at: Option<OffsetDateTime>,
+    /// Who approved, rejected or cancelled it (subject, name), when, and why.
+    pub decided_by: Option<String>,
+    pub decided_by_name: Option<String>,
+    pub decided_at: Option<OffsetDateTime>,
+    pub decision_reason: Option<String>,
+    pub grant_id: Option<Uuid>,
+    /// When it began to be sent.
+    pub started_at: Option<OffsetDateTime>,
 }
 
 /// One line to store with a new change set.
@@ -224,6 +259,7 @@ pub struct ChangeSet {
     pub message: Option<String>,
     pub parent_id: Option<Uuid>,
     pub origin: Origin,
+    pub life: Life,
 }
 
 impl ChangeSet {
@@ -290,6 +326,12 @@ const COLUMNS: &str = "id, created_at, updated_at, finished_at, subject, user_na
      fields, summary, selection, selection_text, state, total_lines, changed, failed, unknown, message, \
      parent_id, origin";
 
+/// [`COLUMNS`] and the columns of a change set's life before it runs (migration 0005).
+const SELECT_COLUMNS: &str = "id, created_at, updated_at, finished_at, subject, user_name, corp_id, action, \
+     fields, summary, selection, selection_text, state, total_lines, changed, failed, unknown, message, \
+     parent_id, origin, plan, run_at, request_reason, expires_at, decided_by, decided_by_name, decided_at, \
+     decision_reason, grant_id, started_at";
+
 const LINE_COLUMNS: &str = "seq, mdn, before_value, after_value, outcome, message";
 
 /// The state a change set ends in, from its lines' counts.
@@ -318,10 +360,24 @@ struct ChangeRow {
     message: Option<String>,
     parent_id: Option<String>,
     origin: String,
+    plan: Option<String>,
+    run_at: Option<String>,
+    request_reason: Option<String>,
+    expires_at: Option<String>,
+    decided_by: Option<String>,
+    decided_by_name: Option<String>,
+    decided_at: Option<String>,
+    decision_reason: Option<String>,
+    grant_id: Option<String>,
+    started_at: Option<String>,
 }
 
 fn decode(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> sqlx::Error {
     sqlx::Error::Decode(e.into())
+}
+
+fn opt_stamp(s: Option<String>) -> Result<Option<OffsetDateTime>, sqlx::Error> {
+    s.as_deref().map(parse_stamp).transpose()
 }
 
 impl TryFrom<ChangeRow> for ChangeSet {
@@ -353,6 +409,23 @@ impl TryFrom<ChangeRow> for ChangeSet {
                 .transpose()
                 .map_err(decode)?,
             origin: r.origin.parse().map_err(decode)?,
+            life: Life {
+                plan: r.plan.as_deref().map(parse_json).transpose()?,
+                run_at: opt_stamp(r.run_at)?,
+                request_reason: r.request_reason,
+                expires_at: opt_stamp(r.expires_at)?,
+                decided_by: r.decided_by,
+                decided_by_name: r.decided_by_name,
+                decided_at: opt_stamp(r.decided_at)?,
+                decision_reason: r.decision_reason,
+                grant_id: r
+                    .grant_id
+                    .as_deref()
+                    .map(Uuid::parse_str)
+                    .transpose()
+                    .map_err(decode)?,
+                started_at: opt_stamp(r.started_at)?,
+            },
         })
     }
 }
@@ -489,3 +562,5 @@ macro_rules! job_insert_query {
 
 // After the macros above: `macro_rules!` is in scope only below its definition.
 mod store;
+mod waiting;
+pub use waiting::Decision;

@@ -2,10 +2,13 @@
 
 pub mod audit;
 pub mod changes;
+pub mod grants;
 pub mod imports;
 pub mod jobs;
 pub mod sessions;
 mod sqlutil;
+
+pub(crate) use sqlutil::later;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -45,7 +45,7 @@ pub(super) fn parse_json<T: DeserializeOwned>(s: &str) -> Result<T, sqlx::Error>
 }
 
 /// `now + d`, saturating instead of panicking on absurd durations.
-pub(super) fn later(now: OffsetDateTime, d: std::time::Duration) -> OffsetDateTime {
+pub(crate) fn later(now: OffsetDateTime, d: std::time::Duration) -> OffsetDateTime {
     time::Duration::try_from(d)
         .ok()
         .and_then(|d| now.checked_add(d))

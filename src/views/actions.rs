@@ -292,12 +292,36 @@ pub struct ActionFormPage {
     pub notes: Vec<String>,
     /// Settings a user may read but not change (from the scope table).
     pub read_only: bool,
+    /// The "When" and request parts of the form.
+    pub when: WhenView,
+    /// Errors of the request reason and of the time (the fields outside the action's own).
+    pub errors_reason: String,
+    pub errors_run_at: String,
+}
+
+/// The form's "When" choice and, for a user who may only ask, the request's reason.
+#[derive(Debug, Clone, Default)]
+pub struct WhenView {
+    /// The user may only request this change (the scope table).
+    pub request: bool,
+    /// The request needs a reason field of its own (the action has no `reason` field).
+    pub reason_field: bool,
+    pub reason: String,
+    /// "Now" or "at a time" is offered (not for SmartSpot settings: the password is never kept).
+    pub schedulable: bool,
+    pub later: bool,
+    pub run_at: String,
+    /// Why scheduling is limited (the password sign-in mode: until the sign-in ends).
+    pub note: Option<String>,
+    /// The user's own change sets, where a request is followed.
+    pub mine_href: String,
 }
 
 /// What the action form is drawn from besides the action itself.
 #[derive(Debug, Clone)]
 pub struct FormInput<'a> {
     pub user: &'a Principal,
+    pub when: WhenView,
     pub csrf: &'a str,
     pub corp: &'a CorpId,
     /// "3 lines", "SmartSpot 3557…".
@@ -330,13 +354,30 @@ impl ActionFormPage {
             fields: kind
                 .fields()
                 .iter()
-                .map(|f| field_view(f, i.values, i.errors, i.choices))
+                .map(|f| {
+                    let mut v = field_view(f, i.values, i.errors, i.choices);
+                    // A request's reason is the action's own `reason` field when it has one.
+                    if i.when.request && f.name == crate::actions::deferred::REASON_FIELD {
+                        v.help = "required for a request: whoever approves it reads this";
+                        v.required = true;
+                    }
+                    v
+                })
                 .collect(),
             has_errors: !i.errors.is_empty(),
             intro: kind.def().intro(),
             notes,
-            // Whoever may not run the action sees its values only (the SmartSpot page).
-            read_only: !i.user.can(kind.operation(), i.corp),
+            // Whoever may neither run nor request the action sees its values only (the SmartSpot page).
+            read_only: i.user.write_mode(kind.operation(), i.corp).is_err(),
+            errors_reason: if i.when.reason_field {
+                i.errors
+                    .get(crate::actions::deferred::REASON_FIELD)
+                    .to_owned()
+            } else {
+                String::new()
+            },
+            errors_run_at: i.errors.get("run_at").to_owned(),
+            when: i.when,
         }
     }
 }
@@ -364,6 +405,10 @@ pub struct PreviewPage {
     /// Why the user is back on the preview (e.g. the box was not ticked).
     pub message: Option<String>,
     pub hidden: Vec<(String, String)>,
+    /// The confirm button's words ("Apply the change", "Send the request", …).
+    pub verb: &'static str,
+    /// What happens instead of sending now (a request, a second admin, a time).
+    pub explain: Option<String>,
 }
 
 /// A per-line failure as shown.

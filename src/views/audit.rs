@@ -3,19 +3,22 @@
 use askama::Template;
 use askama_web::WebTemplate;
 
+use super::audit_words::{self as words, Stamp};
 use crate::paths::{self, Href};
 use crate::storage::audit::AuditRecord;
 use crate::views::Layout;
 
-/// One audit record as shown.
+/// One audit record as shown: in words (see [`super::audit_words`]), linking to its change set.
 #[derive(Debug, Clone)]
 pub struct AuditRow {
-    pub at: String,
+    pub at: Stamp,
     pub user: String,
     pub subject: String,
     pub roles: String,
     pub corp: String,
+    /// The action's slug (`data-action`) and its label.
     pub action: String,
+    pub action_label: String,
     pub selection: String,
     pub fields: String,
     pub line_count: i64,
@@ -25,58 +28,52 @@ pub struct AuditRow {
     pub outcome: String,
     pub upstream_status: String,
     pub request_id: String,
-    pub job_href: Option<Href>,
+    /// The change set (every change made since change sets exist has one).
+    pub change_href: Option<Href>,
     /// "portal" for a change made from the self-service portal; empty for the admin console.
     pub via: String,
 }
 
-fn short_selection(v: &serde_json::Value) -> String {
-    if let Some(m) = v.get("mdns").and_then(|m| m.as_array()) {
-        let first: Vec<String> = m
-            .iter()
-            .take(3)
-            .filter_map(|x| x.as_str().map(str::to_owned))
-            .collect();
-        let more = m.len().saturating_sub(3);
-        return if more > 0 {
-            format!("{} and {more} more", first.join(", "))
-        } else {
-            first.join(", ")
-        };
-    }
-    if let Some(i) = v.get("imeis").and_then(|m| m.as_array()) {
-        return format!("{} SmartSpot device(s)", i.len());
-    }
-    if let Some(b) = v.get("bulkSelection") {
-        return format!("all matching {b}");
-    }
-    v.to_string()
-}
-
 impl From<&AuditRecord> for AuditRow {
     fn from(r: &AuditRecord) -> Self {
-        let at =
-            r.at.format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
         Self {
-            at,
+            at: Stamp::new(r.at),
             user: r.user_name.clone().unwrap_or_else(|| r.subject.clone()),
             subject: r.subject.clone(),
             roles: r.roles.clone(),
             corp: r.corp_id.clone(),
             action: r.action.clone(),
-            selection: short_selection(&r.selection),
-            fields: r.fields.to_string(),
+            action_label: words::action_label(&r.action),
+            selection: words::selection(&r.selection, r.line_count),
+            fields: words::fields(&r.action, &r.fields),
             line_count: r.line_count,
             updated: r.updated,
             failed: r.failed,
             unknown: r.unknown,
-            outcome: r.outcome.to_string(),
+            // A step in a change set's life sent nothing: say which step, not "ok".
+            outcome: match r.event.as_deref() {
+                Some(e) => event_words(e).to_owned(),
+                None => r.outcome.to_string(),
+            },
             upstream_status: r.upstream_status.map(|s| s.to_string()).unwrap_or_default(),
             request_id: r.request_id.clone().unwrap_or_default(),
-            job_href: r.job_id.as_ref().map(paths::change),
+            change_href: r.job_id.as_ref().map(paths::change),
             via: r.via.clone().unwrap_or_default(),
         }
+    }
+}
+
+/// A change set's step as the audit log names it (nothing was sent at that step).
+fn event_words(event: &str) -> &'static str {
+    match event {
+        "requested" => "requested (waits for approval)",
+        "approved" => "approved",
+        "rejected" => "rejected (nothing sent)",
+        "scheduled" => "scheduled",
+        "cancelled" => "cancelled (nothing sent)",
+        "expired" => "expired (nothing sent)",
+        "needs_sign_in" => "needs sign-in (nothing sent)",
+        _ => "step",
     }
 }
 

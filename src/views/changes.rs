@@ -56,6 +56,27 @@ fn when(t: time::OffsetDateTime) -> String {
     t.format(&fmt).unwrap_or_default()
 }
 
+/// A time shown to people: UTC text that the page's script rewrites into the reader's time zone
+/// (`datetime` attribute), UTC on hover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moment {
+    /// RFC 3339 UTC.
+    pub iso: String,
+    /// `2026-06-15 07:00 UTC`.
+    pub utc: String,
+}
+
+/// See [`Moment`].
+pub fn utc_time(t: time::OffsetDateTime) -> Moment {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    Moment {
+        iso: t
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        utc: crate::scheduler::utc(t),
+    }
+}
+
 // ---- the list ----------------------------------------------------------------------------------
 
 /// One row of `/changes`.
@@ -126,11 +147,15 @@ impl ChangesPage {
             current: current.is_none(),
         }];
         for s in [
+            ChangeState::AwaitingApproval,
+            ChangeState::Scheduled,
             ChangeState::Running,
             ChangeState::Done,
             ChangeState::DoneWithFailures,
             ChangeState::Failed,
             ChangeState::Cancelled,
+            ChangeState::Rejected,
+            ChangeState::NeedsSignIn,
         ] {
             out.push(FilterLink {
                 label: s.label().into(),
@@ -158,7 +183,42 @@ pub struct ProgressFragment {
     pub changed: i64,
     pub problems: i64,
     pub message: Option<String>,
+    /// Where a change that has not run stands (waiting since, scheduled for, decided by).
+    pub notice: Option<String>,
+    pub run_at: Option<Moment>,
     pub result: Option<ResultFragment>,
+}
+
+/// What a change set's page says about its life before it ran, in words.
+fn life_notice(c: &ChangeSet) -> Option<String> {
+    let by = c.life.decided_by_name.clone().or(c.life.decided_by.clone());
+    let at = c.life.decided_at.map(crate::scheduler::utc);
+    match (c.state, by, at) {
+        (ChangeState::AwaitingApproval, _, _) => Some(match &c.life.expires_at {
+            Some(e) => format!(
+                "Waiting for approval: nothing has been sent. Someone whose role allows this change must approve it by {}, or it expires.",
+                crate::scheduler::utc(*e)
+            ),
+            None => "Waiting for approval: nothing has been sent.".into(),
+        }),
+        (ChangeState::Rejected, Some(by), Some(at)) => Some(format!(
+            "Rejected by {by} at {at}: {}. Nothing was sent.",
+            c.life.decision_reason.clone().unwrap_or_default()
+        )),
+        (ChangeState::Scheduled, Some(by), _) => Some(format!(
+            "Approved by {by}; it runs at its time on their behalf. Nothing has been sent yet."
+        )),
+        (ChangeState::Scheduled, None, _) => {
+            Some("Scheduled: nothing has been sent yet. It runs by itself at its time.".into())
+        }
+        (ChangeState::Cancelled, Some(by), Some(at)) => {
+            Some(format!("Cancelled by {by} at {at}. Nothing was sent."))
+        }
+        (_, Some(by), Some(at)) if c.life.request_reason.is_some() || c.life.plan.is_some() => {
+            Some(format!("Approved by {by} at {at}."))
+        }
+        _ => None,
+    }
 }
 
 impl ProgressFragment {
@@ -176,6 +236,8 @@ impl ProgressFragment {
             changed: c.changed,
             problems: c.failed + c.unknown,
             message: c.message.clone(),
+            notice: life_notice(c),
+            run_at: c.life.run_at.map(utc_time),
             result: if finished { result } else { None },
         }
     }
@@ -291,6 +353,15 @@ pub struct ChangePage {
     pub revert_href: Option<String>,
     pub progress: ProgressFragment,
     pub lines: LinesFragment,
+    /// Why it was requested.
+    pub request_reason: Option<String>,
+    /// The approval buttons, when the policy lets this user decide.
+    pub approve_href: Option<String>,
+    pub reject_href: Option<String>,
+    /// Cancelling a change that waits (its owner, or someone who may approve it).
+    pub cancel_href: Option<String>,
+    /// "Schedule the reverse": the matching change form, at a later date.
+    pub reverse_href: Option<String>,
 }
 
 impl ChangePage {
@@ -322,4 +393,66 @@ pub struct RevertPreviewPage {
     pub post_href: String,
     pub back_href: String,
     pub csrf: String,
+}
+
+/// `POST /changes/{id}/approve` before it is confirmed: the request, and what it changes now.
+#[derive(Template, WebTemplate, Debug)]
+#[template(path = "pages/approve_preview.html")]
+pub struct ApprovePreviewPage {
+    pub layout: Layout,
+    pub label: &'static str,
+    pub corp: String,
+    pub summary: String,
+    pub selection: String,
+    pub requester: String,
+    pub reason: Option<String>,
+    pub run_at: Option<Moment>,
+    pub count: Option<u64>,
+    pub lines: Vec<crate::actions::preview::PreviewLine>,
+    pub more: u64,
+    pub warnings: Vec<String>,
+    pub load_problem: Option<String>,
+    pub post_href: String,
+    pub back_href: String,
+    pub csrf: String,
+}
+
+/// News of one of the user's own requests, in the header.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub href: String,
+    pub text: String,
+}
+
+/// `GET /changes/inbox`: how many changes wait for this user's approval, and news of their requests.
+#[derive(Template, WebTemplate, Debug)]
+#[template(path = "fragments/inbox.html")]
+pub struct InboxFragment {
+    pub count: usize,
+    pub waiting_href: String,
+    pub notices: Vec<Notice>,
+}
+
+impl Notice {
+    /// What the header says about a request of the user's that moved on, if anything.
+    pub fn of(c: &ChangeSet) -> Option<Self> {
+        if c.life.request_reason.is_none() && c.life.decided_by.is_none() {
+            return None;
+        }
+        let what = format!("Your request “{}”", c.summary);
+        let text = match c.state {
+            ChangeState::Done => format!("{what} was approved and is done."),
+            ChangeState::DoneWithFailures | ChangeState::Failed => {
+                format!("{what} was approved; some lines did not change.")
+            }
+            ChangeState::Running => format!("{what} was approved and is running."),
+            ChangeState::Scheduled => format!("{what} was approved and is scheduled."),
+            ChangeState::Rejected => format!("{what} was rejected."),
+            _ => return None,
+        };
+        Some(Self {
+            href: change_href(c.id),
+            text,
+        })
+    }
 }

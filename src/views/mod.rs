@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod audit;
+pub mod audit_words;
 pub mod changes;
 pub mod chart;
 pub mod devices;
@@ -77,6 +78,12 @@ impl Layout {
     }
     pub fn changes_href(&self) -> crate::paths::Href {
         crate::paths::changes(None, false)
+    }
+    pub fn inbox_href(&self) -> crate::paths::Href {
+        crate::paths::changes_inbox()
+    }
+    pub fn waiting_href(&self) -> crate::paths::Href {
+        crate::paths::changes(Some("awaiting_approval"), false)
     }
     pub fn audit_href(&self) -> crate::paths::Href {
         crate::paths::audit_form()

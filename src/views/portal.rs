@@ -143,6 +143,8 @@ pub struct LineCard {
     pub admin_href: Option<String>,
     /// The common changes this user may not make (what a change request will be for).
     pub not_allowed: Vec<&'static str>,
+    /// "Request a change" links: the change in words, and its request form.
+    pub requests: Vec<(&'static str, String)>,
 }
 
 /// The words of a change a portal user may ask for.
@@ -264,6 +266,17 @@ impl LineCard {
             direct_mdn_field,
             admin_href: a.admin_page.then(|| row.line_href.to_string()),
             not_allowed: a.not_allowed.iter().map(|op| change_words(*op)).collect(),
+            requests: a
+                .requestable
+                .iter()
+                .filter_map(|op| {
+                    let kind = ActionKind::all().find(|k| k.operation() == *op)?;
+                    Some((
+                        change_words(*op),
+                        paths::action_from_portal(corp, kind, &row.mdn).into(),
+                    ))
+                })
+                .collect(),
         }
     }
 }
@@ -336,4 +349,31 @@ pub struct PortalPage {
     pub action: String,
     pub q: String,
     pub results: PortalResults,
+    /// The user's own requests, newest first, and where to see them all.
+    pub requests: Vec<RequestRow>,
+    pub requests_href: String,
+}
+
+/// One of the user's requests, as the portal lists it.
+#[derive(Debug, Clone)]
+pub struct RequestRow {
+    pub href: String,
+    pub summary: String,
+    pub selection: String,
+    pub state: &'static str,
+    pub state_label: &'static str,
+    pub at: crate::views::changes::Moment,
+}
+
+impl RequestRow {
+    pub fn new(c: &crate::storage::changes::ChangeSet) -> Self {
+        Self {
+            href: paths::change_from_portal(c.id).into(),
+            summary: c.summary.clone(),
+            selection: c.selection_text.clone(),
+            state: c.state.as_str(),
+            state_label: c.state.label(),
+            at: crate::views::changes::utc_time(c.created_at),
+        }
+    }
 }

@@ -261,7 +261,12 @@ async fn a_clients_request_id_is_kept_apart_from_the_consoles() {
     // And the audit CSV carries both, each in its own column.
     let csv = app.get_text("/audit.csv").await;
     let mut lines = csv.lines();
-    assert!(lines.next().unwrap().ends_with(",client_request_id,via"));
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .ends_with(",client_request_id,via,event")
+    );
     let row = lines.next().unwrap();
     assert!(
         row.ends_with(",client-chosen-42,") && row.contains(&ours),
@@ -340,6 +345,7 @@ fn someone_elses(corp: &str, subject: &str, name: &str) -> NewAuditRecord {
         request_id: None,
         client_request_id: None,
         via: None,
+        event: None,
         subject: subject.into(),
         user_name: Some(name.into()),
         roles: "org_tech".into(),

@@ -3,10 +3,13 @@
 mod helpers;
 
 mod actions;
+mod approvals;
 mod audit;
 mod auth_flow;
 mod auth_hardening;
 mod browser;
+mod browser_approvals;
+mod browser_changes;
 mod browser_import;
 mod browser_overview;
 mod browser_portal;

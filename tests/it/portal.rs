@@ -205,7 +205,7 @@ async fn the_htmx_swap_is_the_same_markup_as_the_page() {
 }
 
 #[tokio::test]
-async fn readonly_sees_no_direct_action_and_is_told_whom_to_ask() {
+async fn readonly_sees_no_direct_action_and_may_request_the_common_changes() {
     let app = spawn_app().await;
     let ro = app.session_as("readonly").await;
     // The vendor's SmartSpot example line (it reports health and has settings).
@@ -220,9 +220,22 @@ async fn readonly_sees_no_direct_action_and_is_told_whom_to_ask() {
     ] {
         assert!(texts(&html, control).is_empty(), "readonly sees {control}");
     }
-    let ask = texts(&html, "#card-request p").join(" ");
-    assert!(ask.contains("suspend or resume"), "{ask}");
-    // The pipeline refuses it too, before any upstream call.
+    // What it may not do, it may request: each link opens the request form for this line.
+    let asks = texts(&html, "#card-request a");
+    assert!(
+        asks.iter().any(|a| a.contains("suspend or resume")),
+        "{asks:?}"
+    );
+    let hrefs = attrs(&html, "#card-request a", "href");
+    assert!(
+        hrefs.iter().any(|h| h
+            .starts_with(&format!("/devices/{CORP}/actions/status?mdns=521-267-1508"))
+            && h.ends_with("via=portal")),
+        "{hrefs:?}"
+    );
+    let form = ro.get_text(&hrefs[0]).await;
+    assert!(form.contains("id=\"request-note\""), "{form}");
+    // A direct change it may not request is refused, before any upstream call.
     let csrf = ro.page_csrf("/portal").await;
     app.sim.sim.clear_requests();
     let resp = ro
@@ -317,7 +330,7 @@ async fn media_center_changes_the_mdn_custom_field_from_the_card_marked_via_port
     assert_eq!(texts(&audit, "#audit .badge-via"), vec!["via portal"]);
     let csv = media.get_text("/audit.csv").await;
     assert!(
-        csv.lines().nth(1).unwrap_or_default().ends_with(",portal"),
+        csv.lines().nth(1).unwrap_or_default().ends_with(",portal,"),
         "{csv}"
     );
 

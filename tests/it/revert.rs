@@ -213,3 +213,111 @@ async fn a_reader_sees_no_revert_button_a_forged_revert_is_refused_and_csrf_is_r
         "nothing sent"
     );
 }
+
+const DISTRICT: &str = "NORTHSTAR-ISD";
+const HIGH_SCHOOL: &str = "NORTHSTAR-ISD-HS";
+
+/// `super` moves the first two lines of the district to the high school; gives them and the change.
+async fn moved_to_high_school(app: &TestApp, db: &Db) -> (Vec<String>, Uuid) {
+    app.sign_in("super").await;
+    let mut lines = list_mdns(&app.get_text(&format!("/devices/{DISTRICT}?limit=2")).await);
+    lines.truncate(2);
+    let csrf = app.csrf().await;
+    let mut form: Vec<(&str, &str)> = lines.iter().map(|m| ("mdns", m.as_str())).collect();
+    form.extend([("deviceGroup", HIGH_SCHOOL), ("confirmed", "true")]);
+    let resp = app
+        .post_action(DISTRICT, "device-group", &form, &csrf)
+        .await;
+    assert_eq!(resp.status(), 303);
+    let id = id_of(&resp);
+    assert_eq!(finished(db, id).await.changed, 2);
+    for m in &lines {
+        assert!(app.sim.sim.device(HIGH_SCHOOL, m).is_some(), "{m} moved");
+    }
+    (lines, id)
+}
+
+#[tokio::test]
+async fn a_move_is_reverted_from_the_group_the_lines_went_to() {
+    let app = spawn_app().await;
+    let db = Db::connect(&app.database_url).await.expect("db");
+    let (lines, id) = moved_to_high_school(&app, &db).await;
+
+    // `tech` may open both groups: the preview says where the lines are and where they go back.
+    let tech = app.session_as("tech").await;
+    let csrf = tech.csrf().await;
+    let url = format!("/changes/{id}/revert");
+    let preview = tech.post_form(&url, &[("csrf_token", csrf.as_str())]).await;
+    assert_eq!(preview.status(), 200);
+    let html = preview.text().await.expect("preview");
+    assert_eq!(
+        texts(&html, "#revert-values li"),
+        vec![format!("“{DISTRICT}”: 2 lines")],
+        "{html:.3000}"
+    );
+    assert!(
+        texts(&html, "#revert-count")[0].contains(&format!("2 lines in {HIGH_SCHOOL} back")),
+        "{html:.3000}"
+    );
+    app.sim.sim.clear_requests();
+    let mut confirm = confirm_fields(&html);
+    confirm.push(("csrf_token".into(), csrf));
+    let resp = tech.post_form(&url, &confirm).await;
+    assert_eq!(resp.status(), 303);
+    let back = id_of(&resp);
+    let set = finished(&db, back).await;
+    assert_eq!((set.total_lines, set.changed), (2, 2), "{set:?}");
+    assert_eq!(set.origin, Origin::Revert);
+    // Recorded in the group it was made from, and sent from there, once.
+    assert_eq!(set.corp_id, HIGH_SCHOOL);
+    let puts = app.sim.api_requests_to("PUT", "/deviceGroup");
+    assert_eq!(puts.len(), 1, "{puts:?}");
+    assert!(
+        puts[0].path.contains(&format!("/{HIGH_SCHOOL}/")),
+        "{}",
+        puts[0].path
+    );
+    assert!(puts[0].body.contains(DISTRICT), "{}", puts[0].body);
+    for m in &lines {
+        assert!(app.sim.sim.device(DISTRICT, m).is_some(), "{m} is back");
+        assert!(app.sim.sim.device(HIGH_SCHOOL, m).is_none());
+    }
+    let csv = tech.get_text(&format!("/changes/{back}/lines.csv")).await;
+    assert!(
+        csv.contains(&format!("{HIGH_SCHOOL},{DISTRICT},changed")),
+        "{csv}"
+    );
+}
+
+#[tokio::test]
+async fn a_move_is_not_reverted_by_someone_who_may_not_open_the_other_group() {
+    let app = spawn_app().await;
+    let db = Db::connect(&app.database_url).await.expect("db");
+    let (lines, id) = moved_to_high_school(&app, &db).await;
+
+    // `limited` may open the district only: it sees the change, but cannot move the lines back.
+    let limited = app.session_as("limited").await;
+    assert_eq!(limited.get(&format!("/changes/{id}")).await.status(), 200);
+    let csrf = limited.csrf().await;
+    app.sim.sim.clear_requests();
+    for confirmed in [false, true] {
+        let mut form = vec![("csrf_token", csrf.as_str())];
+        if confirmed {
+            form.push(("confirmed", "true"));
+        }
+        let resp = limited
+            .post_form(&format!("/changes/{id}/revert"), &form)
+            .await;
+        assert_eq!(resp.status(), 400);
+        let body = resp.text().await.expect("body");
+        assert!(
+            body.contains(&format!("The lines are in {HIGH_SCHOOL} now"))
+                && body.contains("needs access to both groups"),
+            "{body:.3000}"
+        );
+    }
+    assert!(app.sim.api_requests_to("PUT", "/deviceGroup").is_empty());
+    for m in &lines {
+        assert!(app.sim.sim.device(HIGH_SCHOOL, m).is_some(), "{m} stays");
+    }
+}

@@ -71,6 +71,7 @@ fn record(subject: &str, action: &str, corp: &str) -> NewAuditRecord {
         request_id: Some(format!("req-{}", Uuid::new_v4())),
         client_request_id: None,
         via: None,
+        event: None,
         subject: subject.into(),
         user_name: Some(format!("{subject} name")),
         roles: "org_tech".into(),
@@ -174,6 +175,33 @@ async fn audit_list_filters_pages_newest_first(db: Db) {
         rows.iter().map(|r| r.id).collect::<Vec<_>>(),
         vec![ids[4], ids[0]]
     );
+    // The reader's groups: several at once, narrowed further by one, none at all.
+    let (_, total) = count(AuditFilter {
+        corp_ids: Some(vec!["CORP-A".into(), "CORP-B".into()]),
+        ..filter()
+    })
+    .await;
+    assert_eq!(total, 5);
+    let (rows, total) = count(AuditFilter {
+        corp_ids: Some(vec!["CORP-B".into()]),
+        subject: Some("alice".into()),
+        ..filter()
+    })
+    .await;
+    assert_eq!((total, rows.len()), (1, 1));
+    let (_, total) = count(AuditFilter {
+        corp_ids: Some(vec!["CORP-A".into()]),
+        corp_id: Some("CORP-B".into()),
+        ..filter()
+    })
+    .await;
+    assert_eq!(total, 0, "one group asked outside the reader's: nothing");
+    let (_, total) = count(AuditFilter {
+        corp_ids: Some(vec![]),
+        ..filter()
+    })
+    .await;
+    assert_eq!(total, 0);
     // An empty filter value means "any".
     let (_, total) = count(AuditFilter {
         subject: Some(" ".into()),
@@ -412,6 +440,7 @@ fn csv_quotes_and_defuses_formulas() {
         result: json!({"failed": [], "unknown": []}),
         job_id: None,
         via: Some("portal".into()),
+        event: None,
     };
     let row = audit_csv_row(&rec);
     assert!(row.ends_with("\r\n"));
@@ -419,7 +448,7 @@ fn csv_quotes_and_defuses_formulas() {
         row,
         "7,2024-05-01T12:30:00Z,,'=cmd|' /C calc'!A0,\"Smith, Jo\",org_tech org_super,CORP-A,nickname,\
          \"{\"\"mdns\"\":[\"\"5551230001\"\"]}\",\"{\"\"nickname\"\":\"\"@evil\"\"}\",1,1,0,0,ok,200,\
-         \"{\"\"failed\"\":[],\"\"unknown\"\":[]}\",,'=client,portal\r\n"
+         \"{\"\"failed\"\":[],\"\"unknown\"\":[]}\",,'=client,portal,\r\n"
     );
 }
 

@@ -1,4 +1,5 @@
 //! Move to device group: `update_device_group`; the user must also be able to open the target group.
+//! A revert moves the lines back from the target group, so it needs both groups.
 
 use async_trait::async_trait;
 
@@ -63,11 +64,20 @@ impl Action for DeviceGroup {
         v.group("deviceGroup").map(|c| c.to_string()).unwrap_or_default()
     }
     fn revert_form(&self, line: &RevertLine<'_>) -> Result<RawForm, String> {
-        let to = line.after.unwrap_or("the other group");
-        Err(format!(
-            "The line was moved to {to}: moving it back is a change made from that group, which a revert here does not make. Open {to} and move it back to {} from there.",
-            line.before
-        ))
+        match line.after {
+            None => Err("The device group the line was moved to is not known, so it cannot be moved back.".into()),
+            Some(_) if line.before.is_empty() => {
+                Err("The line's device group before the move was not read from Sentinel.".into())
+            }
+            Some(to) if to == line.before => {
+                Err(format!("The line was already in {to}: there is nothing to move back."))
+            }
+            Some(_) => Ok(super::revert_to("deviceGroup", line.before)),
+        }
+    }
+    /// The moved line is in the target group now: moving it back is a move made from there.
+    fn revert_from(&self, line: &RevertLine<'_>) -> Option<CorpId> {
+        line.after.and_then(|to| CorpId::parse(to).ok())
     }
     async fn send(&self, to: Call<'_>, v: &Values, target: &Target) -> Result<WriteResult, RunError> {
         let body = DeviceGroupChange {

@@ -111,6 +111,11 @@ pub trait Action: Send + Sync + 'static {
     fn revert_reads_current(&self) -> bool {
         false
     }
+    /// The device group a line's revert is sent from when the change took the line out of its
+    /// own (a move: the line is in the other group now); `None`: the change's own group.
+    fn revert_from(&self, _line: &RevertLine<'_>) -> Option<CorpId> {
+        None
+    }
     /// The one upstream call for `target`.
     async fn send(
         &self,
@@ -268,7 +273,12 @@ impl Change {
         corp: &CorpId,
     ) -> Result<Self, String> {
         let form = action.def().revert_form(line)?;
-        let ctx = ParseCtx { corp, secret: None };
+        // Validated as a change made from where it is sent (a move back: the other group).
+        let from = action.def().revert_from(line);
+        let ctx = ParseCtx {
+            corp: from.as_ref().unwrap_or(corp),
+            secret: None,
+        };
         Self::parse(action, &form, &ctx).map_err(|e| {
             let why: Vec<String> = e.0.into_iter().map(|(_, m)| m).collect();
             format!("Its earlier value cannot be set again: {}", why.join(" "))
@@ -430,7 +440,21 @@ mod tests {
         assert!(revert("summer-usage", "MAYBE", None, None).is_err());
         let labels = revert("delete-labels", "A, B", None, None).unwrap_err();
         assert!(labels.contains("cannot be undone"), "{labels}");
-        assert!(revert("device-group", "NORTHSTAR-ISD", Some("OTHER"), None).is_err());
+        // A move is put back from the group the line is in now.
+        let back = revert("device-group", "NORTHSTAR-ISD", Some("OTHER"), None).unwrap();
+        assert_eq!(
+            back.values.group("deviceGroup").unwrap().as_str(),
+            "NORTHSTAR-ISD"
+        );
+        let line = RevertLine {
+            before: "NORTHSTAR-ISD",
+            after: Some("OTHER"),
+            now: None,
+        };
+        let from = back.action.def().revert_from(&line).unwrap();
+        assert_eq!(from.as_str(), "OTHER");
+        assert!(revert("device-group", "", Some("OTHER"), None).is_err());
+        assert!(revert("device-group", "NORTHSTAR-ISD", None, None).is_err());
         assert!(revert("smartspot-settings", "", None, None).is_err());
     }
 

@@ -87,6 +87,8 @@ pub(crate) enum TokenSource {
     Held(SecretString, Principal),
     /// A resumed job without a session: nothing can be sent.
     Gone,
+    /// A sealed grant (a scheduled change): refreshed as needed; gone when the provider refuses.
+    Grant(uuid::Uuid),
 }
 
 impl TokenSource {
@@ -98,6 +100,14 @@ impl TokenSource {
         match self {
             TokenSource::Held(t, p) => Ok((t.clone(), p.clone())),
             TokenSource::Gone => Err(SIGNED_OUT_REASON),
+            TokenSource::Grant(g) => match crate::auth::grant::access(state, *g).await {
+                Ok(Some(g)) => Ok(g),
+                Ok(None) => Err(GRANT_GONE_REASON),
+                Err(e) => {
+                    tracing::error!(error = %e, "a grant is unreadable for a job");
+                    Err(SESSION_UNREADABLE_REASON)
+                }
+            },
             TokenSource::Session(sid) => match session_grant(state, sid).await {
                 Ok(Some(g)) => Ok(g),
                 Ok(None) => Err(SIGNED_OUT_REASON),

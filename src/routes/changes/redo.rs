@@ -185,6 +185,8 @@ pub async fn retry(
             ack_label: format!("Yes, change these {n} lines"),
             message: None,
             hidden,
+            verb: "Apply the change",
+            explain: None,
         }
         .into_response());
     }
@@ -266,8 +268,15 @@ pub async fn revert(
             format!("Nothing can be reverted. {}", why.join(" "))
         }));
     }
+    // Where the revert is sent from: the change's group, or the one a move took the lines to.
+    let corp = plan.groups.first().map_or(corp, |g| g.corp.clone());
+    if plan.groups.iter().any(|g| g.corp != corp) {
+        return Err(AppError::BadRequest(
+            "The lines are in several device groups now: revert them from each group.".into(),
+        ));
+    }
     for g in &plan.groups {
-        g.change.authorize(&user.principal, &corp, g.mdns.len())?;
+        g.change.authorize(&user.principal, &g.corp, g.mdns.len())?;
     }
     let count = plan.lines() as u64;
     if !form.flag("confirmed") {

@@ -132,3 +132,13 @@ impl Simulator {
         user(found.user).ok_or_else(|| ApiErr::unauthorized("The access token is unknown."))
     }
 }
+
+impl Simulator {
+    /// The identity provider ends every grant of `login` (an administrator revoked the user's
+    /// sessions): its access and refresh tokens stop working.
+    pub fn revoke_user(&self, login: &str) {
+        let mut idp = lock(&self.inner.idp);
+        idp.access.retain(|_, a| a.user != login);
+        idp.refresh.retain(|_, r| r.user != login);
+    }
+}

@@ -3,7 +3,7 @@
 use super::*;
 
 impl Db {
-    /// Stores a change set in state `running` with its lines (numbered from 0 in order), and the
+    /// Stores a change set in state `running` (or waiting, see [`Waiting`]) with its lines (numbered from 0 in order), and the
     /// job that will run it when there is one, in one transaction: all of it or nothing.
     pub async fn change_create(
         &self,
@@ -15,7 +15,7 @@ impl Db {
         let id = c.id.to_string();
         let sql = format!(
             "INSERT INTO change_sets ({COLUMNS}) VALUES ($1, $2, $2, NULL, $3, $4, $5, $6, $7, $8, $9, \
-             $10, 'running', $11, 0, 0, 0, NULL, $12, $13)"
+             $10, $14, $11, 0, 0, 0, NULL, $12, $13)"
         );
         let total = i64::try_from(lines.len()).unwrap_or(i64::MAX);
         with_pool!(self, pool => {
@@ -34,8 +34,23 @@ impl Db {
                 .bind(total)
                 .bind(c.parent_id.map(|p| p.to_string()))
                 .bind(c.origin.as_str())
+                .bind(c.waiting.as_ref().map_or("running", |w| w.state.as_str()))
                 .execute(&mut *tx)
                 .await?;
+            if let Some(w) = &c.waiting {
+                sqlx::query(
+                    "UPDATE change_sets SET plan = $2, run_at = $3, request_reason = $4, expires_at = $5, \
+                     grant_id = $6 WHERE id = $1",
+                )
+                .bind(&id)
+                .bind(w.plan.to_string())
+                .bind(w.run_at.map(stamp))
+                .bind(&w.reason)
+                .bind(w.expires_at.map(stamp))
+                .bind(w.grant_id.map(|g| g.to_string()))
+                .execute(&mut *tx)
+                .await?;
+            }
             for (b, batch) in lines.chunks(INSERT_BATCH).enumerate() {
                 let rows: Vec<String> = (0..batch.len())
                     .map(|i| format!("($1, ${}, ${}, ${}, ${}, 'pending')", 4 * i + 2, 4 * i + 3, 4 * i + 4, 4 * i + 5))
@@ -126,7 +141,7 @@ impl Db {
     }
 
     pub async fn change_get(&self, id: Uuid) -> Result<Option<ChangeSet>, sqlx::Error> {
-        let sql = format!("SELECT {COLUMNS} FROM change_sets WHERE id = $1");
+        let sql = format!("SELECT {SELECT_COLUMNS} FROM change_sets WHERE id = $1");
         let row = with_pool!(self, pool => {
             sqlx::query_as::<_, ChangeRow>(&sql)
                 .bind(id.to_string())
@@ -175,7 +190,7 @@ impl Db {
         let n = binds.len();
         let count_sql = format!("SELECT COUNT(*) FROM change_sets{cond}");
         let list_sql = format!(
-            "SELECT {COLUMNS} FROM change_sets{cond} ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
+            "SELECT {SELECT_COLUMNS} FROM change_sets{cond} ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
             n + 1,
             n + 2
         );

@@ -1,0 +1,486 @@
+//! Change sets that wait before anything is sent: a request (waiting for someone whose roles
+//! allow it), an admin's change over `APPROVAL_REQUIRED_ABOVE` (waiting for a second admin), a
+//! change scheduled for a time. How each is stored, decided on (approve, reject, cancel, expire)
+//! and released into the job runner, with the token of whoever approved or scheduled it.
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use super::form::{Change, Target};
+use super::jobs::{self, JobPayload};
+use super::run::AuditContext;
+use super::{ActionKind, changeset};
+use crate::auth::{CurrentUser, grant};
+use crate::domain::{CorpId, Mdn, RunAt};
+use crate::error::AppError;
+use crate::outcome::ChangeResult;
+use crate::policy::{Principal, WriteMode, needs_second_admin};
+use crate::state::AppState;
+use crate::storage::audit::NewAuditRecord;
+use crate::storage::changes::{ChangeSet, ChangeState, Decision, NewLine, Origin, Waiting};
+use crate::storage::jobs::NewJob;
+
+/// What a waiting change set will run, kept as data (never a secret).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub change: Change,
+    pub target: Target,
+    /// Who the change is made for when it is sent (the requester; the approver once approved).
+    pub audit: AuditContext,
+}
+
+impl Plan {
+    pub fn of_stored(set: &ChangeSet) -> Result<Self, AppError> {
+        let v = set.life.plan.clone().ok_or_else(|| {
+            AppError::BadRequest("This change has nothing waiting to run.".into())
+        })?;
+        serde_json::from_value(v).map_err(|e| AppError::Internal(e.into()))
+    }
+}
+
+/// Why a confirmed change waits.
+#[derive(Debug, Clone)]
+pub enum Hold {
+    /// The user may only ask: it waits for someone whose roles allow it (and then perhaps a time).
+    Request {
+        reason: String,
+        run_at: Option<RunAt>,
+    },
+    /// `APPROVAL_REQUIRED_ABOVE`: an admin's own large or destructive change waits for a second admin.
+    SecondAdmin { run_at: Option<RunAt> },
+    /// The user may make it: it waits for its time.
+    Schedule { run_at: RunAt },
+}
+
+/// The audit entry of a step in a change set's life (nothing sent).
+pub fn transition(
+    set: &ChangeSet,
+    who: &Principal,
+    event: &str,
+    reason: Option<&str>,
+) -> NewAuditRecord {
+    NewAuditRecord {
+        request_id: None,
+        client_request_id: None,
+        subject: who.subject.clone(),
+        user_name: who.name.clone().or_else(|| who.email.clone()),
+        roles: who.roles_label(),
+        corp_id: set.corp_id.clone(),
+        action: set.action.clone(),
+        selection: set.selection.clone(),
+        fields: set.fields.clone(),
+        line_count: set.total_lines,
+        updated: 0,
+        failed: 0,
+        unknown: 0,
+        outcome: ChangeResult::Ok,
+        upstream_status: None,
+        result: json!({ "event": event, "reason": reason, "runAt": set.life.run_at.map(|t| t.to_string()) }),
+        job_id: Some(set.id.to_string()),
+        via: None,
+        event: Some(event.to_owned()),
+    }
+}
+
+/// Stores a confirmed change that waits (nothing is sent): its lines when known, its plan, and
+/// for a scheduled change the sign-in it will run with (sealed). Returns the change set's id.
+pub async fn store(
+    state: &AppState,
+    session: &Session,
+    user: &CurrentUser,
+    audit: &AuditContext,
+    change: &Change,
+    target: &Target,
+    hold: Hold,
+) -> Result<Uuid, AppError> {
+    if matches!(target, Target::Imeis(_)) {
+        return Err(AppError::BadRequest(
+            "A SmartSpot change carries a Wi-Fi password, which the console never keeps: it can only be made now.".into(),
+        ));
+    }
+    let now = OffsetDateTime::now_utc();
+    let (wait_state, run_at, reason, event) = match &hold {
+        Hold::Request { reason, run_at } => (
+            ChangeState::AwaitingApproval,
+            *run_at,
+            Some(reason.clone()),
+            "requested",
+        ),
+        Hold::SecondAdmin { run_at } => (ChangeState::AwaitingApproval, *run_at, None, "requested"),
+        Hold::Schedule { run_at } => (ChangeState::Scheduled, Some(*run_at), None, "scheduled"),
+    };
+    let grant_id = match hold {
+        Hold::Schedule { .. } => Some(grant::keep(state, session).await?),
+        _ => None,
+    };
+    let id = Uuid::new_v4();
+    let mut set = changeset::new_set(id, audit, change, target, (Origin::Change, None));
+    let plan = Plan {
+        change: change.clone(),
+        target: target.clone(),
+        audit: audit.clone(),
+    };
+    set.waiting = Some(Waiting {
+        state: wait_state,
+        plan: serde_json::to_value(&plan).map_err(|e| AppError::Internal(e.into()))?,
+        run_at: run_at.map(RunAt::utc),
+        reason,
+        expires_at: (wait_state == ChangeState::AwaitingApproval)
+            .then(|| crate::storage::later(now, state.config.request_ttl)),
+        grant_id,
+    });
+    let after = change.action.def().after(&change.values);
+    let lines: Vec<NewLine> = match target {
+        Target::Lines(m) => m
+            .iter()
+            .map(|m| NewLine {
+                mdn: m.to_string(),
+                before: None,
+                after: Some(after.clone()),
+            })
+            .collect(),
+        // All matching lines are read when it runs: the list may have changed by then.
+        _ => Vec::new(),
+    };
+    state.db.change_create(&set, &lines, None).await?;
+    if let Some(stored) = state.db.change_get(id).await? {
+        let rec = transition(
+            &stored,
+            &user.principal,
+            event,
+            stored.life.request_reason.as_deref(),
+        );
+        if let Err(e) = state.db.audit_insert(&rec).await {
+            tracing::error!(change = %id, error = %e, "audit entry of a waiting change not written");
+        }
+    }
+    Ok(id)
+}
+
+/// Whose token a released change runs with.
+pub enum RunAs {
+    /// The approver, now: their session (read again for every chunk).
+    Session {
+        session_id: Option<String>,
+        token: SecretString,
+        principal: Principal,
+    },
+    /// A sealed grant (the scheduler): its token and user as refreshed just now.
+    Grant {
+        id: Uuid,
+        token: SecretString,
+        principal: Principal,
+    },
+}
+
+impl RunAs {
+    fn token(&self) -> &SecretString {
+        match self {
+            RunAs::Session { token, .. } | RunAs::Grant { token, .. } => token,
+        }
+    }
+    fn principal(&self) -> &Principal {
+        match self {
+            RunAs::Session { principal, .. } | RunAs::Grant { principal, .. } => principal,
+        }
+    }
+}
+
+/// Starts a waiting change set as a job: its lines (a select-all is read now, with the current
+/// values), its job and `approval` in one transaction, then runs it here. `false`: someone else
+/// released, rejected or cancelled it first; nothing was sent.
+#[allow(clippy::too_many_arguments)]
+pub async fn release(
+    state: &AppState,
+    set: &ChangeSet,
+    from: ChangeState,
+    claim: Option<&str>,
+    run_as: RunAs,
+    audit: AuditContext,
+    decision: Option<&Decision>,
+    approval: Option<&NewAuditRecord>,
+) -> Result<bool, AppError> {
+    let plan = Plan::of_stored(set)?;
+    let corp = CorpId::parse(&set.corp_id)?;
+    let (mdns, lines): (Vec<Mdn>, Option<Vec<NewLine>>) = match &plan.target {
+        Target::Lines(m) => (m.clone(), None),
+        Target::Bulk(b) => {
+            let def = plan.change.action.def();
+            let after = def.after(&plan.change.values);
+            let devices =
+                changeset::bulk_lines(state, run_as.principal(), run_as.token(), &corp, b).await?;
+            let mut mdns = Vec::with_capacity(devices.len());
+            let mut lines = Vec::with_capacity(devices.len());
+            for d in &devices {
+                let Ok(m) = Mdn::parse(&d.mdn) else { continue };
+                lines.push(NewLine {
+                    mdn: m.to_string(),
+                    before: Some(def.before(d)),
+                    after: Some(after.clone()),
+                });
+                mdns.push(m);
+            }
+            (mdns, Some(lines))
+        }
+        Target::Imeis(_) => {
+            return Err(AppError::BadRequest(
+                "A SmartSpot change cannot run later.".into(),
+            ));
+        }
+    };
+    let (session_id, grant_id, held) = match &run_as {
+        RunAs::Session {
+            session_id,
+            token,
+            principal,
+        } => (
+            session_id.clone(),
+            None,
+            Some((token.clone(), principal.clone())),
+        ),
+        RunAs::Grant { id, .. } => (None, Some(*id), None),
+    };
+    let chunks = jobs::chunk(&mdns);
+    let payload = JobPayload {
+        audit: audit.clone(),
+        change: plan.change.clone(),
+        chunks,
+        chunk_changes: Vec::new(),
+        grant: grant_id,
+    };
+    let job = NewJob {
+        id: set.id,
+        subject: audit.subject.clone(),
+        session_id,
+        corp_id: set.corp_id.clone(),
+        action: set.action.clone(),
+        payload: serde_json::to_value(&payload).map_err(|e| AppError::Internal(e.into()))?,
+        total_chunks: i32::try_from(payload.chunks.len()).unwrap_or(i32::MAX),
+        total_lines: i64::try_from(mdns.len()).unwrap_or(i64::MAX),
+    };
+    let released = state
+        .db
+        .change_release(
+            set.id,
+            from,
+            claim,
+            decision,
+            lines.as_deref(),
+            &job,
+            approval,
+        )
+        .await?;
+    if released {
+        jobs::spawn_run(state, set.id, held);
+    }
+    Ok(released)
+}
+
+/// The action of a stored change set.
+pub fn kind_of(set: &ChangeSet) -> Result<ActionKind, AppError> {
+    ActionKind::from_slug(&set.action)
+        .ok_or_else(|| AppError::BadRequest("This action is no longer offered.".into()))
+}
+
+/// Who decided, for the change set's row.
+pub fn decision(by: &Principal, reason: Option<String>, message: Option<String>) -> Decision {
+    Decision {
+        by: Some(by.subject.clone()),
+        by_name: Some(by.display_name().to_owned()),
+        reason,
+        message,
+        plan: None,
+    }
+}
+
+/// `POST /changes/{id}/approve` confirmed: runs it now with the approver's token (or, when it
+/// has a time still ahead, schedules it on the approver's sign-in). `false`: no longer waiting.
+pub async fn approve(
+    state: &AppState,
+    user: &CurrentUser,
+    session: &Session,
+    set: &ChangeSet,
+    audit: AuditContext,
+) -> Result<bool, AppError> {
+    let now = OffsetDateTime::now_utc();
+    let mut plan = Plan::of_stored(set)?;
+    plan.audit = audit.clone();
+    let approved = transition(set, &user.principal, "approved", None);
+    match set.life.run_at {
+        Some(at) if at > now => {
+            let g = grant::keep(state, session).await?;
+            let mut d = decision(&user.principal, None, None);
+            d.plan = Some(serde_json::to_value(&plan).map_err(|e| AppError::Internal(e.into()))?);
+            Ok(state
+                .db
+                .change_decide(
+                    set.id,
+                    &[ChangeState::AwaitingApproval],
+                    ChangeState::Scheduled,
+                    &d,
+                    Some(g),
+                    Some(&approved),
+                )
+                .await?)
+        }
+        _ => {
+            let run_as = RunAs::Session {
+                session_id: session.id().map(|i| i.to_string()),
+                token: user.token.clone(),
+                principal: user.principal.clone(),
+            };
+            let d = decision(&user.principal, None, None);
+            release(
+                state,
+                set,
+                ChangeState::AwaitingApproval,
+                None,
+                run_as,
+                audit,
+                Some(&d),
+                Some(&approved),
+            )
+            .await
+        }
+    }
+}
+
+/// How a confirmed change proceeds, read once from its form: now, at a time, or after approval.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    pub mode: WriteMode,
+    /// `None`: it runs now (or as soon as it is approved).
+    pub hold: Option<Hold>,
+}
+
+/// The request's reason field: the action's own `reason` when it has one (a status change).
+pub const REASON_FIELD: &str = "reason";
+
+/// Reads `when` / `run_at` / `tz_offset` and `reason` from the form, with the scope table's
+/// answer for this user: apply, request (reason required), or wait for a second admin.
+pub fn intent(
+    state: &AppState,
+    user: &Principal,
+    corp: &CorpId,
+    kind: ActionKind,
+    target: &Target,
+    form: &super::form::RawForm,
+) -> Result<Intent, AppError> {
+    let count = target.known_count();
+    let op = kind.operation_for(count.unwrap_or(2) as usize);
+    let mode = user.write_mode(op, corp)?;
+    let later = form.first("when") != Some("now")
+        && form.first("run_at").is_some_and(|t| !t.trim().is_empty());
+    let run_at = if later {
+        Some(RunAt::parse(
+            form.value("run_at"),
+            form.first("tz_offset"),
+            OffsetDateTime::now_utc(),
+        )?)
+    } else {
+        None
+    };
+    if matches!(target, Target::Imeis(_)) && (run_at.is_some() || mode == WriteMode::Request) {
+        return Err(AppError::BadRequest(
+            "A SmartSpot change carries a Wi-Fi password, which the console never keeps: it can only be made now, by someone whose role allows it.".into(),
+        ));
+    }
+    let reason = form
+        .first(REASON_FIELD)
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
+    let hold = match mode {
+        WriteMode::Request => Some(Hold::Request {
+            reason: reason.ok_or_else(|| {
+                AppError::BadRequest(
+                    "Say why you ask for this change: whoever approves it reads your reason."
+                        .into(),
+                )
+            })?,
+            run_at,
+        }),
+        WriteMode::Direct
+            if needs_second_admin(state.config.approval_required_above, op, count) =>
+        {
+            Some(Hold::SecondAdmin { run_at })
+        }
+        WriteMode::Direct => run_at.map(|run_at| Hold::Schedule { run_at }),
+    };
+    Ok(Intent { mode, hold })
+}
+
+impl Intent {
+    /// The confirm button's words.
+    pub fn verb(&self) -> &'static str {
+        match &self.hold {
+            None => "Apply the change",
+            Some(Hold::Request { .. }) => "Send the request",
+            Some(Hold::SecondAdmin { .. }) => "Ask a second admin to approve it",
+            Some(Hold::Schedule { .. }) => "Schedule the change",
+        }
+    }
+
+    /// What the preview says will happen.
+    pub fn explain(&self, threshold: Option<u64>) -> Option<String> {
+        let at = |r: &Option<RunAt>| {
+            r.map(|r| format!(" It then runs at {}.", crate::scheduler::utc(r.utc())))
+                .unwrap_or_default()
+        };
+        match &self.hold {
+            None => None,
+            Some(Hold::Request { run_at, .. }) => Some(format!(
+                "Your role does not allow this change, so it will be sent as a request: nothing changes until someone whose role allows it approves it.{}",
+                at(run_at)
+            )),
+            Some(Hold::SecondAdmin { run_at }) => Some(format!(
+                "This change is above {} lines or destructive, so a second admin must approve it before anything is sent.{}",
+                threshold.unwrap_or_default(),
+                at(run_at)
+            )),
+            Some(Hold::Schedule { run_at }) => Some(format!(
+                "Nothing is sent now: the change runs by itself at {}, on your behalf, and you can cancel it until then.",
+                crate::scheduler::utc(run_at.utc())
+            )),
+        }
+    }
+
+    pub fn run_at(&self) -> Option<RunAt> {
+        match &self.hold {
+            Some(Hold::Request { run_at, .. }) | Some(Hold::SecondAdmin { run_at }) => *run_at,
+            Some(Hold::Schedule { run_at }) => Some(*run_at),
+            None => None,
+        }
+    }
+}
+
+/// "Schedule the reverse" of a scheduled status change: the same lines, the action's form with
+/// the status they had (ACTIVE for a suspension), at a later time the user picks.
+pub fn reverse_form(set: &ChangeSet, kind: ActionKind, user: &Principal) -> Option<String> {
+    if set.state != ChangeState::Scheduled || kind.slug() != "status" {
+        return None;
+    }
+    let corp = CorpId::parse(&set.corp_id).ok()?;
+    if !user.can(kind.operation(), &corp) {
+        return None;
+    }
+    let plan = Plan::of_stored(set).ok()?;
+    let status = plan.change.values.to_json();
+    let to = match status.get("status").and_then(|v| v.as_str()) {
+        Some(s) if s.eq_ignore_ascii_case("ACTIVE") => "SUSPENDED",
+        _ => "ACTIVE",
+    };
+    let mut pairs = plan.target.to_pairs();
+    pairs.push(("status".into(), to.into()));
+    pairs.push(("when".into(), "later".into()));
+    if let Some(at) = set.life.run_at {
+        let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+        let next = at + time::Duration::days(1);
+        pairs.push(("run_at".into(), next.format(&fmt).unwrap_or_default()));
+    }
+    Some(crate::paths::action_form_with(&corp, kind, &pairs).into())
+}
