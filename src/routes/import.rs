@@ -15,6 +15,7 @@ use crate::domain::CorpId;
 use crate::error::AppError;
 use crate::import::{FileError, Parser, Plan, diff, stored};
 use crate::paths;
+use crate::policy::needs_second_admin;
 use crate::state::AppState;
 use crate::storage::changes::Origin;
 use crate::views::import::{ImportPage, ImportPreviewPage};
@@ -231,10 +232,20 @@ async fn apply(
             .groups
             .first()
             .ok_or_else(|| AppError::BadRequest("This import changes nothing.".into()))?;
+        let lines = plan.lines() as u64;
         for g in &plan.groups {
             g.change.authorize(&user.principal, corp, g.mdns.len())?;
+            // The two-person rule is not bypassed: an import has no waiting state (yet), so
+            // one that would need a second admin is refused, never sent.
+            let op = g.change.action.operation_for(g.mdns.len());
+            if needs_second_admin(state.config.approval_required_above, op, Some(lines)) {
+                return Err(AppError::Forbidden(format!(
+                    "This import changes {lines} lines, more than a change may without a second admin's approval ({}). Imports cannot wait for approval yet: split the file, or make the change from the list.",
+                    state.config.approval_required_above.unwrap_or_default()
+                )));
+            }
         }
-        if plan.lines() as u64 > ACK_ABOVE && !form.flag("acknowledged") {
+        if lines > ACK_ABOVE && !form.flag("acknowledged") {
             return Err(AppError::BadRequest(format!(
                 "Tick “Yes, change these {} lines” to apply the import.",
                 plan.lines()

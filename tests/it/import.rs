@@ -714,3 +714,22 @@ async fn a_status_is_one_sentinel_offers_spelled_as_it_spells_it() {
     assert_eq!(body["status"], next.to_uppercase());
     assert_eq!(body["mdns"], serde_json::json!([a]));
 }
+
+#[tokio::test]
+async fn an_import_needing_a_second_admin_is_refused_not_sent() {
+    let app = spawn_app_with(default_sim_config(), |c| {
+        c.approval_required_above = Some(2)
+    })
+    .await;
+    app.sign_in("tech").await;
+    let l = lines(&app, 3).await;
+    let mut rows = vec![row(&["MDN", "NOTE"])];
+    rows.extend(l.iter().map(|x| vec![x[0].clone(), "Audited".into()]));
+    let html = preview(&app, &csv_of(&rows)).await;
+    let mut form = confirm_fields(&html);
+    form.push(("csrf_token".into(), app.csrf().await));
+    let resp = app.post_form(&format!("/devices/{G}/import"), &form).await;
+    assert_eq!(resp.status(), 403);
+    assert!(resp.text().await.unwrap().contains("second admin"));
+    assert!(puts(&app).is_empty());
+}
