@@ -60,6 +60,10 @@ pub struct Config {
     pub demo_forced: bool,
     /// `METRICS_BIND_ADDR`: where `GET /metrics` is served; `None`: no metrics listener.
     pub metrics_bind_addr: Option<SocketAddr>,
+    /// `IMPORT_MAX_BYTES`: the largest CSV the import accepts.
+    pub import_max_bytes: u64,
+    /// `IMPORT_MAX_ROWS`: the most data rows the import accepts.
+    pub import_max_rows: u64,
     /// `APPROVAL_REQUIRED_ABOVE`: an admin's own change over this many lines (and any destructive
     /// change) waits for a second admin; `None`: off.
     pub approval_required_above: Option<u64>,
@@ -74,6 +78,11 @@ pub struct Config {
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
 
+/// `IMPORT_MAX_BYTES` unset: 20 MiB.
+pub const DEFAULT_IMPORT_MAX_BYTES: u64 = 20 * 1024 * 1024;
+/// `IMPORT_MAX_ROWS` unset: a 100,000-line group exported whole fits.
+pub const DEFAULT_IMPORT_MAX_ROWS: u64 = 100_000;
+
 fn var(name: &str) -> Option<String> {
     std::env::var(name)
         .ok()
@@ -85,6 +94,17 @@ fn url_var(name: &str) -> Result<Option<Url>, ConfigError> {
     var(name)
         .map(|v| Url::parse(&v).map_err(|e| ConfigError(format!("{name}={v:?} is not a URL: {e}"))))
         .transpose()
+}
+
+fn count_var(name: &str, default: u64) -> Result<u64, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| ConfigError(format!("{name}={v:?} is not a positive number"))),
+    }
 }
 
 fn secs_var(name: &str, default: u64) -> Result<Duration, ConfigError> {
@@ -165,6 +185,8 @@ impl Config {
                         .map_err(|e| ConfigError(format!("METRICS_BIND_ADDR={v:?}: {e}")))
                 })
                 .transpose()?,
+            import_max_bytes: count_var("IMPORT_MAX_BYTES", DEFAULT_IMPORT_MAX_BYTES)?,
+            import_max_rows: count_var("IMPORT_MAX_ROWS", DEFAULT_IMPORT_MAX_ROWS)?,
             approval_required_above: var("APPROVAL_REQUIRED_ABOVE")
                 .map(|v| {
                     v.parse::<u64>().map_err(|_| {
@@ -245,6 +267,8 @@ impl Config {
             data_dir: std::env::temp_dir().join("sentinel-console-tests"),
             demo_forced: false,
             metrics_bind_addr: None,
+            import_max_bytes: DEFAULT_IMPORT_MAX_BYTES,
+            import_max_rows: DEFAULT_IMPORT_MAX_ROWS,
             approval_required_above: None,
             request_ttl: Duration::from_secs(14 * 86_400),
             scheduler_tick: Duration::from_millis(200),

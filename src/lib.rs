@@ -20,6 +20,7 @@
 //! - [`crypto`]: token encryption at rest
 //! - [`simulator`]: the embedded Sentinel simulator and demo identity provider
 //! - [`overview`]: the device group overview, aggregated from one streamed export
+//! - [`import`]: batch update from an uploaded CSV: streaming parse, diff with the lines now, the plan
 //! - [`middleware`]: security headers, request ids, logging
 //! - [`outcome`]: the one outcome model (a line's, a change's)
 //! - [`scheduler`]: due scheduled changes claimed across instances, expired requests
@@ -34,6 +35,7 @@ pub mod csv;
 pub mod domain;
 pub mod error;
 pub mod htmx;
+pub mod import;
 pub mod metrics;
 pub mod middleware;
 pub mod outcome;

@@ -420,6 +420,12 @@ pub fn import(corp: &CorpId) -> Href {
     Href(format!("{}/import", group_path(corp)))
 }
 
+/// The import's upload target: a multipart form carries its CSRF token in the query, since the
+/// token check reads no multipart body (a file may be 20 MiB).
+pub fn import_upload(corp: &CorpId, csrf: &str) -> Href {
+    Href::with_query(import(corp).0, [("csrf_token", csrf)])
+}
+
 /// `GET /portal?q=…`: the self-service portal (no query when `q` is empty).
 pub fn portal(q: &str) -> Href {
     Href::with_query("/portal".into(), (!q.is_empty()).then_some(("q", q)))
@@ -540,6 +546,10 @@ mod tests {
         assert_eq!(portal("a b&c"), "/portal?q=a+b%26c");
         assert_eq!(portal(""), "/portal");
         assert_eq!(import(&corp("G")), "/devices/G/import");
+        assert_eq!(
+            import_upload(&corp("G"), "a+b"),
+            "/devices/G/import?csrf_token=a%2Bb"
+        );
         let s = SearchValue::parse("x y").unwrap();
         assert_eq!(totals(&corp("G"), &s), "/devices/G/totals?searchValue=x+y");
     }

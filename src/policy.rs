@@ -3,7 +3,7 @@
 //! Handlers ask [`Principal::check`] before any upstream call; templates ask
 //! [`Principal::can`] to decide what to show. No rule is written anywhere else.
 
-use crate::domain::{CorpId, Role};
+use crate::domain::{Column, CorpId, Role};
 use serde::{Deserialize, Serialize};
 
 /// Who may call an operation (the OpenAPI file's `x-allowed-scopes`).
@@ -333,6 +333,61 @@ impl Principal {
             .iter()
             .any(|op| op.is_write() && self.can(*op, corp))
     }
+
+    /// May this user change this import column in this group? (the import's per-column rule)
+    pub fn check_import_column(&self, column: Column, corp: &CorpId) -> Result<(), Refusal> {
+        match import_operation(column) {
+            Some(op) => self.check(op, corp),
+            None => Err(Refusal(format!(
+                "{column} is not a column the import changes."
+            ))),
+        }
+    }
+
+    /// The import reads the group's export for the current values, and is worth offering
+    /// only when at least one importable column may be changed.
+    pub fn check_import(&self, corp: &CorpId) -> Result<(), Refusal> {
+        self.check(Operation::ListDevices, corp)?;
+        if IMPORT_COLUMNS
+            .iter()
+            .any(|c| self.check_import_column(*c, corp).is_ok())
+        {
+            Ok(())
+        } else {
+            Err(Refusal(
+                "Your role may not change any column a CSV import can set.".into(),
+            ))
+        }
+    }
+
+    /// For templates: the list's link to the import.
+    pub fn can_import(&self, corp: &CorpId) -> bool {
+        self.check_import(corp).is_ok()
+    }
+}
+
+/// The export columns a CSV import may change, in the order the preview shows them.
+pub const IMPORT_COLUMNS: &[Column] = &[
+    Column::Nickname,
+    Column::Note,
+    Column::FilterGroup,
+    Column::MdnCustomField,
+    Column::Status,
+    Column::MonthlyLimit,
+    Column::DailyLimit,
+];
+
+/// The upstream operation that changes an import column (both limits are one call).
+pub fn import_operation(column: Column) -> Option<Operation> {
+    Some(match column {
+        Column::Nickname => Operation::UpdateNickname,
+        Column::Note => Operation::UpdateNote,
+        Column::FilterGroup => Operation::UpdateFilterGroup,
+        Column::MdnCustomField => Operation::UpdateMdnCustomField,
+        Column::Status => Operation::UpdateStatus,
+        Column::MonthlyLimit | Column::DailyLimit => Operation::UpdateDataLimits,
+        _ => return None,
+    })
 }
 
 /// Which audit records a user may read: those of the device groups they may open.

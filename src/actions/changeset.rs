@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use secrecy::SecretString;
 use uuid::Uuid;
 
+use super::ActionKind;
 use super::form::{Change, Target};
 use super::jobs::{TokenSource, retrying};
 use super::run::{self, AuditContext, Outcome};
@@ -48,6 +49,27 @@ pub fn new_set(
         origin,
         waiting: None,
     }
+}
+
+/// Each chunk's change of a change set whose chunks carry their own (a revert, a CSV import), read
+/// from its stored fields: `(seq after the chunk's last line, change)` in line order; `None` for
+/// a change set of one change.
+pub fn chunk_changes(fields: &serde_json::Value) -> Option<Vec<(i32, Change)>> {
+    let per = fields.get("perChunk")?.as_array()?;
+    let mut end = 0i32;
+    let mut out = Vec::with_capacity(per.len());
+    for c in per {
+        let stored = serde_json::json!({ "action": c.get("action")?, "fields": c.get("fields")? });
+        let change: Change = serde_json::from_value(stored).ok()?;
+        end = end.saturating_add(i32::try_from(c.get("lines")?.as_u64()?).ok()?);
+        out.push((end, change));
+    }
+    Some(out)
+}
+
+/// The change of the line numbered `seq` (see [`chunk_changes`]).
+pub fn change_at(per: &[(i32, Change)], seq: i32) -> Option<&Change> {
+    per.iter().find(|(end, _)| seq < *end).map(|(_, c)| c)
 }
 
 /// The same MDN whatever way Sentinel wrote it.
@@ -131,6 +153,7 @@ pub(super) async fn read_befores(
     id: Uuid,
     corp: &CorpId,
     change: &Change,
+    chunk_changes: &[Change],
     chunks: &[Vec<Mdn>],
 ) {
     let Ok((token, user)) = source.grant(state).await else {
@@ -139,11 +162,17 @@ pub(super) async fn read_befores(
     if !user.can(Operation::ListDevices, corp) {
         return;
     }
-    let mut wanted: HashMap<String, i32> = HashMap::new();
-    for (i, m) in chunks.iter().flatten().enumerate() {
-        wanted.insert(m.to_string(), i32::try_from(i).unwrap_or(i32::MAX));
+    // A line may be in several chunks of different actions (a CSV import changing two
+    // columns): each of its lines gets the before-value of its own chunk's action.
+    let mut wanted: HashMap<String, Vec<(i32, ActionKind)>> = HashMap::new();
+    let mut seq = 0i32;
+    for (c, mdns) in chunks.iter().enumerate() {
+        let kind = chunk_changes.get(c).unwrap_or(change).action;
+        for m in mdns {
+            wanted.entry(m.to_string()).or_default().push((seq, kind));
+            seq = seq.saturating_add(1);
+        }
     }
-    let def = change.action.def();
     let mut offset = 0u64;
     while !wanted.is_empty() {
         let list = match state
@@ -161,10 +190,12 @@ pub(super) async fn read_befores(
         let found: Vec<(i32, String)> = list
             .devices
             .iter()
-            .filter_map(|d| {
+            .flat_map(|d| {
                 wanted
                     .remove(&canonical(&d.mdn))
-                    .map(|s| (s, def.before(d)))
+                    .into_iter()
+                    .flatten()
+                    .map(|(s, kind)| (s, kind.def().before(d)))
             })
             .collect();
         if !found.is_empty() {

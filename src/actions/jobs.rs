@@ -83,7 +83,7 @@ impl JobPayload {
             .chunk_changes
             .iter()
             .zip(&self.chunks)
-            .map(|(c, m)| serde_json::json!({ "fields": c.audit_fields(), "lines": m.len() }))
+            .map(|(c, m)| serde_json::json!({ "action": c.action, "fields": c.audit_fields(), "lines": m.len() }))
             .collect();
         serde_json::json!({ "perChunk": per_chunk })
     }
@@ -385,6 +385,7 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
             id,
             &ctx.corp,
             &ctx.change,
+            &payload.chunk_changes,
             &payload.chunks,
         )
         .await;

@@ -57,6 +57,8 @@ impl Plan {
 }
 
 struct Candidate {
+    /// The line's own action (a CSV import changes several).
+    kind: ActionKind,
     mdn: Mdn,
     before: Option<String>,
     after: Option<String>,
@@ -75,6 +77,13 @@ pub async fn plan(
 ) -> Result<Plan, AppError> {
     let mut candidates = Vec::new();
     let mut plan = Plan::default();
+    let per_chunk = super::changeset::chunk_changes(&parent.fields);
+    let kind_of = |seq: i32| {
+        per_chunk
+            .as_deref()
+            .and_then(|p| super::changeset::change_at(p, seq))
+            .map_or(kind, |c| c.action)
+    };
     let mut pages = std::pin::pin!(state.db.change_lines_stream(parent.id));
     while let Some(page) = pages.next().await {
         for l in page? {
@@ -87,6 +96,7 @@ pub async fn plan(
                 continue;
             };
             candidates.push(Candidate {
+                kind: kind_of(l.seq),
                 mdn,
                 before: l.before_value,
                 after: l.after_value,
@@ -100,9 +110,10 @@ pub async fn plan(
     } else {
         HashMap::new()
     };
-    // Most lines share a few values: parse each (before, after) once.
-    let mut parsed: HashMap<(String, Option<String>), Result<Change, String>> = HashMap::new();
-    let mut index: HashMap<(String, CorpId), usize> = HashMap::new();
+    // Most lines share a few values: parse each (action, before, after) once.
+    let mut parsed: HashMap<(ActionKind, String, Option<String>), Result<Change, String>> =
+        HashMap::new();
+    let mut index: HashMap<(ActionKind, String, CorpId), usize> = HashMap::new();
     for c in candidates {
         let Some(before) = c.before.as_deref() else {
             plan.leave_out(
@@ -112,6 +123,7 @@ pub async fn plan(
             continue;
         };
         let now = current.get(&c.mdn).map(String::as_str);
+        let (kind, def) = (c.kind, c.kind.def());
         let change = if def.revert_reads_current() {
             let line = RevertLine {
                 before,
@@ -121,7 +133,7 @@ pub async fn plan(
             Change::revert_of(kind, &line, corp)
         } else {
             parsed
-                .entry((before.to_owned(), c.after.clone()))
+                .entry((kind, before.to_owned(), c.after.clone()))
                 .or_insert_with(|| {
                     let line = RevertLine {
                         before,
@@ -165,7 +177,7 @@ pub async fn plan(
             });
         }
         let at = *index
-            .entry((value.clone(), from.clone()))
+            .entry((kind, value.clone(), from.clone()))
             .or_insert_with(|| {
                 plan.groups.push(Group {
                     value,

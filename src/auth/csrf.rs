@@ -68,6 +68,14 @@ fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("multipart/form-data"))
+}
+
 /// Why a state-changing request was refused.
 enum Refused {
     Mismatch,
@@ -97,6 +105,15 @@ async fn check(req: Request, expected: Option<&str>) -> Result<Request, Refused>
                         .map(|(_, v)| v)
                 });
             (Request::from_parts(parts, Body::from(bytes)), token)
+        }
+        // An upload (the CSV import) is not read here: its form carries the token in the query.
+        None if is_multipart(req.headers()) => {
+            let token = req.uri().query().and_then(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "csrf_token")
+                    .map(|(_, v)| v.into_owned())
+            });
+            (req, token)
         }
         None => (req, None),
     };

@@ -182,6 +182,10 @@ pub async fn list(
             .principal
             .can_view_overview(&corp)
             .then(|| paths::overview(&corp).into()),
+        import_href: user
+            .principal
+            .can_import(&corp)
+            .then(|| paths::import(&corp).into()),
         export: crate::views::export::ExportPicker::new(
             &corp,
             &q,

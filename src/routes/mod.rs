@@ -5,6 +5,7 @@ pub mod audit;
 pub mod changes;
 pub mod devices;
 pub mod export;
+pub mod import;
 pub mod ops;
 pub mod overview;
 pub mod portal;
@@ -23,6 +24,13 @@ pub fn router() -> Router<AppState> {
         .route("/devices/{corp_id}/totals", get(devices::totals))
         .route("/devices/{corp_id}/export.csv", get(export::export_csv))
         .route("/devices/{corp_id}/overview", get(overview::page))
+        // The import checks the file's size itself, as it streams (IMPORT_MAX_BYTES).
+        .route(
+            "/devices/{corp_id}/import",
+            get(import::form)
+                .post(import::submit)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/devices/{corp_id}/overview/lines", get(overview::lines))
         .route(
             "/devices/{corp_id}/overview/lines.csv",

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod changes;
 pub mod grants;
+pub mod imports;
 pub mod jobs;
 pub mod sessions;
 mod sqlutil;

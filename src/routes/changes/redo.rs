@@ -85,6 +85,7 @@ pub async fn retry(
         wanted.push(LineState::Unknown);
     }
     let mut mdns: Vec<Mdn> = Vec::new();
+    let mut seqs: Vec<i32> = Vec::new();
     let mut shown: Vec<PreviewLine> = Vec::new();
     let mut pages = std::pin::pin!(state.db.change_lines_stream(parent.id));
     while let Some(page) = pages.next().await {
@@ -103,6 +104,7 @@ pub async fn retry(
                 });
             }
             mdns.push(m);
+            seqs.push(l.seq);
         }
     }
     if mdns.is_empty() {
@@ -110,11 +112,36 @@ pub async fn retry(
             "There is no line to retry (tick the unknown lines to retry those).".into(),
         ));
     }
-    let change: Change = serde_json::from_value(
-        serde_json::json!({ "action": kind, "fields": parent.fields.clone() }),
-    )
-    .map_err(|e| AppError::Internal(e.into()))?;
-    change.authorize(&user.principal, &corp, mdns.len())?;
+    // A change set whose chunks carry their own change (a CSV import): each line is retried
+    // with its own chunk's change, one group per change.
+    let groups = crate::actions::changeset::chunk_changes(&parent.fields).map(|per| {
+        let mut groups: Vec<(Change, Vec<Mdn>)> = Vec::new();
+        for (m, seq) in mdns.iter().zip(&seqs) {
+            let Some(c) = crate::actions::changeset::change_at(&per, *seq) else {
+                continue;
+            };
+            match groups.iter_mut().find(|(g, _)| g == c) {
+                Some((_, l)) => l.push(m.clone()),
+                None => groups.push((c.clone(), vec![m.clone()])),
+            }
+        }
+        groups
+    });
+    let change: Change = match groups.as_ref().and_then(|g| g.first()) {
+        Some((c, _)) => c.clone(),
+        None => serde_json::from_value(
+            serde_json::json!({ "action": kind, "fields": parent.fields.clone() }),
+        )
+        .map_err(|e| AppError::Internal(e.into()))?,
+    };
+    match &groups {
+        Some(gs) => {
+            for (c, l) in gs {
+                c.authorize(&user.principal, &corp, l.len())?;
+            }
+        }
+        None => change.authorize(&user.principal, &corp, mdns.len())?,
+    }
     let target = Target::Lines(mdns);
     let needs_ack = target.needs_ack();
     if !form.flag("confirmed") || (needs_ack && !form.flag("acknowledged")) {
@@ -138,7 +165,13 @@ pub async fn retry(
             ),
             corp: corp.to_string(),
             label: kind.label(),
-            summary: change.summary(),
+            summary: match &groups {
+                Some(gs) if gs.len() > 1 => format!(
+                    "Each line's own change again ({})",
+                    crate::actions::form::plural(gs.len() as u64, "change")
+                ),
+                _ => change.summary(),
+            },
             target: target.describe(),
             post_href: retry_href(parent.id),
             back_href: change_href(parent.id),
@@ -168,6 +201,21 @@ pub async fn retry(
     let Target::Lines(mdns) = &target else {
         return Err(AppError::Internal(anyhow::anyhow!("a retry is a list")));
     };
+    if let Some(groups) = groups {
+        let summary = format!("Retry: {}", parent.summary);
+        let (new_id, handle) = jobs::start_groups(
+            &state,
+            &user,
+            session.id().map(|i| i.to_string()),
+            &corp,
+            audit,
+            groups,
+            summary,
+            (Origin::Retry, Some(parent.id)),
+        )
+        .await?;
+        return Ok(settle(new_id, handle, mdns.len() <= CHUNK_SIZE).await);
+    }
     let (new_id, handle) = jobs::start(
         &state,
         &user,
