@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 use uuid::Uuid;
 
+use crate::actions::deferred::{self, Hold};
 use crate::actions::form::RawForm;
 use crate::actions::{ACK_ABOVE, CHUNK_SIZE, jobs};
 use crate::auth::CurrentUser;
@@ -233,34 +234,47 @@ async fn apply(
             .first()
             .ok_or_else(|| AppError::BadRequest("This import changes nothing.".into()))?;
         let lines = plan.lines() as u64;
+        let mut second_admin = false;
         for g in &plan.groups {
             g.change.authorize(&user.principal, corp, g.mdns.len())?;
-            // The two-person rule is not bypassed: an import has no waiting state (yet), so
-            // one that would need a second admin is refused, never sent.
+            // The two-person rule: a large (or destructive) import waits for a second admin.
             let op = g.change.action.operation_for(g.mdns.len());
-            if needs_second_admin(state.config.approval_required_above, op, Some(lines)) {
-                return Err(AppError::Forbidden(format!(
-                    "This import changes {lines} lines, more than a change may without a second admin's approval ({}). Imports cannot wait for approval yet: split the file, or make the change from the list.",
-                    state.config.approval_required_above.unwrap_or_default()
-                )));
-            }
+            second_admin |=
+                needs_second_admin(state.config.approval_required_above, op, Some(lines));
         }
+        // "When": now, or at a date and time (a bad time changes nothing).
+        let run_at = (form.first("when") != Some("now")
+            && form.first("run_at").is_some_and(|t| !t.trim().is_empty()))
+        .then(|| {
+            crate::domain::RunAt::parse(
+                form.value("run_at"),
+                form.first("tz_offset"),
+                time::OffsetDateTime::now_utc(),
+            )
+        })
+        .transpose()?;
+        let hold = match (second_admin, run_at) {
+            (true, run_at) => Some(Hold::SecondAdmin { run_at }),
+            (false, Some(run_at)) => Some(Hold::Schedule { run_at }),
+            (false, None) => None,
+        };
         if lines > ACK_ABOVE && !form.flag("acknowledged") {
             return Err(AppError::BadRequest(format!(
                 "Tick “Yes, change these {} lines” to apply the import.",
                 plan.lines()
             )));
         }
-        crate::routes::actions::write_context(
+        let audit = crate::routes::actions::write_context(
             session,
             user,
             corp,
             first.change.action,
             headers,
             client_request_id,
-        )
+        )?;
+        Ok::<_, AppError>((audit, hold))
     })();
-    let audit = match checked {
+    let (audit, hold) = match checked {
         Ok(a) => a,
         Err(e) => {
             stored::put(state, &user.principal, corp, &plan_id, &plan).await?;
@@ -269,11 +283,15 @@ async fn apply(
     };
     let lines = plan.lines();
     let summary = summary(&plan);
-    let groups = plan
+    let groups: Vec<_> = plan
         .groups
         .into_iter()
         .map(|g| (g.change, g.mdns))
         .collect();
+    // A second admin's approval, or a time: stored, nothing sent (the change set's rules).
+    if let Some(hold) = hold {
+        return deferred::store_groups(state, session, user, &audit, groups, summary, hold).await;
+    }
     let (id, handle) = jobs::start_groups(
         state,
         user,

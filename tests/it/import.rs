@@ -716,7 +716,7 @@ async fn a_status_is_one_sentinel_offers_spelled_as_it_spells_it() {
 }
 
 #[tokio::test]
-async fn an_import_needing_a_second_admin_is_refused_not_sent() {
+async fn an_import_over_the_two_person_threshold_waits_for_a_second_admin() {
     let app = spawn_app_with(default_sim_config(), |c| {
         c.approval_required_above = Some(2)
     })
@@ -729,7 +729,82 @@ async fn an_import_needing_a_second_admin_is_refused_not_sent() {
     let mut form = confirm_fields(&html);
     form.push(("csrf_token".into(), app.csrf().await));
     let resp = app.post_form(&format!("/devices/{G}/import"), &form).await;
-    assert_eq!(resp.status(), 403);
-    assert!(resp.text().await.unwrap().contains("second admin"));
+    assert_eq!(resp.status(), 303);
+    let id: uuid::Uuid = location(&resp)
+        .trim_start_matches("/changes/")
+        .parse()
+        .expect("change id");
+    let c = app.state.db.change_get(id).await.unwrap().unwrap();
+    assert_eq!(
+        c.state,
+        sentinel_console::storage::changes::ChangeState::AwaitingApproval
+    );
+    assert!(puts(&app).is_empty(), "nothing sent while it waits");
+    // The technician may not approve their own import; a second admin does, and it runs.
+    let csrf = app.csrf().await;
+    let own = app
+        .post_form(
+            &format!("/changes/{id}/approve"),
+            &[("csrf_token", csrf.as_str()), ("confirmed", "true")],
+        )
+        .await;
+    assert_eq!(own.status(), 403);
+    let sup = app.session_as("super").await;
+    let scsrf = sup.csrf().await;
+    let ok = sup
+        .post_form(
+            &format!("/changes/{id}/approve"),
+            &[("csrf_token", scsrf.as_str()), ("confirmed", "true")],
+        )
+        .await;
+    assert_eq!(ok.status(), 303);
+    for _ in 0..200 {
+        let c = app.state.db.change_get(id).await.unwrap().unwrap();
+        if c.state.is_finished() {
+            assert_eq!(c.changed, 3, "{:?}", c.message);
+            assert!(!puts(&app).is_empty());
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the approved import did not finish");
+}
+
+#[tokio::test]
+async fn an_import_can_be_scheduled() {
+    let app = spawn_app().await;
+    app.sign_in("tech").await;
+    let l = lines(&app, 2).await;
+    let mut rows = vec![row(&["MDN", "NOTE"])];
+    rows.extend(l.iter().map(|x| vec![x[0].clone(), "Later".into()]));
+    let html = preview(&app, &csv_of(&rows)).await;
+    let mut form = confirm_fields(&html);
+    form.retain(|(k, _)| k != "when" && k != "run_at");
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    form.push(("when".into(), "later".into()));
+    form.push(("run_at".into(), at));
+    form.push(("csrf_token".into(), app.csrf().await));
+    let resp = app.post_form(&format!("/devices/{G}/import"), &form).await;
+    assert_eq!(resp.status(), 303);
+    let id: uuid::Uuid = location(&resp)
+        .trim_start_matches("/changes/")
+        .parse()
+        .expect("change id");
+    let c = app.state.db.change_get(id).await.unwrap().unwrap();
+    assert_eq!(
+        c.state,
+        sentinel_console::storage::changes::ChangeState::Scheduled
+    );
     assert!(puts(&app).is_empty());
+    for _ in 0..200 {
+        let c = app.state.db.change_get(id).await.unwrap().unwrap();
+        if c.state.is_finished() {
+            assert_eq!(c.changed, 2, "{:?}", c.message);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the scheduled import did not run");
 }
