@@ -303,7 +303,31 @@ async fn fault_layer(State(sim): State<Simulator>, mut req: Request, next: Next)
     if let Some(n) = decision.cut_csv {
         req.extensions_mut().insert(CsvCut(n));
     }
-    next.run(req).await
+    let resp = next.run(req).await;
+    if decision.cut_answer {
+        return cut_answer(resp).await;
+    }
+    resp
+}
+
+/// The answer's head and the first half of its body, then a broken connection (the request
+/// itself was handled: a write is applied).
+async fn cut_answer(resp: Response) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .unwrap_or_default();
+    // Without a length the body is chunked, so the client sees it end too early.
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let half = bytes.slice(..bytes.len() / 2);
+    let parts_of_body: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(half),
+        Err(std::io::Error::other("connection cut by an injected fault")),
+    ];
+    Response::from_parts(
+        parts,
+        Body::from_stream(futures::stream::iter(parts_of_body)),
+    )
 }
 
 async fn add_fault_http(State(sim): State<Simulator>, body: Bytes) -> Response {
