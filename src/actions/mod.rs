@@ -8,6 +8,7 @@
 //! - [`jobs`]: explicit lists, chunked and run as a background job.
 //! - [`limit`]: the per-session write rate limit.
 
+pub mod befores;
 pub mod catalog;
 pub mod changeset;
 pub mod form;
@@ -16,6 +17,7 @@ pub mod limit;
 pub mod preview;
 pub mod revert;
 pub mod run;
+pub mod select_all;
 
 pub use catalog::ActionKind;
 
