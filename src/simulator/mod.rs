@@ -320,14 +320,19 @@ async fn cut_answer(resp: Response) -> Response {
     // Without a length the body is chunked, so the client sees it end too early.
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     let half = bytes.slice(..bytes.len() / 2);
-    let parts_of_body: Vec<Result<Bytes, std::io::Error>> = vec![
-        Ok(half),
-        Err(std::io::Error::other("connection cut by an injected fault")),
-    ];
-    Response::from_parts(
-        parts,
-        Body::from_stream(futures::stream::iter(parts_of_body)),
-    )
+    // First the half, then (once) the break, then nothing.
+    let body = futures::stream::unfold(Some(Some(half)), |left| async move {
+        match left? {
+            Some(half) => Some((Ok(half), Some(None))),
+            None => {
+                // Give the server time to flush the first half, so the client sees it break.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let cut = std::io::Error::other("connection cut by an injected fault");
+                Some((Err::<Bytes, _>(cut), None))
+            }
+        }
+    });
+    Response::from_parts(parts, Body::from_stream(body))
 }
 
 async fn add_fault_http(State(sim): State<Simulator>, body: Bytes) -> Response {
