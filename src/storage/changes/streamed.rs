@@ -4,9 +4,14 @@
 
 use super::*;
 
+/// Adds `$1` lines to change set `$3`'s total.
+const TOTAL_PLUS: &str =
+    "UPDATE change_sets SET total_lines = total_lines + $1, updated_at = $2 WHERE id = $3";
+
 impl Db {
     /// Appends `lines` to change set `id` as lines `first..` (state `pending`) and adds them to
-    /// its total, in one short transaction.
+    /// its total, in one short transaction (PostgreSQL: one `COPY`, several times faster than
+    /// multi-row INSERTs for the 100,000 lines of a large select-all).
     pub async fn change_append_lines(
         &self,
         id: Uuid,
@@ -15,31 +20,68 @@ impl Db {
     ) -> Result<(), sqlx::Error> {
         let id = id.to_string();
         let now = stamp(OffsetDateTime::now_utc());
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            for (b, batch) in lines.chunks(INSERT_BATCH).enumerate() {
-                let rows: Vec<String> = (0..batch.len())
-                    .map(|i| format!("($1, ${}, ${}, ${}, ${}, 'pending')", 4 * i + 2, 4 * i + 3, 4 * i + 4, 4 * i + 5))
-                    .collect();
-                let sql = format!(
-                    "INSERT INTO change_lines (change_id, seq, mdn, before_value, after_value, outcome) VALUES {}",
-                    rows.join(", ")
-                );
-                let mut q = sqlx::query(&sql).bind(&id);
-                for (i, l) in batch.iter().enumerate() {
-                    let at = i32::try_from(b * INSERT_BATCH + i).unwrap_or(i32::MAX);
-                    q = q.bind(first.saturating_add(at)).bind(&l.mdn).bind(&l.before).bind(&l.after);
+        let added = i64::try_from(lines.len()).unwrap_or(i64::MAX);
+        let seq = |i: usize| first.saturating_add(i32::try_from(i).unwrap_or(i32::MAX));
+        match self {
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let mut copy = tx
+                    .copy_in_raw(
+                        "COPY change_lines (change_id, seq, mdn, before_value, after_value, outcome) \
+                         FROM STDIN WITH (FORMAT csv)",
+                    )
+                    .await?;
+                let mut data = String::with_capacity(lines.len() * 64);
+                for (i, l) in lines.iter().enumerate() {
+                    copy_row(&mut data, &id, seq(i), l);
                 }
-                q.execute(&mut *tx).await?;
+                copy.send(data.into_bytes()).await?;
+                copy.finish().await?;
+                sqlx::query(TOTAL_PLUS)
+                    .bind(added)
+                    .bind(&now)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
             }
-            sqlx::query("UPDATE change_sets SET total_lines = total_lines + $1, updated_at = $2 WHERE id = $3")
-                .bind(i64::try_from(lines.len()).unwrap_or(i64::MAX))
-                .bind(&now)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
+            Db::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                for (b, batch) in lines.chunks(INSERT_BATCH).enumerate() {
+                    let rows: Vec<String> = (0..batch.len())
+                        .map(|i| {
+                            format!(
+                                "($1, ${}, ${}, ${}, ${}, 'pending')",
+                                4 * i + 2,
+                                4 * i + 3,
+                                4 * i + 4,
+                                4 * i + 5
+                            )
+                        })
+                        .collect();
+                    let sql = format!(
+                        "INSERT INTO change_lines (change_id, seq, mdn, before_value, after_value, outcome) VALUES {}",
+                        rows.join(", ")
+                    );
+                    let mut q = sqlx::query(&sql).bind(&id);
+                    for (i, l) in batch.iter().enumerate() {
+                        q = q
+                            .bind(seq(b * INSERT_BATCH + i))
+                            .bind(&l.mdn)
+                            .bind(&l.before)
+                            .bind(&l.after);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                sqlx::query(TOTAL_PLUS)
+                    .bind(added)
+                    .bind(&now)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+        }
         Ok(())
     }
 
@@ -111,5 +153,57 @@ impl Db {
             tx.commit().await?;
         });
         Ok(())
+    }
+}
+
+/// One line as a `COPY … (FORMAT csv)` row: every value quoted (so an empty text stays empty),
+/// a missing one left empty (NULL).
+fn copy_row(out: &mut String, id: &str, seq: i32, l: &NewLine) {
+    let quoted = |out: &mut String, v: &str| {
+        out.push('"');
+        out.push_str(&v.replace('"', "\"\""));
+        out.push('"');
+    };
+    quoted(out, id);
+    out.push(',');
+    out.push_str(&seq.to_string());
+    out.push(',');
+    quoted(out, &l.mdn);
+    for v in [&l.before, &l.after] {
+        out.push(',');
+        if let Some(v) = v {
+            quoted(out, v);
+        }
+    }
+    out.push_str(",pending\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_rows_quote_values_and_leave_nulls_empty() {
+        let mut out = String::new();
+        let line = NewLine {
+            mdn: "521-267-1508".into(),
+            before: Some(String::new()),
+            after: Some("say \"hi\", then\nleave".into()),
+        };
+        copy_row(&mut out, "x", 7, &line);
+        copy_row(
+            &mut out,
+            "x",
+            8,
+            &NewLine {
+                before: None,
+                ..line
+            },
+        );
+        assert_eq!(
+            out,
+            "\"x\",7,\"521-267-1508\",\"\",\"say \"\"hi\"\", then\nleave\",pending\n\
+             \"x\",8,\"521-267-1508\",,\"say \"\"hi\"\", then\nleave\",pending\n"
+        );
     }
 }
