@@ -226,7 +226,7 @@ PY
     say "(c) fault soak: $SOAK_SETS change sets of $SOAK_LINES lines, 10 % faults"
     kill "$apid"
     wait "$apid" 2>/dev/null || true
-    local soak_env=(UPSTREAM_TIMEOUT_SECS=2)
+    local soak_env=(UPSTREAM_TIMEOUT_SECS=5)
     start_console "$A" "$DB_URL" "$TMP/soak-a-$BACKEND.log" "${soak_env[@]}"
     apid=$CPID
     local bpid="" second="$A"
@@ -257,7 +257,7 @@ PY
     curl -sf -X DELETE "http://$SIM/_sim/requests"
     local f
     for f in '{"kind":{"one_in":{"every":30,"phase":0,"then":{"status":500}}},"path_contains":"/devices/"}' \
-        '{"kind":{"one_in":{"every":30,"phase":10,"then":{"latency":2500}}},"path_contains":"/devices/"}' \
+        '{"kind":{"one_in":{"every":30,"phase":10,"then":{"latency":6000}}},"path_contains":"/devices/"}' \
         '{"kind":{"one_in":{"every":30,"phase":20,"then":"cut_answer"}},"path_contains":"/devices/"}'; do
         curl -sf -X POST -H 'Content-Type: application/json' -d "$f" "http://$SIM/_sim/faults"
     done
@@ -270,7 +270,9 @@ PY
           "http://$addr/devices/$GROUP/actions/note"' <"$TMP/soak.jobs" >"$TMP/soak.posted"
     local posted_ok
     posted_ok=$(grep -c '^303 ' "$TMP/soak.posted" || true)
-    [ "$posted_ok" -eq "$SOAK_SETS" ] || die "only $posted_ok of $SOAK_SETS soak changes answered 303: $(sort "$TMP/soak.posted" | uniq -c | head)"
+    local post_codes
+    post_codes="$(cut -d' ' -f1 "$TMP/soak.posted" | sort | uniq -c | awk '{ printf "%s%s × %s", (NR > 1 ? ", " : ""), $1, $2 }')"
+    [ "$posted_ok" -eq "$SOAK_SETS" ] || say "only $posted_ok of $SOAK_SETS soak changes answered 303 ($post_codes)"
     local killed="no"
     if [ -n "$bpid" ]; then
         sleep 0.5
@@ -292,7 +294,7 @@ PY
     sql "SELECT id, fields, state, total_lines, changed, failed, unknown FROM change_sets WHERE fields LIKE '%soak-%'" >"$TMP/sets.csv"
     sql "SELECT l.change_id, l.mdn, l.outcome FROM change_lines l JOIN change_sets c ON c.id = l.change_id WHERE c.fields LIKE '%soak-%'" >"$TMP/lines.csv"
     local soak
-    soak="$(python3 - "$TMP" "$SOAK_SETS" "$SOAK_LINES" <<'PY'
+    soak="$(python3 - "$TMP" "$posted_ok" "$SOAK_LINES" <<'PY'
 import collections, csv, json, sys
 tmp, sets, lines = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 reqs = json.load(open(tmp + "/requests.json"))
@@ -320,7 +322,7 @@ for cid, mdn, outcome in csv.reader(open(tmp + "/lines.csv")):
 for cid, c in per_set.items():
     if sum(c.values()) != lines or c["pending"]: lost += 1
 twice = sum(1 for n in sent.values() if n > 1)
-if len(note_of) != sets: problems.append(f"{len(note_of)} change sets stored, {sets} posted")
+if len(note_of) != sets: problems.append(f"{len(note_of)} change sets stored, {sets} accepted (303)")
 ok = not problems and lost == 0 and twice == 0 and changed_not_received == 0
 print(f"{len(note_of)} {totals['changed']} {totals['failed']} {totals['unknown']} {lost} {twice} "
       f"{changed_not_received} {len(writes)} {len(api)} {'ok' if ok else 'FAILED'}")
@@ -330,7 +332,7 @@ PY
     local n_sets s_changed s_failed s_unknown s_lost s_twice s_phantom n_writes n_api s_ok
     read -r n_sets s_changed s_failed s_unknown s_lost s_twice s_phantom n_writes n_api s_ok <<<"$soak"
 
-    [ -z "${KEEP_LOGS:-}" ] || { mkdir -p "$KEEP_LOGS" && cp "$TMP"/*.log "$KEEP_LOGS/"; }
+    [ -z "${KEEP_LOGS:-}" ] || { mkdir -p "$KEEP_LOGS" && cp "$TMP"/*.log "$TMP/soak.posted" "$KEEP_LOGS/"; }
     kill "$SIM_PID" 2>/dev/null || true
     [ -n "$bpid" ] && kill "$bpid" 2>/dev/null || true
     kill "$apid" 2>/dev/null || true
@@ -352,8 +354,8 @@ PY
 | console peak RSS during the select-all (MiB) | $(mib "$peak") | | | ≤ 64 | $(verdict "$(mib "$peak") <= 64") |
 | $LIST_LINES-line explicit list (lines/s; state,lines,changed = $list_counts; $list_befores with their value before) | $list_rate ($t_list ms) | $direct_rate ($t_direct ms, $(((LIST_LINES + 499) / 500)) PUTs, 4 at a time) | $(ratio "$list_rate" "$direct_rate") | | |
 
-Fault soak: $n_sets change sets × $SOAK_LINES lines posted at once ($t_soak ms to the last final
-state), 1 in 10 of the $n_api devices-API requests faulted (500, 2.5 s delay against a 2 s timeout,
+Fault soak: $SOAK_SETS change sets × $SOAK_LINES lines posted at once (answers: $post_codes; $n_sets stored) ($t_soak ms to the last final
+state), 1 in 10 of the $n_api devices-API requests faulted (500, 6 s delay against the console's 5 s timeout,
 connection cut half-way through the answer); instance killed: $killed.
 
 | check | result |

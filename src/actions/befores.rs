@@ -174,6 +174,30 @@ pub async fn locate(
             chunk_of.insert(m.to_string(), i);
         }
     }
+    // A read may be tried again (unlike a write): once, so that one failed answer does not
+    // turn every chunk of the job into a whole export.
+    for attempt in 1..=2 {
+        match locate_once(state, token, corp, chunks, &chunk_of).await {
+            Ok(w) => return w,
+            Err(e) if attempt == 1 => {
+                tracing::debug!(error = %e, "locating the job's lines failed; trying once more");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the job's lines could not be located; chunks read an export each");
+            }
+        }
+    }
+    vec![None; chunks.len()]
+}
+
+async fn locate_once(
+    state: &AppState,
+    token: &SecretString,
+    corp: &CorpId,
+    chunks: &[Vec<Mdn>],
+    chunk_of: &HashMap<String, usize>,
+) -> Result<Vec<Option<Window>>, UpstreamError> {
+    let mut chunk_of = chunk_of.clone();
     let mut span: Vec<Option<(u64, u64)>> = vec![None; chunks.len()];
     let mut row = 0u64;
     let mut left = chunk_of.len();
@@ -196,11 +220,9 @@ pub async fn locate(
         })
         .await
     };
-    if let Err(e) = read.await {
-        tracing::warn!(error = %e, "the job's lines could not be located; chunks read an export each");
-        return vec![None; chunks.len()];
-    }
-    span.into_iter()
+    read.await?;
+    Ok(span
+        .into_iter()
         .map(|s| {
             let (lo, hi) = s?;
             let limit = u32::try_from(hi - lo + 1)
@@ -208,7 +230,7 @@ pub async fn locate(
                 .filter(|n| *n <= WINDOW_MAX)?;
             Some(Window { offset: lo, limit })
         })
-        .collect()
+        .collect())
 }
 
 /// The current value of each of `mdns` (line numbers from `first`), `(seq, value)`: from its
@@ -246,7 +268,11 @@ pub async fn read_chunk(
     };
     if let Some(w) = window {
         let p = sorted(w.offset, w.limit, None, vec![]);
-        let list = state.upstream.list_devices(token, corp, &p).await?;
+        // A read: tried once more on a failed answer.
+        let list = match state.upstream.list_devices(token, corp, &p).await {
+            Ok(l) => l,
+            Err(_) => state.upstream.list_devices(token, corp, &p).await?,
+        };
         take(&list.devices, &mut wanted);
     }
     if !wanted.is_empty() {
