@@ -2,30 +2,25 @@
 //! before-values read from Sentinel, per-line results, and the changes made in one call.
 //!
 //! Explicit lists run through the job runner ([`super::jobs`]); SmartSpot IMEIs (their password
-//! is never stored) and select-all changes (one bulk call) run here, in the request.
+//! is never stored) run here, in the request, and select-all changes (one bulk call) in
+//! [`super::select_all`].
 
 use std::collections::HashMap;
 
-use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::ActionKind;
+use super::befores::canonical;
 use super::form::{Change, Target};
-use super::jobs::{TokenSource, retrying};
+use super::jobs::retrying;
 use super::run::{self, AuditContext, Outcome};
 use crate::auth::CurrentUser;
-use crate::domain::{CorpId, Mdn, SortDir, SortField};
+use crate::domain::{CorpId, Mdn};
 use crate::error::AppError;
 use crate::outcome::LineOutcome;
-use crate::policy::{Operation, Principal};
 use crate::state::AppState;
+use crate::storage::audit::NewAuditRecord;
 use crate::storage::changes::{LineResult, NewChangeSet, NewLine, Origin};
 use crate::storage::jobs::ChunkOutcome;
-use crate::upstream::ListParams;
-use crate::upstream::wire::{BulkSelection, Device};
-
-/// Lines per list page read for before-values.
-const PAGE: u32 = 500;
 
 /// The stored description of a change about to be made.
 pub fn new_set(
@@ -70,11 +65,6 @@ pub fn chunk_changes(fields: &serde_json::Value) -> Option<Vec<(i32, Change)>> {
 /// The change of the line numbered `seq` (see [`chunk_changes`]).
 pub fn change_at(per: &[(i32, Change)], seq: i32) -> Option<&Change> {
     per.iter().find(|(end, _)| seq < *end).map(|(_, c)| c)
-}
-
-/// The same MDN whatever way Sentinel wrote it.
-fn canonical(mdn: &str) -> String {
-    Mdn::parse(mdn).map_or_else(|_| mdn.to_owned(), |m| m.to_string())
 }
 
 /// Per-line results of one call over `lines` (numbered from `first`): the lines Sentinel names
@@ -133,131 +123,10 @@ pub fn chunk_results(
     )
 }
 
-fn page(offset: u64, search: Option<String>, labels: Vec<i64>) -> ListParams {
-    ListParams {
-        offset,
-        limit: PAGE,
-        sort: SortField::Mdn,
-        sort_dir: SortDir::Asc,
-        search_value: search,
-        label_ids: labels,
-    }
-}
-
-/// Reads the current value of every line of a job's change set from the group's list (a page
-/// at a time, keeping only the lines of the change) and stores it. A failure leaves the values
-/// unknown ("—"); it never stops the change.
-pub(super) async fn read_befores(
-    state: &AppState,
-    source: &TokenSource,
-    id: Uuid,
-    corp: &CorpId,
-    change: &Change,
-    chunk_changes: &[Change],
-    chunks: &[Vec<Mdn>],
-) {
-    let Ok((token, user)) = source.grant(state).await else {
-        return;
-    };
-    if !user.can(Operation::ListDevices, corp) {
-        return;
-    }
-    // A line may be in several chunks of different actions (a CSV import changing two
-    // columns): each of its lines gets the before-value of its own chunk's action.
-    let mut wanted: HashMap<String, Vec<(i32, ActionKind)>> = HashMap::new();
-    let mut seq = 0i32;
-    for (c, mdns) in chunks.iter().enumerate() {
-        let kind = chunk_changes.get(c).unwrap_or(change).action;
-        for m in mdns {
-            wanted.entry(m.to_string()).or_default().push((seq, kind));
-            seq = seq.saturating_add(1);
-        }
-    }
-    let mut offset = 0u64;
-    while !wanted.is_empty() {
-        let list = match state
-            .upstream
-            .list_devices(&token, corp, &page(offset, None, vec![]))
-            .await
-        {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(change = %id, error = %e, "before-values could not be read");
-                return;
-            }
-        };
-        let last = list.devices.len() < PAGE as usize;
-        let found: Vec<(i32, String)> = list
-            .devices
-            .iter()
-            .flat_map(|d| {
-                wanted
-                    .remove(&canonical(&d.mdn))
-                    .into_iter()
-                    .flatten()
-                    .map(|(s, kind)| (s, kind.def().before(d)))
-            })
-            .collect();
-        if !found.is_empty() {
-            let stored = retrying("store before-values", || {
-                state.db.change_set_befores(id, &found)
-            })
-            .await;
-            if let Err(e) = stored {
-                tracing::warn!(change = %id, error = %e, "before-values could not be stored");
-                return;
-            }
-        }
-        if last {
-            break;
-        }
-        offset += u64::from(PAGE);
-    }
-}
-
-/// The lines a select-all change covers, read page by page through the upstream's own selection
-/// (or the plain list with the same filter when the role may not use it).
-pub(crate) async fn bulk_lines(
-    state: &AppState,
-    user: &Principal,
-    token: &SecretString,
-    corp: &CorpId,
-    b: &BulkSelection,
-) -> Result<Vec<Device>, AppError> {
-    let excluded: Vec<Mdn> = b.excluded_mdns.clone().unwrap_or_default();
-    let customized = user.can(Operation::CustomizedList, corp);
-    let mut out = Vec::new();
-    let mut offset = 0u64;
-    loop {
-        let list = if customized {
-            state
-                .upstream
-                .customized_list(token, corp, &page(offset, None, vec![]), b)
-                .await?
-        } else {
-            let p = page(
-                offset,
-                b.search_value.clone(),
-                b.label_ids.clone().unwrap_or_default(),
-            );
-            state.upstream.list_devices(token, corp, &p).await?
-        };
-        let last = list.devices.len() < PAGE as usize;
-        out.extend(
-            list.devices
-                .into_iter()
-                .filter(|d| Mdn::parse(&d.mdn).map_or(true, |m| !excluded.contains(&m))),
-        );
-        if last || out.len() > super::MAX_LIST * 4 {
-            return Ok(out);
-        }
-        offset += u64::from(PAGE);
-    }
-}
-
 /// Makes a SmartSpot or select-all change as a change set in one upstream call: the lines are
-/// stored first (select-all: read from Sentinel with their current values), then the call is
-/// sent, then each line's result and the audit record are stored. Returns the change set's id.
+/// stored first (select-all: streamed from Sentinel with their current values, see
+/// [`super::select_all`]), then the call is sent, then each line's result and the audit record
+/// are stored. Returns the change set's id.
 pub async fn run_now(
     state: &AppState,
     user: &CurrentUser,
@@ -266,6 +135,9 @@ pub async fn run_now(
     change: &Change,
     target: &Target,
 ) -> Result<Uuid, AppError> {
+    if let Target::Bulk(b) = target {
+        return super::select_all::run(state, user, corp, audit, change, target, b).await;
+    }
     let def = change.action.def();
     let after = def.after(&change.values);
     let lines: Vec<NewLine> = match target {
@@ -285,15 +157,8 @@ pub async fn run_now(
                 after: Some(after.clone()),
             })
             .collect(),
-        Target::Bulk(b) => bulk_lines(state, &user.principal, &user.token, corp, b)
-            .await?
-            .iter()
-            .map(|d| NewLine {
-                mdn: canonical(&d.mdn),
-                before: Some(def.before(d)),
-                after: Some(after.clone()),
-            })
-            .collect(),
+        // Streamed above.
+        Target::Bulk(_) => Vec::new(),
     };
     let id = Uuid::new_v4();
     let set = new_set(id, &audit, change, target, (Origin::Change, None));
@@ -301,11 +166,7 @@ pub async fn run_now(
 
     let result = run::call(state, &user.token, corp, change, target).await;
     let listed: Vec<String> = lines.iter().map(|l| l.mdn.clone()).collect();
-    let sent = match target {
-        Target::Bulk(_) => None,
-        _ => Some(listed.as_slice()),
-    };
-    let outcome = Outcome::from_call(sent, &result);
+    let outcome = Outcome::from_call(Some(&listed), &result);
     let failed: Vec<(String, String)> = outcome
         .failed
         .iter()
@@ -326,18 +187,6 @@ pub async fn run_now(
         &outcome,
         Some(id.to_string()),
     );
-    // A select-all whose count differs from what was listed: say so rather than hide it.
-    let message = match (target, &result) {
-        (Target::Bulk(_), Ok(w)) if w.updated as usize + w.failed.len() != listed.len() => {
-            Some(format!(
-                "Sentinel reported {} changed and {} not changed; {} lines matched when the change was made.",
-                w.updated,
-                w.failed.len(),
-                listed.len()
-            ))
-        }
-        _ => outcome.error.clone(),
-    };
     let stored = retrying("record lines", || {
         state.db.change_record_lines(id, &per_line)
     })
@@ -345,17 +194,27 @@ pub async fn run_now(
     if let Err(e) = stored {
         tracing::error!(change = %id, error = %e, "line results could not be stored");
     }
-    let finished = retrying("finish change", || {
-        state.db.change_finish(id, message.as_deref(), Some(&rec))
-    })
-    .await;
-    match finished {
-        Ok(()) => state.metrics.change_finished(&rec),
-        Err(e) => {
+    finish(state, id, outcome.error.as_deref(), Some(&rec)).await;
+    Ok(id)
+}
+
+/// Ends a change set made in the request, with its audit record when something was sent.
+pub(super) async fn finish(
+    state: &AppState,
+    id: Uuid,
+    message: Option<&str>,
+    rec: Option<&NewAuditRecord>,
+) {
+    let finished = retrying("finish change", || state.db.change_finish(id, message, rec)).await;
+    match (finished, rec) {
+        (Ok(()), Some(rec)) => state.metrics.change_finished(rec),
+        (Ok(()), None) => {}
+        (Err(e), rec) => {
             tracing::error!(change = %id, error = %e, "change set could not be finished");
             // The change was sent: its audit record must not be lost with the change set's end.
-            run::write_audit(state, &rec).await;
+            if let Some(rec) = rec {
+                run::write_audit(state, rec).await;
+            }
         }
     }
-    Ok(id)
 }

@@ -18,7 +18,10 @@ use crate::auth::{CurrentUser, grant};
 use crate::domain::{CorpId, Mdn, RunAt};
 use crate::error::AppError;
 use crate::outcome::ChangeResult;
-use crate::policy::{Principal, WriteMode, needs_second_admin};
+use crate::policy::{Operation, Principal, WriteMode, needs_second_admin};
+use crate::domain::{SortDir, SortField};
+use crate::upstream::ListParams;
+use crate::upstream::wire::{BulkSelection, Device};
 use crate::state::AppState;
 use crate::storage::audit::NewAuditRecord;
 use crate::storage::changes::{ChangeSet, ChangeState, Decision, NewLine, Origin, Waiting};
@@ -269,7 +272,7 @@ pub async fn release(
             let def = plan.change.action.def();
             let after = def.after(&plan.change.values);
             let devices =
-                changeset::bulk_lines(state, run_as.principal(), run_as.token(), &corp, b).await?;
+                matching_lines(state, run_as.principal(), run_as.token(), &corp, b).await?;
             let mut mdns = Vec::with_capacity(devices.len());
             let mut lines = Vec::with_capacity(devices.len());
             for d in &devices {
@@ -348,6 +351,60 @@ pub async fn release(
         jobs::spawn_run(state, set.id, held);
     }
     Ok(released)
+}
+
+/// Lines per list page read when a waiting select-all is released.
+const LIST_PAGE: u32 = 500;
+
+fn page(offset: u64, search: Option<String>, labels: Vec<i64>) -> ListParams {
+    ListParams {
+        offset,
+        limit: LIST_PAGE,
+        sort: SortField::Mdn,
+        sort_dir: SortDir::Asc,
+        search_value: search,
+        label_ids: labels,
+    }
+}
+
+/// The lines a waiting select-all covers when it is released, read page by page through the
+/// upstream's own selection (or the plain list with the same filter when the role may not use it).
+async fn matching_lines(
+    state: &AppState,
+    user: &Principal,
+    token: &SecretString,
+    corp: &CorpId,
+    b: &BulkSelection,
+) -> Result<Vec<Device>, AppError> {
+    let excluded: Vec<Mdn> = b.excluded_mdns.clone().unwrap_or_default();
+    let customized = user.can(Operation::CustomizedList, corp);
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    loop {
+        let list = if customized {
+            state
+                .upstream
+                .customized_list(token, corp, &page(offset, None, vec![]), b)
+                .await?
+        } else {
+            let p = page(
+                offset,
+                b.search_value.clone(),
+                b.label_ids.clone().unwrap_or_default(),
+            );
+            state.upstream.list_devices(token, corp, &p).await?
+        };
+        let last = list.devices.len() < LIST_PAGE as usize;
+        out.extend(
+            list.devices
+                .into_iter()
+                .filter(|d| Mdn::parse(&d.mdn).map_or(true, |m| !excluded.contains(&m))),
+        );
+        if last || out.len() > super::MAX_LIST * 4 {
+            return Ok(out);
+        }
+        offset += u64::from(LIST_PAGE);
+    }
 }
 
 /// The action of a stored change set.

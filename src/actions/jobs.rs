@@ -24,14 +24,14 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use super::changeset;
 use super::form::{Change, Target};
 use super::run::{self, AuditContext, Outcome};
 use super::{CHUNK_SIZE, JOB_CONCURRENCY};
+use super::{befores, changeset};
 use crate::auth::{CurrentUser, session_grant};
 use crate::domain::{CorpId, Mdn};
 use crate::outcome::ChangeResult;
-use crate::policy::Principal;
+use crate::policy::{Operation, Principal};
 use crate::state::AppState;
 use crate::storage::changes::{NewLine, Origin};
 use crate::storage::jobs::{ChunkOutcome, Job, JobState, NewJob};
@@ -342,7 +342,6 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
             }
         };
     let firsts = first_seqs(&payload.chunks);
-    let fresh = recorded.is_empty() && in_flight.is_empty();
     let mut pending: Vec<(usize, Vec<Mdn>)> = Vec::new();
     for (i, mdns) in payload.chunks.iter().enumerate() {
         let n = i32::try_from(i).unwrap_or(i32::MAX);
@@ -366,6 +365,14 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         (None, Some((t, user)), None) => TokenSource::Held(t, user),
         (None, None, None) => TokenSource::Gone,
     };
+    // Where the lines sit in the group's list, so that each chunk reads its own lines' values
+    // right before it is sent with one list page (one chunk alone reads an export: as cheap).
+    let windows = match source.grant(state).await {
+        Ok((token, user)) if pending.len() > 1 && user.can(Operation::ListDevices, &corp) => {
+            befores::locate(state, &token, &corp, &payload.chunks).await
+        }
+        _ => Vec::new(),
+    };
     let ctx = Arc::new(ChunkCtx {
         state: state.clone(),
         id,
@@ -375,21 +382,9 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         chunk_changes: payload.chunk_changes.clone(),
         source,
         firsts,
+        windows,
         lost: AtomicBool::new(false),
     });
-    if fresh {
-        // Before anything is sent: every line's current value, for the change page and a revert.
-        changeset::read_befores(
-            &ctx.state,
-            &ctx.source,
-            id,
-            &ctx.corp,
-            &ctx.change,
-            &payload.chunk_changes,
-            &payload.chunks,
-        )
-        .await;
-    }
 
     // Keep the lease while working; stop recording if another instance took the job over.
     let renew = {

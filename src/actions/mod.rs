@@ -9,6 +9,7 @@
 //! - [`deferred`]: change sets that wait (requests, approvals, scheduled changes) and their release.
 //! - [`limit`]: the per-session write rate limit.
 
+pub mod befores;
 pub mod catalog;
 pub mod changeset;
 pub mod deferred;
@@ -18,6 +19,7 @@ pub mod limit;
 pub mod preview;
 pub mod revert;
 pub mod run;
+pub mod select_all;
 
 pub use catalog::ActionKind;
 

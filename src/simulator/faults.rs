@@ -12,7 +12,8 @@ use super::api::ApiErr;
 ///
 /// As JSON (serde): `{"status": 500}`, `{"latency": 250}` (milliseconds),
 /// `{"rate_limited": {"retry_after": 30}}`, `"malformed_json"`, `"no_devices_found"`,
-/// `{"cut_csv_after_rows": 10}`.
+/// `{"cut_csv_after_rows": 10}`, `"cut_answer"`,
+/// `{"one_in": {"every": 30, "phase": 10, "then": {"status": 500}}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
@@ -28,6 +29,20 @@ pub enum FaultKind {
     NoDevicesFound,
     /// A CSV export whose stream breaks off after this many rows.
     CutCsvAfterRows(usize),
+    /// Answered normally (a write is applied), but the connection is cut half-way through the
+    /// answer's body.
+    CutAnswer,
+    /// `then`, on one matching request in every `every` (the `every - phase`-th, and so on);
+    /// several of these with different phases fault distinct requests.
+    OneIn {
+        every: u32,
+        #[serde(default)]
+        phase: u32,
+        then: Box<FaultKind>,
+        /// Matching requests seen so far.
+        #[serde(default)]
+        seen: u32,
+    },
 }
 
 mod millis {
@@ -91,6 +106,7 @@ pub struct Decision {
     pub delay: Duration,
     pub respond: Option<FaultKind>,
     pub cut_csv: Option<usize>,
+    pub cut_answer: bool,
 }
 
 /// Applies the faults to a request, using up their `times`: every matching latency adds up,
@@ -101,17 +117,37 @@ pub fn decide(faults: &mut Vec<Fault>, method: &str, path: &str, query: Option<&
         if !f.matches(method, path, query) {
             continue;
         }
-        let used = match &f.kind {
+        let kind = match &mut f.kind {
+            FaultKind::OneIn {
+                every,
+                phase,
+                then,
+                seen,
+            } => {
+                *seen = seen.wrapping_add(1);
+                if (*seen).wrapping_add(*phase) % (*every).max(1) != 0 {
+                    continue;
+                }
+                (**then).clone()
+            }
+            k => k.clone(),
+        };
+        let free = d.respond.is_none() && d.cut_csv.is_none() && !d.cut_answer;
+        let used = match kind {
             FaultKind::Latency(t) => {
-                d.delay += *t;
+                d.delay += t;
                 true
             }
-            FaultKind::CutCsvAfterRows(n) if d.respond.is_none() && d.cut_csv.is_none() => {
-                d.cut_csv = Some(*n);
+            FaultKind::CutCsvAfterRows(n) if free => {
+                d.cut_csv = Some(n);
                 true
             }
-            k if d.respond.is_none() && d.cut_csv.is_none() => {
-                d.respond = Some(k.clone());
+            FaultKind::CutAnswer if free => {
+                d.cut_answer = true;
+                true
+            }
+            k if free => {
+                d.respond = Some(k);
                 true
             }
             _ => false,
@@ -181,8 +217,9 @@ pub fn response(kind: &FaultKind) -> Response {
         )
             .into_response(),
         FaultKind::NoDevicesFound => ApiErr::no_devices().into_response(),
+        FaultKind::OneIn { then, .. } => response(then),
         // Not a responding fault; answered normally.
-        FaultKind::Latency(_) | FaultKind::CutCsvAfterRows(_) => {
+        FaultKind::Latency(_) | FaultKind::CutCsvAfterRows(_) | FaultKind::CutAnswer => {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
@@ -205,6 +242,48 @@ mod tests {
         let f: Fault =
             serde_json::from_str(r#"{"kind":{"rate_limited":{"retry_after":3}}}"#).unwrap();
         assert_eq!(f.kind, FaultKind::RateLimited { retry_after: 3 });
+    }
+
+    #[test]
+    fn one_in_faults_distinct_requests_by_phase() {
+        let one_in = |phase, then| Fault {
+            kind: FaultKind::OneIn {
+                every: 3,
+                phase,
+                then: Box::new(then),
+                seen: 0,
+            },
+            ..Fault::always(FaultKind::Status(500))
+        };
+        let mut fs = vec![
+            one_in(0, FaultKind::Status(500)),
+            one_in(1, FaultKind::CutAnswer),
+        ];
+        let got: Vec<(Option<FaultKind>, bool)> = (0..6)
+            .map(|_| {
+                let d = decide(&mut fs, "PUT", "/x/devices/A/note", None);
+                (d.respond, d.cut_answer)
+            })
+            .collect();
+        let none = (None, false);
+        let cut = (None, true);
+        let err = (Some(FaultKind::Status(500)), false);
+        assert_eq!(
+            got,
+            vec![none.clone(), cut.clone(), err.clone(), none, cut, err]
+        );
+        let f: Fault = serde_json::from_str(
+            r#"{"kind":{"one_in":{"every":30,"phase":10,"then":"cut_answer"}},"method":"PUT"}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            f.kind,
+            FaultKind::OneIn {
+                every: 30,
+                phase: 10,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -303,7 +303,36 @@ async fn fault_layer(State(sim): State<Simulator>, mut req: Request, next: Next)
     if let Some(n) = decision.cut_csv {
         req.extensions_mut().insert(CsvCut(n));
     }
-    next.run(req).await
+    let resp = next.run(req).await;
+    if decision.cut_answer {
+        return cut_answer(resp).await;
+    }
+    resp
+}
+
+/// The answer's head and the first half of its body, then a broken connection (the request
+/// itself was handled: a write is applied).
+async fn cut_answer(resp: Response) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .unwrap_or_default();
+    // Without a length the body is chunked, so the client sees it end too early.
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let half = bytes.slice(..bytes.len() / 2);
+    // First the half, then (once) the break, then nothing.
+    let body = futures::stream::unfold(Some(Some(half)), |left| async move {
+        match left? {
+            Some(half) => Some((Ok(half), Some(None))),
+            None => {
+                // Give the server time to flush the first half, so the client sees it break.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let cut = std::io::Error::other("connection cut by an injected fault");
+                Some((Err::<Bytes, _>(cut), None))
+            }
+        }
+    });
+    Response::from_parts(parts, Body::from_stream(body))
 }
 
 async fn add_fault_http(State(sim): State<Simulator>, body: Bytes) -> Response {

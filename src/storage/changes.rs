@@ -562,5 +562,6 @@ macro_rules! job_insert_query {
 
 // After the macros above: `macro_rules!` is in scope only below its definition.
 mod store;
+mod streamed;
 mod waiting;
 pub use waiting::Decision;

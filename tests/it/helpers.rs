@@ -214,6 +214,59 @@ impl TestApp {
     }
 }
 
+/// A console on a runtime (and thread) of its own, so that a test can kill it outright.
+pub struct Instance {
+    pub base: String,
+    kill: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Instance {
+    pub async fn start(cfg: Config) -> Self {
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
+        let (kill, killed) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let app = Application::build(cfg).await.expect("build console");
+                let _ = addr_tx.send(app.local_addr());
+                tokio::select! {
+                    _ = app.run_until_stopped(std::future::pending()) => {}
+                    _ = killed => {}
+                }
+            });
+            // Every task of this instance (server, connections, job workers, pools) is dropped
+            // where it stands: no graceful shutdown, like a killed process.
+            rt.shutdown_background();
+        });
+        let addr = addr_rx.await.expect("console started");
+        Self {
+            base: format!("http://{addr}"),
+            kill: Some(kill),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(k) = self.kill.take() {
+            let _ = k.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 // ---- a browser ---------------------------------------------------------------------------------
 
 /// One browser on one console: a cookie jar the test can read, and no automatic redirects.

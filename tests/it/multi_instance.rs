@@ -4,65 +4,9 @@
 
 use crate::helpers::*;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use sentinel_console::config::Config;
 use sentinel_console::simulator::SimConfig;
-use sentinel_console::startup::Application;
-
-/// A console running on a runtime of its own, so the test can kill it outright.
-struct Instance {
-    base: String,
-    kill: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Instance {
-    async fn start(cfg: Config) -> Self {
-        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
-        let (kill, killed) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let app = Application::build(cfg).await.expect("build console");
-                let _ = addr_tx.send(app.local_addr());
-                tokio::select! {
-                    _ = app.run_until_stopped(std::future::pending()) => {}
-                    _ = killed => {}
-                }
-            });
-            // Every task of this instance (server, connections, job workers, pools) is dropped
-            // where it stands: no graceful shutdown, like a killed process.
-            rt.shutdown_background();
-        });
-        let addr = addr_rx.await.expect("console started");
-        Self {
-            base: format!("http://{addr}"),
-            kill: Some(kill),
-            thread: Some(thread),
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(k) = self.kill.take() {
-            let _ = k.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 async fn two_instances(sim_cfg: SimConfig) -> (TestSim, Instance, Instance) {
     let sim = spawn_sim(sim_cfg).await;

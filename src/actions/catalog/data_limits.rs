@@ -6,6 +6,7 @@ use super::field::{Field, Kind, Values};
 use super::{Action, Call, RevertLine, limit_text, selection_of};
 use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
+use crate::domain::Column;
 use crate::policy::Operation;
 use crate::upstream::wire::{DataLimitsChange, Device, WriteResult};
 
@@ -47,6 +48,9 @@ impl Action for DataLimits {
     }
     fn before(&self, d: &Device) -> String {
         both(d.monthly_limit, d.daily_limit)
+    }
+    fn before_columns(&self) -> &'static [Column] {
+        &[Column::MonthlyLimit, Column::DailyLimit]
     }
     fn after(&self, v: &Values) -> String {
         both(v.limit("monthlyLimit"), v.limit("dailyLimit"))

@@ -6,6 +6,7 @@ use super::field::{Field, Values};
 use super::{Action, Call, RevertLine, selection_of};
 use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
+use crate::domain::Column;
 use crate::policy::Operation;
 use crate::upstream::wire::{BulkDeleteLabels, Device, WriteResult};
 
@@ -46,6 +47,9 @@ impl Action for DeleteLabels {
             .map(|l| l.name.clone())
             .collect::<Vec<_>>()
             .join(", ")
+    }
+    fn before_columns(&self) -> &'static [Column] {
+        &[Column::Labels]
     }
     fn after(&self, _v: &Values) -> String {
         "(no labels)".into()

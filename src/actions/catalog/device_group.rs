@@ -7,7 +7,7 @@ use super::field::{Field, Kind, Values};
 use super::{Action, Call, RevertLine, opt, selection_of};
 use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
-use crate::domain::CorpId;
+use crate::domain::{Column, CorpId};
 use crate::policy::{Operation, Principal, Refusal};
 use crate::upstream::wire::{Device, DeviceGroupChange, WriteResult};
 
@@ -59,6 +59,9 @@ impl Action for DeviceGroup {
     }
     fn before(&self, d: &Device) -> String {
         opt(&d.corp_id)
+    }
+    fn before_columns(&self) -> &'static [Column] {
+        &[Column::CorpId]
     }
     fn after(&self, v: &Values) -> String {
         v.group("deviceGroup").map(|c| c.to_string()).unwrap_or_default()

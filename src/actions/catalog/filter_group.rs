@@ -6,6 +6,7 @@ use super::field::{Field, Kind, Values};
 use super::{Action, Call, RevertLine, opt, selection_of};
 use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
+use crate::domain::Column;
 use crate::policy::Operation;
 use crate::upstream::wire::{Device, FilterGroupChange, WriteResult};
 
@@ -45,6 +46,9 @@ impl Action for FilterGroup {
     }
     fn before(&self, d: &Device) -> String {
         opt(&d.filter_group)
+    }
+    fn before_columns(&self) -> &'static [Column] {
+        &[Column::FilterGroup]
     }
     fn after(&self, v: &Values) -> String {
         v.text("filterGroup").to_owned()

@@ -7,6 +7,7 @@ use super::{Action, Call, RevertLine, lines_of, opt};
 use crate::actions::catalog::Selection;
 use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
+use crate::domain::Column;
 use crate::policy::Operation;
 use crate::upstream::wire::{Device, ImeiChange, WriteResult};
 
@@ -42,6 +43,9 @@ impl Action for Imei {
     }
     fn before(&self, d: &Device) -> String {
         opt(&d.imei)
+    }
+    fn before_columns(&self) -> &'static [Column] {
+        &[Column::Imei]
     }
     fn after(&self, v: &Values) -> String {
         v.imei("imei").map(|i| i.to_string()).unwrap_or_default()

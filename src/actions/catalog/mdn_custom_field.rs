@@ -6,6 +6,7 @@ use super::field::{Field, Kind, Values};
 use super::{Action, Call, RevertLine, Selection, opt, lines_of};
 use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
+use crate::domain::Column;
 use crate::policy::Operation;
 use crate::upstream::wire::{Device, MdnCustomFieldChange, WriteResult};
 
@@ -49,6 +50,9 @@ impl Action for MdnCustomField {
     }
     fn before(&self, d: &Device) -> String {
         opt(&d.mdn_custom_field)
+    }
+    fn before_columns(&self) -> &'static [Column] {
+        &[Column::MdnCustomField]
     }
     fn after(&self, v: &Values) -> String {
         v.text("mdnCustomField").to_owned()

@@ -15,12 +15,27 @@ use secrecy::SecretString;
 use self::field::{Field, ParseCtx, Values};
 use super::form::{FieldErrors, RawForm, Target};
 use super::run::RunError;
-use crate::domain::CorpId;
+use crate::domain::{Column, CorpId};
 use crate::policy::{Operation, Principal, Refusal};
 use crate::upstream::SentinelClient;
 use crate::upstream::wire::{Device, WriteResult};
 
 include!(concat!(env!("OUT_DIR"), "/catalog_index.rs"));
+
+/// Every column some action's [`Action::before`] reads.
+pub const BEFORE_COLUMNS: &[Column] = &[
+    Column::Status,
+    Column::Nickname,
+    Column::Note,
+    Column::FilterGroup,
+    Column::CorpId,
+    Column::Imei,
+    Column::MdnCustomField,
+    Column::SummerStatus,
+    Column::MonthlyLimit,
+    Column::DailyLimit,
+    Column::Labels,
+];
 
 /// What an action may be applied to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +115,11 @@ pub trait Action: Send + Sync + 'static {
     fn summary(&self, v: &Values) -> String;
     /// A line's current value of what this action changes.
     fn before(&self, d: &Device) -> String;
+    /// The export columns [`Action::before`] reads (the MDN aside), so that a line's value
+    /// before can be read from Sentinel's CSV export too.
+    fn before_columns(&self) -> &'static [Column] {
+        BEFORE_COLUMNS
+    }
     /// The value a line will have.
     fn after(&self, v: &Values) -> String {
         self.summary(v)

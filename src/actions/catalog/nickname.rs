@@ -6,6 +6,7 @@ use super::field::{Field, Kind, Values};
 use super::{Action, Call, RevertLine, opt, selection_of};
 use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
+use crate::domain::Column;
 use crate::policy::Operation;
 use crate::upstream::wire::{Device, NicknameChange, WriteResult};
 
@@ -45,6 +46,9 @@ impl Action for Nickname {
     }
     fn before(&self, d: &Device) -> String {
         opt(&d.nickname)
+    }
+    fn before_columns(&self) -> &'static [Column] {
+        &[Column::Nickname]
     }
     fn after(&self, v: &Values) -> String {
         v.text("nickname").to_owned()

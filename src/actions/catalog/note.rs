@@ -6,6 +6,7 @@ use super::field::{Field, Kind, Values};
 use super::{Action, Call, RevertLine, opt, selection_of};
 use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
+use crate::domain::Column;
 use crate::policy::Operation;
 use crate::upstream::wire::{Device, NoteChange, WriteResult};
 
@@ -49,6 +50,9 @@ impl Action for Note {
     }
     fn before(&self, d: &Device) -> String {
         opt(&d.note)
+    }
+    fn before_columns(&self) -> &'static [Column] {
+        &[Column::Note]
     }
     fn after(&self, v: &Values) -> String {
         v.text("note").to_owned()

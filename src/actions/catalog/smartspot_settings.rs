@@ -7,6 +7,7 @@ use super::field::{Field, Kind, Values};
 use super::{Action, Call, RevertLine, Selection};
 use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
+use crate::domain::Column;
 use crate::policy::Operation;
 use crate::upstream::wire::{
     Device, SMARTSPOT_BANDS, SmartSpotSettings, SmartSpotSettingsMultiRequest,
@@ -115,6 +116,9 @@ impl Action for SmartspotSettings {
     }
     fn before(&self, _d: &Device) -> String {
         "—".into()
+    }
+    fn before_columns(&self) -> &'static [Column] {
+        &[]
     }
     fn revert_form(&self, _line: &RevertLine<'_>) -> Result<RawForm, String> {
         Err("The Wi-Fi password of a SmartSpot change is never kept, so it cannot be reverted: make the change again from the device's page.".into())

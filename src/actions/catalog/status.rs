@@ -6,6 +6,7 @@ use super::field::{Field, Kind, Values};
 use super::{Action, Call, RevertLine, opt, selection_of};
 use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
+use crate::domain::Column;
 use crate::policy::Operation;
 use crate::upstream::wire::{Device, StatusChange, WriteResult};
 
@@ -54,6 +55,9 @@ impl Action for Status {
     }
     fn before(&self, d: &Device) -> String {
         opt(&d.status)
+    }
+    fn before_columns(&self) -> &'static [Column] {
+        &[Column::Status]
     }
     fn after(&self, v: &Values) -> String {
         v.text("status").to_owned()

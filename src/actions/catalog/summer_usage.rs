@@ -6,6 +6,7 @@ use super::field::{Field, Kind, Values};
 use super::{Action, Call, RevertLine, opt, selection_of};
 use crate::actions::form::{RawForm, Target};
 use crate::actions::run::RunError;
+use crate::domain::Column;
 use crate::policy::Operation;
 use crate::upstream::wire::{Device, SummerUsageChange, WriteResult};
 
@@ -42,6 +43,9 @@ impl Action for SummerUsage {
     }
     fn before(&self, d: &Device) -> String {
         opt(&d.summer_status)
+    }
+    fn before_columns(&self) -> &'static [Column] {
+        &[Column::SummerStatus]
     }
     fn after(&self, v: &Values) -> String {
         v.text("summerStatus").to_owned()

@@ -14,6 +14,8 @@ pub(super) struct ChunkCtx {
     pub(super) source: TokenSource,
     /// The change set's line number of each chunk's first line.
     pub(super) firsts: Vec<i32>,
+    /// Where each chunk's lines sat in the group's list at the job's start (may be empty).
+    pub(super) windows: Vec<Option<befores::Window>>,
     /// Set when another instance took the job over: stop sending and recording.
     pub(super) lost: AtomicBool,
 }
@@ -49,6 +51,8 @@ pub(super) async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Opti
     if let Err(refusal) = allowed {
         return Some(refused(i, &mdns, &refusal.0));
     }
+    // Before the start mark: a chunk stopped while reading is simply sent later, and reads again.
+    store_befores(ctx, i, &token, &user, &mdns).await;
     let chunk = i32::try_from(i).unwrap_or(i32::MAX);
     // The durable "started" mark comes before the call: if this instance dies in the call, the
     // instance resuming the job knows not to send it again.
@@ -77,6 +81,34 @@ pub(super) async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Opti
     let lines: Vec<String> = mdns.iter().map(|m| m.to_string()).collect();
     let r = run::call(state, &token, &ctx.corp, change, &Target::Lines(mdns)).await;
     Some(to_chunk_outcome(i, &Outcome::from_call(Some(&lines), &r)))
+}
+
+/// Reads chunk `i`'s lines' values as they are now, right before it is sent, and stores them in
+/// a short transaction of their own. A failure leaves them unknown ("—"); it never stops the chunk.
+async fn store_befores(
+    ctx: &ChunkCtx,
+    i: usize,
+    token: &SecretString,
+    user: &Principal,
+    mdns: &[Mdn],
+) {
+    let first = ctx.firsts.get(i).copied().unwrap_or_default();
+    let window = ctx.windows.get(i).copied().flatten();
+    let def = ctx.change_of(i).action.def();
+    let state = &ctx.state;
+    match befores::read_chunk(state, token, user, &ctx.corp, def, mdns, first, window).await {
+        Ok(found) if found.is_empty() => {}
+        Ok(found) => {
+            let stored = retrying("store before-values", || {
+                state.db.change_set_befores(ctx.id, &found)
+            })
+            .await;
+            if let Err(e) = stored {
+                tracing::warn!(change = %ctx.id, error = %e, "before-values could not be stored");
+            }
+        }
+        Err(e) => tracing::warn!(change = %ctx.id, error = %e, "before-values could not be read"),
+    }
 }
 
 /// Where a job's chunks get the user's access token and roles.
