@@ -10,6 +10,9 @@ fn main() {
     let root = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let dir = Path::new(&root).join("src/actions/catalog");
     println!("cargo:rerun-if-changed=src/actions/catalog");
+    // `sqlx::migrate!` embeds `migrations/` when the crate compiles: a new migration file alone
+    // must rebuild it too.
+    println!("cargo:rerun-if-changed=migrations");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .expect("src/actions/catalog is readable")
         .filter_map(|e| e.ok())

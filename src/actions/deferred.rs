@@ -16,16 +16,16 @@ use super::run::AuditContext;
 use super::{ActionKind, changeset};
 use crate::auth::{CurrentUser, grant};
 use crate::domain::{CorpId, Mdn, RunAt};
+use crate::domain::{SortDir, SortField};
 use crate::error::AppError;
 use crate::outcome::ChangeResult;
 use crate::policy::{Operation, Principal, WriteMode, needs_second_admin};
-use crate::domain::{SortDir, SortField};
-use crate::upstream::ListParams;
-use crate::upstream::wire::{BulkSelection, Device};
 use crate::state::AppState;
 use crate::storage::audit::NewAuditRecord;
 use crate::storage::changes::{ChangeSet, ChangeState, Decision, NewLine, Origin, Waiting};
 use crate::storage::jobs::NewJob;
+use crate::upstream::ListParams;
+use crate::upstream::wire::{BulkSelection, Device};
 
 /// What a waiting change set will run, kept as data (never a secret).
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// Lines per SQLite INSERT … SELECT FROM json_each.
+const JSON_BATCH: usize = 10_000;
+
 /// Adds `$1` lines to change set `$3`'s total.
 const TOTAL_PLUS: &str =
     "UPDATE change_sets SET total_lines = total_lines + $1, updated_at = $2 WHERE id = $3";
@@ -46,32 +49,27 @@ impl Db {
                 tx.commit().await?;
             }
             Db::Sqlite(pool) => {
+                // One statement per batch, its lines one JSON text expanded by `json_each` inside
+                // SQLite: binding 4 parameters a line made storing 100,000 lines ~10x slower.
                 let mut tx = pool.begin().await?;
-                for (b, batch) in lines.chunks(INSERT_BATCH).enumerate() {
-                    let rows: Vec<String> = (0..batch.len())
-                        .map(|i| {
-                            format!(
-                                "($1, ${}, ${}, ${}, ${}, 'pending')",
-                                4 * i + 2,
-                                4 * i + 3,
-                                4 * i + 4,
-                                4 * i + 5
-                            )
-                        })
+                for (b, batch) in lines.chunks(JSON_BATCH).enumerate() {
+                    let rows: Vec<(&str, Option<&str>, Option<&str>)> = batch
+                        .iter()
+                        .map(|l| (l.mdn.as_str(), l.before.as_deref(), l.after.as_deref()))
                         .collect();
-                    let sql = format!(
-                        "INSERT INTO change_lines (change_id, seq, mdn, before_value, after_value, outcome) VALUES {}",
-                        rows.join(", ")
-                    );
-                    let mut q = sqlx::query(&sql).bind(&id);
-                    for (i, l) in batch.iter().enumerate() {
-                        q = q
-                            .bind(seq(b * INSERT_BATCH + i))
-                            .bind(&l.mdn)
-                            .bind(&l.before)
-                            .bind(&l.after);
-                    }
-                    q.execute(&mut *tx).await?;
+                    let json = serde_json::to_string(&rows)
+                        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+                    sqlx::query(
+                        "INSERT INTO change_lines (change_id, seq, mdn, before_value, after_value, outcome) \
+                         SELECT $1, $2 + CAST(j.key AS INTEGER), json_extract(j.value, '$[0]'), \
+                         json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]'), 'pending' \
+                         FROM json_each($3) AS j",
+                    )
+                    .bind(&id)
+                    .bind(seq(b * JSON_BATCH))
+                    .bind(json)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 sqlx::query(TOTAL_PLUS)
                     .bind(added)
