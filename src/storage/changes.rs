@@ -543,6 +543,37 @@ macro_rules! finish_change_set {
 }
 pub(super) use finish_change_set;
 
+/// Inserts `$lines` (numbered from 0 in order, state `pending`) into change set `$id` inside the
+/// caller's transaction `$tx`, [`INSERT_BATCH`] lines a statement.
+macro_rules! insert_lines {
+    ($tx:expr, $id:expr, $lines:expr) => {{
+        let lines: &[NewLine] = $lines;
+        for (b, batch) in lines.chunks(INSERT_BATCH).enumerate() {
+            let rows: Vec<String> = (0..batch.len())
+                .map(|i| {
+                    format!(
+                        "($1, ${}, ${}, ${}, ${}, 'pending')",
+                        4 * i + 2,
+                        4 * i + 3,
+                        4 * i + 4,
+                        4 * i + 5
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO change_lines (change_id, seq, mdn, before_value, after_value, outcome) VALUES {}",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind($id);
+            for (i, l) in batch.iter().enumerate() {
+                let seq = i32::try_from(b * INSERT_BATCH + i).unwrap_or(i32::MAX);
+                q = q.bind(seq).bind(&l.mdn).bind(&l.before).bind(&l.after);
+            }
+            q.execute(&mut *$tx).await?;
+        }
+    }};
+}
+
 /// Binds a [`NewJob`] to [`JOB_INSERT`].
 macro_rules! job_insert_query {
     ($j:expr, $now:expr) => {{

@@ -71,6 +71,16 @@ fn status_writes(app: &TestApp) -> usize {
     app.sim.api_requests_to("PUT", "/status").len()
 }
 
+/// Posts a confirmed approval of change set `id` as `s`.
+async fn approve(s: &Session, id: Uuid) -> reqwest::Response {
+    let csrf = s.csrf().await;
+    s.post_form(
+        &format!("/changes/{id}/approve"),
+        &[("csrf_token", csrf.as_str()), ("confirmed", "true")],
+    )
+    .await
+}
+
 fn rfc3339_in(secs: i64) -> String {
     (OffsetDateTime::now_utc() + time::Duration::seconds(secs))
         .format(&Rfc3339)
@@ -148,12 +158,7 @@ async fn a_request_waits_and_an_approval_sends_it_once_with_the_approvers_token(
     );
     assert_eq!(status_writes(&app), 0, "the approval preview sends nothing");
 
-    let resp = tech
-        .post_form(
-            &format!("/changes/{id}/approve"),
-            &[("csrf_token", csrf.as_str()), ("confirmed", "true")],
-        )
-        .await;
+    let resp = approve(&tech, id).await;
     assert_eq!(
         resp.status(),
         303,
@@ -186,12 +191,7 @@ async fn a_request_waits_and_an_approval_sends_it_once_with_the_approvers_token(
     assert!(mine.contains(&id.to_string()));
 
     // Approving again changes nothing.
-    let again = tech
-        .post_form(
-            &format!("/changes/{id}/approve"),
-            &[("csrf_token", csrf.as_str()), ("confirmed", "true")],
-        )
-        .await;
+    let again = approve(&tech, id).await;
     assert_eq!(again.status(), 400);
     assert_eq!(app.sim.api_requests_to("PUT", "/status").len(), 1);
 
@@ -261,12 +261,7 @@ async fn a_rejection_needs_a_reason_and_sends_nothing() {
         "{page}"
     );
     // A rejected request cannot be approved after all.
-    let late = tech
-        .post_form(
-            &format!("/changes/{id}/approve"),
-            &[("csrf_token", csrf.as_str()), ("confirmed", "true")],
-        )
-        .await;
+    let late = approve(&tech, id).await;
     assert_eq!(late.status(), 400);
     assert_eq!(status_writes(&app), 0);
 }
@@ -294,22 +289,10 @@ async fn approvers_need_the_scope_and_nobody_approves_their_own_change() {
     assert_eq!(small.state, ChangeState::Done);
     assert_eq!(status_writes(&app), 1);
 
-    let csrf = tech.csrf().await;
-    let own = tech
-        .post_form(
-            &format!("/changes/{id}/approve"),
-            &[("csrf_token", csrf.as_str()), ("confirmed", "true")],
-        )
-        .await;
+    let own = approve(&tech, id).await;
     assert_eq!(own.status(), 403, "self-approval refused");
     let media = app.session_as("media").await;
-    let mcsrf = media.csrf().await;
-    let unscoped = media
-        .post_form(
-            &format!("/changes/{id}/approve"),
-            &[("csrf_token", mcsrf.as_str()), ("confirmed", "true")],
-        )
-        .await;
+    let unscoped = approve(&media, id).await;
     assert_eq!(
         unscoped.status(),
         403,
@@ -322,13 +305,7 @@ async fn approvers_need_the_scope_and_nobody_approves_their_own_change() {
     );
 
     let sup = app.session_as("super").await;
-    let scsrf = sup.csrf().await;
-    let ok = sup
-        .post_form(
-            &format!("/changes/{id}/approve"),
-            &[("csrf_token", scsrf.as_str()), ("confirmed", "true")],
-        )
-        .await;
+    let ok = approve(&sup, id).await;
     assert_eq!(ok.status(), 303);
     let c = until(&app.state.db, id, 20, |c| c.state.is_finished()).await;
     assert_eq!(c.state, ChangeState::Done);
@@ -696,13 +673,7 @@ async fn a_request_for_a_time_runs_at_that_time_once_approved_on_the_approvers_s
     .await;
     let id = id_of(&resp);
     let tech = app.session_as("tech").await;
-    let csrf = tech.csrf().await;
-    let resp = tech
-        .post_form(
-            &format!("/changes/{id}/approve"),
-            &[("csrf_token", csrf.as_str()), ("confirmed", "true")],
-        )
-        .await;
+    let resp = approve(&tech, id).await;
     assert_eq!(resp.status(), 303);
     let c = get(&app.state.db, id).await;
     assert_eq!(

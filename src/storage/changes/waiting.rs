@@ -124,21 +124,7 @@ impl Db {
                     .bind(&sid)
                     .execute(&mut *tx)
                     .await?;
-                for (b, batch) in lines.chunks(INSERT_BATCH).enumerate() {
-                    let rows: Vec<String> = (0..batch.len())
-                        .map(|i| format!("($1, ${}, ${}, ${}, ${}, 'pending')", 4 * i + 2, 4 * i + 3, 4 * i + 4, 4 * i + 5))
-                        .collect();
-                    let sql = format!(
-                        "INSERT INTO change_lines (change_id, seq, mdn, before_value, after_value, outcome) VALUES {}",
-                        rows.join(", ")
-                    );
-                    let mut q = sqlx::query(&sql).bind(&sid);
-                    for (i, l) in batch.iter().enumerate() {
-                        let seq = i32::try_from(b * INSERT_BATCH + i).unwrap_or(i32::MAX);
-                        q = q.bind(seq).bind(&l.mdn).bind(&l.before).bind(&l.after);
-                    }
-                    q.execute(&mut *tx).await?;
-                }
+                insert_lines!(tx, &sid, lines);
                 sqlx::query("UPDATE change_sets SET total_lines = $2 WHERE id = $1")
                     .bind(&sid)
                     .bind(i64::try_from(lines.len()).unwrap_or(i64::MAX))
