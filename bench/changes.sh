@@ -40,14 +40,7 @@ B=127.0.0.1:18102
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
 
-say "cargo build ($PROFILE)"
-if [ "$PROFILE" = release ]; then
-    (cd "$ROOT" && cargo build --release --quiet)
-else
-    (cd "$ROOT" && cargo build --quiet)
-fi
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/sentinel-console"
-[ -x "$BIN" ] || die "no binary at $BIN"
+build_console
 require_free_ports 18100 18101 18102
 start_tmp sentinel-changes-bench
 KEY="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
@@ -56,7 +49,6 @@ drop_pg() { for d in "${PGDBS[@]}"; do dropdb $PG --if-exists "$d" 2>/dev/null |
 trap 'bench_cleanup; drop_pg' EXIT
 
 ms() { python3 -c 'import time; print(int(time.time() * 1000))'; }
-rss_kib() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status"; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 verdict() { if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**missed**"; fi; }

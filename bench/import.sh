@@ -28,58 +28,12 @@ COLUMNS="MDN,NICKNAME,NOTE,FILTER_GROUP,MDN_CUSTOM_FIELD,STATUS,MONTHLY_LIMIT,DA
 . "$HERE/lib.sh"
 command -v python3 >/dev/null || die "python3 is needed to edit the file"
 
-say "cargo build ($PROFILE)"
-if [ "$PROFILE" = release ]; then
-    (cd "$ROOT" && cargo build --release --quiet)
-else
-    (cd "$ROOT" && cargo build --quiet)
-fi
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/sentinel-console"
-[ -x "$BIN" ] || die "no binary at $BIN"
+build_console
 require_free_ports 18094 18095
 
 start_tmp sentinel-import-bench
-
-say "simulator on $SIM ($LINES lines in $GROUP)"
-"$BIN" simulate --bind "$SIM" --large-group "$LINES" >"$TMP/sim.log" 2>&1 &
-PIDS+=($!)
-wait_http "http://$SIM/" 30
-
-say "console on $CONSOLE"
-env BIND_ADDR="$CONSOLE" \
-    SENTINEL_API_URL="http://$SIM/sentinel/api" \
-    OAUTH_AUTHORIZE_URL="http://$SIM/oauth/authorize" \
-    OAUTH_TOKEN_URL="http://$SIM/oauth/token" \
-    OAUTH_REVOKE_URL="http://$SIM/oauth/revoke" \
-    OAUTH_CLIENT_ID="sentinel-console" \
-    DATABASE_URL="sqlite://$TMP/console.db?mode=rwc" \
-    RUST_LOG=warn \
-    "$BIN" serve >"$TMP/console.log" 2>&1 &
-CPID=$!
-PIDS+=("$CPID")
-until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$CONSOLE/readyz")" = "200" ]; do
-    kill -0 "$CPID" 2>/dev/null || { cat "$TMP/console.log" >&2; die "console exited"; }
-    sleep 0.02
-done
-rss_kib() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status"; }
-
-say "signing in as tech"
-JAR="$TMP/cookies.txt"
-loc() { awk 'tolower($1) == "location:" { sub(/\r$/, "", $2); print $2 }' "$1"; }
-curl -s -o /dev/null -D "$TMP/h1" -c "$JAR" -b "$JAR" "http://$CONSOLE/login?next=/"
-AUTHZ="$(loc "$TMP/h1")"
-[ -n "$AUTHZ" ] || die "GET /login did not redirect"
-case "$AUTHZ" in http*) ;; *) AUTHZ="http://$CONSOLE$AUTHZ" ;; esac
-curl -s -o /dev/null -b "$JAR" -c "$JAR" "$AUTHZ"
-curl -s -o /dev/null -D "$TMP/h2" -b "$JAR" -c "$JAR" --data "${AUTHZ#*\?}&user=tech" "${AUTHZ%%\?*}"
-CALLBACK="$(loc "$TMP/h2")"
-[ -n "$CALLBACK" ] || die "the demo sign-in did not redirect back"
-curl -s -o /dev/null -b "$JAR" -c "$JAR" "$CALLBACK"
-COOKIE="$(awk -F'\t' 'NF >= 7 && ($1 ~ /^#HttpOnly_/ || $1 !~ /^#/) { c = c (c ? "; " : "") $6 "=" $7 } END { print c }' "$JAR")"
-[ -n "$COOKIE" ] || die "no session cookie"
-TOKEN="$(curl -s -H 'Content-Type: application/json' -d '{"username":"tech","password":"demo"}' \
-    "http://$SIM/sentinel/api/v1.0/auth/token" | sed -n 's/.*"token" *: *"\([^"]*\)".*/\1/p')"
-[ -n "$TOKEN" ] || die "no token from the simulator"
+start_sim_and_console "$SIM" "$CONSOLE" "$LINES"
+demo_sign_in "$SIM" "$CONSOLE" tech
 CSRF="$(curl -sf -H "Cookie: $COOKIE" "http://$CONSOLE/devices/$GROUP/import" |
     sed -n 's/.*<meta name="csrf-token" content="\([^"]*\)".*/\1/p')"
 [ -n "$CSRF" ] || die "no CSRF token on the import page"
