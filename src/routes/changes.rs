@@ -32,7 +32,7 @@ use crate::views::Layout;
 use crate::views::actions::{PreviewPage, ResultFragment};
 use crate::views::changes::{
     ChangePage, ChangeRow, ChangesPage, FilterLink, LINES_PAGE, LinesFragment, ProgressFragment,
-    RevertPreviewPage, action_label, change_href, changes_href, retry_href, revert_href,
+    RevertPreviewPage, change_href, change_title, changes_href, retry_href, revert_href,
 };
 
 use super::devices::parse_query;
@@ -304,9 +304,9 @@ pub async fn page(
         None => LinesFragment::new(&c, outcome, offset, &[]),
     };
     Ok(ChangePage {
-        layout: Layout::signed_in(action_label(&c.action), &user.principal, &user.csrf),
+        layout: Layout::signed_in(change_title(&c), &user.principal, &user.csrf),
         id: c.id.to_string(),
-        action: action_label(&c.action),
+        action: change_title(&c),
         summary: c.summary.clone(),
         selection: c.selection_text.clone(),
         corp: c.corp_id.clone(),

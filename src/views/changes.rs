@@ -51,6 +51,18 @@ pub fn action_label(slug: &str) -> String {
     ActionKind::from_slug(slug).map_or_else(|| slug.to_owned(), |k| k.label().to_owned())
 }
 
+/// What a change set is called: its action's label, or "Several changes" when its chunks carry
+/// changes of different actions (a CSV import of several columns, or its revert).
+pub fn change_title(c: &ChangeSet) -> String {
+    let per = crate::actions::changeset::chunk_changes(&c.fields).unwrap_or_default();
+    match per.first() {
+        Some((_, first)) if per.iter().any(|(_, ch)| ch.action != first.action) => {
+            "Several changes".to_owned()
+        }
+        _ => action_label(&c.action),
+    }
+}
+
 fn when(t: time::OffsetDateTime) -> String {
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     t.format(&fmt).unwrap_or_default()
@@ -109,7 +121,7 @@ impl ChangeRow {
             at: when(c.created_at),
             user: c.user_name.clone().unwrap_or_else(|| c.subject.clone()),
             corp: c.corp_id.clone(),
-            action: action_label(&c.action),
+            action: change_title(c),
             summary: c.summary.clone(),
             selection: c.selection_text.clone(),
             state: c.state.as_str(),
