@@ -19,6 +19,34 @@ pub const HSTS: &str = "max-age=31536000; includeSubDomains";
 #[derive(Debug, Clone)]
 pub struct ClientRequestId(pub String);
 
+/// Which request a write came from, for its audit record: the console's id and the client's own.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOrigin {
+    pub request_id: Option<String>,
+    pub client_request_id: Option<String>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for WriteOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            request_id: parts
+                .headers
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            client_request_id: parts
+                .extensions
+                .get::<ClientRequestId>()
+                .map(|c| c.0.clone()),
+        })
+    }
+}
+
 /// Middleware (outermost): moves a client's `X-Request-Id` into [`ClientRequestId`] (when it is
 /// short printable text) so that the console's id layer always generates its own.
 pub async fn take_client_request_id(mut req: Request, next: Next) -> Response {

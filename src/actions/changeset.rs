@@ -141,22 +141,8 @@ pub async fn run_now(
     let def = change.action.def();
     let after = def.after(&change.values);
     let lines: Vec<NewLine> = match target {
-        Target::Imeis(i) => i
-            .iter()
-            .map(|i| NewLine {
-                mdn: i.to_string(),
-                before: None,
-                after: Some(after.clone()),
-            })
-            .collect(),
-        Target::Lines(m) => m
-            .iter()
-            .map(|m| NewLine {
-                mdn: m.to_string(),
-                before: None,
-                after: Some(after.clone()),
-            })
-            .collect(),
+        Target::Imeis(i) => NewLine::pending(i, &after),
+        Target::Lines(m) => NewLine::pending(m, &after),
         // Streamed above.
         Target::Bulk(_) => Vec::new(),
     };

@@ -113,14 +113,7 @@ pub async fn store(
     let set = changeset::new_set(id, audit, change, target, (Origin::Change, None));
     let after = change.action.def().after(&change.values);
     let lines: Vec<NewLine> = match target {
-        Target::Lines(m) => m
-            .iter()
-            .map(|m| NewLine {
-                mdn: m.to_string(),
-                before: None,
-                after: Some(after.clone()),
-            })
-            .collect(),
+        Target::Lines(m) => NewLine::pending(m, &after),
         // All matching lines are read when it runs: the list may have changed by then.
         _ => Vec::new(),
     };
@@ -151,11 +144,7 @@ pub async fn store_groups(
     let mut all = Vec::new();
     for (change, mdns) in &groups {
         let after = change.action.def().after(&change.values);
-        lines.extend(mdns.iter().map(|m| NewLine {
-            mdn: m.to_string(),
-            before: None,
-            after: Some(after.clone()),
-        }));
+        lines.extend(NewLine::pending(mdns, &after));
         all.extend(mdns.iter().cloned());
     }
     let target = Target::Lines(all);

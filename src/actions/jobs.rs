@@ -113,14 +113,7 @@ pub async fn start(
     let target = Target::Lines(mdns.to_vec());
     let set = changeset::new_set(id, &audit, &change, &target, origin);
     let after = change.action.def().after(&change.values);
-    let lines: Vec<NewLine> = mdns
-        .iter()
-        .map(|m| NewLine {
-            mdn: m.to_string(),
-            before: None,
-            after: Some(after.clone()),
-        })
-        .collect();
+    let lines: Vec<NewLine> = NewLine::pending(mdns, &after);
     let payload = JobPayload {
         audit: audit.clone(),
         change,
@@ -157,11 +150,7 @@ pub async fn start_groups(
     let mut all = Vec::new();
     for (change, mdns) in &groups {
         let after = change.action.def().after(&change.values);
-        lines.extend(mdns.iter().map(|m| NewLine {
-            mdn: m.to_string(),
-            before: None,
-            after: Some(after.clone()),
-        }));
+        lines.extend(NewLine::pending(mdns, &after));
         for c in chunk(mdns) {
             chunks.push(c);
             chunk_changes.push(change.clone());

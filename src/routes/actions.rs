@@ -7,7 +7,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 use uuid::Uuid;
@@ -21,7 +21,7 @@ use crate::actions::{ActionKind, CHUNK_SIZE, changeset, jobs, limit, preview};
 use crate::auth::CurrentUser;
 use crate::domain::{CorpId, Imei, Mdn, Via};
 use crate::error::AppError;
-use crate::middleware::REQUEST_ID;
+use crate::middleware::WriteOrigin;
 use crate::paths;
 use crate::policy::Operation;
 use crate::policy::WriteMode;
@@ -257,8 +257,7 @@ pub(super) fn write_context(
     user: &CurrentUser,
     corp: &CorpId,
     kind: ActionKind,
-    headers: &HeaderMap,
-    client_request_id: Option<axum::Extension<crate::middleware::ClientRequestId>>,
+    origin: &WriteOrigin,
 ) -> Result<AuditContext, AppError> {
     let key = session
         .id()
@@ -269,16 +268,9 @@ pub(super) fn write_context(
         &user.principal,
         corp,
         kind,
-        request_id(headers),
-        client_request_id.map(|axum::Extension(c)| c.0),
+        origin.request_id.clone(),
+        origin.client_request_id.clone(),
     ))
-}
-
-pub(super) fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
 }
 
 /// `POST /devices/{corpId}/actions/{action}`: validate, preview, or (with `confirmed=true`) apply.
@@ -287,8 +279,7 @@ pub async fn submit(
     user: CurrentUser,
     session: Session,
     Path((corp, action)): Path<(String, String)>,
-    client_request_id: Option<axum::Extension<crate::middleware::ClientRequestId>>,
-    headers: HeaderMap,
+    origin: WriteOrigin,
     body: Bytes,
 ) -> Result<Response, AppError> {
     let kind = kind_of(&action)?;
@@ -384,7 +375,7 @@ pub async fn submit(
         return Ok((status, page).into_response());
     }
 
-    let audit = write_context(&session, &user, &corp, kind, &headers, client_request_id)?.via(via);
+    let audit = write_context(&session, &user, &corp, kind, &origin)?.via(via);
     if let Some(k) = &stash_key {
         // Used once: the password leaves the session store with this change.
         let _ = session.remove::<String>(k).await;

@@ -50,12 +50,11 @@ pub async fn submit(
     user: CurrentUser,
     session: Session,
     Path(corp): Path<String>,
-    client_request_id: Option<axum::Extension<crate::middleware::ClientRequestId>>,
+    origin: crate::middleware::WriteOrigin,
     req: Request,
 ) -> Result<Response, AppError> {
     let corp = authorize(&user, &corp)?;
-    let headers = req.headers().clone();
-    if is_multipart(&headers) {
+    if is_multipart(req.headers()) {
         return upload(&state, &user, &corp, req).await;
     }
     let body = to_bytes(req.into_body(), CONFIRM_LIMIT)
@@ -68,16 +67,7 @@ pub async fn submit(
                 .into(),
         ));
     }
-    let id = apply(
-        &state,
-        &user,
-        &session,
-        &corp,
-        &form,
-        &headers,
-        client_request_id,
-    )
-    .await?;
+    let id = apply(&state, &user, &session, &corp, &form, &origin).await?;
     Ok(Redirect::to(paths::change(id).as_str()).into_response())
 }
 
@@ -222,8 +212,7 @@ async fn apply(
     session: &Session,
     corp: &CorpId,
     form: &RawForm,
-    headers: &HeaderMap,
-    client_request_id: Option<axum::Extension<crate::middleware::ClientRequestId>>,
+    origin: &crate::middleware::WriteOrigin,
 ) -> Result<Uuid, AppError> {
     let plan_id = stored::parse_id(form.value("plan"))?;
     let plan = stored::take(state, &user.principal, corp, &plan_id).await?;
@@ -269,8 +258,7 @@ async fn apply(
             user,
             corp,
             first.change.action,
-            headers,
-            client_request_id,
+            origin,
         )?;
         Ok::<_, AppError>((audit, hold))
     })();

@@ -236,6 +236,20 @@ pub struct NewLine {
     pub after: Option<String>,
 }
 
+impl NewLine {
+    /// `ids` (MDNs, or IMEIs for SmartSpot) about to get the value `after`, their values before
+    /// not read yet.
+    pub fn pending<T: fmt::Display>(ids: &[T], after: &str) -> Vec<NewLine> {
+        ids.iter()
+            .map(|m| NewLine {
+                mdn: m.to_string(),
+                before: None,
+                after: Some(after.to_owned()),
+            })
+            .collect()
+    }
+}
+
 /// A stored change set.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChangeSet {

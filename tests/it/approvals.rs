@@ -38,17 +38,6 @@ async fn status_change(
     s.post_action(CORP, "status", &form, &csrf).await
 }
 
-fn id_of(resp: &reqwest::Response) -> Uuid {
-    let loc = location(resp);
-    assert!(loc.starts_with("/changes/"), "303 to the change set: {loc}");
-    loc.trim_start_matches("/changes/")
-        .split('?')
-        .next()
-        .unwrap_or_default()
-        .parse()
-        .expect("id")
-}
-
 async fn get(db: &Db, id: Uuid) -> ChangeSet {
     db.change_get(id).await.expect("read").expect("stored")
 }
@@ -119,7 +108,7 @@ async fn a_request_waits_and_an_approval_sends_it_once_with_the_approvers_token(
 
     let resp = status_change(&ro, &mdns, "SUSPENDED", &[("reason", "Lost on the bus")]).await;
     assert_eq!(resp.status(), 303);
-    let id = id_of(&resp);
+    let id = change_id_of(&resp);
     let c = get(&app.state.db, id).await;
     assert_eq!(c.state, ChangeState::AwaitingApproval);
     assert_eq!(c.total_lines, 3);
@@ -227,7 +216,7 @@ async fn a_rejection_needs_a_reason_and_sends_nothing() {
     let ro = app.session_as("readonly").await;
     let mdns = lines(&ro, 2).await;
     let resp = status_change(&ro, &mdns, "SUSPENDED", &[("reason", "Summer")]).await;
-    let id = id_of(&resp);
+    let id = change_id_of(&resp);
     let tech = app.session_as("tech").await;
     let csrf = tech.csrf().await;
     let no_reason = tech
@@ -277,7 +266,7 @@ async fn approvers_need_the_scope_and_nobody_approves_their_own_change() {
     // Three lines is above the two-person threshold: it waits for a second admin.
     let resp = status_change(&tech, &mdns, "SUSPENDED", &[]).await;
     assert_eq!(resp.status(), 303);
-    let id = id_of(&resp);
+    let id = change_id_of(&resp);
     assert_eq!(
         get(&app.state.db, id).await.state,
         ChangeState::AwaitingApproval
@@ -285,7 +274,10 @@ async fn approvers_need_the_scope_and_nobody_approves_their_own_change() {
     assert_eq!(status_writes(&app), 0);
     // Two lines is not above it: applied at once.
     let small = status_change(&tech, &mdns[..2], "ACTIVE", &[]).await;
-    let small = until(&app.state.db, id_of(&small), 20, |c| c.state.is_finished()).await;
+    let small = until(&app.state.db, change_id_of(&small), 20, |c| {
+        c.state.is_finished()
+    })
+    .await;
     assert_eq!(small.state, ChangeState::Done);
     assert_eq!(status_writes(&app), 1);
 
@@ -331,7 +323,7 @@ async fn a_scheduled_change_runs_once_on_time_on_its_sealed_grant() {
         "{}",
         resp.text().await.unwrap_or_default()
     );
-    let id = id_of(&resp);
+    let id = change_id_of(&resp);
     let c = get(&app.state.db, id).await;
     assert_eq!(c.state, ChangeState::Scheduled);
     assert_eq!(status_writes(&app), 0);
@@ -427,7 +419,7 @@ async fn a_change_due_while_no_instance_ran_runs_at_the_next_start_and_says_it_r
         &[("when", "later"), ("run_at", &rfc3339_in(600))],
     )
     .await;
-    let id = id_of(&resp);
+    let id = change_id_of(&resp);
     // It was due ten minutes ago, while no instance was running.
     move_run_at(
         &a.state.db,
@@ -459,7 +451,7 @@ async fn a_cancelled_change_never_runs_and_a_gone_grant_waits_for_sign_in() {
         &[("when", "later"), ("run_at", &rfc3339_in(2))],
     )
     .await;
-    let cancelled = id_of(&resp);
+    let cancelled = change_id_of(&resp);
     let csrf = tech.csrf().await;
     // Someone who may neither approve nor owns it cannot cancel it.
     let ro = app.session_as("readonly").await;
@@ -490,7 +482,7 @@ async fn a_cancelled_change_never_runs_and_a_gone_grant_waits_for_sign_in() {
         &[("when", "later"), ("run_at", &rfc3339_in(2))],
     )
     .await;
-    let orphan = id_of(&resp);
+    let orphan = change_id_of(&resp);
     // The identity provider ends the user's grants before it is due.
     app.sim.sim.revoke_user("tech");
     let c = until(&app.state.db, orphan, 20, |c| {
@@ -548,7 +540,7 @@ async fn bad_times_are_refused_with_a_clear_message_and_nothing_stored() {
         &[("when", "later"), ("run_at", &text), ("tz_offset", "120")],
     )
     .await;
-    let c = get(&app.state.db, id_of(&resp)).await;
+    let c = get(&app.state.db, change_id_of(&resp)).await;
     let at = c.life.run_at.unwrap();
     assert!(
         (at - local).abs() < time::Duration::minutes(1),
@@ -562,7 +554,10 @@ async fn bad_times_are_refused_with_a_clear_message_and_nothing_stored() {
         &[("when", "now"), ("run_at", &text)],
     )
     .await;
-    let c = until(&app.state.db, id_of(&resp), 20, |c| c.state.is_finished()).await;
+    let c = until(&app.state.db, change_id_of(&resp), 20, |c| {
+        c.state.is_finished()
+    })
+    .await;
     assert_eq!(c.state, ChangeState::Done);
 }
 
@@ -575,7 +570,7 @@ async fn requests_expire_after_their_time_to_live() {
     let ro = app.session_as("readonly").await;
     let mdns = lines(&ro, 1).await;
     let resp = status_change(&ro, &mdns, "SUSPENDED", &[("reason", "Lost")]).await;
-    let id = id_of(&resp);
+    let id = change_id_of(&resp);
     let c = until(&app.state.db, id, 20, |c| c.state == ChangeState::Cancelled).await;
     assert!(c.message.unwrap_or_default().starts_with("Expired"));
     assert_eq!(status_writes(&app), 0);
@@ -598,7 +593,7 @@ async fn two_instances_on_postgres_run_a_due_change_exactly_once() {
             &[("when", "later"), ("run_at", &rfc3339_in(2))],
         )
         .await;
-        ids.push(id_of(&resp));
+        ids.push(change_id_of(&resp));
     }
     for id in &ids {
         let c = until(&b.state.db, *id, 30, |c| c.state.is_finished()).await;
@@ -642,7 +637,7 @@ async fn a_portal_request_leads_back_to_the_portal_and_is_listed_there() {
     assert_eq!(resp.status(), 303);
     let loc = location(&resp);
     assert!(loc.ends_with("?via=portal"), "{loc}");
-    let id = id_of(&resp);
+    let id = change_id_of(&resp);
     assert_eq!(
         get(&app.state.db, id).await.state,
         ChangeState::AwaitingApproval
@@ -671,7 +666,7 @@ async fn a_request_for_a_time_runs_at_that_time_once_approved_on_the_approvers_s
         &[("reason", "Summer"), ("when", "later"), ("run_at", &at)],
     )
     .await;
-    let id = id_of(&resp);
+    let id = change_id_of(&resp);
     let tech = app.session_as("tech").await;
     let resp = approve(&tech, id).await;
     assert_eq!(resp.status(), 303);

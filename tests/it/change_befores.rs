@@ -28,14 +28,7 @@ async fn first_mdns(app: &TestApp, n: usize) -> Vec<String> {
 }
 
 async fn finished(db: &Db, id: Uuid) -> ChangeSet {
-    for _ in 0..600 {
-        let c = db.change_get(id).await.expect("read").expect("stored");
-        if c.state.is_finished() {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("change {id} did not finish within 60 s");
+    finished_within(db, id, 60).await
 }
 
 /// `(mdn, before, outcome)` of every line, from the change's CSV.

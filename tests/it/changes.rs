@@ -67,14 +67,7 @@ fn change_id(resp: &reqwest::Response) -> Uuid {
 
 /// Waits (bounded) for the change set to finish.
 async fn finished(db: &Db, id: Uuid) -> ChangeSet {
-    for _ in 0..1_200 {
-        let c = db.change_get(id).await.expect("read").expect("stored");
-        if c.state.is_finished() {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("change {id} did not finish within 120 s");
+    finished_within(db, id, 120).await
 }
 
 fn assert_adds_up(c: &ChangeSet) {

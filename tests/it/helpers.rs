@@ -524,3 +524,33 @@ pub fn as_pairs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect()
 }
+
+// ---- change sets -------------------------------------------------------------------------------
+
+/// The change set a confirmed POST answered 303 to (`/changes/{id}`, maybe with a query).
+pub fn change_id_of(resp: &reqwest::Response) -> uuid::Uuid {
+    let loc = location(resp);
+    assert!(loc.starts_with("/changes/"), "303 to the change set: {loc}");
+    loc.trim_start_matches("/changes/")
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .parse()
+        .expect("id")
+}
+
+/// Change set `id` once it is finished (polled every 100 ms, at most `secs` seconds).
+pub async fn finished_within(
+    db: &sentinel_console::storage::Db,
+    id: uuid::Uuid,
+    secs: u64,
+) -> sentinel_console::storage::changes::ChangeSet {
+    for _ in 0..secs * 10 {
+        let c = db.change_get(id).await.expect("read").expect("stored");
+        if c.state.is_finished() {
+            return c;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("change {id} did not finish within {secs} s");
+}

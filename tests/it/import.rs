@@ -4,8 +4,6 @@
 
 use crate::helpers::*;
 
-use std::time::Duration;
-
 use sentinel_console::storage::Db;
 use sentinel_console::storage::changes::ChangeSet;
 use uuid::Uuid;
@@ -68,14 +66,7 @@ async fn confirm(s: &Session, preview: &str) -> Uuid {
 
 async fn finished(app: &TestApp, id: Uuid) -> ChangeSet {
     let db = Db::connect(&app.database_url).await.expect("db");
-    for _ in 0..600 {
-        let c = db.change_get(id).await.expect("read").expect("stored");
-        if c.state.is_finished() {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("change {id} did not finish");
+    finished_within(&db, id, 60).await
 }
 
 /// The diff table: (row, MDN, column, now, after).
@@ -89,6 +80,14 @@ fn diff(html: &str) -> Vec<[String; 5]> {
                 .collect();
             [0, 1, 2, 3, 4].map(|i| c.get(i).cloned().unwrap_or_default())
         })
+        .collect()
+}
+
+/// Two columns of the diff table (0 row, 1 MDN, 2 column, 3 now, 4 after), per changed cell.
+fn diff_pairs(html: &str, a: usize, b: usize) -> Vec<(String, String)> {
+    diff(html)
+        .into_iter()
+        .map(|c| (c[a].clone(), c[b].clone()))
         .collect()
 }
 
@@ -272,10 +271,7 @@ async fn the_formats_an_edited_export_comes_back_in_are_read_alike() {
         format!("\u{feff}MDN,NOTE\r\n{a},\"Room 12, east\"\r\n{b},\"two\r\nlines\"\r\n").as_bytes(),
     )
     .await;
-    let got: Vec<(String, String)> = diff(&html)
-        .into_iter()
-        .map(|c| (c[1].clone(), c[4].clone()))
-        .collect();
+    let got = diff_pairs(&html, 1, 4);
     assert_eq!(
         got,
         [
@@ -292,10 +288,7 @@ async fn the_formats_an_edited_export_comes_back_in_are_read_alike() {
         format!("MDN;NOTE;MONTHLY_LIMIT\n{digits};Room 12, east;2048,50\n").as_bytes(),
     )
     .await;
-    let got: Vec<(String, String)> = diff(&html)
-        .into_iter()
-        .map(|c| (c[2].clone(), c[4].clone()))
-        .collect();
+    let got = diff_pairs(&html, 2, 4);
     assert_eq!(
         got,
         [
@@ -730,10 +723,7 @@ async fn an_import_over_the_two_person_threshold_waits_for_a_second_admin() {
     form.push(("csrf_token".into(), app.csrf().await));
     let resp = app.post_form(&format!("/devices/{G}/import"), &form).await;
     assert_eq!(resp.status(), 303);
-    let id: uuid::Uuid = location(&resp)
-        .trim_start_matches("/changes/")
-        .parse()
-        .expect("change id");
+    let id = change_id_of(&resp);
     let c = app.state.db.change_get(id).await.unwrap().unwrap();
     assert_eq!(
         c.state,
@@ -758,16 +748,9 @@ async fn an_import_over_the_two_person_threshold_waits_for_a_second_admin() {
         )
         .await;
     assert_eq!(ok.status(), 303);
-    for _ in 0..200 {
-        let c = app.state.db.change_get(id).await.unwrap().unwrap();
-        if c.state.is_finished() {
-            assert_eq!(c.changed, 3, "{:?}", c.message);
-            assert!(!puts(&app).is_empty());
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the approved import did not finish");
+    let c = finished_within(&app.state.db, id, 20).await;
+    assert_eq!(c.changed, 3, "{:?}", c.message);
+    assert!(!puts(&app).is_empty());
 }
 
 #[tokio::test]
@@ -788,23 +771,13 @@ async fn an_import_can_be_scheduled() {
     form.push(("csrf_token".into(), app.csrf().await));
     let resp = app.post_form(&format!("/devices/{G}/import"), &form).await;
     assert_eq!(resp.status(), 303);
-    let id: uuid::Uuid = location(&resp)
-        .trim_start_matches("/changes/")
-        .parse()
-        .expect("change id");
+    let id = change_id_of(&resp);
     let c = app.state.db.change_get(id).await.unwrap().unwrap();
     assert_eq!(
         c.state,
         sentinel_console::storage::changes::ChangeState::Scheduled
     );
     assert!(puts(&app).is_empty());
-    for _ in 0..200 {
-        let c = app.state.db.change_get(id).await.unwrap().unwrap();
-        if c.state.is_finished() {
-            assert_eq!(c.changed, 2, "{:?}", c.message);
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the scheduled import did not run");
+    let c = finished_within(&app.state.db, id, 20).await;
+    assert_eq!(c.changed, 2, "{:?}", c.message);
 }

@@ -3,8 +3,6 @@
 
 use crate::helpers::*;
 
-use std::time::Duration;
-
 use sentinel_console::storage::Db;
 use sentinel_console::storage::changes::{ChangeSet, Origin};
 use uuid::Uuid;
@@ -31,24 +29,11 @@ async fn change(app: &TestApp, kind: &str, lines: &[String], fields: &[(&str, &s
         "{}",
         resp.text().await.unwrap_or_default()
     );
-    id_of(&resp)
-}
-
-fn id_of(resp: &reqwest::Response) -> Uuid {
-    let loc = location(resp);
-    assert!(loc.starts_with("/changes/"), "303 to the change set: {loc}");
-    loc.trim_start_matches("/changes/").parse().expect("id")
+    change_id_of(&resp)
 }
 
 async fn finished(db: &Db, id: Uuid) -> ChangeSet {
-    for _ in 0..600 {
-        let c = db.change_get(id).await.expect("read").expect("stored");
-        if c.state.is_finished() {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("change {id} did not finish");
+    finished_within(db, id, 60).await
 }
 
 fn nickname(app: &TestApp, mdn: &str) -> String {
@@ -77,7 +62,7 @@ async fn revert(app: &TestApp, id: Uuid) -> Uuid {
         "{}",
         resp.text().await.unwrap_or_default()
     );
-    id_of(&resp)
+    change_id_of(&resp)
 }
 
 #[tokio::test]
@@ -229,7 +214,7 @@ async fn moved_to_high_school(app: &TestApp, db: &Db) -> (Vec<String>, Uuid) {
         .post_action(DISTRICT, "device-group", &form, &csrf)
         .await;
     assert_eq!(resp.status(), 303);
-    let id = id_of(&resp);
+    let id = change_id_of(&resp);
     assert_eq!(finished(db, id).await.changed, 2);
     for m in &lines {
         assert!(app.sim.sim.device(HIGH_SCHOOL, m).is_some(), "{m} moved");
@@ -264,7 +249,7 @@ async fn a_move_is_reverted_from_the_group_the_lines_went_to() {
     confirm.push(("csrf_token".into(), csrf));
     let resp = tech.post_form(&url, &confirm).await;
     assert_eq!(resp.status(), 303);
-    let back = id_of(&resp);
+    let back = change_id_of(&resp);
     let set = finished(&db, back).await;
     assert_eq!((set.total_lines, set.changed), (2, 2), "{set:?}");
     assert_eq!(set.origin, Origin::Revert);

@@ -32,8 +32,7 @@ pub async fn approve(
     user: CurrentUser,
     session: Session,
     Path(id): Path<String>,
-    client_request_id: Option<axum::Extension<crate::middleware::ClientRequestId>>,
-    headers: HeaderMap,
+    origin: crate::middleware::WriteOrigin,
     body: Bytes,
 ) -> Result<Response, AppError> {
     let (c, kind, corp) = waiting(&state, &user, &id).await?;
@@ -91,15 +90,8 @@ pub async fn approve(
         }
         .into_response());
     }
-    let audit = super::super::actions::write_context(
-        &session,
-        &user,
-        &corp,
-        kind,
-        &headers,
-        client_request_id,
-    )?
-    .via(plan.audit.via);
+    let audit = super::super::actions::write_context(&session, &user, &corp, kind, &origin)?
+        .via(plan.audit.via);
     if !deferred::approve(&state, &user, &session, &c, audit).await? {
         let now = state.db.change_get(c.id).await?.unwrap_or(c);
         return Err(no_longer(&now));

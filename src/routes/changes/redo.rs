@@ -48,14 +48,12 @@ async fn settle(id: Uuid, handle: tokio::task::JoinHandle<()>, wait: bool) -> Re
 /// `POST /changes/{id}/retry`: previews a new change set of the lines not changed (the unknown
 /// ones too only when `include_unknown` is ticked: they may have been applied); with
 /// `confirmed=true` runs it and answers 303 to the new change set.
-#[allow(clippy::too_many_arguments)]
 pub async fn retry(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
     Path(id): Path<String>,
-    client_request_id: Option<axum::Extension<crate::middleware::ClientRequestId>>,
-    headers: HeaderMap,
+    origin: crate::middleware::WriteOrigin,
     body: Bytes,
 ) -> Result<Response, AppError> {
     let Earlier {
@@ -190,14 +188,7 @@ pub async fn retry(
         }
         .into_response());
     }
-    let audit = crate::routes::actions::write_context(
-        &session,
-        &user,
-        &corp,
-        kind,
-        &headers,
-        client_request_id,
-    )?;
+    let audit = crate::routes::actions::write_context(&session, &user, &corp, kind, &origin)?;
     let Target::Lines(mdns) = &target else {
         return Err(AppError::Internal(anyhow::anyhow!("a retry is a list")));
     };
@@ -233,14 +224,12 @@ pub async fn retry(
 /// `POST /changes/{id}/revert`: previews a new change set that puts each changed line (and the
 /// unknown ones when `include_unknown` is ticked) back to its value before, one group per value,
 /// saying which lines cannot be and why; with `confirmed=true` runs it and answers 303 to it.
-#[allow(clippy::too_many_arguments)]
 pub async fn revert(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
     Path(id): Path<String>,
-    client_request_id: Option<axum::Extension<crate::middleware::ClientRequestId>>,
-    headers: HeaderMap,
+    origin: crate::middleware::WriteOrigin,
     body: Bytes,
 ) -> Result<Response, AppError> {
     let Earlier {
@@ -304,14 +293,7 @@ pub async fn revert(
         }
         .into_response());
     }
-    let audit = crate::routes::actions::write_context(
-        &session,
-        &user,
-        &corp,
-        kind,
-        &headers,
-        client_request_id,
-    )?;
+    let audit = crate::routes::actions::write_context(&session, &user, &corp, kind, &origin)?;
     let summary = format!(
         "Revert: {} back to each line's value before ({})",
         kind.label(),
