@@ -574,16 +574,23 @@ where
 const CORP: &str = "NORTHSTAR-ISD";
 
 /// Opens the group's list, signs in as `user` through the demo identity provider and waits for 25 rows.
-pub(crate) async fn sign_in_to_list(c: &Client, base: &str, user: &str) -> Step<()> {
-    c.goto(&format!("{base}/devices/{CORP}"))
+/// Opens `path` (signed out), picks `user` on the demo sign-in and waits to be back on `path`.
+pub(crate) async fn sign_in_at(c: &Client, base: &str, path: &str, user: &str) -> Step<()> {
+    c.goto(&format!("{base}{path}"))
         .await
-        .map_err(|e| format!("open the list: {e}"))?;
+        .map_err(|e| format!("open {path}: {e}"))?;
     click(c, &format!("button[name=user][value={user}]")).await?;
-    wait_until("the list after sign-in", || async move {
+    let want = path.split('?').next().unwrap_or(path).to_owned();
+    let want = &want;
+    wait_until(&format!("{path} after sign-in"), || async move {
         let u = url(c).await?;
-        Ok((u.as_str().starts_with(base) && u.path() == format!("/devices/{CORP}")).then_some(()))
+        Ok((u.as_str().starts_with(base) && u.path() == want.as_str()).then_some(()))
     })
-    .await?;
+    .await
+}
+
+pub(crate) async fn sign_in_to_list(c: &Client, base: &str, user: &str) -> Step<()> {
+    sign_in_at(c, base, &format!("/devices/{CORP}"), user).await?;
     wait_until("25 rows in table#devices", || async move {
         Ok((rows(c).await?.len() == 25).then_some(()))
     })

@@ -7,7 +7,7 @@ use crate::helpers::*;
 use fantoccini::Locator;
 
 use crate::browser::{
-    STEP, apply_and_wait_outcome, click, have_browser, in_browser, rows_of, url, wait_until,
+    STEP, apply_and_wait_outcome, click, have_browser, in_browser, rows_of, wait_until,
 };
 
 const CORP: &str = "NORTHSTAR-ISD";
@@ -42,15 +42,7 @@ async fn a_csv_is_uploaded_previewed_and_applied_in_a_real_browser() {
     in_browser("import", |c, _| async move {
         let c = &c;
         let base = base.as_str();
-        c.goto(&format!("{base}/devices/{CORP}"))
-            .await
-            .map_err(|e| format!("open the list: {e}"))?;
-        click(c, "button[name=user][value=tech]").await?;
-        wait_until("the list after sign-in", || async move {
-            let u = url(c).await?;
-            Ok((u.path() == format!("/devices/{CORP}")).then_some(()))
-        })
-        .await?;
+        crate::browser::sign_in_at(c, base, &format!("/devices/{CORP}"), "tech").await?;
         click(c, "#import-link").await?;
         let input = c
             .wait()

@@ -9,7 +9,7 @@ use crate::helpers::*;
 use fantoccini::Locator;
 
 use crate::browser::{
-    STEP, apply_and_wait_outcome, click, have_browser, in_browser, number_in, rows_of, text, url,
+    STEP, apply_and_wait_outcome, click, have_browser, in_browser, number_in, rows_of, text,
     url_has, wait_until,
 };
 
@@ -27,15 +27,7 @@ async fn overview_acts_on_the_idle_lines_in_a_real_browser() {
     in_browser("overview-idle", |c, _| async move {
         let c = &c;
         let base = base.as_str();
-        c.goto(&format!("{base}/devices/{CORP}"))
-            .await
-            .map_err(|e| format!("open the list: {e}"))?;
-        click(c, "button[name=user][value=tech]").await?;
-        wait_until("the list after sign-in", || async move {
-            let u = url(c).await?;
-            Ok((u.path() == format!("/devices/{CORP}")).then_some(()))
-        })
-        .await?;
+        crate::browser::sign_in_at(c, base, &format!("/devices/{CORP}"), "tech").await?;
 
         // From the list to the overview, then the admin's idle threshold.
         click(c, "#overview-link").await?;

@@ -24,17 +24,23 @@ fn multipart(csv: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={b}"), body)
 }
 
-/// Uploads `csv` as the import form does (the CSRF token in the form's target).
-async fn upload(s: &Session, csv: &[u8]) -> reqwest::Response {
-    let csrf = s.page_csrf(&format!("/devices/{G}/import")).await;
+/// Posts `csv` as a multipart upload, with `csrf` in the target's query as the form puts it.
+async fn post_file(s: &Session, csrf: Option<&str>, csv: &[u8]) -> reqwest::Response {
     let (ct, body) = multipart(csv);
+    let query = csrf.map(|c| format!("?csrf_token={c}")).unwrap_or_default();
     s.client
-        .post(s.url(&format!("/devices/{G}/import?csrf_token={csrf}")))
+        .post(s.url(&format!("/devices/{G}/import{query}")))
         .header("content-type", ct)
         .body(body)
         .send()
         .await
         .expect("upload")
+}
+
+/// Uploads `csv` as the import form does (the CSRF token in the form's target).
+async fn upload(s: &Session, csv: &[u8]) -> reqwest::Response {
+    let csrf = s.page_csrf(&format!("/devices/{G}/import")).await;
+    post_file(s, Some(&csrf), csv).await
 }
 
 /// The preview page of an accepted upload.
@@ -503,15 +509,7 @@ async fn each_column_is_checked_against_the_users_roles() {
     assert!(attrs(&list, "#import-link", "href").is_empty());
     assert_eq!(ro.get(&format!("/devices/{G}/import")).await.status(), 403);
     let csrf = ro.csrf().await;
-    let (ct, body) = multipart(&file);
-    let resp = ro
-        .client
-        .post(ro.url(&format!("/devices/{G}/import?csrf_token={csrf}")))
-        .header("content-type", ct)
-        .body(body)
-        .send()
-        .await
-        .expect("upload");
+    let resp = post_file(&ro, Some(&csrf), &file).await;
     assert_eq!(resp.status(), 403);
     assert!(puts(&app).is_empty());
 }
@@ -616,15 +614,7 @@ async fn an_upload_or_confirmation_without_the_csrf_token_is_refused() {
     app.sign_in("tech").await;
     let l = lines(&app, 1).await;
     let file = format!("MDN,NOTE\n{},Never\n", l[0][0]);
-    let (ct, body) = multipart(file.as_bytes());
-    let resp = app
-        .client
-        .post(app.url(&format!("/devices/{G}/import")))
-        .header("content-type", ct)
-        .body(body)
-        .send()
-        .await
-        .expect("upload");
+    let resp = post_file(&app, None, file.as_bytes()).await;
     assert_eq!(resp.status(), 403);
     let html = preview(&app, file.as_bytes()).await;
     let resp = app
