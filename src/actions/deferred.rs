@@ -16,7 +16,6 @@ use super::run::AuditContext;
 use super::{ActionKind, changeset};
 use crate::auth::{CurrentUser, grant};
 use crate::domain::{CorpId, Mdn, RunAt};
-use crate::domain::{SortDir, SortField};
 use crate::error::AppError;
 use crate::outcome::ChangeResult;
 use crate::policy::{Operation, Principal, WriteMode, needs_second_admin};
@@ -346,14 +345,7 @@ pub async fn release(
 const LIST_PAGE: u32 = 500;
 
 fn page(offset: u64, search: Option<String>, labels: Vec<i64>) -> ListParams {
-    ListParams {
-        offset,
-        limit: LIST_PAGE,
-        sort: SortField::Mdn,
-        sort_dir: SortDir::Asc,
-        search_value: search,
-        label_ids: labels,
-    }
+    super::befores::sorted(offset, LIST_PAGE, search, labels)
 }
 
 /// The lines a waiting select-all covers when it is released, read page by page through the

@@ -8,11 +8,10 @@ use secrecy::SecretString;
 
 use super::form::{Change, Target};
 use super::{ActionKind, PREVIEW_LINES};
-use crate::domain::{CorpId, Mdn, SortDir, SortField};
+use crate::domain::{CorpId, Mdn};
 use crate::error::AppError;
 use crate::policy::{Operation, Principal};
 use crate::state::AppState;
-use crate::upstream::ListParams;
 use crate::upstream::wire::Device;
 
 /// One line of the preview.
@@ -42,16 +41,7 @@ pub struct Preview {
 const MAX_PAGES: u64 = 4;
 const PAGE: u32 = 500;
 
-fn params(offset: u64, limit: u32, search: Option<String>, labels: Vec<i64>) -> ListParams {
-    ListParams {
-        offset,
-        limit,
-        sort: SortField::Mdn,
-        sort_dir: SortDir::Asc,
-        search_value: search,
-        label_ids: labels,
-    }
-}
+use super::befores::sorted as params;
 
 /// Current values of some lines of an explicit list (at most a few list pages).
 pub async fn load_lines(
