@@ -222,7 +222,7 @@ impl Cursor {
                         break;
                     }
                     // A line moved out meanwhile is skipped.
-                    if let Some(l) = g.line(*id) {
+                    if let Some(l) = g.line_ref(*id) {
                         row(&mut out, self.columns.iter().map(|col| cell(&l, col)))?;
                         taken += 1;
                     }
