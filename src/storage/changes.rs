@@ -1,6 +1,9 @@
 //! Change sets: every confirmed change, stored with its lines before anything is sent, and each
 //! line's value before, its new value and its outcome as the runner records them.
 //!
+//! Lines are rows of `change_lines`, except a select-all's, which are stored in blocks (see
+//! `streamed`); readers get both as [`ChangeLine`]s with their outcome resolved.
+//!
 //! Counts on `change_sets` move only in the same transaction that moves a line out of `pending`,
 //! so they always equal the lines' outcomes; finishing turns any line still `pending` into
 //! `unknown`, so the outcomes always add up to `total_lines`.
@@ -346,7 +349,18 @@ const SELECT_COLUMNS: &str = "id, created_at, updated_at, finished_at, subject, 
      parent_id, origin, plan, run_at, request_reason, expires_at, decided_by, decided_by_name, decided_at, \
      decision_reason, grant_id, started_at";
 
-const LINE_COLUMNS: &str = "seq, mdn, before_value, after_value, outcome, message";
+/// A line's outcome as readers see it: its own, or, while it is still `pending` in a change set
+/// settled as a whole (migration 0010), the change set's `rest_outcome`.
+const LINE_OUTCOME: &str = "CASE WHEN l.outcome = 'pending' AND s.rest_outcome IS NOT NULL THEN s.rest_outcome ELSE l.outcome END";
+
+/// `SELECT` of lines with their outcome and message resolved; `l` is `change_lines`.
+fn lines_select() -> String {
+    format!(
+        "SELECT l.seq, l.mdn, l.before_value, l.after_value, {LINE_OUTCOME} AS outcome, \
+         CASE WHEN l.outcome = 'pending' AND s.rest_outcome IS NOT NULL THEN s.rest_message ELSE l.message END \
+         AS message FROM change_lines l JOIN change_sets s ON s.id = l.change_id"
+    )
+}
 
 /// The state a change set ends in, from its lines' counts.
 pub(super) const FINISHED_STATE: &str = "CASE WHEN changed = total_lines THEN 'done' WHEN changed = 0 THEN 'failed' \
@@ -541,8 +555,12 @@ macro_rules! finish_change_set {
         .execute(&mut *$tx)
         .await?
         .rows_affected();
+        // Lines never recorded one by one (a select-all's blocks never settled) are unknown
+        // through the change set: with no `rest_outcome` yet, every line not counted is one.
         let sql = format!(
-            "UPDATE change_sets SET unknown = unknown + $1, updated_at = $2, finished_at = $2, \
+            "UPDATE change_sets SET unknown = CASE WHEN rest_outcome IS NULL THEN total_lines - changed - failed \
+             ELSE unknown + $1 END, rest_message = CASE WHEN rest_outcome IS NULL THEN $5 ELSE rest_message END, \
+             rest_outcome = COALESCE(rest_outcome, 'unknown'), updated_at = $2, finished_at = $2, \
              message = COALESCE($3, message), state = {} WHERE id = $4 AND state = 'running'",
             $crate::storage::changes::FINISHED_STATE
         );
@@ -551,6 +569,7 @@ macro_rules! finish_change_set {
             .bind($now)
             .bind($message)
             .bind($id)
+            .bind($crate::storage::changes::UNRECORDED_LINE)
             .execute(&mut *$tx)
             .await?;
     }};
@@ -609,4 +628,5 @@ macro_rules! job_insert_query {
 mod store;
 mod streamed;
 mod waiting;
+pub use streamed::StreamedLine;
 pub use waiting::Decision;

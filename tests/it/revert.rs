@@ -306,3 +306,50 @@ async fn a_move_is_not_reverted_by_someone_who_may_not_open_the_other_group() {
         assert!(app.sim.sim.device(HIGH_SCHOOL, m).is_some(), "{m} stays");
     }
 }
+
+/// A select-all records its result on the change set rather than on each line: its revert still
+/// finds every changed line with its own value before.
+#[tokio::test]
+async fn a_select_all_change_is_reverted_line_by_line() {
+    let app = spawn_app().await;
+    app.sign_in("super").await;
+    let db = Db::connect(&app.database_url).await.expect("db");
+    let matching = list_mdns(
+        &app.get_text(&format!("/devices/{DISTRICT}?searchValue=Bus&limit=500"))
+            .await,
+    );
+    assert!(matching.len() > 2, "{matching:?}");
+    let nick = |m: &str| {
+        app.sim
+            .sim
+            .device(DISTRICT, m)
+            .expect("line")
+            .nickname
+            .unwrap_or_default()
+    };
+    let before: Vec<String> = matching.iter().map(|m| nick(m)).collect();
+    let csrf = app.csrf().await;
+    let form = [
+        ("select_all", "true"),
+        ("searchValue", "Bus"),
+        ("nickname", "Fleet bus"),
+        ("confirmed", "true"),
+        ("acknowledged", "true"),
+    ];
+    let resp = app.post_action(DISTRICT, "nickname", &form, &csrf).await;
+    assert_eq!(resp.status(), 303);
+    let id = change_id_of(&resp);
+    let set = finished(&db, id).await;
+    assert_eq!(set.changed as usize, matching.len(), "{set:?}");
+    assert!(matching.iter().all(|m| nick(m) == "Fleet bus"));
+    let page = app
+        .get_text(&format!("/changes/{id}?part=lines&outcome=changed"))
+        .await;
+    assert!(page.contains(matching[0].as_str()), "{page:.2000}");
+
+    let back = revert(&app, id).await;
+    let set = finished(&db, back).await;
+    assert_eq!(set.changed as usize, matching.len(), "{set:?}");
+    let after: Vec<String> = matching.iter().map(|m| nick(m)).collect();
+    assert_eq!(after, before);
+}

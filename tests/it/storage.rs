@@ -10,6 +10,9 @@ use sentinel_console::storage::Db;
 use sentinel_console::storage::audit::{
     AuditFilter, AuditRecord, NewAuditRecord, audit_csv_header, audit_csv_row, csv_cell,
 };
+use sentinel_console::storage::changes::{
+    ChangeState, LineState, NewChangeSet, Origin, StreamedLine, UNRECORDED_LINE,
+};
 use sentinel_console::storage::jobs::{ChunkOutcome, JobState, NewJob, job_totals};
 use serde_json::json;
 use time::{Duration as TimeDuration, OffsetDateTime};
@@ -48,6 +51,7 @@ on_both!(
     job_rejects_bad_chunk_and_bad_final_state,
     job_finish_audited_writes_the_record_once,
     job_chunk_started_marks_are_owned_and_once,
+    a_streamed_change_set_settles_once_and_its_lines_read_the_result,
 );
 
 #[tokio::test]
@@ -893,5 +897,185 @@ async fn job_chunk_started_marks_are_owned_and_once(db: Db) {
         !db.job_mark_chunk_started(new.id, "B", 0)
             .await
             .expect("mark")
+    );
+}
+
+fn streamed_set(id: Uuid) -> NewChangeSet {
+    NewChangeSet {
+        id,
+        subject: "sub-1".into(),
+        user_name: Some("Tech".into()),
+        corp_id: "FLEET-LARGE".into(),
+        action: "note".into(),
+        fields: json!({ "note": "Audited" }),
+        summary: "Note → Audited".into(),
+        selection: json!({ "selectAll": true }),
+        selection_text: "all lines".into(),
+        parent_id: None,
+        origin: Origin::Change,
+        waiting: None,
+    }
+}
+
+/// A select-all's result is recorded once on the change set; every reader of its lines (pages,
+/// filters, the stream behind lines.csv, retry and revert) sees each line's own outcome, and
+/// finishing turns none of them unknown.
+async fn a_streamed_change_set_settles_once_and_its_lines_read_the_result(db: Db) {
+    let id = Uuid::new_v4();
+    db.change_create(&streamed_set(id), &[], None)
+        .await
+        .expect("create");
+    let line = |i: usize| StreamedLine {
+        mdn: format!("521-{i:07}"),
+        before: Some(format!("before {i}")),
+    };
+    let first: Vec<StreamedLine> = (0..1_500).map(line).collect();
+    let second: Vec<StreamedLine> = (1_500..2_500).map(line).collect();
+    let after = Some("Audited");
+    db.change_append_lines(id, 0, after, &first)
+        .await
+        .expect("block 1");
+    db.change_append_lines(id, 1_500, after, &second)
+        .await
+        .expect("block 2");
+    let failed = vec![
+        ("521-0000007".to_owned(), "Locked line".to_owned()),
+        ("521-0002001".to_owned(), "Locked line".to_owned()),
+        ("521-0002002".to_owned(), "Not in this group".to_owned()),
+    ];
+    db.change_settle_all(id, &failed, LineState::Changed, None)
+        .await
+        .expect("settle");
+    // A second settlement (a retried write whose first commit did land) changes nothing.
+    db.change_settle_all(id, &[], LineState::Unknown, Some("again"))
+        .await
+        .expect("settle again");
+    db.change_finish(id, None, None).await.expect("finish");
+    let c = db.change_get(id).await.expect("get").expect("stored");
+    assert_eq!(
+        (c.total_lines, c.changed, c.failed, c.unknown),
+        (2_500, 2_497, 3, 0),
+        "{c:?}"
+    );
+    assert_eq!(c.state, ChangeState::DoneWithFailures);
+
+    let failed_page = db
+        .change_lines_page(id, Some(LineState::Failed), 0, 100)
+        .await
+        .expect("failed page");
+    let seen: Vec<(i32, &str, Option<&str>)> = failed_page
+        .iter()
+        .map(|l| (l.seq, l.mdn.as_str(), l.message.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (7, "521-0000007", Some("Locked line")),
+            (2_001, "521-0002001", Some("Locked line")),
+            (2_002, "521-0002002", Some("Not in this group")),
+        ]
+    );
+    let changed = db
+        .change_lines_page(id, Some(LineState::Changed), 1_990, 20)
+        .await
+        .expect("changed page");
+    assert_eq!(changed.len(), 20);
+    assert!(
+        changed
+            .iter()
+            .all(|l| l.outcome == LineState::Changed && l.message.is_none())
+    );
+    assert_eq!(changed[0].seq, 1_991, "changed lines skip the failed ones");
+    for state in [LineState::Pending, LineState::Unknown] {
+        let none = db
+            .change_lines_page(id, Some(state), 0, 10)
+            .await
+            .expect("page");
+        assert!(none.is_empty(), "{state:?}: {none:?}");
+    }
+    let all: Vec<_> = db
+        .change_lines_stream(id)
+        .try_concat()
+        .await
+        .expect("stream");
+    assert_eq!(all.len(), 2_500);
+    assert_eq!(
+        all.iter()
+            .filter(|l| l.outcome == LineState::Changed)
+            .count(),
+        2_497
+    );
+    assert_eq!(all[2_499].before_value.as_deref(), Some("before 2499"));
+    assert!(all.iter().enumerate().all(|(i, l)| l.seq == i as i32));
+    assert!(
+        all.iter()
+            .all(|l| l.after_value.as_deref() == Some("Audited"))
+    );
+    assert_eq!(all[2_001].outcome, LineState::Failed);
+    // A page across the two blocks, unfiltered.
+    let across = db
+        .change_lines_page(id, None, 1_495, 10)
+        .await
+        .expect("page");
+    let seqs: Vec<i32> = across.iter().map(|l| l.seq).collect();
+    assert_eq!(seqs, (1_495..1_505).collect::<Vec<_>>());
+
+    // An answer that never came: every line unknown with the change set's note, and finishing
+    // keeps that note rather than its own.
+    let lost = Uuid::new_v4();
+    db.change_create(&streamed_set(lost), &[], None)
+        .await
+        .expect("create");
+    db.change_append_lines(lost, 0, after, &first[..10])
+        .await
+        .expect("lines");
+    db.change_settle_all(lost, &[], LineState::Unknown, Some("No answer came."))
+        .await
+        .expect("settle");
+    db.change_finish(lost, None, None).await.expect("finish");
+    let c = db.change_get(lost).await.expect("get").expect("stored");
+    assert_eq!((c.changed, c.failed, c.unknown), (0, 0, 10), "{c:?}");
+    let lines = db
+        .change_lines_page(lost, Some(LineState::Unknown), 0, 100)
+        .await
+        .expect("page");
+    assert_eq!(lines.len(), 10);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.message.as_deref() == Some("No answer came."))
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.message.as_deref() != Some(UNRECORDED_LINE))
+    );
+
+    // Stored but never settled (the instance stopped before the call's answer was recorded):
+    // finishing makes every line unknown, as it does a pending row.
+    let stopped = Uuid::new_v4();
+    db.change_create(&streamed_set(stopped), &[], None)
+        .await
+        .expect("create");
+    db.change_append_lines(stopped, 0, after, &first[..25])
+        .await
+        .expect("lines");
+    db.change_finish(stopped, None, None).await.expect("finish");
+    let c = db.change_get(stopped).await.expect("get").expect("stored");
+    assert_eq!(
+        (c.total_lines, c.changed, c.failed, c.unknown),
+        (25, 0, 0, 25),
+        "{c:?}"
+    );
+    assert_eq!(c.state, ChangeState::Failed);
+    let lines = db
+        .change_lines_page(stopped, Some(LineState::Unknown), 0, 100)
+        .await
+        .expect("page");
+    assert_eq!(lines.len(), 25);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.message.as_deref() == Some(UNRECORDED_LINE))
     );
 }

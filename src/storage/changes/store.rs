@@ -209,13 +209,22 @@ impl Db {
         offset: u64,
         limit: u32,
     ) -> Result<Vec<ChangeLine>, sqlx::Error> {
+        let sid = id.to_string();
+        let end = self.change_blocks_end(&sid).await?;
+        if end > 0 {
+            let limit = usize::try_from(limit.clamp(1, 1_000)).unwrap_or(1_000);
+            return self
+                .change_block_page(&sid, end, outcome, offset, limit)
+                .await;
+        }
         let filter = if outcome.is_some() {
-            " AND outcome = $4"
+            format!(" AND {LINE_OUTCOME} = $4")
         } else {
-            ""
+            String::new()
         };
         let sql = format!(
-            "SELECT {LINE_COLUMNS} FROM change_lines WHERE change_id = $1{filter} ORDER BY seq LIMIT $2 OFFSET $3"
+            "{} WHERE l.change_id = $1{filter} ORDER BY l.seq LIMIT $2 OFFSET $3",
+            lines_select()
         );
         let rows = with_pool!(self, pool => {
             let mut q = sqlx::query_as::<_, LineRow>(&sql)
@@ -237,8 +246,14 @@ impl Db {
         after_seq: i32,
         limit: i64,
     ) -> Result<Vec<ChangeLine>, sqlx::Error> {
+        if self.change_blocks_end(id).await? > 0 {
+            let from = after_seq.saturating_add(1);
+            let to = from.saturating_add(i32::try_from(limit).unwrap_or(i32::MAX));
+            return self.change_block_lines(id, from, to).await;
+        }
         let sql = format!(
-            "SELECT {LINE_COLUMNS} FROM change_lines WHERE change_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            "{} WHERE l.change_id = $1 AND l.seq > $2 ORDER BY l.seq LIMIT $3",
+            lines_select()
         );
         let rows = with_pool!(self, pool => {
             sqlx::query_as::<_, LineRow>(&sql)
