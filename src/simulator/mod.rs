@@ -230,6 +230,20 @@ impl Simulator {
         g.line(g.find_mdn(mdn)?).map(|l| l.to_device())
     }
 
+    /// Makes Sentinel refuse writes to a line (by MDN) with `reason`, as a bulk answer's
+    /// `failed` entry, or accept them again with `None` (tests). `false`: no such line.
+    pub fn refuse_writes(&self, corp: &str, mdn: &str, reason: Option<&str>) -> bool {
+        let mut world = lock(&self.inner.world);
+        let Some(g) = world.group_mut(corp) else {
+            return false;
+        };
+        let Some(id) = g.find_mdn(mdn) else {
+            return false;
+        };
+        g.set_refusal(id, reason.map(str::to_owned));
+        true
+    }
+
     /// An access token for a demo user without the OAuth dance (tests and benchmarks).
     pub fn issue_access_token(&self, user: &str) -> Option<String> {
         let u = idp::user(user)?;

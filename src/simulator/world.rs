@@ -25,6 +25,8 @@ pub struct Group {
     /// Recent filtered results (a console pages through the same search), cleared on any write.
     filter_cache: HashMap<(SortField, SortDir, String), Arc<Vec<u32>>>,
     totals_cache: Option<Totals>,
+    /// Lines whose writes Sentinel refuses, with its reason (tests: a bulk answer's `failed`).
+    refusals: HashMap<u32, String>,
 }
 
 /// How many filtered results a group keeps.
@@ -47,7 +49,21 @@ impl Group {
             sort_cache: HashMap::new(),
             filter_cache: HashMap::new(),
             totals_cache: None,
+            refusals: HashMap::new(),
         }
+    }
+
+    /// Why a write to line `id` is refused, if it is.
+    pub fn refusal(&self, id: u32) -> Option<&str> {
+        self.refusals.get(&id).map(String::as_str)
+    }
+
+    /// Refuses writes to line `id` with `reason`, or accepts them again (`None`).
+    pub fn set_refusal(&mut self, id: u32, reason: Option<String>) {
+        match reason {
+            Some(r) => self.refusals.insert(id, r),
+            None => self.refusals.remove(&id),
+        };
     }
 
     pub fn corp_id(&self) -> &'static str {

@@ -228,3 +228,80 @@ async fn a_select_all_whose_stream_breaks_sends_nothing_and_says_so() {
     );
     assert!(app.sim.api_requests_to("PUT", "/note").is_empty());
 }
+
+/// Lines Sentinel refuses in a select-all's one answer are failed with its reason, each on its
+/// own, the rest changed; retrying sends exactly the refused ones.
+#[tokio::test]
+async fn a_select_all_records_the_lines_sentinel_refused_and_retries_only_those() {
+    let app = spawn_app_with(
+        SimConfig {
+            large_group_size: 5_000,
+            ..default_sim_config()
+        },
+        |_| {},
+    )
+    .await;
+    app.sign_in("tech").await;
+    let csrf = app.csrf().await;
+    let lines = first_mdns(&app, 3_000).await;
+    let refused = [lines[10].clone(), lines[2_999].clone()];
+    for m in &refused {
+        assert!(app.sim.sim.refuse_writes(LARGE, m, Some("Line is locked")));
+    }
+    let form = [
+        ("select_all", "true"),
+        ("note", "Audited"),
+        ("confirmed", "true"),
+        ("acknowledged", "true"),
+    ];
+    let resp = app.post_action(LARGE, "note", &form, &csrf).await;
+    assert_eq!(resp.status(), 303);
+    let id = change_id(&resp);
+    let db = Db::connect(&app.database_url).await.expect("db");
+    let c = finished(&db, id).await;
+    assert_eq!(
+        (c.total_lines, c.changed, c.failed, c.unknown),
+        (5_000, 4_998, 2, 0),
+        "{c:?}"
+    );
+    assert_eq!(c.state, ChangeState::DoneWithFailures);
+    let failed = app
+        .get_text(&format!("/changes/{id}?part=lines&outcome=failed"))
+        .await;
+    for m in &refused {
+        assert!(failed.contains(m.as_str()), "{failed:.3000}");
+    }
+    assert!(failed.contains("Line is locked"), "{failed:.3000}");
+    assert!(!failed.contains(lines[11].as_str()), "{failed:.3000}");
+    let rows = lines_csv(&app, id).await;
+    assert_eq!(rows.len(), 5_000);
+    assert_eq!(rows.iter().filter(|r| r.2 == "failed").count(), 2);
+    assert_eq!(rows.iter().filter(|r| r.2 == "changed").count(), 4_998);
+
+    for m in &refused {
+        app.sim.sim.refuse_writes(LARGE, m, None);
+    }
+    app.sim.sim.clear_requests();
+    let retry = format!("/changes/{id}/retry");
+    let preview = app
+        .post_form(&retry, &[("csrf_token", csrf.as_str())])
+        .await;
+    assert_eq!(preview.status(), 200);
+    let html = preview.text().await.expect("preview");
+    assert!(html.contains("<strong>2</strong>"), "{html:.2000}");
+    let mut confirm = confirm_fields(&html);
+    confirm.push(("acknowledged".into(), "true".into()));
+    confirm.push(("csrf_token".into(), csrf.clone()));
+    let resp = app.post_form(&retry, &confirm).await;
+    assert_eq!(resp.status(), 303);
+    let again = finished(&db, change_id(&resp)).await;
+    assert_eq!((again.total_lines, again.changed), (2, 2), "{again:?}");
+    let sent = app.sim.api_requests_to("PUT", "/note");
+    assert_eq!(sent.len(), 1);
+    for m in &refused {
+        assert_eq!(
+            app.sim.sim.device(LARGE, m).expect("line").note.as_deref(),
+            Some("Audited")
+        );
+    }
+}

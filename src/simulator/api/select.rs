@@ -68,6 +68,13 @@ pub(super) fn apply(
             let Some(mut line) = g.line(*id) else {
                 continue;
             };
+            if let Some(reason) = g.refusal(*id) {
+                failed.push(WriteFailure {
+                    mdn: line.mdn.clone(),
+                    reason: reason.to_owned(),
+                });
+                continue;
+            }
             match change(&mut line) {
                 Ok(()) => {
                     g.set(*id, line);
