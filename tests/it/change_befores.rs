@@ -50,6 +50,29 @@ fn change_id(resp: &reqwest::Response) -> Uuid {
         .expect("change id")
 }
 
+/// Posts a confirmed select-all note `note` over `LARGE` (with `extra` fields) and waits for its
+/// change set to finish.
+async fn select_all_note(
+    app: &TestApp,
+    csrf: &str,
+    note: &str,
+    extra: &[(&str, &str)],
+) -> (Db, ChangeSet) {
+    let mut form = vec![
+        ("select_all", "true"),
+        ("note", note),
+        ("confirmed", "true"),
+        ("acknowledged", "true"),
+    ];
+    form.extend_from_slice(extra);
+    let resp = app.post_action(LARGE, "note", &form, csrf).await;
+    assert_eq!(resp.status(), 303);
+    let id = change_id(&resp);
+    let db = Db::connect(&app.database_url).await.expect("db");
+    let c = finished(&db, id).await;
+    (db, c)
+}
+
 /// Sets a line's nickname straight at the simulator, as another client of Sentinel would.
 async fn rename_elsewhere(sim: &TestSim, mdn: &str, nickname: &str) {
     let token = sim.sim.issue_access_token("super").expect("token");
@@ -149,18 +172,14 @@ async fn a_select_all_change_streams_its_lines_then_records_each_result() {
     let kept = first_mdns(&app, 2).await.remove(1);
     let kept_before = app.sim.sim.device(LARGE, &kept).expect("line").note;
     app.sim.sim.clear_requests();
-    let form = [
-        ("select_all", "true"),
-        ("excluded_mdns", excluded.as_str()),
-        ("note", "Audited"),
-        ("confirmed", "true"),
-        ("acknowledged", "true"),
-    ];
-    let resp = app.post_action(LARGE, "note", &form, &csrf).await;
-    assert_eq!(resp.status(), 303);
-    let id = change_id(&resp);
-    let db = Db::connect(&app.database_url).await.expect("db");
-    let c = finished(&db, id).await;
+    let (_, c) = select_all_note(
+        &app,
+        &csrf,
+        "Audited",
+        &[("excluded_mdns", excluded.as_str())],
+    )
+    .await;
+    let id = c.id;
     assert_eq!(
         (c.total_lines, c.changed, c.failed, c.unknown),
         (19_999, 19_999, 0, 0),
@@ -205,17 +224,7 @@ async fn a_select_all_whose_stream_breaks_sends_nothing_and_says_so() {
         method: None,
         times: Some(1),
     });
-    let form = [
-        ("select_all", "true"),
-        ("note", "Never"),
-        ("confirmed", "true"),
-        ("acknowledged", "true"),
-    ];
-    let resp = app.post_action(LARGE, "note", &form, &csrf).await;
-    assert_eq!(resp.status(), 303);
-    let id = change_id(&resp);
-    let db = Db::connect(&app.database_url).await.expect("db");
-    let c = finished(&db, id).await;
+    let (_, c) = select_all_note(&app, &csrf, "Never", &[]).await;
     assert_eq!(c.state, ChangeState::Failed, "{c:?}");
     assert_eq!(c.changed + c.unknown, 0);
     assert_eq!(c.failed, c.total_lines, "the lines read were not sent");
@@ -248,17 +257,8 @@ async fn a_select_all_records_the_lines_sentinel_refused_and_retries_only_those(
     for m in &refused {
         assert!(app.sim.sim.refuse_writes(LARGE, m, Some("Line is locked")));
     }
-    let form = [
-        ("select_all", "true"),
-        ("note", "Audited"),
-        ("confirmed", "true"),
-        ("acknowledged", "true"),
-    ];
-    let resp = app.post_action(LARGE, "note", &form, &csrf).await;
-    assert_eq!(resp.status(), 303);
-    let id = change_id(&resp);
-    let db = Db::connect(&app.database_url).await.expect("db");
-    let c = finished(&db, id).await;
+    let (db, c) = select_all_note(&app, &csrf, "Audited", &[]).await;
+    let id = c.id;
     assert_eq!(
         (c.total_lines, c.changed, c.failed, c.unknown),
         (5_000, 4_998, 2, 0),

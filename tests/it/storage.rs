@@ -917,6 +917,18 @@ fn streamed_set(id: Uuid) -> NewChangeSet {
     }
 }
 
+/// A new streamed change set holding `lines` as lines `0..`, each to become "Audited".
+async fn streamed_with(db: &Db, lines: &[StreamedLine]) -> Uuid {
+    let id = Uuid::new_v4();
+    db.change_create(&streamed_set(id), &[], None)
+        .await
+        .expect("create");
+    db.change_append_lines(id, 0, Some("Audited"), lines)
+        .await
+        .expect("lines");
+    id
+}
+
 /// A select-all's result is recorded once on the change set; every reader of its lines (pages,
 /// filters, the stream behind lines.csv, retry and revert) sees each line's own outcome, and
 /// finishing turns none of them unknown.
@@ -1022,13 +1034,7 @@ async fn a_streamed_change_set_settles_once_and_its_lines_read_the_result(db: Db
 
     // An answer that never came: every line unknown with the change set's note, and finishing
     // keeps that note rather than its own.
-    let lost = Uuid::new_v4();
-    db.change_create(&streamed_set(lost), &[], None)
-        .await
-        .expect("create");
-    db.change_append_lines(lost, 0, after, &first[..10])
-        .await
-        .expect("lines");
+    let lost = streamed_with(&db, &first[..10]).await;
     db.change_settle_all(lost, &[], LineState::Unknown, Some("No answer came."))
         .await
         .expect("settle");
@@ -1053,13 +1059,7 @@ async fn a_streamed_change_set_settles_once_and_its_lines_read_the_result(db: Db
 
     // Stored but never settled (the instance stopped before the call's answer was recorded):
     // finishing makes every line unknown, as it does a pending row.
-    let stopped = Uuid::new_v4();
-    db.change_create(&streamed_set(stopped), &[], None)
-        .await
-        .expect("create");
-    db.change_append_lines(stopped, 0, after, &first[..25])
-        .await
-        .expect("lines");
+    let stopped = streamed_with(&db, &first[..25]).await;
     db.change_finish(stopped, None, None).await.expect("finish");
     let c = db.change_get(stopped).await.expect("get").expect("stored");
     assert_eq!(
