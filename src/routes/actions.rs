@@ -17,7 +17,7 @@ use crate::actions::catalog::field::Kind as FieldKind;
 use crate::actions::deferred::{self, Intent};
 use crate::actions::form::{self, Change, FieldErrors, RawForm, Target};
 use crate::actions::run::AuditContext;
-use crate::actions::{ActionKind, CHUNK_SIZE, changeset, jobs, limit, preview};
+use crate::actions::{ActionKind, CHUNK_SIZE, changeset, jobs, limit, preview, select_all};
 use crate::auth::CurrentUser;
 use crate::domain::{CorpId, Imei, Mdn, Via};
 use crate::error::AppError;
@@ -29,6 +29,9 @@ use crate::state::AppState;
 use crate::storage::changes::Origin;
 use crate::views::Layout;
 use crate::views::actions::{ActionFormPage, FieldChoices, FormInput, PreviewPage, WhenView};
+
+/// How long a confirmation waits for a select-all job before answering (it goes on after).
+const SHORT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Session key prefix of a Wi-Fi password typed in the form, kept server-side until confirmation.
 const PASSWORD_KEY: &str = "actions.wifi_password.";
@@ -413,8 +416,26 @@ pub async fn submit(
             }
             id
         }
-        // SmartSpot (its password is never stored) and select-all: one call, made here.
-        Target::Imeis(_) | Target::Bulk(_) => {
+        // Select-all: stored with its job; the lines are read and sent by the job.
+        Target::Bulk(b) => {
+            let (id, handle) = select_all::start(
+                &state,
+                &user,
+                session.id().map(|i| i.to_string()),
+                &corp,
+                audit,
+                change,
+                b,
+                (Origin::Change, None),
+            )
+            .await?;
+            // A small selection is usually done in a moment: show its result at once. The job
+            // goes on by itself when this wait ends (or the browser goes away).
+            let _ = tokio::time::timeout(SHORT_WAIT, handle).await;
+            id
+        }
+        // SmartSpot (its password is never stored): one call, made here.
+        Target::Imeis(_) => {
             changeset::run_now(&state, &user, &corp, audit, &change, &target).await?
         }
     };
