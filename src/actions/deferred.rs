@@ -140,6 +140,7 @@ pub fn transition(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Stores a confirmed change that waits (nothing is sent): its lines when known, its plan, and
 /// for a scheduled change the sign-in it will run with (sealed). Returns the change set's id.
 pub async fn store(
@@ -150,6 +151,7 @@ pub async fn store(
     change: &Change,
     target: &Target,
     hold: Hold,
+    origin: (Origin, Option<Uuid>),
 ) -> Result<Uuid, AppError> {
     if matches!(target, Target::Imeis(_)) {
         return Err(AppError::BadRequest(
@@ -157,7 +159,7 @@ pub async fn store(
         ));
     }
     let id = Uuid::new_v4();
-    let set = changeset::new_set(id, audit, change, target, (Origin::Change, None));
+    let set = changeset::new_set(id, audit, change, target, origin);
     let after = change.action.def().after(&change.values);
     let lines: Vec<NewLine> = match target {
         Target::Lines(m) => NewLine::pending(m, &after),
@@ -174,6 +176,7 @@ pub async fn store(
     keep_waiting(state, session, user, set, &lines, &plan, hold).await
 }
 
+#[allow(clippy::too_many_arguments)]
 /// [`store`] for lines that get different changes (a CSV import): one group per change, in
 /// order; `summary` describes the whole change set.
 pub async fn store_groups(
@@ -184,6 +187,7 @@ pub async fn store_groups(
     groups: Vec<(Change, Vec<Mdn>)>,
     summary: String,
     hold: Hold,
+    origin: (Origin, Option<Uuid>),
 ) -> Result<Uuid, AppError> {
     let Some(first) = groups.first().map(|(c, _)| c.clone()) else {
         return Err(AppError::BadRequest("There is no line to change.".into()));
@@ -197,7 +201,7 @@ pub async fn store_groups(
     }
     let target = Target::Lines(all);
     let id = Uuid::new_v4();
-    let mut set = changeset::new_set(id, audit, &first, &target, (Origin::Change, None));
+    let mut set = changeset::new_set(id, audit, &first, &target, origin);
     set.summary = summary;
     let plan = Plan {
         change: first,

@@ -18,7 +18,7 @@ use crate::actions::catalog::Selection;
 use crate::actions::form::{Change, RawForm, Target};
 use crate::actions::preview::PreviewLine;
 use crate::actions::run::Outcome;
-use crate::actions::{ActionKind, CHUNK_SIZE, jobs, revert};
+use crate::actions::{ActionKind, revert};
 use crate::auth::CurrentUser;
 use crate::csv::csv_cell;
 use crate::domain::{CorpId, Imei, Mdn, Via};
