@@ -35,7 +35,7 @@ use crate::views::changes::{
     RevertPreviewPage, change_href, change_title, changes_href, retry_href, revert_href,
 };
 
-use super::devices::parse_query;
+use super::edge::parse_query;
 use crate::htmx::WantsFragment;
 
 const PAGE: u32 = 50;
