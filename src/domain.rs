@@ -554,5 +554,8 @@ impl Via {
 mod when;
 pub use when::RunAt;
 
+mod user_name;
+pub use user_name::UserName;
+
 #[cfg(test)]
 mod tests;

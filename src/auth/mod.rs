@@ -38,7 +38,7 @@ use crate::storage::Db;
 use crate::storage::sessions::AnyStore;
 use crate::views::{Layout, MessagePage};
 use oauth::OAuthProvider;
-use session::{AUTH_KEY, AuthSession, CSRF_KEY, SessionLocks, Tokens, auth_of, stored_auth};
+use session::{AUTH_KEY, AuthSession, SessionLocks, Tokens, auth_of, stored_auth};
 
 /// Session cookie name over plain http.
 pub const COOKIE_NAME: &str = "sentinel_session";
@@ -80,7 +80,8 @@ impl Drop for AuthState {
 
 impl AuthState {
     /// Builds the sign-in mode and the session store (sealed with `TOKEN_ENCRYPTION_KEY` or the
-    /// generated key file), and spawns the task that deletes expired sessions every 5 minutes,
+    /// generated key file; refused when the database was set up with another key; values of the
+    /// first format sealed again for their rows), and spawns the task that deletes expired sessions every 5 minutes,
     /// revoking their tokens.
     pub async fn new(
         config: &Config,
@@ -96,6 +97,18 @@ impl AuthState {
             &config.data_dir,
         )?;
         let store = AnyStore::new(db, cipher.clone()).await?;
+        db.check_key(&cipher).await?;
+        let resealed = (
+            store.reseal_legacy().await?,
+            db.reseal_legacy_grants(&cipher).await?,
+        );
+        if resealed != (0, 0) {
+            tracing::info!(
+                sessions = resealed.0,
+                grants = resealed.1,
+                "sealed values bound to their rows"
+            );
+        }
         let mode = match identity {
             IdentityConfig::OAuth(cfg) => Mode::OAuth(Arc::new(OAuthProvider::new(
                 cfg,
@@ -353,10 +366,8 @@ impl FromRequestParts<AppState> for CurrentUser {
         } else {
             auth
         };
-        let csrf = match session.get::<String>(CSRF_KEY).await? {
-            Some(t) => t,
-            None => csrf::ensure_token(&session).await?,
-        };
+        // Masked afresh for this response (BREACH).
+        let csrf = csrf::ensure_token(&session).await?.masked();
         Ok(CurrentUser {
             principal: auth.principal,
             token: SecretString::from(auth.tokens.access.expose().to_owned()),
