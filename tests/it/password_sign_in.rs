@@ -227,13 +227,7 @@ async fn nobody_approves_their_own_request_under_another_spelling() {
 
     // The same person, typed otherwise: Sentinel signs them in, the console knows them.
     let again = password_browser(&app, "  TECH ").await;
-    let csrf = again.csrf().await;
-    let r = again
-        .post_form(
-            &format!("/changes/{id}/approve"),
-            &[("csrf_token", csrf.as_str()), ("confirmed", "true")],
-        )
-        .await;
+    let r = again.approve(id).await;
     assert_eq!(r.status(), 403, "approved their own request as TECH");
     assert!(app.sim.api_requests_to("PUT", "/status").is_empty());
 }
