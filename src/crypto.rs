@@ -348,4 +348,38 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(dir);
     }
+
+    /// A loose key file that cannot be changed (immutable: even root's chmod fails) stops start-up.
+    #[cfg(unix)]
+    #[test]
+    fn a_loose_key_file_that_cannot_be_narrowed_stops_start_up() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("sc-key-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = key_file_path(&dir);
+        std::fs::write(&path, STANDARD.encode([3u8; 32])).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let chattr = |flag: &str| {
+            std::process::Command::new("chattr")
+                .arg(flag)
+                .arg(&path)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !chattr("+i") {
+            eprintln!("skipped: this file system cannot make a file immutable (chattr +i)");
+            let _ = std::fs::remove_dir_all(dir);
+            return;
+        }
+        let result = TokenCipher::from_config(None, &dir);
+        chattr("-i");
+        let _ = std::fs::remove_dir_all(&dir);
+        let err = format!("{:#}", result.unwrap_err());
+        assert!(
+            err.contains("open to other users (mode 644)")
+                && err.contains("cannot be narrowed to 0600")
+                && err.contains("chmod 600"),
+            "{err}"
+        );
+    }
 }
