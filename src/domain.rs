@@ -555,7 +555,7 @@ mod when;
 pub use when::RunAt;
 
 mod user_name;
-pub use user_name::UserName;
+pub use user_name::{MAX_USER_NAME, UserName};
 
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@
 //! - [`session`]: what a session holds, the per-session refresh lock
 //! - [`csrf`]: the CSRF check and request-context middleware
 //! - [`grant`]: sign-ins kept (sealed) for changes that run later
-//! - [`throttle`]: password sign-in attempts per user name and per address
+//! - [`throttle`]: growing delays after failed password sign-ins, per (user, client) and per client
 
 pub mod csrf;
 pub mod grant;
@@ -66,7 +66,7 @@ pub struct AuthState {
     pub locks: SessionLocks,
     https: bool,
     absolute: Duration,
-    /// Password sign-in attempts per user name and per client address.
+    /// Delays after failed password sign-ins, per (user name, client) and per client.
     pub throttle: throttle::LoginThrottle,
     /// The expired-session deletion task, started here and stopped with this state.
     cleanup: tokio::task::JoinHandle<()>,
@@ -81,8 +81,8 @@ impl Drop for AuthState {
 impl AuthState {
     /// Builds the sign-in mode and the session store (sealed with `TOKEN_ENCRYPTION_KEY` or the
     /// generated key file; refused when the database was set up with another key; values of the
-    /// first format sealed again for their rows), and spawns the task that deletes expired sessions every 5 minutes,
-    /// revoking their tokens.
+    /// first format sealed again for their rows), and spawns the task that deletes expired
+    /// sessions every 5 minutes, revoking their tokens.
     pub async fn new(
         config: &Config,
         identity: &IdentityConfig,
@@ -322,6 +322,7 @@ pub(crate) fn idle_expiry(idle: Duration) -> Expiry {
 pub struct CurrentUser {
     pub principal: Principal,
     pub token: SecretString,
+    /// The CSRF token for this response: the session's secret, masked afresh.
     pub csrf: String,
 }
 

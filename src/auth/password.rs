@@ -1,6 +1,7 @@
 //! The Sentinel username/password sign-in (`POST /v1.0/auth/token`), for deployments without an
 //! OAuth provider. The password is passed through once and never stored; there is no refresh.
-//! Failed attempts slow down further ones per (user name, client) and per client ([`super::throttle`]).
+//! Failed attempts slow down further ones per (user name, client) and per client
+//! ([`super::throttle`]).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -18,7 +19,7 @@ use super::oauth::complete_sign_in;
 use super::safe_next;
 use super::session::{Secret, Tokens};
 use crate::client_addr::ClientAddr;
-use crate::domain::{CorpId, Role, UserName};
+use crate::domain::{CorpId, MAX_USER_NAME, Role, UserName};
 use crate::error::AppError;
 use crate::policy::Principal;
 use crate::state::AppState;
@@ -79,7 +80,7 @@ pub async fn submit(
     let username = match UserName::parse(&f.username) {
         Ok(u) => u,
         Err(e) => {
-            let typed = f.username.trim().chars().take(256).collect();
+            let typed = f.username.trim().chars().take(MAX_USER_NAME).collect();
             return again(&session, next, typed, &e.0, StatusCode::BAD_REQUEST).await;
         }
     };

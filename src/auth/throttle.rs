@@ -164,7 +164,7 @@ fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// One console's sign-in throttle. User names are passed case-folded (the person, not the spelling).
+/// One console's sign-in throttle. User names come case-folded (the person, not the spelling).
 #[derive(Debug)]
 pub struct LoginThrottle {
     policy: Policy,
