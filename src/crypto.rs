@@ -328,15 +328,23 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// A data directory whose key file (of `[3; 32]`) anyone may read (0644): (dir, key file).
     #[cfg(unix)]
-    #[test]
-    fn a_loose_key_file_is_narrowed() {
+    fn loose_key_file() -> (PathBuf, PathBuf) {
         use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("sc-key-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = key_file_path(&dir);
         std::fs::write(&path, STANDARD.encode([3u8; 32])).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        (dir, path)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_loose_key_file_is_narrowed() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, path) = loose_key_file();
         let c = TokenCipher::from_config(None, &dir).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
@@ -353,12 +361,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_loose_key_file_that_cannot_be_narrowed_stops_start_up() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("sc-key-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = key_file_path(&dir);
-        std::fs::write(&path, STANDARD.encode([3u8; 32])).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (dir, path) = loose_key_file();
         let chattr = |flag: &str| {
             std::process::Command::new("chattr")
                 .arg(flag)
