@@ -549,5 +549,8 @@ impl Via {
 mod when;
 pub use when::RunAt;
 
+mod user_name;
+pub use user_name::{MAX_USER_NAME, UserName};
+
 #[cfg(test)]
 mod tests;

@@ -430,6 +430,14 @@ pub fn import_upload(corp: &CorpId, csrf: &str) -> Href {
     Href::with_query(import(corp).0, [("csrf_token", csrf)])
 }
 
+/// Is `path` the import's upload route (`/devices/{corpId}/import`, as [`import`] builds it),
+/// the one route whose multipart form may carry its CSRF token in the query?
+pub fn is_import_upload(path: &str) -> bool {
+    path.strip_prefix("/devices/")
+        .and_then(|rest| rest.strip_suffix("/import"))
+        .is_some_and(|corp| !corp.is_empty() && !corp.contains('/'))
+}
+
 /// `GET /portal?q=…`: the self-service portal (no query when `q` is empty).
 pub fn portal(q: &str) -> Href {
     Href::with_query("/portal".into(), (!q.is_empty()).then_some(("q", q)))

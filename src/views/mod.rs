@@ -17,7 +17,8 @@ use askama_web::WebTemplate;
 
 use crate::policy::Principal;
 
-/// The session's CSRF token, put in request extensions by the auth layer for every page.
+/// The session's CSRF token, masked for this response: put in request extensions by the auth
+/// layer for every page.
 #[derive(Debug, Clone)]
 pub struct CsrfToken(pub String);
 
