@@ -75,13 +75,12 @@ impl Application {
                 // token exchange goes straight to loopback.
                 let public_sim = public_url.join(&format!("{SIM_MOUNT}/"))?;
                 let back_sim = loopback.join(&format!("{SIM_MOUNT}/"))?;
-                IdentityConfig::OAuth(OAuthConfig {
-                    authorize_url: public_sim.join("oauth/authorize")?,
-                    token_url: back_sim.join("oauth/token")?,
-                    revoke_url: Some(back_sim.join("oauth/revoke")?),
-                    client_id: "sentinel-console".into(),
-                    client_secret: None,
-                })
+                IdentityConfig::OAuth(OAuthConfig::manual(
+                    public_sim.join("oauth/authorize")?,
+                    back_sim.join("oauth/token")?,
+                    Some(back_sim.join("oauth/revoke")?),
+                    "sentinel-console",
+                ))
             }
             other => other.clone(),
         };
@@ -172,6 +171,10 @@ fn loopback_of(addr: SocketAddr) -> SocketAddr {
 pub fn build_router(state: AppState, simulator: Option<&Simulator>) -> Router {
     let console = crate::routes::router()
         .merge(auth::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::refused::on_upstream_refusal,
+        ))
         .layer(axum::middleware::from_fn(crate::error::render_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::csrf_and_context))
         .layer(auth::session_layer(&state))

@@ -24,6 +24,7 @@ mod job_scale;
 mod large_group;
 mod metrics;
 mod multi_instance;
+mod oidc;
 mod overview;
 mod portal;
 mod proptest_parsers;
