@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::auth::{self, AuthState};
 use crate::config::{Config, IdentityConfig, OAuthConfig};
-use crate::middleware::{REQUEST_ID, security_headers_for, take_client_request_id};
+use crate::middleware::{HeaderPolicy, REQUEST_ID, security_headers_for, take_client_request_id};
 use crate::simulator::{SimConfig, Simulator};
 use crate::state::AppState;
 use crate::storage::Db;
@@ -185,7 +185,10 @@ pub fn build_router(state: AppState, simulator: Option<&Simulator>) -> Router {
             crate::middleware::demo_flag,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.public_url.scheme() == "https",
+            HeaderPolicy::new(
+                state.public_url.scheme() == "https",
+                state.auth.sign_out_origin().as_deref(),
+            ),
             security_headers_for,
         ))
         // gzip or brotli as the client accepts: pages, fragments, static files, streamed CSV.

@@ -161,6 +161,11 @@ impl AuthState {
         }
     }
 
+    /// The origin sign-out sends the browser to when it ends the provider's session too.
+    pub fn sign_out_origin(&self) -> Option<String> {
+        self.oauth().and_then(OAuthProvider::issuer_origin)
+    }
+
     pub fn is_password_mode(&self) -> bool {
         matches!(self.mode, Mode::Password)
     }

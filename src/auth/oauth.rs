@@ -212,7 +212,9 @@ impl OAuthProvider {
         if let Some(n) = &nonce {
             req = req
                 .add_scopes(OIDC_SCOPES.iter().map(|s| Scope::new((*s).to_owned())))
-                .add_extra_param("nonce", n.clone());
+                .add_extra_param("nonce", n.clone())
+                // OpenID Connect Core 11: offline_access is granted on an explicit consent.
+                .add_extra_param("prompt", "consent");
         }
         let (url, state) = req.url();
         let pending = PendingLogin {
@@ -425,6 +427,14 @@ impl OAuthProvider {
         }
     }
 
+    /// The OpenID Connect provider's origin (`None`: plain OAuth 2.0).
+    pub fn issuer_origin(&self) -> Option<String> {
+        match &self.source {
+            Source::Oidc(d) => Some(d.issuer_origin()),
+            Source::Manual { .. } => None,
+        }
+    }
+
     /// RP-initiated logout: where to send the browser so that the provider ends its session too
     /// (then back to the signed-out page); `None` when the provider offers no end-session endpoint.
     pub async fn end_session_url(&self, id_token: Option<&Secret>) -> Option<Url> {
@@ -433,6 +443,11 @@ impl OAuthProvider {
         };
         let found = d.get(&self.http).await.ok()?;
         let mut url = found.end_session.clone()?;
+        if url.origin().ascii_serialization() != d.issuer_origin() {
+            // The pages' CSP lets sign-out go to the issuer's origin only.
+            tracing::warn!(end_session = %url, "the end-session endpoint is not on the issuer's origin; the provider's session is left open");
+            return None;
+        }
         {
             let mut q = url.query_pairs_mut();
             if let Some(t) = id_token {

@@ -104,6 +104,11 @@ impl Discovery {
         })
     }
 
+    /// The issuer's origin (`scheme://host:port`).
+    pub fn issuer_origin(&self) -> String {
+        self.issuer.url().origin().ascii_serialization()
+    }
+
     /// The provider's metadata and keys, read once and then from the cache.
     pub async fn get(&self, http: &reqwest::Client) -> Result<Arc<Discovered>, String> {
         if let Some(d) = self.cache.read().await.as_ref() {

@@ -18,6 +18,9 @@ const ACCOUNTS = {
   carol: { name: 'Carol Super', email: 'carol@district.example', sentinel_roles: ['org_super', 'org_tech'] },
 };
 
+// The test reads only the first lines of stdout: a later write to a closed pipe must not end the provider.
+process.stdout.on('error', () => {});
+
 const accessTtl = Number(process.env.ACCESS_TTL || 6);
 let provider = null;
 

@@ -6,7 +6,7 @@
 //! token: one page, no loop, the token revoked. Skipped (with a note) without node, the
 //! provider or Chromium, unless `CI` is set.
 
-use crate::browser::{Step, click, have_browser, in_browser, text, url, wait_until};
+use crate::browser::{Step, click, have_browser, in_browser_expecting, text, url, wait_until};
 use crate::helpers::*;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +21,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tower_sessions::session::Id;
 use tower_sessions::session_store::SessionStore;
+
+/// The provider's own pages ask for a web font this offline machine cannot load.
+const PROVIDER_PAGE_NOISE: &str = "fonts.googleapis.com";
 
 /// The provider's access-token lifetime: short, so that a test sees it run out.
 const ACCESS_TTL_SECS: u64 = 6;
@@ -70,7 +73,7 @@ impl Provider {
         (
             Self {
                 child,
-                stdin: stdin,
+                stdin,
                 issuer,
                 discovery: Value::Null,
             },
@@ -260,7 +263,7 @@ async fn oidc_provider_sign_in_refresh_and_sign_out_in_chromium() {
         return;
     };
     let base = format!("http://{}", app.addr);
-    in_browser("oidc-sign-in", |c, _| async move {
+    in_browser_expecting("oidc-sign-in", &[PROVIDER_PAGE_NOISE], |c, _| async move {
         let c = &c;
         // /changes reads only the console's own database: the upstream never sees these tokens.
         c.goto(&format!("{base}/changes"))
@@ -338,7 +341,7 @@ async fn oidc_role_claims_give_each_user_exactly_their_roles() {
         return;
     };
     let base = format!("http://{}", app.addr);
-    in_browser("oidc-roles", |c, _| async move {
+    in_browser_expecting("oidc-roles", &[PROVIDER_PAGE_NOISE], |c, _| async move {
         let c = &c;
         for (login, want) in [
             ("bob", vec!["readonly"]),
@@ -373,46 +376,51 @@ async fn sentinel_refusing_a_fresh_sign_in_shows_one_page_and_revokes() {
         return;
     };
     let base = format!("http://{}", app.addr);
-    in_browser("oidc-refused", |c, _| async move {
-        let c = &c;
-        c.goto(&format!("{base}/devices/NORTHSTAR-ISD"))
-            .await
-            .map_err(|e| e.to_string())?;
-        provider_sign_in(c, &provider, "alice").await?;
-        on_console_path(c, &app, "/devices/NORTHSTAR-ISD").await?;
-        let h1 = wait_until("the refusal page", || async move {
-            Ok(text(c, "h1")
-                .await?
-                .filter(|h| h.contains("does not accept")))
-        })
-        .await?;
-        if h1 != "Sentinel does not accept your sign-in" {
-            return Err(format!("page heading {h1:?}"));
-        }
-        // No loop: a while later the browser is still on that page, after one upstream call.
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        on_console_path(c, &app, "/devices/NORTHSTAR-ISD").await?;
-        let calls = app.sim.api_requests_to("GET", "/devices/NORTHSTAR-ISD");
-        if calls.len() != 1 {
-            return Err(format!("{} upstream calls, want 1", calls.len()));
-        }
-        let bearer = calls[0]
-            .authorization
-            .clone()
-            .unwrap_or_default()
-            .trim_start_matches("Bearer ")
-            .to_owned();
-        if provider.accepts_access(&bearer).await {
-            return Err("the refused access token was not revoked".into());
-        }
-        if stored_auth(&app, c).await?.is_some() {
-            return Err("the refused sign-in is still signed in".into());
-        }
-        // Its sign-out ends the provider's session too.
-        click(c, "main form button[type=submit]").await?;
-        click(c, "button[name=logout][value=yes]").await?;
-        on_console_path(c, &app, "/signed-out").await?;
-        Ok(())
-    })
+    in_browser_expecting(
+        "oidc-refused",
+        // The refusal page comes with Sentinel's 401.
+        &[PROVIDER_PAGE_NOISE, "status of 401"],
+        |c, _| async move {
+            let c = &c;
+            c.goto(&format!("{base}/devices/NORTHSTAR-ISD"))
+                .await
+                .map_err(|e| e.to_string())?;
+            provider_sign_in(c, &provider, "alice").await?;
+            on_console_path(c, &app, "/devices/NORTHSTAR-ISD").await?;
+            let h1 = wait_until("the refusal page", || async move {
+                Ok(text(c, "h1")
+                    .await?
+                    .filter(|h| h.contains("does not accept")))
+            })
+            .await?;
+            if h1 != "Sentinel does not accept your sign-in" {
+                return Err(format!("page heading {h1:?}"));
+            }
+            // No loop: a while later the browser is still on that page, after one upstream call.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            on_console_path(c, &app, "/devices/NORTHSTAR-ISD").await?;
+            let calls = app.sim.api_requests_to("GET", "/devices/NORTHSTAR-ISD");
+            if calls.len() != 1 {
+                return Err(format!("{} upstream calls, want 1", calls.len()));
+            }
+            let bearer = calls[0]
+                .authorization
+                .clone()
+                .unwrap_or_default()
+                .trim_start_matches("Bearer ")
+                .to_owned();
+            if provider.accepts_access(&bearer).await {
+                return Err("the refused access token was not revoked".into());
+            }
+            if stored_auth(&app, c).await?.is_some() {
+                return Err("the refused sign-in is still signed in".into());
+            }
+            // Its sign-out ends the provider's session too.
+            click(c, "main form button[type=submit]").await?;
+            click(c, "button[name=logout][value=yes]").await?;
+            on_console_path(c, &app, "/signed-out").await?;
+            Ok(())
+        },
+    )
     .await;
 }
