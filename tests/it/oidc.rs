@@ -424,3 +424,91 @@ async fn sentinel_refusing_a_fresh_sign_in_shows_one_page_and_revokes() {
     )
     .await;
 }
+
+// ---- the same refusal with the embedded provider, over plain HTTP ------------------------------
+
+/// The session id in this browser's cookie.
+fn session_id(browser: &Session) -> Id {
+    let cookies = browser.cookie_header();
+    let value = cookies
+        .split("; ")
+        .find_map(|c| c.strip_prefix("sentinel_session="))
+        .expect("session cookie");
+    Id::from_str(value).expect("session id")
+}
+
+#[tokio::test]
+async fn sentinel_refusing_a_fresh_sign_in_answers_a_page_not_a_redirect() {
+    let app = spawn_app().await;
+    let browser = app.session_as("tech").await;
+    // The identity provider ends tech's grants: Sentinel now refuses the session's token.
+    app.sim.sim.revoke_user("tech");
+    let fragment = browser.get_htmx("/devices/NORTHSTAR-ISD").await;
+    assert_eq!(fragment.status(), 401);
+    assert!(fragment.headers().get("hx-redirect").is_none());
+    assert!(fragment.text().await.expect("body").contains(
+        "Sentinel does not accept your sign-in: The access token is unknown or was revoked."
+    ));
+    // Signed out now: the next page is the way to sign in again (the user's choice).
+    let again = browser.get("/devices/NORTHSTAR-ISD").await;
+    assert_eq!(again.status(), 303);
+    assert!(
+        location(&again).starts_with("/login?"),
+        "{}",
+        location(&again)
+    );
+
+    // A full page: the refusal with a sign-out button, and no redirect.
+    let browser = app.session_as("manager").await;
+    app.sim.sim.revoke_user("manager");
+    let page = browser.get("/devices/NORTHSTAR-ISD").await;
+    assert_eq!(page.status(), 401);
+    assert!(page.headers().get("location").is_none());
+    let html = page.text().await.expect("body");
+    assert_eq!(
+        texts(&html, "h1"),
+        vec!["Sentinel does not accept your sign-in"]
+    );
+    let csrf = attrs(&html, "main form input[name=csrf_token]", "value");
+    assert_eq!(csrf.len(), 1, "{html}");
+    assert!(
+        app.state
+            .auth
+            .store
+            .load(&session_id(&browser))
+            .await
+            .expect("store")
+            .is_some_and(|r| !r.data.contains_key("auth")),
+        "the session is signed out"
+    );
+    let out = browser
+        .post_form("/logout", &[("csrf_token", csrf[0].as_str())])
+        .await;
+    assert_eq!(out.status(), 303);
+    assert_eq!(location(&out), "/signed-out");
+}
+
+#[tokio::test]
+async fn an_older_sign_in_refused_by_sentinel_signs_in_again() {
+    let app = spawn_app().await;
+    let browser = app.session_as("tech").await;
+    // Signed in two minutes ago: no longer fresh.
+    let id = session_id(&browser);
+    let store = &app.state.auth.store;
+    let mut record = store.load(&id).await.expect("store").expect("session");
+    let earlier = time::OffsetDateTime::now_utc() - time::Duration::minutes(2);
+    record.data.get_mut("auth").expect("auth")["signed_in_at"] = Value::String(
+        earlier
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("time"),
+    );
+    store.save(&record).await.expect("save");
+    app.sim.sim.revoke_user("tech");
+    let r = browser.get("/devices/NORTHSTAR-ISD").await;
+    assert_eq!(r.status(), 303);
+    assert!(location(&r).starts_with("/login?next="), "{}", location(&r));
+    assert!(
+        store.load(&id).await.expect("store").is_none(),
+        "the session ended"
+    );
+}
