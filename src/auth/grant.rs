@@ -229,3 +229,16 @@ pub async fn forget(state: &AppState, id: Uuid) {
         tracing::warn!(grant = %id, error = %e, "a grant could not be deleted");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_is_worded_for_the_sign_in_mode() {
+        assert!(why_not_renewable(true).contains("Sentinel password"));
+        let oauth = why_not_renewable(false);
+        assert!(!oauth.contains("password"), "{oauth}");
+        assert!(oauth.contains("identity provider") && oauth.contains("offline_access"));
+    }
+}

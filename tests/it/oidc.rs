@@ -512,3 +512,51 @@ async fn an_older_sign_in_refused_by_sentinel_signs_in_again() {
         "the session ended"
     );
 }
+
+// ---- RFC 9207 over plain HTTP, against oidc-provider -------------------------------------------
+
+#[tokio::test]
+async fn a_callback_without_the_providers_iss_is_refused() {
+    let Some((app, provider)) = console_with("sentinel_roles").await else {
+        return;
+    };
+    let browser = app.new_session();
+    // The provider announces the parameter: a callback without it, or from another issuer, is refused.
+    for iss in [None, Some("http://127.0.0.1:1")] {
+        let login = browser.get("/login?next=/changes").await;
+        assert_eq!(login.status(), 303);
+        let authorize = url::Url::parse(&location(&login)).expect("authorize url");
+        assert!(
+            authorize.as_str().starts_with(&provider.issuer),
+            "{authorize}"
+        );
+        let asked: std::collections::HashMap<_, _> = query_pairs(&authorize).into_iter().collect();
+        let scope = asked.get("scope").cloned().unwrap_or_default();
+        for s in ["openid", "offline_access", "org_tech", "readonly"] {
+            assert!(
+                scope.split(' ').any(|x| x == s),
+                "scope {scope:?} lacks {s}"
+            );
+        }
+        assert!(asked.get("nonce").is_some_and(|n| n.len() >= 32), "a nonce");
+        assert_eq!(
+            asked.get("code_challenge_method").map(String::as_str),
+            Some("S256")
+        );
+        let state = asked.get("state").cloned().expect("state");
+        let mut q = vec![("code", "c"), ("state", state.as_str())];
+        q.extend(iss.map(|i| ("iss", i)));
+        let r = browser
+            .get(&format!(
+                "/auth/callback?{}",
+                serde_urlencoded::to_string(&q).expect("qs")
+            ))
+            .await;
+        assert_eq!(r.status(), 400, "iss {iss:?}");
+        let body = r.text().await.expect("body");
+        assert!(
+            body.contains("did not come from the identity provider"),
+            "{body}"
+        );
+    }
+}
