@@ -42,18 +42,23 @@ pub async fn login(
             ));
         }
     };
-    let mut list = session
-        .get::<Vec<PendingLogin>>(PENDING_KEY)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let mut list = pending_logins(session).await;
     list.push(pending);
     if list.len() > MAX_PENDING {
         list.drain(..list.len() - MAX_PENDING);
     }
     session.insert(PENDING_KEY, &list).await?;
     Ok(Redirect::to(url.as_str()).into_response())
+}
+
+/// The session's sign-ins in progress (none when unreadable).
+async fn pending_logins(session: &Session) -> Vec<PendingLogin> {
+    session
+        .get::<Vec<PendingLogin>>(PENDING_KEY)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
 #[derive(Deserialize)]
@@ -96,12 +101,7 @@ pub async fn callback(
             "This console does not use an OAuth sign-in.".into(),
         ));
     };
-    let mut list = session
-        .get::<Vec<PendingLogin>>(PENDING_KEY)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let mut list = pending_logins(&session).await;
     let found = q.state.as_deref().and_then(|s| {
         list.iter()
             .position(|p| constant_time_eq(p.state.expose().as_bytes(), s.as_bytes()))

@@ -254,29 +254,55 @@ async fn on_console_path(c: &Client, app: &TestApp, path: &str) -> Step<()> {
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oidc_provider_sign_in_refresh_and_sign_out_in_chromium() {
+/// Runs `scenario` in Chromium against a console signing in with oidc-provider (roles from
+/// `sentinel_roles`); skipped without the browser or the provider. Console messages containing one
+/// of `expected` (besides the provider pages' web font) are no failure.
+async fn in_oidc_browser<F, Fut>(name: &str, expected: &[&str], scenario: F)
+where
+    F: FnOnce(Client, TestApp, Provider) -> Fut,
+    Fut: std::future::Future<Output = Step<()>>,
+{
     if !have_browser() {
         return;
     }
     let Some((app, provider)) = console_with("sentinel_roles").await else {
         return;
     };
-    let base = format!("http://{}", app.addr);
-    in_browser_expecting("oidc-sign-in", &[PROVIDER_PAGE_NOISE], |c, _| async move {
-        let c = &c;
+    let mut allowed = vec![PROVIDER_PAGE_NOISE];
+    allowed.extend_from_slice(expected);
+    in_browser_expecting(name, &allowed, |c, _| scenario(c, app, provider)).await;
+}
+
+async fn open(c: &Client, url: &str) -> Step<()> {
+    c.goto(url).await.map_err(|e| format!("open {url}: {e}"))
+}
+
+/// Signs out with `button` (in a form posting to `/logout`), confirms at the provider's
+/// end-session page, and lands on the console's signed-out page.
+async fn sign_out_everywhere(c: &Client, app: &TestApp, button: &str) -> Step<()> {
+    click(c, button).await?;
+    click(c, "button[name=logout][value=yes]").await?;
+    on_console_path(c, app, "/signed-out").await
+}
+
+/// The header's sign-out button.
+const HEADER_SIGN_OUT: &str = "form[action='/logout'] button";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_provider_sign_in_refresh_and_sign_out_in_chromium() {
+    in_oidc_browser("oidc-sign-in", &[], |c, app, provider| async move {
+        let (c, app) = (&c, &app);
+        let base = format!("http://{}", app.addr);
         // /changes reads only the console's own database: the upstream never sees these tokens.
-        c.goto(&format!("{base}/changes"))
-            .await
-            .map_err(|e| e.to_string())?;
+        open(c, &format!("{base}/changes")).await?;
         provider_sign_in(c, &provider, "alice").await?;
-        on_console_path(c, &app, "/changes").await?;
+        on_console_path(c, app, "/changes").await?;
         let who = text(c, ".who-name").await?.unwrap_or_default();
         let roles = text(c, ".who-roles").await?.unwrap_or_default();
         if who != "Alice Admin" || !roles.contains("org_tech") || roles.contains("org_super") {
             return Err(format!("signed in as {who:?} with roles {roles:?}"));
         }
-        let auth = stored_auth(&app, c).await?.ok_or("no session stored")?;
+        let auth = stored_auth(app, c).await?.ok_or("no session stored")?;
         if auth["principal"]["subject"] != "alice" || token_in(&auth, "id_token").is_empty() {
             return Err(format!("stored sign-in: {}", auth["principal"]));
         }
@@ -287,11 +313,9 @@ async fn oidc_provider_sign_in_refresh_and_sign_out_in_chromium() {
 
         // The access token runs out: the next page refreshes it, with a rotated refresh token.
         tokio::time::sleep(Duration::from_secs(ACCESS_TTL_SECS)).await;
-        c.goto(&format!("{base}/changes"))
-            .await
-            .map_err(|e| e.to_string())?;
-        on_console_path(c, &app, "/changes").await?;
-        let auth = stored_auth(&app, c)
+        open(c, &format!("{base}/changes")).await?;
+        on_console_path(c, app, "/changes").await?;
+        let auth = stored_auth(app, c)
             .await?
             .ok_or("signed out by the refresh")?;
         let (access2, refresh2) = (token_in(&auth, "access"), token_in(&auth, "refresh"));
@@ -309,9 +333,7 @@ async fn oidc_provider_sign_in_refresh_and_sign_out_in_chromium() {
         }
 
         // Sign-out: both tokens revoked, then the provider's own sign-out, then back here.
-        click(c, "form[action='/logout'] button").await?;
-        click(c, "button[name=logout][value=yes]").await?;
-        on_console_path(c, &app, "/signed-out").await?;
+        sign_out_everywhere(c, app, HEADER_SIGN_OUT).await?;
         if provider.accepts_access(&access2).await {
             return Err("the access token still works after sign-out".into());
         }
@@ -319,9 +341,7 @@ async fn oidc_provider_sign_in_refresh_and_sign_out_in_chromium() {
             return Err("the refresh token still works after sign-out".into());
         }
         // The provider's session is over: signing in again asks for the login again.
-        c.goto(&format!("{base}/changes"))
-            .await
-            .map_err(|e| e.to_string())?;
+        open(c, &format!("{base}/changes")).await?;
         c.wait()
             .at_most(crate::browser::STEP)
             .for_element(Locator::Css("input[name=login]"))
@@ -334,32 +354,21 @@ async fn oidc_provider_sign_in_refresh_and_sign_out_in_chromium() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oidc_role_claims_give_each_user_exactly_their_roles() {
-    if !have_browser() {
-        return;
-    }
-    let Some((app, provider)) = console_with("sentinel_roles").await else {
-        return;
-    };
-    let base = format!("http://{}", app.addr);
-    in_browser_expecting("oidc-roles", &[PROVIDER_PAGE_NOISE], |c, _| async move {
-        let c = &c;
+    in_oidc_browser("oidc-roles", &[], |c, app, provider| async move {
+        let (c, app) = (&c, &app);
         for (login, want) in [
             ("bob", vec!["readonly"]),
             ("carol", vec!["org_super", "org_tech"]),
             ("dave", vec![]),
         ] {
-            c.goto(&format!("{base}/changes"))
-                .await
-                .map_err(|e| e.to_string())?;
+            open(c, &format!("http://{}/changes", app.addr)).await?;
             provider_sign_in(c, &provider, login).await?;
-            on_console_path(c, &app, "/changes").await?;
-            let auth = stored_auth(&app, c).await?.ok_or("no session")?;
+            on_console_path(c, app, "/changes").await?;
+            let auth = stored_auth(app, c).await?.ok_or("no session")?;
             if auth["principal"]["roles"] != serde_json::json!(want) {
                 return Err(format!("{login}: roles {}", auth["principal"]["roles"]));
             }
-            click(c, "form[action='/logout'] button").await?;
-            click(c, "button[name=logout][value=yes]").await?;
-            on_console_path(c, &app, "/signed-out").await?;
+            sign_out_everywhere(c, app, HEADER_SIGN_OUT).await?;
         }
         Ok(())
     })
@@ -368,25 +377,16 @@ async fn oidc_role_claims_give_each_user_exactly_their_roles() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sentinel_refusing_a_fresh_sign_in_shows_one_page_and_revokes() {
-    if !have_browser() {
-        return;
-    }
-    // The simulator's API knows nothing of this provider's tokens: it answers 401.
-    let Some((app, provider)) = console_with("sentinel_roles").await else {
-        return;
-    };
-    let base = format!("http://{}", app.addr);
-    in_browser_expecting(
+    // The simulator's API knows nothing of this provider's tokens: it answers 401, which the
+    // refusal page comes with.
+    in_oidc_browser(
         "oidc-refused",
-        // The refusal page comes with Sentinel's 401.
-        &[PROVIDER_PAGE_NOISE, "status of 401"],
-        |c, _| async move {
-            let c = &c;
-            c.goto(&format!("{base}/devices/NORTHSTAR-ISD"))
-                .await
-                .map_err(|e| e.to_string())?;
+        &["status of 401"],
+        |c, app, provider| async move {
+            let (c, app) = (&c, &app);
+            open(c, &format!("http://{}/devices/NORTHSTAR-ISD", app.addr)).await?;
             provider_sign_in(c, &provider, "alice").await?;
-            on_console_path(c, &app, "/devices/NORTHSTAR-ISD").await?;
+            on_console_path(c, app, "/devices/NORTHSTAR-ISD").await?;
             let h1 = wait_until("the refusal page", || async move {
                 Ok(text(c, "h1")
                     .await?
@@ -398,7 +398,7 @@ async fn sentinel_refusing_a_fresh_sign_in_shows_one_page_and_revokes() {
             }
             // No loop: a while later the browser is still on that page, after one upstream call.
             tokio::time::sleep(Duration::from_secs(2)).await;
-            on_console_path(c, &app, "/devices/NORTHSTAR-ISD").await?;
+            on_console_path(c, app, "/devices/NORTHSTAR-ISD").await?;
             let calls = app.sim.api_requests_to("GET", "/devices/NORTHSTAR-ISD");
             if calls.len() != 1 {
                 return Err(format!("{} upstream calls, want 1", calls.len()));
@@ -412,14 +412,11 @@ async fn sentinel_refusing_a_fresh_sign_in_shows_one_page_and_revokes() {
             if provider.accepts_access(&bearer).await {
                 return Err("the refused access token was not revoked".into());
             }
-            if stored_auth(&app, c).await?.is_some() {
+            if stored_auth(app, c).await?.is_some() {
                 return Err("the refused sign-in is still signed in".into());
             }
             // Its sign-out ends the provider's session too.
-            click(c, "main form button[type=submit]").await?;
-            click(c, "button[name=logout][value=yes]").await?;
-            on_console_path(c, &app, "/signed-out").await?;
-            Ok(())
+            sign_out_everywhere(c, app, "main form button[type=submit]").await
         },
     )
     .await;
