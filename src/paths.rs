@@ -71,7 +71,7 @@ fn seg(value: impl fmt::Display) -> String {
         .replace('+', "%20")
 }
 
-/// `k=v&k=v`, form-encoded; the one query encoder (also behind [`ListQuery::to_query_string`]).
+/// `k=v&k=v`, form-encoded; the one query encoder.
 pub fn query_string<K: AsRef<str>, V: AsRef<str>>(
     pairs: impl IntoIterator<Item = (K, V)>,
 ) -> String {
@@ -103,7 +103,11 @@ pub fn group(corp: &CorpId) -> Href {
 
 /// `GET /devices/{corpId}?…`: the list showing `q`.
 pub fn devices(corp: &CorpId, q: &ListQuery) -> Href {
-    Href(format!("{}?{}", group_path(corp), q.to_query_string()))
+    Href(format!(
+        "{}?{}",
+        group_path(corp),
+        query_string(q.to_pairs())
+    ))
 }
 
 /// `GET /devices/{corpId}/totals?searchValue=…`

@@ -76,6 +76,11 @@ pub struct Outcome {
     pub outcome: ChangeResult,
 }
 
+/// Did the upstream refuse the token (`401`)? Then nothing was applied: renew and send again.
+pub fn unauthorized<T>(r: &Result<T, RunError>) -> bool {
+    matches!(r, Err(RunError::Upstream(e)) if e.status().map(|s| s.as_u16()) == Some(401))
+}
+
 /// Is this failure ambiguous (the write may or may not have happened)?
 pub fn is_ambiguous(e: &UpstreamError) -> bool {
     match e {
@@ -302,7 +307,7 @@ impl AuditContext {
 
 /// Writes an audit record; a failure to write is logged loudly (the change itself already happened).
 pub async fn write_audit(state: &AppState, rec: &NewAuditRecord) {
-    state.metrics.change_finished(rec);
+    state.metrics.change_finished(rec, super::CHUNK_SIZE);
     if let Err(e) = state.db.audit_insert(rec).await {
         tracing::error!(error = %e, action = %rec.action, corp = %rec.corp_id, "audit record could not be written");
     }

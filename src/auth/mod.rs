@@ -372,7 +372,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             return Err(sign_in());
         }
         let auth = if auth.tokens.expiring(now) {
-            match fresh_tokens(state, &session).await? {
+            match fresh_tokens(state, &session, None).await? {
                 Some(a) => a,
                 None => return Err(sign_in()),
             }
@@ -395,9 +395,13 @@ impl FromRequestParts<AppState> for CurrentUser {
 /// it: under the session's lock, the record is re-read from the store (the source of truth,
 /// shared by every instance) and the refresh skipped when another request already did it.
 /// `None`: the session is over (flushed); the caller sends the user to sign in.
+///
+/// `rejected`: an access token the upstream answered `401` to; the session is refreshed now even
+/// when its clock says the token is still good, unless it already holds another one.
 async fn fresh_tokens(
     state: &AppState,
     session: &Session,
+    rejected: Option<&str>,
 ) -> Result<Option<AuthSession>, AppError> {
     let Some(id) = session.id() else {
         return Ok(None);
@@ -408,13 +412,18 @@ async fn fresh_tokens(
     let Some(mut auth) = auth_of(session).await? else {
         return Ok(None);
     };
-    if !auth.tokens.expiring(OffsetDateTime::now_utc()) {
+    let stale = rejected.is_some_and(|r| auth.tokens.access.expose() == r);
+    if !stale && !auth.tokens.expiring(OffsetDateTime::now_utc()) {
         // Another request refreshed while this one waited.
         return Ok(Some(auth));
     }
     if let Some(g) = auth.grant {
         // The session shares its tokens with a grant (a scheduled change): refresh there, once.
-        return match grant::current(state, g).await? {
+        let kept = match rejected {
+            Some(r) => grant::renewed(state, g, r).await?,
+            None => grant::current(state, g).await?,
+        };
+        return match kept {
             Some(kept) => {
                 auth.principal = kept.principal;
                 auth.tokens = kept.tokens;
@@ -480,6 +489,24 @@ pub(crate) async fn session_grant(
     state: &AppState,
     session_id: &str,
 ) -> Result<Option<(SecretString, Principal)>, AppError> {
+    session_tokens(state, session_id, None).await
+}
+
+/// [`session_grant`] after the upstream answered `401` to `rejected`: refreshed now (once for
+/// every chunk that met the same 401), or `None` when the refresh is refused.
+pub(crate) async fn session_renewed(
+    state: &AppState,
+    session_id: &str,
+    rejected: &SecretString,
+) -> Result<Option<(SecretString, Principal)>, AppError> {
+    session_tokens(state, session_id, Some(rejected.expose_secret())).await
+}
+
+async fn session_tokens(
+    state: &AppState,
+    session_id: &str,
+    rejected: Option<&str>,
+) -> Result<Option<(SecretString, Principal)>, AppError> {
     use tower_sessions::session_store::SessionStore;
     let Ok(id) = session_id.parse::<tower_sessions::session::Id>() else {
         return Ok(None);
@@ -506,8 +533,9 @@ pub(crate) async fn session_grant(
     if auth.past_absolute(state.auth.absolute, now) {
         return Ok(None);
     }
-    let auth = if auth.tokens.expiring(now) {
-        match fresh_tokens(state, &session).await? {
+    let stale = rejected.is_some_and(|r| auth.tokens.access.expose() == r);
+    let auth = if stale || auth.tokens.expiring(now) {
+        match fresh_tokens(state, &session, rejected).await? {
             Some(a) => a,
             None => return Ok(None),
         }

@@ -18,7 +18,7 @@ use crate::actions::catalog::Selection;
 use crate::actions::form::{Change, RawForm, Target};
 use crate::actions::preview::PreviewLine;
 use crate::actions::run::Outcome;
-use crate::actions::{ActionKind, CHUNK_SIZE, jobs, revert};
+use crate::actions::{ActionKind, revert};
 use crate::auth::CurrentUser;
 use crate::csv::csv_cell;
 use crate::domain::{CorpId, Imei, Mdn, Via};
@@ -35,7 +35,7 @@ use crate::views::changes::{
     RevertPreviewPage, change_href, change_title, changes_href, retry_href, revert_href,
 };
 
-use super::devices::parse_query;
+use super::edge::parse_query;
 use crate::htmx::WantsFragment;
 
 const PAGE: u32 = 50;

@@ -15,7 +15,6 @@ pub mod portal;
 use askama::Template;
 use askama_web::WebTemplate;
 
-use crate::error::ErrorInfo;
 use crate::policy::Principal;
 
 /// The session's CSRF token, put in request extensions by the auth layer for every page.
@@ -117,16 +116,6 @@ pub struct ErrorFragment {
     pub status: u16,
     pub title: String,
     pub message: String,
-}
-
-impl ErrorFragment {
-    pub fn new(info: &ErrorInfo) -> Self {
-        Self {
-            status: info.status.as_u16(),
-            title: info.title.clone(),
-            message: info.message.clone(),
-        }
-    }
 }
 
 /// An error as a full page.
