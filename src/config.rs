@@ -22,15 +22,57 @@ pub enum IdentityConfig {
     SentinelPassword,
 }
 
-/// An OAuth 2.0 provider.
+/// An OAuth 2.0 provider (OpenID Connect when found by discovery).
 #[derive(Debug, Clone)]
 pub struct OAuthConfig {
-    pub authorize_url: Url,
-    pub token_url: Url,
-    pub revoke_url: Option<Url>,
+    pub endpoints: OAuthEndpoints,
     pub client_id: String,
     /// Optional: a public client uses PKCE alone.
     pub client_secret: Option<SecretString>,
+    /// `OAUTH_ROLES_CLAIM`: `scope` (the granted scopes), or the claim holding the role scopes.
+    pub roles_claim: String,
+    /// `OAUTH_CORP_IDS_CLAIM`: the claim (or token response field) listing the device groups.
+    pub corp_ids_claim: String,
+}
+
+/// `OAUTH_ROLES_CLAIM` unset: roles are the granted scopes.
+pub const DEFAULT_ROLES_CLAIM: &str = "scope";
+/// `OAUTH_CORP_IDS_CLAIM` unset.
+pub const DEFAULT_CORP_IDS_CLAIM: &str = "corp_ids";
+
+/// Where the provider's endpoints come from.
+#[derive(Debug, Clone)]
+pub enum OAuthEndpoints {
+    /// `OAUTH_ISSUER_URL`: OpenID Connect discovery (`/.well-known/openid-configuration`).
+    Discovery { issuer: Url },
+    /// `OAUTH_AUTHORIZE_URL`, `OAUTH_TOKEN_URL`, optional `OAUTH_REVOKE_URL` (plain OAuth 2.0).
+    Manual {
+        authorize_url: Url,
+        token_url: Url,
+        revoke_url: Option<Url>,
+    },
+}
+
+impl OAuthConfig {
+    /// A plain OAuth 2.0 provider at these endpoints, public client `client_id`, default claims.
+    pub fn manual(
+        authorize_url: Url,
+        token_url: Url,
+        revoke_url: Option<Url>,
+        client_id: &str,
+    ) -> Self {
+        Self {
+            endpoints: OAuthEndpoints::Manual {
+                authorize_url,
+                token_url,
+                revoke_url,
+            },
+            client_id: client_id.to_owned(),
+            client_secret: None,
+            roles_claim: DEFAULT_ROLES_CLAIM.into(),
+            corp_ids_claim: DEFAULT_CORP_IDS_CLAIM.into(),
+        }
+    }
 }
 
 /// Everything the console reads from its environment.
@@ -131,21 +173,38 @@ impl Config {
         let sentinel_api_url = url_var("SENTINEL_API_URL")?;
         let authorize = url_var("OAUTH_AUTHORIZE_URL")?;
         let token = url_var("OAUTH_TOKEN_URL")?;
-        let identity = match (authorize, token) {
-            (Some(authorize_url), Some(token_url)) => IdentityConfig::OAuth(OAuthConfig {
+        let endpoints = match (url_var("OAUTH_ISSUER_URL")?, authorize, token) {
+            (Some(issuer), None, None) => Some(OAuthEndpoints::Discovery { issuer }),
+            (None, Some(authorize_url), Some(token_url)) => Some(OAuthEndpoints::Manual {
                 authorize_url,
                 token_url,
                 revoke_url: url_var("OAUTH_REVOKE_URL")?,
-                client_id: var("OAUTH_CLIENT_ID").unwrap_or_else(|| "sentinel-console".into()),
-                client_secret: var("OAUTH_CLIENT_SECRET").map(SecretString::from),
             }),
-            (None, None) if sentinel_api_url.is_some() => IdentityConfig::SentinelPassword,
-            (None, None) => IdentityConfig::Demo,
+            (None, None, None) => None,
+            (Some(_), _, _) => {
+                return Err(ConfigError(
+                    "OAUTH_ISSUER_URL finds every endpoint by discovery: leave OAUTH_AUTHORIZE_URL \
+                     and OAUTH_TOKEN_URL unset with it"
+                        .into(),
+                ));
+            }
             _ => {
                 return Err(ConfigError(
                     "set both OAUTH_AUTHORIZE_URL and OAUTH_TOKEN_URL, or neither".into(),
                 ));
             }
+        };
+        let identity = match endpoints {
+            Some(endpoints) => IdentityConfig::OAuth(OAuthConfig {
+                endpoints,
+                client_id: var("OAUTH_CLIENT_ID").unwrap_or_else(|| "sentinel-console".into()),
+                client_secret: var("OAUTH_CLIENT_SECRET").map(SecretString::from),
+                roles_claim: var("OAUTH_ROLES_CLAIM").unwrap_or_else(|| DEFAULT_ROLES_CLAIM.into()),
+                corp_ids_claim: var("OAUTH_CORP_IDS_CLAIM")
+                    .unwrap_or_else(|| DEFAULT_CORP_IDS_CLAIM.into()),
+            }),
+            None if sentinel_api_url.is_some() => IdentityConfig::SentinelPassword,
+            None => IdentityConfig::Demo,
         };
         Self {
             bind_addr,

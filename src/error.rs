@@ -234,11 +234,18 @@ impl IntoResponse for AppError {
             AppError::Upstream(e) => tracing::warn!(error = %e, "upstream error"),
             other => tracing::debug!(error = %other, "request refused"),
         }
-        // Sentinel's 401 means our token is no longer good: sign in again.
-        if let AppError::Upstream(UpstreamError::Status { status, .. }) = &self {
+        // Sentinel's 401 means our token is no longer good: sign in again (the auth layer
+        // decides, see `auth::refused`, and stops there when the sign-in has just been made).
+        if let AppError::Upstream(UpstreamError::Status {
+            status, message, ..
+        }) = &self
+        {
             if status.as_u16() == 401 {
                 let mut r = StatusCode::UNAUTHORIZED.into_response();
                 r.extensions_mut().insert(SignInRedirect { next: None });
+                r.extensions_mut().insert(UpstreamRefused {
+                    message: message.clone(),
+                });
                 r.extensions_mut().insert(self.info());
                 return r;
             }
@@ -261,6 +268,12 @@ impl IntoResponse for AppError {
         r.extensions_mut().insert(info);
         r
     }
+}
+
+/// Marks a response to a request the upstream refused with 401 (what it said).
+#[derive(Debug, Clone)]
+pub struct UpstreamRefused {
+    pub message: String,
 }
 
 /// Marks a response that must send the user to sign in.

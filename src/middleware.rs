@@ -63,10 +63,37 @@ pub async fn take_client_request_id(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// Middleware: [`security_headers`] plus `Strict-Transport-Security` when `https` (PUBLIC_URL is https).
-pub async fn security_headers_for(State(https): State<bool>, req: Request, next: Next) -> Response {
+/// What [`security_headers_for`] sets beyond [`security_headers`].
+#[derive(Debug, Clone)]
+pub struct HeaderPolicy {
+    /// PUBLIC_URL is https: `Strict-Transport-Security` too.
+    pub https: bool,
+    /// The CSP: [`CSP`], with the identity provider's origin among the `form-action` targets when
+    /// sign-out (a form) ends the provider's session too by redirecting there.
+    pub csp: HeaderValue,
+}
+
+impl HeaderPolicy {
+    pub fn new(https: bool, sign_out_origin: Option<&str>) -> Self {
+        let csp = sign_out_origin
+            .map(|o| CSP.replace("form-action 'self'", &format!("form-action 'self' {o}")))
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+            .unwrap_or(HeaderValue::from_static(CSP));
+        Self { https, csp }
+    }
+}
+
+/// Middleware: [`security_headers`] with the [`HeaderPolicy`]'s CSP, plus
+/// `Strict-Transport-Security` when https.
+pub async fn security_headers_for(
+    State(policy): State<HeaderPolicy>,
+    req: Request,
+    next: Next,
+) -> Response {
     let mut resp = security_headers(req, next).await;
-    if https {
+    resp.headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, policy.csp);
+    if policy.https {
         resp.headers_mut().insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static(HSTS),

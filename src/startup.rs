@@ -15,7 +15,7 @@ use url::Url;
 use crate::auth::{self, AuthState};
 use crate::client_addr::ClientAddr;
 use crate::config::{Config, IdentityConfig, OAuthConfig};
-use crate::middleware::{REQUEST_ID, security_headers_for, take_client_request_id};
+use crate::middleware::{HeaderPolicy, REQUEST_ID, security_headers_for, take_client_request_id};
 use crate::simulator::{SimConfig, Simulator};
 use crate::state::AppState;
 use crate::storage::Db;
@@ -76,13 +76,12 @@ impl Application {
                 // token exchange goes straight to loopback.
                 let public_sim = public_url.join(&format!("{SIM_MOUNT}/"))?;
                 let back_sim = loopback.join(&format!("{SIM_MOUNT}/"))?;
-                IdentityConfig::OAuth(OAuthConfig {
-                    authorize_url: public_sim.join("oauth/authorize")?,
-                    token_url: back_sim.join("oauth/token")?,
-                    revoke_url: Some(back_sim.join("oauth/revoke")?),
-                    client_id: "sentinel-console".into(),
-                    client_secret: None,
-                })
+                IdentityConfig::OAuth(OAuthConfig::manual(
+                    public_sim.join("oauth/authorize")?,
+                    back_sim.join("oauth/token")?,
+                    Some(back_sim.join("oauth/revoke")?),
+                    "sentinel-console",
+                ))
             }
             other => other.clone(),
         };
@@ -174,6 +173,10 @@ pub fn build_router(state: AppState, simulator: Option<&Simulator>) -> Router {
     let trusted = state.config.trusted_proxies.clone();
     let console = crate::routes::router()
         .merge(auth::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::refused::on_upstream_refusal,
+        ))
         .layer(axum::middleware::from_fn(crate::error::render_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::csrf_and_context))
         .layer(auth::session_layer(&state))
@@ -184,7 +187,10 @@ pub fn build_router(state: AppState, simulator: Option<&Simulator>) -> Router {
             crate::middleware::demo_flag,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.public_url.scheme() == "https",
+            HeaderPolicy::new(
+                state.public_url.scheme() == "https",
+                state.auth.sign_out_origin().as_deref(),
+            ),
             security_headers_for,
         ))
         // gzip or brotli as the client accepts: pages, fragments, static files, streamed CSV.

@@ -56,6 +56,16 @@ pub fn acts_until(tokens: &Tokens) -> Option<OffsetDateTime> {
     }
 }
 
+/// Why a sign-in cannot be renewed, in the words of the sign-in mode in use.
+pub fn why_not_renewable(password_mode: bool) -> &'static str {
+    if password_mode {
+        "You signed in with your Sentinel password, which the console cannot renew"
+    } else {
+        "Your identity provider gave this sign-in no refresh token (providers give one for the \
+         offline_access scope, when the console's client may use it), so the console cannot renew it"
+    }
+}
+
 /// The session's sign-in as a grant for a change that runs at `needed_at` (the one it already
 /// shares, or a new one), so that the change can run after the user has signed out. A sign-in
 /// that cannot be renewed (the password mode) and ends before then is refused with a message.
@@ -80,7 +90,8 @@ pub async fn keep(
     if let (Some(until), Some(at)) = (acts_until(&auth.tokens), needed_at) {
         if at > until {
             return Err(AppError::BadRequest(format!(
-                "You signed in with your Sentinel password, which the console cannot renew: it can act for you only until {}. Choose an earlier time, or make the change now.",
+                "{}: it can act for you only until {}. Choose an earlier time, or make the change now.",
+                why_not_renewable(state.auth.is_password_mode()),
                 crate::scheduler::utc(until)
             )));
         }
@@ -168,7 +179,7 @@ async fn fetch_with(
     if !(kept.tokens.expiring(now) || refresh_now || rejected.is_some()) {
         return Ok(Some(kept));
     }
-    let (Some(provider), Some(refresh)) = (state.auth.oauth(), kept.tokens.refresh.clone()) else {
+    let (Some(provider), Some(_)) = (state.auth.oauth(), &kept.tokens.refresh) else {
         // The password mode: usable until it expires (or the upstream refuses it), never after.
         if rejected.is_none() && kept.tokens.expires_at.is_some_and(|e| e > now) {
             return Ok(Some(kept));
@@ -177,7 +188,7 @@ async fn fetch_with(
         let _ = state.db.grant_delete(id).await;
         return Ok(None);
     };
-    match provider.refresh(&refresh, &kept.principal).await {
+    match provider.refresh(&kept.tokens, &kept.principal).await {
         Ok((principal, tokens)) => {
             let fresh = Kept { principal, tokens };
             let json = serde_json::to_string(&fresh).map_err(internal)?;
@@ -240,5 +251,18 @@ pub async fn forget(state: &AppState, id: Uuid) {
     }
     if let Err(e) = state.db.grant_delete(id).await {
         tracing::warn!(grant = %id, error = %e, "a grant could not be deleted");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_is_worded_for_the_sign_in_mode() {
+        assert!(why_not_renewable(true).contains("Sentinel password"));
+        let oauth = why_not_renewable(false);
+        assert!(!oauth.contains("password"), "{oauth}");
+        assert!(oauth.contains("identity provider") && oauth.contains("offline_access"));
     }
 }

@@ -1,6 +1,9 @@
 //! Sign-in (OAuth 2.0 code + PKCE, demo, or Sentinel password), sessions, token refresh and CSRF.
 //!
-//! - [`oauth`]: `/login` → provider → `/auth/callback`, refresh and revocation (`oauth2` crate)
+//! - [`oauth`]: the provider's client: code exchange, refresh, revocation (`oauth2` crate)
+//! - [`oidc`]: OpenID Connect discovery, ID token validation, userinfo, roles from claims
+//! - [`signin`]: `/login` → provider → `/auth/callback`
+//! - [`refused`]: the upstream refusing a sign-in: a page right after sign-in, never a loop
 //! - [`password`]: the vendor's username/password sign-in
 //! - [`session`]: what a session holds, the per-session refresh lock
 //! - [`csrf`]: the CSRF check and request-context middleware
@@ -10,8 +13,11 @@
 pub mod csrf;
 pub mod grant;
 pub mod oauth;
+pub mod oidc;
 pub mod password;
+pub mod refused;
 pub mod session;
+pub mod signin;
 pub mod throttle;
 
 use std::sync::Arc;
@@ -168,6 +174,11 @@ impl AuthState {
         }
     }
 
+    /// The origin sign-out sends the browser to when it ends the provider's session too.
+    pub fn sign_out_origin(&self) -> Option<String> {
+        self.oauth().and_then(OAuthProvider::issuer_origin)
+    }
+
     pub fn is_password_mode(&self) -> bool {
         matches!(self.mode, Mode::Password)
     }
@@ -245,7 +256,7 @@ pub(crate) async fn already_signed_in(
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(login).post(password::submit))
-        .route("/auth/callback", get(oauth::callback))
+        .route("/auth/callback", get(signin::callback))
         .route("/logout", post(logout))
         .route("/signed-out", get(signed_out))
 }
@@ -255,10 +266,10 @@ pub fn routes() -> Router<AppState> {
 async fn login(
     State(state): State<AppState>,
     session: Session,
-    Query(q): Query<oauth::LoginQuery>,
+    Query(q): Query<signin::LoginQuery>,
 ) -> Result<Response, AppError> {
     match state.auth.oauth() {
-        Some(provider) => oauth::login_or_skip(&state, &session, provider, q.next).await,
+        Some(provider) => signin::login_or_skip(&state, &session, provider, q.next).await,
         None => {
             let next = safe_next(q.next.as_deref());
             if already_signed_in(&state, &session).await? {
@@ -269,8 +280,15 @@ async fn login(
     }
 }
 
-/// `POST /logout` (CSRF-checked by the middleware): revoke where the provider can, end the session.
+/// `POST /logout` (CSRF-checked by the middleware): revoke where the provider can, end the
+/// session, and the provider's session too when it offers an end-session endpoint.
 async fn logout(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
+    let mut id_token = session
+        .get::<session::Secret>(session::ENDED_ID_TOKEN_KEY)
+        .await
+        .ok()
+        .flatten();
+    let was_signed_in = id_token.is_some();
     if let Some(auth) = auth_of(&session).await? {
         // Tokens a scheduled change still needs are kept (sealed, in its grant), not revoked.
         if !grant::still_needed(&state, auth.grant).await {
@@ -282,8 +300,16 @@ async fn logout(State(state): State<AppState>, session: Session) -> Result<Respo
             }
         }
         tracing::info!(subject = %auth.principal.subject, "signed out");
+        id_token = auth.tokens.id_token;
     }
     session.flush().await?;
+    if let Some(provider) = state.auth.oauth() {
+        if was_signed_in || id_token.is_some() {
+            if let Some(url) = provider.end_session_url(id_token.as_ref()).await {
+                return Ok(Redirect::to(url.as_str()).into_response());
+            }
+        }
+    }
     Ok(Redirect::to(crate::paths::signed_out().as_str()).into_response())
 }
 
@@ -424,13 +450,13 @@ async fn fresh_tokens(
             }
         };
     }
-    let (Some(provider), Some(refresh)) = (state.auth.oauth(), auth.tokens.refresh.clone()) else {
+    let (Some(provider), Some(_)) = (state.auth.oauth(), &auth.tokens.refresh) else {
         tracing::info!(subject = %auth.principal.subject, "access token expired and cannot be refreshed");
         state.auth.revoke_in_background(auth.tokens);
         session.flush().await?;
         return Ok(None);
     };
-    match provider.refresh(&refresh, &auth.principal).await {
+    match provider.refresh(&auth.tokens, &auth.principal).await {
         Ok((principal, tokens)) => {
             if principal.roles != auth.principal.roles
                 || principal.corp_ids != auth.principal.corp_ids

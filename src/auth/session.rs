@@ -21,6 +21,9 @@ pub const AUTH_KEY: &str = "auth";
 pub const CSRF_KEY: &str = "csrf";
 /// Session key of the OAuth sign-ins in progress ([`PendingLogin`]s).
 pub const PENDING_KEY: &str = "oauth_pending";
+/// Session key of the ID token of a sign-in the upstream refused (its tokens revoked, the
+/// session signed out): sign-out still ends the provider's session with it.
+pub const ENDED_ID_TOKEN_KEY: &str = "ended_id_token";
 
 /// Refresh this long before the access token runs out (at most half its lifetime), so a request
 /// never carries a dying token.
@@ -72,6 +75,9 @@ pub struct Tokens {
     /// (else a token shorter-lived than the margin would be refreshed on every request).
     #[serde(with = "time::serde::rfc3339::option")]
     pub refresh_after: Option<OffsetDateTime>,
+    /// The last validated OpenID Connect ID token: the hint that ends the provider's session.
+    #[serde(default)]
+    pub id_token: Option<Secret>,
 }
 
 impl Tokens {
@@ -84,6 +90,7 @@ impl Tokens {
             refresh,
             expires_at: expires_in.and_then(at),
             refresh_after: expires_in.and_then(|d| at(d - (d / 2).min(REFRESH_MARGIN))),
+            id_token: None,
         }
     }
 
@@ -136,6 +143,9 @@ pub struct PendingLogin {
     pub state: Secret,
     pub verifier: Secret,
     pub next: String,
+    /// The OpenID Connect `nonce` sent with the request (`None`: plain OAuth 2.0).
+    #[serde(default)]
+    pub nonce: Option<Secret>,
 }
 
 /// At most this many sign-ins in progress per session (several tabs), oldest dropped.

@@ -136,3 +136,12 @@ pub struct MessagePage {
     pub message: String,
     pub link: Option<(String, String)>,
 }
+
+/// The upstream refused a sign-in the identity provider just made: says so, offers sign-out.
+#[derive(Template, WebTemplate, Debug)]
+#[template(path = "pages/refused.html")]
+pub struct RefusedPage {
+    pub layout: Layout,
+    /// What Sentinel said.
+    pub reason: String,
+}

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use sentinel_console::config::{Config, IdentityConfig};
+use sentinel_console::config::{Config, IdentityConfig, OAuthEndpoints};
 use sentinel_console::simulator::SimConfig;
 use url::Url;
 
@@ -93,7 +93,9 @@ async fn app_with_proxy(
     });
     let mut cfg = config_for(&sim, &sqlite_url());
     if let IdentityConfig::OAuth(o) = &mut cfg.identity {
-        o.token_url = Url::parse(&format!("http://{proxy_addr}/oauth/token")).unwrap();
+        if let OAuthEndpoints::Manual { token_url, .. } = &mut o.endpoints {
+            *token_url = Url::parse(&format!("http://{proxy_addr}/oauth/token")).unwrap();
+        }
     }
     tweak(&mut cfg);
     (spawn_console(sim, cfg).await, twist)

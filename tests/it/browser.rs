@@ -520,6 +520,16 @@ where
     F: FnOnce(Client, PathBuf) -> Fut,
     Fut: Future<Output = Step<()>>,
 {
+    in_browser_expecting(name, &[], scenario).await
+}
+
+/// [`in_browser`], where browser console messages containing one of `expected` are no failure
+/// (a page the console does not serve, a status the scenario provokes).
+pub(crate) async fn in_browser_expecting<F, Fut>(name: &str, expected: &[&str], scenario: F)
+where
+    F: FnOnce(Client, PathBuf) -> Fut,
+    Fut: Future<Output = Step<()>>,
+{
     let _one = browser_lock().lock().await;
     let driver = Driver::start();
     driver.ready().await;
@@ -540,6 +550,7 @@ where
         errors
             .into_iter()
             .filter(|m| !(m.contains("/health") && m.contains("status of 409")))
+            .filter(|m| !expected.iter().any(|e| m.contains(e)))
             .collect::<Vec<_>>()
     });
     let at = client

@@ -111,13 +111,12 @@ pub async fn postgres_url() -> String {
 pub fn config_for(sim: &TestSim, database_url: &str) -> Config {
     let mut cfg = Config::for_tests(database_url);
     cfg.sentinel_api_url = Some(sim.api_base());
-    cfg.identity = IdentityConfig::OAuth(OAuthConfig {
-        authorize_url: Url::parse(&sim.url("/oauth/authorize")).expect("url"),
-        token_url: Url::parse(&sim.url("/oauth/token")).expect("url"),
-        revoke_url: Some(Url::parse(&sim.url("/oauth/revoke")).expect("url")),
-        client_id: "sentinel-console".into(),
-        client_secret: None,
-    });
+    cfg.identity = IdentityConfig::OAuth(OAuthConfig::manual(
+        Url::parse(&sim.url("/oauth/authorize")).expect("url"),
+        Url::parse(&sim.url("/oauth/token")).expect("url"),
+        Some(Url::parse(&sim.url("/oauth/revoke")).expect("url")),
+        "sentinel-console",
+    ));
     cfg
 }
 

@@ -26,6 +26,7 @@ mod job_scale;
 mod large_group;
 mod metrics;
 mod multi_instance;
+mod oidc;
 mod overview;
 mod password_sign_in;
 mod portal;

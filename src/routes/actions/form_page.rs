@@ -97,17 +97,20 @@ pub(super) async fn when_view(
 ) -> Result<WhenView, AppError> {
     let request = user.principal.write_mode(kind.operation(), corp) == Ok(WriteMode::Request);
     let schedulable = !matches!(target, Target::Imeis(_));
-    let note = if schedulable && state.auth.is_password_mode() {
+    let note = if schedulable {
         let until = crate::auth::session::auth_of(session)
             .await?
             .and_then(|a| crate::auth::grant::acts_until(&a.tokens));
-        Some(match until {
-            Some(t) => format!(
-                "You signed in with your Sentinel password, which gives the console no way to renew your sign-in: a change can be scheduled only until {}, when it ends.",
+        let password = state.auth.is_password_mode();
+        match until {
+            Some(t) => Some(format!(
+                "{}: a change can be scheduled only until {}, when it ends.",
+                crate::auth::grant::why_not_renewable(password),
                 crate::scheduler::utc(t)
-            ),
-            None => "You signed in with your Sentinel password: a scheduled change runs only if your sign-in still lasts at its time.".into(),
-        })
+            )),
+            None if password => Some("You signed in with your Sentinel password: a scheduled change runs only if your sign-in still lasts at its time.".into()),
+            None => None,
+        }
     } else {
         None
     };
