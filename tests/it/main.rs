@@ -28,6 +28,7 @@ mod overview;
 mod portal;
 mod proptest_parsers;
 mod revert;
+mod revert_round_trip;
 mod scope_matrix;
 mod simulator_conformance;
 mod soak;
