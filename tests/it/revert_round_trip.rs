@@ -332,3 +332,75 @@ async fn the_simulator_refuses_a_lower_case_status_as_sentinel_does() {
     let body = resp.text().await.expect("body");
     assert!(body.contains("not one of the possible statuses"), "{body}");
 }
+
+/// Issue 21: the change page shows only the retry and revert that can work, each saying what it
+/// does: an action that cannot be undone says why instead; a revert's failed line can be retried
+/// (each line with its own value), where that used to end on a bare 400.
+#[tokio::test]
+async fn the_change_page_offers_only_what_can_work_and_a_reverts_failed_line_is_retried() {
+    let app = spawn_app().await;
+    app.sign_in("super").await;
+    let db = Db::connect(&app.database_url).await.expect("db");
+    let named: Vec<Device> = district(&app)
+        .await
+        .into_iter()
+        .filter(|d| d["nickname"].as_str().is_some_and(|n| !n.is_empty()))
+        .take(3)
+        .collect();
+    let lines: Vec<&str> = named.iter().map(mdn_of).collect();
+    let csrf = app.csrf().await;
+
+    // Removing labels: no revert button, the reason instead.
+    let mut form: Vec<(&str, &str)> = lines.iter().map(|m| ("mdns", *m)).collect();
+    form.extend([("confirmed", "true"), ("acknowledged", "true")]);
+    let resp = app.post_action(CORP, "delete-labels", &form, &csrf).await;
+    let labels = change_id_of(&resp);
+    finished_within(&db, labels, 60).await;
+    let page = app.get_text(&format!("/changes/{labels}")).await;
+    assert!(!page.contains(r#"id="revert-form""#), "{page:.3000}");
+    assert!(!page.contains(r#"id="retry-form""#), "every line changed");
+    assert_eq!(
+        texts(&page, "#no-revert"),
+        ["Removing labels cannot be undone through this API."]
+    );
+
+    // A rename, then its revert with one line refused by Sentinel.
+    let mut form: Vec<(&str, &str)> = lines.iter().map(|m| ("mdns", *m)).collect();
+    form.extend([("nickname", "Spare"), ("confirmed", "true")]);
+    let resp = app.post_action(CORP, "nickname", &form, &csrf).await;
+    let renamed = change_id_of(&resp);
+    finished_within(&db, renamed, 60).await;
+    let page = app.get_text(&format!("/changes/{renamed}")).await;
+    assert_eq!(
+        texts(&page, "#revert-form button"),
+        ["Revert the 3 lines changed…"]
+    );
+    assert!(!page.contains(r#"id="retry-form""#), "nothing to retry");
+    assert!(app.sim.sim.refuse_writes(CORP, lines[2], Some("Line locked")));
+    let session = app.session_as("super").await;
+    let (_, back) = preview_and_confirm(&session, renamed, "revert").await;
+    let reverted = finished_within(&db, back, 60).await;
+    assert_eq!((reverted.changed, reverted.failed), (2, 1), "{reverted:?}");
+
+    // The revert's page offers to retry the failed line, and says so; it works.
+    let page = session.get_text(&format!("/changes/{back}")).await;
+    assert_eq!(
+        texts(&page, "#retry-form button"),
+        ["Retry the line that failed…"],
+        "{page:.3000}"
+    );
+    assert!(!texts(&page, "#retry-explain").is_empty());
+    assert!(app.sim.sim.refuse_writes(CORP, lines[2], None));
+    let (preview, again) = preview_and_confirm(&session, back, "retry").await;
+    assert!(preview.contains(lines[2]), "{preview:.3000}");
+    let retried = finished_within(&db, again, 60).await;
+    assert_eq!((retried.changed, retried.failed), (1, 0), "{retried:?}");
+    for d in &named {
+        assert_eq!(
+            line(&app, CORP, mdn_of(d)).expect("line")["nickname"],
+            d["nickname"],
+            "{} has its own name back",
+            mdn_of(d)
+        );
+    }
+}
