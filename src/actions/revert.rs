@@ -253,3 +253,71 @@ async fn current_values(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+
+    use super::super::catalog::field::{Field, Values};
+    use super::super::catalog::{Action, Call, RevertCtx, set_back};
+    use super::super::form::Target;
+    use super::super::run::RunError;
+    use super::*;
+    use crate::upstream::wire::{Device, WriteResult};
+
+    /// A variant action (clearing a note) is put back through another one (setting it).
+    struct ClearNote;
+
+    #[async_trait]
+    impl Action for ClearNote {
+        fn slug(&self) -> &'static str {
+            "clear-note-test"
+        }
+        fn label(&self) -> &'static str {
+            "Clear note"
+        }
+        fn menu_position(&self) -> u8 {
+            255
+        }
+        fn operation(&self) -> Operation {
+            Operation::UpdateNote
+        }
+        fn fields(&self) -> &'static [Field] {
+            &[]
+        }
+        fn summary(&self, _v: &Values) -> String {
+            "Note → (empty)".into()
+        }
+        fn before(&self, d: &Device) -> String {
+            d.note.clone().unwrap_or_default()
+        }
+        fn revert(&self, line: &RevertLine<'_>, ctx: &RevertCtx<'_>) -> Result<Change, String> {
+            set_back("note", &[("note", line.before)], ctx)
+        }
+        async fn send(
+            &self,
+            _to: Call<'_>,
+            _v: &Values,
+            _target: &Target,
+        ) -> Result<WriteResult, RunError> {
+            Err(RunError::Mismatch)
+        }
+    }
+
+    #[test]
+    fn a_clear_is_reverted_by_the_action_that_sets_the_value_back() {
+        let corp = CorpId::parse("NORTHSTAR-ISD").unwrap();
+        let line = RevertLine {
+            before: "Bus 47, spare charger",
+            after: Some(""),
+            now: None,
+        };
+        let ctx = RevertCtx {
+            corp: &corp,
+            statuses: None,
+        };
+        let back = ClearNote.revert(&line, &ctx).unwrap();
+        assert_eq!(back.action.slug(), "note", "not clearing it again");
+        assert_eq!(back.values.text("note"), "Bus 47, spare charger");
+    }
+}

@@ -376,7 +376,11 @@ async fn the_change_page_offers_only_what_can_work_and_a_reverts_failed_line_is_
         ["Revert the 3 lines changed…"]
     );
     assert!(!page.contains(r#"id="retry-form""#), "nothing to retry");
-    assert!(app.sim.sim.refuse_writes(CORP, lines[2], Some("Line locked")));
+    assert!(
+        app.sim
+            .sim
+            .refuse_writes(CORP, lines[2], Some("Line locked"))
+    );
     let session = app.session_as("super").await;
     let (_, back) = preview_and_confirm(&session, renamed, "revert").await;
     let reverted = finished_within(&db, back, 60).await;

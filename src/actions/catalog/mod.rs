@@ -544,59 +544,6 @@ mod tests {
         );
     }
 
-    /// A variant action (clearing a note) is put back through another one (setting it).
-    struct ClearNote;
-    #[async_trait]
-    impl Action for ClearNote {
-        fn slug(&self) -> &'static str {
-            "clear-note-test"
-        }
-        fn label(&self) -> &'static str {
-            "Clear note"
-        }
-        fn menu_position(&self) -> u8 {
-            255
-        }
-        fn operation(&self) -> Operation {
-            Operation::UpdateNote
-        }
-        fn fields(&self) -> &'static [Field] {
-            &[]
-        }
-        fn summary(&self, _v: &Values) -> String {
-            "Note → (empty)".into()
-        }
-        fn before(&self, d: &Device) -> String {
-            opt(&d.note)
-        }
-        fn revert(&self, line: &RevertLine<'_>, ctx: &RevertCtx<'_>) -> Result<Change, String> {
-            set_back("note", &[("note", line.before)], ctx)
-        }
-        async fn send(
-            &self,
-            _to: Call<'_>,
-            _v: &Values,
-            _target: &Target,
-        ) -> Result<WriteResult, RunError> {
-            Err(RunError::Mismatch)
-        }
-    }
-    static CLEAR_NOTE: ClearNote = ClearNote;
-
-    #[test]
-    fn a_clear_is_reverted_by_the_action_that_sets_the_value_back() {
-        let corp = CorpId::parse("NORTHSTAR-ISD").unwrap();
-        let line = RevertLine {
-            before: "Bus 47, spare charger",
-            after: Some(""),
-            now: None,
-        };
-        let (back, from) = ActionKind(&CLEAR_NOTE).revert(&line, &corp, None).unwrap();
-        assert_eq!(back.action.slug(), "note", "not clearing it again");
-        assert_eq!(back.values.text("note"), "Bus 47, spare charger");
-        assert_eq!(from, corp);
-    }
-
     #[test]
     fn an_imei_is_put_back_only_when_the_line_still_has_the_changed_one() {
         let (old, new) = ("490154203237518", "356938035643809");
