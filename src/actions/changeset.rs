@@ -135,8 +135,10 @@ pub async fn run_now(
     change: &Change,
     target: &Target,
 ) -> Result<Uuid, AppError> {
-    if let Target::Bulk(b) = target {
-        return super::select_all::run(state, user, corp, audit, change, target, b).await;
+    if let Target::Bulk(_) = target {
+        return Err(AppError::BadRequest(
+            "A change of every matching line runs as a job of its own.".into(),
+        ));
     }
     let def = change.action.def();
     let after = def.after(&change.values);

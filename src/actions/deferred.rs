@@ -37,6 +37,54 @@ pub struct Plan {
     /// lines cut into chunks; empty: `change` for every line of `target`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<(Change, Vec<Mdn>)>,
+    /// A select-all request bound to explicit lines by an approver's preview: the selection it
+    /// came from (each new preview binds it again; the approval applies the lines last shown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_from: Option<BulkSelection>,
+}
+
+/// What an approval's confirmation must carry: a digest of the stored plan its preview showed,
+/// so that an approval applies exactly that (and nothing edited or re-bound since).
+pub fn plan_digest(stored: &serde_json::Value) -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(stored.to_string().as_bytes());
+    hash.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Binds a waiting select-all to the lines it matches now, read with the approver's token,
+/// and stores that plan: the preview shows these lines, and approving applies exactly them.
+/// Lines that match only later are never touched. Returns the plan and its digest.
+pub async fn bind(
+    state: &AppState,
+    user: &CurrentUser,
+    set: &ChangeSet,
+    plan: Plan,
+) -> Result<(Plan, String), AppError> {
+    let b = match (&plan.target, &plan.bound_from) {
+        (Target::Bulk(b), _) | (_, Some(b)) => b.clone(),
+        _ => {
+            let digest = set.life.plan.as_ref().map(plan_digest).unwrap_or_default();
+            return Ok((plan, digest));
+        }
+    };
+    let corp = CorpId::parse(&set.corp_id)?;
+    let devices = matching_lines(state, &user.principal, &user.token, &corp, &b).await?;
+    let mdns: Vec<Mdn> = devices
+        .iter()
+        .filter_map(|d| Mdn::parse(&d.mdn).ok())
+        .collect();
+    let bound = Plan {
+        target: Target::Lines(mdns),
+        bound_from: Some(b),
+        ..plan
+    };
+    let json = serde_json::to_value(&bound).map_err(|e| AppError::Internal(e.into()))?;
+    if !state.db.change_rebind(set.id, &json).await? {
+        return Err(AppError::BadRequest(
+            "This change is no longer waiting for approval.".into(),
+        ));
+    }
+    Ok((bound, plan_digest(&json)))
 }
 
 impl Plan {
@@ -92,6 +140,7 @@ pub fn transition(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Stores a confirmed change that waits (nothing is sent): its lines when known, its plan, and
 /// for a scheduled change the sign-in it will run with (sealed). Returns the change set's id.
 pub async fn store(
@@ -102,6 +151,7 @@ pub async fn store(
     change: &Change,
     target: &Target,
     hold: Hold,
+    origin: (Origin, Option<Uuid>),
 ) -> Result<Uuid, AppError> {
     if matches!(target, Target::Imeis(_)) {
         return Err(AppError::BadRequest(
@@ -109,7 +159,7 @@ pub async fn store(
         ));
     }
     let id = Uuid::new_v4();
-    let set = changeset::new_set(id, audit, change, target, (Origin::Change, None));
+    let set = changeset::new_set(id, audit, change, target, origin);
     let after = change.action.def().after(&change.values);
     let lines: Vec<NewLine> = match target {
         Target::Lines(m) => NewLine::pending(m, &after),
@@ -121,10 +171,12 @@ pub async fn store(
         target: target.clone(),
         audit: audit.clone(),
         groups: Vec::new(),
+        bound_from: None,
     };
     keep_waiting(state, session, user, set, &lines, &plan, hold).await
 }
 
+#[allow(clippy::too_many_arguments)]
 /// [`store`] for lines that get different changes (a CSV import): one group per change, in
 /// order; `summary` describes the whole change set.
 pub async fn store_groups(
@@ -135,6 +187,7 @@ pub async fn store_groups(
     groups: Vec<(Change, Vec<Mdn>)>,
     summary: String,
     hold: Hold,
+    origin: (Origin, Option<Uuid>),
 ) -> Result<Uuid, AppError> {
     let Some(first) = groups.first().map(|(c, _)| c.clone()) else {
         return Err(AppError::BadRequest("There is no line to change.".into()));
@@ -148,13 +201,14 @@ pub async fn store_groups(
     }
     let target = Target::Lines(all);
     let id = Uuid::new_v4();
-    let mut set = changeset::new_set(id, audit, &first, &target, (Origin::Change, None));
+    let mut set = changeset::new_set(id, audit, &first, &target, origin);
     set.summary = summary;
     let plan = Plan {
         change: first,
         target,
         audit: audit.clone(),
         groups,
+        bound_from: None,
     };
     keep_waiting(state, session, user, set, &lines, &plan, hold).await
 }
@@ -225,19 +279,6 @@ pub enum RunAs {
     },
 }
 
-impl RunAs {
-    fn token(&self) -> &SecretString {
-        match self {
-            RunAs::Session { token, .. } | RunAs::Grant { token, .. } => token,
-        }
-    }
-    fn principal(&self) -> &Principal {
-        match self {
-            RunAs::Session { principal, .. } | RunAs::Grant { principal, .. } => principal,
-        }
-    }
-}
-
 /// Starts a waiting change set as a job: its lines (a select-all is read now, with the current
 /// values), its job and `approval` in one transaction, then runs it here. `false`: someone else
 /// released, rejected or cancelled it first; nothing was sent.
@@ -253,33 +294,22 @@ pub async fn release(
     approval: Option<&NewAuditRecord>,
 ) -> Result<bool, AppError> {
     let plan = Plan::of_stored(set)?;
-    let corp = CorpId::parse(&set.corp_id)?;
-    let (mdns, lines): (Vec<Mdn>, Option<Vec<NewLine>>) = match &plan.target {
+    let (mdns, bulk): (Vec<Mdn>, Option<BulkSelection>) = match &plan.target {
         Target::Lines(m) => (m.clone(), None),
-        Target::Bulk(b) => {
-            let def = plan.change.action.def();
-            let after = def.after(&plan.change.values);
-            let devices =
-                matching_lines(state, run_as.principal(), run_as.token(), &corp, b).await?;
-            let mut mdns = Vec::with_capacity(devices.len());
-            let mut lines = Vec::with_capacity(devices.len());
-            for d in &devices {
-                let Ok(m) = Mdn::parse(&d.mdn) else { continue };
-                lines.push(NewLine {
-                    mdn: m.to_string(),
-                    before: Some(def.before(d)),
-                    after: Some(after.clone()),
-                });
-                mdns.push(m);
-            }
-            (mdns, Some(lines))
-        }
+        // A scheduled select-all reads its lines when it runs, as a select-all job (an approved
+        // one was bound to explicit lines by the approver's preview).
+        Target::Bulk(b) => (Vec::new(), Some(b.clone())),
         Target::Imeis(_) => {
             return Err(AppError::BadRequest(
                 "A SmartSpot change cannot run later.".into(),
             ));
         }
     };
+    // A select-all bound by the approver's preview: its lines are stored now, as shown.
+    let lines: Option<Vec<NewLine>> = plan.bound_from.is_some().then(|| {
+        let after = plan.change.action.def().after(&plan.change.values);
+        NewLine::pending(&mdns, &after)
+    });
     let (session_id, grant_id, held) = match &run_as {
         RunAs::Session {
             session_id,
@@ -312,6 +342,7 @@ pub async fn release(
         chunks,
         chunk_changes,
         grant: grant_id,
+        bulk,
     };
     let job = NewJob {
         id: set.id,
@@ -320,7 +351,7 @@ pub async fn release(
         corp_id: set.corp_id.clone(),
         action: set.action.clone(),
         payload: serde_json::to_value(&payload).map_err(|e| AppError::Internal(e.into()))?,
-        total_chunks: i32::try_from(payload.chunks.len()).unwrap_or(i32::MAX),
+        total_chunks: payload.total_chunks(),
         total_lines: i64::try_from(mdns.len()).unwrap_or(i64::MAX),
     };
     let released = state

@@ -35,7 +35,7 @@ use crate::policy::{Operation, Principal};
 use crate::state::AppState;
 use crate::storage::changes::{NewLine, Origin};
 use crate::storage::jobs::{ChunkOutcome, Job, JobState, NewJob};
-use crate::upstream::wire::WriteFailure;
+use crate::upstream::wire::{BulkSelection, WriteFailure};
 
 /// How long a claim on a job lasts without renewal.
 pub const LEASE: Duration = Duration::from_secs(30);
@@ -48,6 +48,9 @@ pub const SIGNED_OUT_REASON: &str = "Stopped: the user signed out (or the sessio
 
 /// Why a scheduled change's chunk was not sent when the sign-in kept for it is gone.
 pub const GRANT_GONE_REASON: &str = "Not sent: the sign-in kept for this scheduled change is no longer valid (the identity provider refused to refresh it). Sign in and run the change again for these lines.";
+
+/// Why a chunk was not sent when Sentinel refused the token and the sign-in could not be renewed.
+pub const SIGN_IN_REFUSED_REASON: &str = "Not sent: Sentinel no longer accepted the sign-in and it could not be renewed. Sign in again and retry these lines.";
 
 /// Why a resumed job's chunk was not sent when the session store could not be read.
 const SESSION_UNREADABLE_REASON: &str = "The console could not read the user's session to continue this change, so these lines were not sent. Run the change again for them.";
@@ -71,9 +74,22 @@ pub struct JobPayload {
     /// A scheduled change runs on the sealed grant of whoever scheduled (or approved) it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant: Option<Uuid>,
+    /// A select-all: its lines are read (and stored) when the job runs, then sent in one bulk
+    /// call as the job's one chunk (see [`super::select_all`]); `chunks` is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulk: Option<BulkSelection>,
 }
 
 impl JobPayload {
+    /// Upstream calls the job makes: one per chunk, or the one bulk call of a select-all.
+    pub fn total_chunks(&self) -> i32 {
+        if self.bulk.is_some() {
+            1
+        } else {
+            i32::try_from(self.chunks.len()).unwrap_or(i32::MAX)
+        }
+    }
+
     /// The fields the audit record gives: the change's, or each chunk's for a revert.
     fn audit_fields(&self) -> serde_json::Value {
         if self.chunk_changes.is_empty() {
@@ -120,6 +136,7 @@ pub async fn start(
         chunks,
         chunk_changes: Vec::new(),
         grant: None,
+        bulk: None,
     };
     launch(state, user, session_id, corp, &audit, set, &lines, payload).await
 }
@@ -163,6 +180,7 @@ pub async fn start_groups(
         chunks,
         chunk_changes,
         grant: None,
+        bulk: None,
     };
     let mut set = changeset::new_set(id, &audit, &first, &Target::Lines(all), origin);
     set.summary = summary;
@@ -172,7 +190,7 @@ pub async fn start_groups(
 
 /// Stores the change set, its lines and its job in one transaction, then runs the job here.
 #[allow(clippy::too_many_arguments)]
-async fn launch(
+pub(super) async fn launch(
     state: &AppState,
     user: &CurrentUser,
     session_id: Option<String>,
@@ -183,7 +201,7 @@ async fn launch(
     payload: JobPayload,
 ) -> Result<(Uuid, tokio::task::JoinHandle<()>), crate::error::AppError> {
     let id = set.id;
-    let total_chunks = i32::try_from(payload.chunks.len()).unwrap_or(i32::MAX);
+    let total_chunks = payload.total_chunks();
     let new = NewJob {
         id,
         subject: audit.subject.clone(),
@@ -314,6 +332,12 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         Ok(c) => c,
         Err(_) => return,
     };
+    let source = TokenSource::of(&payload, held, job.session_id.clone());
+    if let Some(bulk) = payload.bulk.clone() {
+        let lease = Lease::keep(state, id);
+        super::select_all::process(state, id, &lease, payload, bulk, corp, source).await;
+        return;
+    }
     let recorded: Vec<i32> = match retrying("read chunks", || state.db.job_chunks(id)).await {
         Ok(c) => c.iter().map(|c| c.chunk).collect(),
         Err(e) => {
@@ -348,12 +372,6 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
 
     // Every chunk runs as its own task and records its own outcome in its own short
     // transaction: no chunk waits on another's lock, so none can stall the job.
-    let source = match (payload.grant, held, job.session_id.clone()) {
-        (Some(g), _, _) => TokenSource::Grant(g),
-        (None, _, Some(sid)) => TokenSource::Session(sid),
-        (None, Some((t, user)), None) => TokenSource::Held(t, user),
-        (None, None, None) => TokenSource::Gone,
-    };
     // Where the lines sit in the group's list, so that each chunk reads its own lines' values
     // right before it is sent with one list page (one chunk alone reads an export: as cheap).
     let windows = match source.grant(state).await {
@@ -362,6 +380,8 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         }
         _ => Vec::new(),
     };
+    // Keep the lease while working; stop recording if another instance took the job over.
+    let lease = Lease::keep(state, id);
     let ctx = Arc::new(ChunkCtx {
         state: state.clone(),
         id,
@@ -372,28 +392,8 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         source,
         firsts,
         windows,
-        lost: AtomicBool::new(false),
+        lost: lease.lost.clone(),
     });
-
-    // Keep the lease while working; stop recording if another instance took the job over.
-    let renew = {
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(LEASE / 3);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                match ctx.state.db.job_renew_lease(id, &ctx.owner, LEASE).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        ctx.lost.store(true, Ordering::SeqCst);
-                        break;
-                    }
-                    Err(e) => tracing::warn!(job = %id, error = %e, "lease renewal failed"),
-                }
-            }
-        })
-    };
 
     let permits = Arc::new(Semaphore::new(JOB_CONCURRENCY));
     let mut tasks = JoinSet::new();
@@ -415,7 +415,7 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
             tracing::error!(job = %id, error = %e, "a chunk task ended abnormally");
         }
     }
-    renew.abort();
+    drop(lease);
     if ctx.lost.load(Ordering::SeqCst) {
         return;
     }
@@ -494,8 +494,10 @@ async fn account_every_chunk(
 }
 
 mod chunk;
+mod lease;
 use chunk::*;
 pub(crate) use chunk::{TokenSource, retrying};
+pub(crate) use lease::Lease;
 
 #[cfg(test)]
 mod tests {

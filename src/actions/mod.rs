@@ -3,12 +3,14 @@
 //! - [`catalog`]: one module per action ([`ActionKind`] is a handle to one of them).
 //! - [`form`]: the posted form parsed into a typed [`form::ActionRequest`] (per-field errors).
 //! - [`preview`]: what will change, with current values fetched from the list.
+//! - [`apply`]: the one entry point of a confirmed change (every door calls it).
 //! - [`run`]: applying a change (one upstream call), its outcome and its audit record.
 //! - [`changeset`]: a confirmed change as a stored change set; one-call changes run there.
 //! - [`jobs`]: explicit lists, chunked and run as a background job.
 //! - [`deferred`]: change sets that wait (requests, approvals, scheduled changes) and their release.
 //! - [`limit`]: the per-session write rate limit.
 
+pub mod apply;
 pub mod befores;
 pub mod catalog;
 pub mod changeset;

@@ -76,6 +76,11 @@ pub struct Outcome {
     pub outcome: ChangeResult,
 }
 
+/// Did the upstream refuse the token (`401`)? Then nothing was applied: renew and send again.
+pub fn unauthorized<T>(r: &Result<T, RunError>) -> bool {
+    matches!(r, Err(RunError::Upstream(e)) if e.status().map(|s| s.as_u16()) == Some(401))
+}
+
 /// Is this failure ambiguous (the write may or may not have happened)?
 pub fn is_ambiguous(e: &UpstreamError) -> bool {
     match e {

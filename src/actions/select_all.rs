@@ -1,6 +1,7 @@
-//! A select-all change as a change set: the matching lines read first as one export stream
-//! (record by record, bounded memory) and stored a block at a time with their values before,
-//! then the one bulk call, then its result recorded (see `storage::changes::streamed`).
+//! A select-all change as a durable job: stored before anything is read, then (in the job) the
+//! matching lines read as one export stream (record by record, bounded memory) and stored a
+//! block at a time with their values before, the one bulk call, its result recorded (see
+//! `storage::changes::streamed`), and the audit entry; resumed by any instance after a stop.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -9,15 +10,19 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use secrecy::SecretString;
+
 use super::befores::{self, DeviceReader, canonical};
 use super::form::{Change, Target};
-use super::jobs::retrying;
+use super::jobs::{JobPayload, Lease, RESUMED_REASON, TokenSource, retrying};
 use super::run::{self, AuditContext, Outcome};
 use crate::auth::CurrentUser;
 use crate::domain::CorpId;
 use crate::error::AppError;
+use crate::outcome::ChangeResult;
 use crate::state::AppState;
 use crate::storage::changes::{LineState, Origin, StreamedLine};
+use crate::storage::jobs::{ChunkOutcome, JobState};
 use crate::upstream::wire::{BulkSelection, Device};
 use crate::upstream::{ByteStream, UpstreamError};
 
@@ -31,7 +36,7 @@ const AHEAD: usize = 2;
 /// exclusions are left out as they arrive). `None`: nothing matches.
 async fn open(
     state: &AppState,
-    user: &CurrentUser,
+    token: &SecretString,
     corp: &CorpId,
     change: &Change,
     b: &BulkSelection,
@@ -45,7 +50,7 @@ async fn open(
     let columns = befores::columns(change.action.def());
     match state
         .upstream
-        .export_devices_csv(&user.token, corp, &p, &columns)
+        .export_devices_csv(token, corp, &p, &columns)
         .await
     {
         Ok(s) => Ok(Some(s)),
@@ -162,26 +167,182 @@ async fn store_lines(
     }
 }
 
-/// Makes a select-all change as a change set: lines stored with their values before (read from
-/// the export just before the call), one bulk call, every line's result. Returns its id.
-pub async fn run(
+/// Stores a select-all change set and its job (one transaction, before anything is read or
+/// sent) and starts it on this instance. What follows (reading the matching lines, the bulk
+/// call, the result) is the job's: it survives the request, and another instance finishes it
+/// when this one stops. The handle lets a caller wait a moment for a small change.
+#[allow(clippy::too_many_arguments)]
+pub async fn start(
     state: &AppState,
     user: &CurrentUser,
+    session_id: Option<String>,
     corp: &CorpId,
     audit: AuditContext,
-    change: &Change,
-    target: &Target,
+    change: Change,
     b: &BulkSelection,
-) -> Result<Uuid, AppError> {
-    // Opened before the change set is stored: a refused or failed read is an error page, as
-    // any read is, and leaves nothing behind.
-    let started = Instant::now();
-    let stream = open(state, user, corp, change, b).await?;
-    let opened_in = started.elapsed();
+    origin: (Origin, Option<Uuid>),
+) -> Result<(Uuid, tokio::task::JoinHandle<()>), AppError> {
     let id = Uuid::new_v4();
-    let set = super::changeset::new_set(id, &audit, change, target, (Origin::Change, None));
-    state.db.change_create(&set, &[], None).await?;
-    let created_in = started.elapsed();
+    let target = Target::Bulk(b.clone());
+    let set = super::changeset::new_set(id, &audit, &change, &target, origin);
+    let payload = JobPayload {
+        audit: audit.clone(),
+        change,
+        chunks: Vec::new(),
+        chunk_changes: Vec::new(),
+        grant: None,
+        bulk: Some(b.clone()),
+    };
+    super::jobs::launch(state, user, session_id, corp, &audit, set, &[], payload).await
+}
+
+/// What a select-all job's one chunk did, as the job runner records it.
+fn recorded(o: &Outcome) -> ChunkOutcome {
+    ChunkOutcome {
+        chunk: 0,
+        updated: i64::try_from(o.updated).unwrap_or(i64::MAX),
+        failed: o
+            .failed
+            .iter()
+            .map(|f| (canonical(&f.mdn), f.reason.clone()))
+            .collect(),
+        // Never the whole list: an unknown answer is settled on the change set.
+        unknown: Vec::new(),
+        upstream_status: o.upstream_status.map(i32::from),
+        error: o.error.clone(),
+    }
+}
+
+/// An outcome for lines never sent (`failed`) or perhaps sent (`unknown`), with `why`.
+fn without_answer(why: &str, unknown: bool) -> Outcome {
+    let mut o = Outcome {
+        unknown_all: unknown,
+        error: Some(why.to_owned()),
+        ..Default::default()
+    };
+    o.outcome = if unknown {
+        ChangeResult::Partial
+    } else {
+        ChangeResult::Failed
+    };
+    o
+}
+
+/// Runs (or, after a stopped instance, resumes) a select-all job claimed by this instance:
+/// - its call already recorded: only the end is left;
+/// - its call marked started but not recorded: it may have reached Sentinel, so every line is
+///   settled unknown and nothing is sent again;
+/// - otherwise nothing was sent: lines stored by a stopped instance are forgotten and read again,
+///   then the call is made.
+///
+/// Either way the change set ends with every line accounted for and its audit entry.
+pub(super) async fn process(
+    state: &AppState,
+    id: Uuid,
+    lease: &Lease,
+    payload: JobPayload,
+    b: BulkSelection,
+    corp: CorpId,
+    source: TokenSource,
+) {
+    let owner = state.instance_id.clone();
+    let recorded_before = match retrying("read chunks", || state.db.job_chunks(id)).await {
+        Ok(c) => c.into_iter().next(),
+        Err(e) => {
+            tracing::error!(job = %id, error = %e, "select-all job unreadable");
+            return;
+        }
+    };
+    let outcome = match recorded_before {
+        Some(c) => super::jobs::summarise(&[c]),
+        None => {
+            let in_flight =
+                match retrying("read chunk starts", || state.db.job_started_unrecorded(id)).await {
+                    Ok(c) => !c.is_empty(),
+                    Err(e) => {
+                        tracing::error!(job = %id, error = %e, "select-all job unreadable");
+                        return;
+                    }
+                };
+            let o = if in_flight {
+                tracing::warn!(job = %id, "select-all call was in flight on a stopped instance; not resent");
+                settle(state, id, &[], LineState::Unknown, Some(RESUMED_REASON)).await;
+                without_answer(RESUMED_REASON, true)
+            } else {
+                match send(state, lease, id, &payload, &b, &corp, &source).await {
+                    Some(o) => o,
+                    // The job was taken over by another instance.
+                    None => return,
+                }
+            };
+            let chunk = recorded(&o);
+            let stored = retrying("record chunk", || {
+                state.db.job_record_chunk(id, &owner, &chunk)
+            })
+            .await;
+            match stored {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => tracing::error!(job = %id, error = %e, "select-all outcome not recorded"),
+            }
+            o
+        }
+    };
+    finish(state, id, &owner, &payload, &b, &outcome).await;
+}
+
+/// Reads the matching lines into the change set and makes the one bulk call. `None` when the
+/// job was taken over by another instance (it finishes it).
+async fn send(
+    state: &AppState,
+    lease: &Lease,
+    id: Uuid,
+    payload: &JobPayload,
+    b: &BulkSelection,
+    corp: &CorpId,
+    source: &TokenSource,
+) -> Option<Outcome> {
+    let started = Instant::now();
+    let change = &payload.change;
+    let target = Target::Bulk(b.clone());
+    // Lines a stopped instance stored without sending anything are read again.
+    match retrying("clear lines", || state.db.change_clear_streamed(id)).await {
+        Ok(true) => {}
+        Ok(false) => return Some(without_answer(RESUMED_REASON, true)),
+        Err(e) => {
+            let why = format!(
+                "Not sent: the change could not be prepared ({e}). Nothing was changed; run it again."
+            );
+            return Some(without_answer(&why, false));
+        }
+    }
+    let (mut token, mut user) = match source.grant(state).await {
+        Ok(g) => g,
+        Err(reason) => return Some(without_answer(reason, false)),
+    };
+    if let Err(refusal) = change.authorize(&user, corp, 2) {
+        return Some(without_answer(&refusal.0, false));
+    }
+    let mut stream = open(state, &token, corp, change, b).await;
+    if matches!(&stream, Err(e) if e.status().map(|s| s.as_u16()) == Some(401)) {
+        // The token ran out: renew the sign-in once and read again.
+        match source.renew(state, &token).await {
+            Ok((t, u)) => (token, user) = (t, u),
+            Err(reason) => return Some(without_answer(reason, false)),
+        }
+        stream = open(state, &token, corp, change, b).await;
+    }
+    let stream = match stream {
+        Ok(s) => s,
+        Err(e) => {
+            let why = format!(
+                "Not sent: the matching lines could not be read from Sentinel ({}). Nothing was changed; run the change again.",
+                crate::error::AppError::Upstream(e).info().message
+            );
+            return Some(without_answer(&why, false));
+        }
+    };
+    let opened_in = started.elapsed();
     let excluded: HashSet<String> = b
         .excluded_mdns
         .iter()
@@ -192,20 +353,47 @@ pub async fn run(
         Some(s) => store_lines(state, id, change, &excluded, s).await,
         None => Ok(0),
     };
-    let listed = match listed {
-        Ok(n) => n,
-        Err(why) => {
-            // Nothing was sent: the lines stored so far did not change.
-            let message = format!("Not sent: {why}. Nothing was changed; run the change again.");
-            tracing::warn!(change = %id, %message, "select-all change not sent");
-            settle(state, id, &[], LineState::Failed, Some(&message)).await;
-            super::changeset::finish(state, id, Some(&message), None).await;
-            return Ok(id);
-        }
-    };
-
+    if let Err(why) = listed {
+        // Nothing was sent: the lines stored so far did not change.
+        let message = format!("Not sent: {why}. Nothing was changed; run the change again.");
+        tracing::warn!(change = %id, %message, "select-all change not sent");
+        settle(state, id, &[], LineState::Failed, Some(&message)).await;
+        return Some(without_answer(&message, false));
+    }
     let stored_in = started.elapsed();
-    let result = run::call(state, &user.token, corp, change, target).await;
+    // The durable "started" mark comes before the call: an instance resuming this job after a
+    // stop in the call knows it may have been sent, and never sends it again.
+    match retrying("mark started", || {
+        state.db.job_mark_chunk_started(id, &state.instance_id, 0)
+    })
+    .await
+    {
+        Ok(true) => {}
+        Ok(false) if lease.is_lost() => return None,
+        Ok(false) | Err(_) => {
+            let why = "Not sent: the console could not record the start of the change. Nothing was changed; run it again.";
+            settle(state, id, &[], LineState::Failed, Some(why)).await;
+            return Some(without_answer(why, false));
+        }
+    }
+    let mut result = run::call(state, &token, corp, change, &target).await;
+    if run::unauthorized(&result) {
+        // A 401 means nothing was applied: renew the sign-in and send once more.
+        match source.renew(state, &token).await {
+            Ok((t, u)) => match change.authorize(&u, corp, 2) {
+                Ok(()) => result = run::call(state, &t, corp, change, &target).await,
+                Err(refusal) => {
+                    settle(state, id, &[], LineState::Failed, Some(&refusal.0)).await;
+                    return Some(without_answer(&refusal.0, false));
+                }
+            },
+            Err(reason) => {
+                settle(state, id, &[], LineState::Failed, Some(reason)).await;
+                return Some(without_answer(reason, false));
+            }
+        }
+    }
+    let _ = user;
     let called_in = started.elapsed();
     let outcome = Outcome::from_call(None, &result);
     let failed: Vec<(String, String)> = outcome
@@ -222,39 +410,78 @@ pub async fn run(
         (LineState::Changed, None)
     };
     settle(state, id, &failed, rest, note).await;
-    let settled_in = started.elapsed();
-    let rec = audit.record(
-        &target.audit_json(),
-        change.audit_fields(),
-        Some(listed as u64),
-        &outcome,
-        Some(id.to_string()),
-    );
-    // A select-all whose count differs from what was listed: say so rather than hide it.
-    let message = match &result {
-        Ok(w) if w.updated as usize + w.failed.len() != listed => Some(format!(
-            "Sentinel reported {} changed and {} not changed; {} lines matched when the change was made.",
-            w.updated,
-            w.failed.len(),
-            listed
-        )),
-        _ => outcome.error.clone(),
-    };
-    super::changeset::finish(state, id, message.as_deref(), Some(&rec)).await;
     // Each step's share of a large select-all's time (the benchmark's breakdown).
     let ms = |d: Duration| d.as_millis() as u64;
     tracing::info!(
         change = %id,
-        lines = listed,
         open_ms = ms(opened_in),
-        create_ms = ms(created_in - opened_in),
-        store_ms = ms(stored_in - created_in),
+        store_ms = ms(stored_in - opened_in),
         call_ms = ms(called_in - stored_in),
-        settle_ms = ms(settled_in - called_in),
-        finish_ms = ms(started.elapsed() - settled_in),
+        settle_ms = ms(started.elapsed() - called_in),
         "select-all change made"
     );
-    Ok(id)
+    Some(outcome)
+}
+
+/// Ends the job and its change set with the audit entry, in one transaction.
+async fn finish(
+    state: &AppState,
+    id: Uuid,
+    owner: &str,
+    payload: &JobPayload,
+    b: &BulkSelection,
+    outcome: &Outcome,
+) {
+    let set = match retrying("read change", || state.db.change_get(id)).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(change = %id, error = %e, "change set unreadable");
+            return;
+        }
+    };
+    // The lines each outcome counts, as settled on the change set (an unknown answer leaves
+    // every line unknown, which the call's own answer does not list).
+    let listed = u64::try_from(set.total_lines).unwrap_or_default();
+    let mut rec = payload.audit.record(
+        &Target::Bulk(b.clone()).audit_json(),
+        payload.change.audit_fields(),
+        Some(listed),
+        outcome,
+        Some(id.to_string()),
+    );
+    // Not settled (a stop mid-way): finishing makes every line not counted unknown.
+    rec.updated = set.changed;
+    rec.failed = set.failed;
+    rec.unknown = set.total_lines - set.changed - set.failed;
+    // A select-all whose count differs from what was listed: say so rather than hide it.
+    let message = match outcome.error.clone() {
+        Some(e) => Some(e),
+        None if outcome.updated + outcome.failed.len() as u64 != listed => Some(format!(
+            "Sentinel reported {} changed and {} not changed; {} lines matched when the change was made.",
+            outcome.updated,
+            outcome.failed.len(),
+            listed
+        )),
+        None => None,
+    };
+    let job_state = if outcome.updated == 0 && outcome.outcome != ChangeResult::Ok {
+        JobState::Failed
+    } else {
+        JobState::Done
+    };
+    let result = outcome.audit_result();
+    let finished = retrying("finish", || {
+        state
+            .db
+            .job_finish_change(id, owner, job_state, &result, &rec, message.as_deref())
+    })
+    .await;
+    match finished {
+        Ok(Some(_)) => state.metrics.change_finished(&rec),
+        Ok(None) => tracing::warn!(job = %id, "select-all job finished elsewhere"),
+        Err(e) => tracing::error!(job = %id, error = %e, "select-all job could not be finished"),
+    }
 }
 
 async fn settle(

@@ -137,20 +137,39 @@ pub async fn refreshed(state: &AppState, id: Uuid) -> Result<Option<Kept>, AppEr
     fetch(state, id, true).await
 }
 
+/// The grant after the upstream answered `401` to its access token `rejected`: refreshed now,
+/// unless another chunk already did (the grant holds another token then).
+pub async fn renewed(state: &AppState, id: Uuid, rejected: &str) -> Result<Option<Kept>, AppError> {
+    fetch_with(state, id, true, Some(rejected)).await
+}
+
 async fn fetch(state: &AppState, id: Uuid, force: bool) -> Result<Option<Kept>, AppError> {
+    fetch_with(state, id, force, None).await
+}
+
+async fn fetch_with(
+    state: &AppState,
+    id: Uuid,
+    force: bool,
+    rejected: Option<&str>,
+) -> Result<Option<Kept>, AppError> {
     let lock = lock_for(id);
     let _guard = lock.lock().await;
     let Some((kept, generation)) = read(state, id).await? else {
         return Ok(None);
     };
+    if rejected.is_some_and(|r| kept.tokens.access.expose() != r) {
+        // Refreshed since that token was handed out: use the newer one.
+        return Ok(Some(kept));
+    }
     let now = OffsetDateTime::now_utc();
     let refresh_now = force && kept.tokens.refresh.is_some();
-    if !(kept.tokens.expiring(now) || refresh_now) {
+    if !(kept.tokens.expiring(now) || refresh_now || rejected.is_some()) {
         return Ok(Some(kept));
     }
     let (Some(provider), Some(refresh)) = (state.auth.oauth(), kept.tokens.refresh.clone()) else {
-        // The password mode: usable until it expires, never after.
-        if kept.tokens.expires_at.is_some_and(|e| e > now) {
+        // The password mode: usable until it expires (or the upstream refuses it), never after.
+        if rejected.is_none() && kept.tokens.expires_at.is_some_and(|e| e > now) {
             return Ok(Some(kept));
         }
         tracing::info!(grant = %id, "a kept sign-in expired and cannot be refreshed");

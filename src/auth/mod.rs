@@ -346,7 +346,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             return Err(sign_in());
         }
         let auth = if auth.tokens.expiring(now) {
-            match fresh_tokens(state, &session, false).await? {
+            match fresh_tokens(state, &session, None, false).await? {
                 Some(a) => a,
                 None => return Err(sign_in()),
             }
@@ -376,7 +376,7 @@ impl CurrentUser {
         session: &Session,
         next: &str,
     ) -> Result<Self, AppError> {
-        match fresh_tokens(state, session, true).await? {
+        match fresh_tokens(state, session, None, true).await? {
             Some(auth) => Ok(CurrentUser {
                 principal: auth.principal,
                 token: SecretString::from(auth.tokens.access.expose().to_owned()),
@@ -392,9 +392,13 @@ impl CurrentUser {
 /// shared by every instance) and the refresh skipped when another request already did it —
 /// unless `force` asks for the roles granted now, when a sign-in that can be refreshed is.
 /// `None`: the session is over (flushed); the caller sends the user to sign in.
+///
+/// `rejected`: an access token the upstream answered `401` to; the session is refreshed now even
+/// when its clock says the token is still good, unless it already holds another one.
 async fn fresh_tokens(
     state: &AppState,
     session: &Session,
+    rejected: Option<&str>,
     force: bool,
 ) -> Result<Option<AuthSession>, AppError> {
     let Some(id) = session.id() else {
@@ -406,19 +410,20 @@ async fn fresh_tokens(
     let Some(mut auth) = auth_of(session).await? else {
         return Ok(None);
     };
+    let stale = rejected.is_some_and(|r| auth.tokens.access.expose() == r);
     let refreshable =
         auth.grant.is_some() || (state.auth.oauth().is_some() && auth.tokens.refresh.is_some());
-    let wanted = auth.tokens.expiring(OffsetDateTime::now_utc()) || (force && refreshable);
+    let wanted = stale || auth.tokens.expiring(OffsetDateTime::now_utc()) || (force && refreshable);
     if !wanted {
         // Another request refreshed while this one waited (or nothing can be refreshed).
         return Ok(Some(auth));
     }
     if let Some(g) = auth.grant {
         // The session shares its tokens with a grant (a scheduled change): refresh there, once.
-        let kept = if force {
-            grant::refreshed(state, g).await?
-        } else {
-            grant::current(state, g).await?
+        let kept = match rejected {
+            Some(r) => grant::renewed(state, g, r).await?,
+            None if force => grant::refreshed(state, g).await?,
+            None => grant::current(state, g).await?,
         };
         return match kept {
             Some(kept) => {
@@ -486,6 +491,24 @@ pub(crate) async fn session_grant(
     state: &AppState,
     session_id: &str,
 ) -> Result<Option<(SecretString, Principal)>, AppError> {
+    session_tokens(state, session_id, None).await
+}
+
+/// [`session_grant`] after the upstream answered `401` to `rejected`: refreshed now (once for
+/// every chunk that met the same 401), or `None` when the refresh is refused.
+pub(crate) async fn session_renewed(
+    state: &AppState,
+    session_id: &str,
+    rejected: &SecretString,
+) -> Result<Option<(SecretString, Principal)>, AppError> {
+    session_tokens(state, session_id, Some(rejected.expose_secret())).await
+}
+
+async fn session_tokens(
+    state: &AppState,
+    session_id: &str,
+    rejected: Option<&str>,
+) -> Result<Option<(SecretString, Principal)>, AppError> {
     use tower_sessions::session_store::SessionStore;
     let Ok(id) = session_id.parse::<tower_sessions::session::Id>() else {
         return Ok(None);
@@ -512,8 +535,9 @@ pub(crate) async fn session_grant(
     if auth.past_absolute(state.auth.absolute, now) {
         return Ok(None);
     }
-    let auth = if auth.tokens.expiring(now) {
-        match fresh_tokens(state, &session, false).await? {
+    let stale = rejected.is_some_and(|r| auth.tokens.access.expose() == r);
+    let auth = if stale || auth.tokens.expiring(now) {
+        match fresh_tokens(state, &session, rejected, false).await? {
             Some(a) => a,
             None => return Ok(None),
         }

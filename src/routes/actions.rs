@@ -12,12 +12,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 use uuid::Uuid;
 
+use crate::actions::apply::{Request, Work, apply};
 use crate::actions::catalog::Selection;
 use crate::actions::catalog::field::Kind as FieldKind;
 use crate::actions::deferred::{self, Intent};
 use crate::actions::form::{self, Change, FieldErrors, RawForm, Target};
 use crate::actions::run::AuditContext;
-use crate::actions::{ActionKind, CHUNK_SIZE, changeset, jobs, limit, preview};
+use crate::actions::{ActionKind, limit, preview};
 use crate::auth::CurrentUser;
 use crate::domain::{CorpId, Imei, Mdn, Via};
 use crate::error::AppError;
@@ -381,43 +382,18 @@ pub async fn submit(
         let _ = session.remove::<String>(k).await;
     }
 
-    // A request, a change for a second admin, or one for later: stored, nothing sent.
-    if let Some(hold) = intent.hold.clone() {
-        let id = deferred::store(&state, &session, &user, &audit, &change, &target, hold).await?;
-        let to = match via {
-            Some(Via::Portal) => paths::change_from_portal(id),
-            None => paths::change(id),
-        };
-        return Ok(Redirect::to(to.as_str()).into_response());
-    }
-
-    // Every confirmed change is a change set, stored before anything is sent.
-    let id = match &target {
-        Target::Lines(mdns) => {
-            let (id, handle) = jobs::start(
-                &state,
-                &user,
-                session.id().map(|i| i.to_string()),
-                &corp,
-                audit,
-                change,
-                mdns,
-                (Origin::Change, None),
-            )
-            .await?;
-            if mdns.len() <= CHUNK_SIZE {
-                // One upstream call: wait for it, so the change page shows the result at once.
-                if let Err(e) = handle.await {
-                    tracing::error!(change = %id, error = %e, "a one-chunk change ended abnormally");
-                }
-            }
-            id
-        }
-        // SmartSpot (its password is never stored) and select-all: one call, made here.
-        Target::Imeis(_) | Target::Bulk(_) => {
-            changeset::run_now(&state, &user, &corp, audit, &change, &target).await?
-        }
+    // Every confirmed change is a change set, stored before anything is sent (held, when a
+    // request, a second admin or a time says so).
+    let request = Request {
+        work: Work::One(change, target),
+        hold: intent.hold.clone(),
+        origin: (Origin::Change, None),
+        audit,
     };
+    let id = apply(&state, &user, &session, request)
+        .await?
+        .settled()
+        .await;
     let to = match via {
         Some(Via::Portal) => paths::change_from_portal(id),
         None => paths::change(id),

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::actions::form::{Change, RawForm, Target};
 use crate::actions::preview::PreviewLine;
 use crate::actions::run::Outcome;
-use crate::actions::{ActionKind, CHUNK_SIZE, jobs, revert};
+use crate::actions::{ActionKind, revert};
 use crate::auth::CurrentUser;
 use crate::csv::csv_cell;
 use crate::domain::{CorpId, Imei, Mdn, Via};

@@ -8,15 +8,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use crate::actions::deferred::{self, Hold};
+use crate::actions::ACK_ABOVE;
+use crate::actions::apply::{self as change, Request as ChangeRequest, Work, hold_for};
 use crate::actions::form::RawForm;
-use crate::actions::{ACK_ABOVE, CHUNK_SIZE, jobs};
 use crate::auth::CurrentUser;
 use crate::domain::CorpId;
 use crate::error::AppError;
 use crate::import::{FileError, Parser, Plan, diff, stored};
 use crate::paths;
-use crate::policy::needs_second_admin;
 use crate::state::AppState;
 use crate::storage::changes::Origin;
 use crate::views::import::{ImportPage, ImportPreviewPage};
@@ -223,13 +222,8 @@ async fn apply(
             .first()
             .ok_or_else(|| AppError::BadRequest("This import changes nothing.".into()))?;
         let lines = plan.lines() as u64;
-        let mut second_admin = false;
         for g in &plan.groups {
             g.change.authorize(&user.principal, corp, g.mdns.len())?;
-            // The two-person rule: a large (or destructive) import waits for a second admin.
-            let op = g.change.action.operation_for(g.mdns.len());
-            second_admin |=
-                needs_second_admin(state.config.approval_required_above, op, Some(lines));
         }
         // "When": now, or at a date and time (a bad time changes nothing).
         let run_at = (form.first("when") != Some("now")
@@ -242,11 +236,6 @@ async fn apply(
             )
         })
         .transpose()?;
-        let hold = match (second_admin, run_at) {
-            (true, run_at) => Some(Hold::SecondAdmin { run_at }),
-            (false, Some(run_at)) => Some(Hold::Schedule { run_at }),
-            (false, None) => None,
-        };
         if lines > ACK_ABOVE && !form.flag("acknowledged") {
             return Err(AppError::BadRequest(format!(
                 "Tick “Yes, change these {} lines” to apply the import.",
@@ -260,16 +249,15 @@ async fn apply(
             first.change.action,
             origin,
         )?;
-        Ok::<_, AppError>((audit, hold))
+        Ok::<_, AppError>((audit, run_at))
     })();
-    let (audit, hold) = match checked {
+    let (audit, run_at) = match checked {
         Ok(a) => a,
         Err(e) => {
             stored::put(state, &user.principal, corp, &plan_id, &plan).await?;
             return Err(e);
         }
     };
-    let lines = plan.lines();
     let summary = summary(&plan);
     let groups: Vec<_> = plan
         .groups
@@ -277,25 +265,16 @@ async fn apply(
         .map(|g| (g.change, g.mdns))
         .collect();
     // A second admin's approval, or a time: stored, nothing sent (the change set's rules).
-    if let Some(hold) = hold {
-        return deferred::store_groups(state, session, user, &audit, groups, summary, hold).await;
-    }
-    let (id, handle) = jobs::start_groups(
-        state,
-        user,
-        session.id().map(|i| i.to_string()),
-        corp,
+    let work = Work::Groups(groups, summary);
+    let request = ChangeRequest {
+        hold: hold_for(state, &work, run_at),
+        work,
+        origin: (Origin::Change, None),
         audit,
-        groups,
-        summary,
-        (Origin::Change, None),
-    )
-    .await?;
-    // A short import is awaited, so its page shows the result at once.
-    if lines <= CHUNK_SIZE {
-        if let Err(e) = handle.await {
-            tracing::error!(change = %id, error = %e, "a short import ended abnormally");
-        }
-    }
+    };
+    let id = change::apply(state, user, session, request)
+        .await?
+        .settled()
+        .await;
     Ok(id)
 }

@@ -443,6 +443,8 @@ pub struct ApprovePreviewPage {
     pub more: u64,
     pub warnings: Vec<String>,
     pub load_problem: Option<String>,
+    /// The digest of the plan shown, which the confirmation carries back.
+    pub plan_digest: String,
     pub post_href: String,
     pub back_href: String,
     pub csrf: String,

@@ -17,6 +17,7 @@ mod change_befores;
 mod changes;
 mod compression;
 mod devices;
+mod durable;
 mod export;
 mod hardening;
 mod import;

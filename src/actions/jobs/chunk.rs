@@ -17,7 +17,7 @@ pub(super) struct ChunkCtx {
     /// Where each chunk's lines sat in the group's list at the job's start (may be empty).
     pub(super) windows: Vec<Option<befores::Window>>,
     /// Set when another instance took the job over: stop sending and recording.
-    pub(super) lost: AtomicBool,
+    pub(super) lost: Arc<AtomicBool>,
 }
 
 impl ChunkCtx {
@@ -79,7 +79,21 @@ pub(super) async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Opti
         }
     }
     let lines: Vec<String> = mdns.iter().map(|m| m.to_string()).collect();
-    let r = run::call(state, &token, &ctx.corp, change, &Target::Lines(mdns)).await;
+    let target = Target::Lines(mdns.clone());
+    let mut r = run::call(state, &token, &ctx.corp, change, &target).await;
+    if run::unauthorized(&r) {
+        // A 401 means nothing was applied: the token ran out in flight. Renew the sign-in and
+        // send this chunk once more, with the roles as they are now.
+        match ctx.source.renew(state, &token).await {
+            Ok((fresh, user)) => {
+                if let Err(refusal) = change.authorize(&user, &ctx.corp, mdns.len()) {
+                    return Some(refused(i, &mdns, &refusal.0));
+                }
+                r = run::call(state, &fresh, &ctx.corp, change, &target).await;
+            }
+            Err(reason) => return Some(not_sent(i, &mdns, reason)),
+        }
+    }
     Some(to_chunk_outcome(i, &Outcome::from_call(Some(&lines), &r)))
 }
 
@@ -124,6 +138,56 @@ pub(crate) enum TokenSource {
 }
 
 impl TokenSource {
+    /// Where a job gets its token: its grant, the session it was started from, the token held
+    /// in memory since the request, or nowhere (a resumed job whose session is unknown).
+    pub(crate) fn of(
+        payload: &JobPayload,
+        held: Option<(SecretString, Principal)>,
+        session_id: Option<String>,
+    ) -> TokenSource {
+        match (payload.grant, held, session_id) {
+            (Some(g), _, _) => TokenSource::Grant(g),
+            (None, _, Some(sid)) => TokenSource::Session(sid),
+            (None, Some((t, user)), None) => TokenSource::Held(t, user),
+            (None, None, None) => TokenSource::Gone,
+        }
+    }
+
+    /// A fresh token after the upstream answered `401` to `rejected` (it ran out in flight):
+    /// the session or grant refreshed now, once for every chunk that met it. An error means the
+    /// refresh was refused: nothing more can be sent.
+    pub(crate) async fn renew(
+        &self,
+        state: &AppState,
+        rejected: &SecretString,
+    ) -> Result<(SecretString, Principal), &'static str> {
+        use secrecy::ExposeSecret;
+        let renewed = match self {
+            TokenSource::Held(..) | TokenSource::Gone => return Err(SIGN_IN_REFUSED_REASON),
+            TokenSource::Grant(g) => {
+                crate::auth::grant::renewed(state, *g, rejected.expose_secret())
+                    .await
+                    .map(|k| {
+                        k.map(|k| {
+                            (
+                                SecretString::from(k.tokens.access.expose().to_owned()),
+                                k.principal,
+                            )
+                        })
+                    })
+            }
+            TokenSource::Session(sid) => crate::auth::session_renewed(state, sid, rejected).await,
+        };
+        match renewed {
+            Ok(Some(g)) => Ok(g),
+            Ok(None) => Err(SIGN_IN_REFUSED_REASON),
+            Err(e) => {
+                tracing::error!(error = %e, "the sign-in could not be renewed for a job");
+                Err(SESSION_UNREADABLE_REASON)
+            }
+        }
+    }
+
     /// The token and user to send a chunk with, or why the chunk cannot be sent.
     pub(crate) async fn grant(
         &self,
@@ -231,15 +295,25 @@ pub(super) fn first_seqs(chunks: &[Vec<Mdn>]) -> Vec<i32> {
 
 /// "Stopped: you signed out — N lines not sent." when the session ended mid-change.
 pub(super) fn stopped_message(chunks: &[ChunkOutcome]) -> Option<String> {
-    let not_sent: usize = chunks
-        .iter()
-        .filter(|c| c.error.as_deref() == Some(SIGNED_OUT_REASON))
-        .map(|c| c.unknown.len())
-        .sum();
-    (not_sent > 0).then(|| {
+    let count = |reason: &str| -> usize {
+        chunks
+            .iter()
+            .filter(|c| c.error.as_deref() == Some(reason))
+            .map(|c| c.unknown.len())
+            .sum()
+    };
+    let lines = |n: usize| crate::actions::form::plural(n as u64, "line");
+    let (signed_out, refused) = (count(SIGNED_OUT_REASON), count(SIGN_IN_REFUSED_REASON));
+    if refused > 0 {
+        return Some(format!(
+            "Stopped: Sentinel no longer accepted the sign-in and it could not be renewed — {} not sent. Sign in and retry them.",
+            lines(refused + signed_out)
+        ));
+    }
+    (signed_out > 0).then(|| {
         format!(
             "Stopped: you signed out — {} not sent. Sign in and retry them.",
-            crate::actions::form::plural(not_sent as u64, "line")
+            lines(signed_out)
         )
     })
 }
@@ -260,6 +334,7 @@ pub(super) async fn record(
             SIGNED_OUT_REASON,
             SESSION_UNREADABLE_REASON,
             NOT_STARTED_REASON,
+            SIGN_IN_REFUSED_REASON,
         ]
         .contains(&r)
     });

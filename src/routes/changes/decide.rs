@@ -78,7 +78,17 @@ pub async fn approve(
         &corp,
         plan.target.known_count().unwrap_or(2) as usize,
     )?;
-    if !form.flag("confirmed") {
+    let stored_digest = c.life.plan.as_ref().map(deferred::plan_digest);
+    // Approving applies exactly what this approver's preview showed: a confirmation made from
+    // another preview (the change was bound again or edited since) shows the preview again.
+    let shown = form.first("plan");
+    let stale = form.flag("confirmed")
+        && (shown.is_none() && plan.bound_from.is_some()
+            || matches!(plan.target, crate::actions::form::Target::Bulk(_))
+            || shown.is_some_and(|d| Some(d) != stored_digest.as_deref()));
+    if !form.flag("confirmed") || stale {
+        // A select-all request is bound to the lines it matches now: these are the lines shown.
+        let (plan, digest) = deferred::bind(&state, &user, &c, plan).await?;
         let p = if plan.groups.is_empty() {
             preview::build(
                 &state,
@@ -94,6 +104,13 @@ pub async fn approve(
             // An import: each line's change per column.
             preview::build_groups(&state, &user.token, &corp, &plan.groups).await
         };
+        let mut warnings = p.warnings;
+        if stale {
+            warnings.insert(
+                0,
+                "This change is not what your earlier preview showed (it was edited, or the lines it matches were read again): review it and approve again.".to_owned(),
+            );
+        }
         return Ok(ApprovePreviewPage {
             layout: Layout::signed_in(
                 format!("Approve: {}", kind.label()),
@@ -110,8 +127,9 @@ pub async fn approve(
             count: p.count.or(plan.target.known_count()),
             lines: p.lines,
             more: p.more,
-            warnings: p.warnings,
+            warnings,
             load_problem: p.load_problem,
+            plan_digest: digest,
             post_href: paths::change_approve(c.id).into(),
             back_href: change_href(c.id),
             csrf: user.csrf.clone(),

@@ -1,6 +1,9 @@
 //! Retry and revert: previews of a new change set made from an earlier one, and running it once confirmed.
 
 use super::*;
+use crate::actions::apply::{Request, Work, apply, hold_for};
+use crate::actions::deferred::Intent;
+use crate::policy::WriteMode;
 
 /// Lines listed in a retry's preview.
 pub(super) const PREVIEW_LINES: u32 = 50;
@@ -33,16 +36,6 @@ async fn earlier(
         kind,
         corp,
     })
-}
-
-/// 303 to the new change set; a short one is awaited first, so its page shows the result at once.
-async fn settle(id: Uuid, handle: tokio::task::JoinHandle<()>, wait: bool) -> Response {
-    if wait {
-        if let Err(e) = handle.await {
-            tracing::error!(change = %id, error = %e, "a short change ended abnormally");
-        }
-    }
-    Redirect::to(&change_href(id)).into_response()
 }
 
 /// `POST /changes/{id}/retry`: previews a new change set of the lines not changed (the unknown
@@ -131,6 +124,16 @@ pub async fn retry(
     }
     let target = Target::Lines(mdns);
     let needs_ack = target.needs_ack();
+    let work = match groups {
+        Some(gs) => Work::Groups(gs, format!("Retry: {}", parent.summary)),
+        None => Work::One(change.clone(), target.clone()),
+    };
+    // The same rules as any change: a large retry waits for a second admin.
+    let hold = hold_for(&state, &work, None);
+    let intent = Intent {
+        mode: WriteMode::Direct,
+        hold: hold.clone(),
+    };
     if !form.flag("confirmed") || (needs_ack && !form.flag("acknowledged")) {
         let n = target.known_count().unwrap_or_default();
         let mut warnings = Vec::new();
@@ -152,8 +155,8 @@ pub async fn retry(
             ),
             corp: corp.to_string(),
             label: kind.label(),
-            summary: match &groups {
-                Some(gs) if gs.len() > 1 => format!(
+            summary: match &work {
+                Work::Groups(gs, _) if gs.len() > 1 => format!(
                     "Each line's own change again ({})",
                     crate::actions::form::plural(gs.len() as u64, "change")
                 ),
@@ -172,42 +175,23 @@ pub async fn retry(
             ack_label: format!("Yes, change these {n} lines"),
             message: None,
             hidden,
-            verb: "Apply the change",
-            explain: None,
+            verb: intent.verb(),
+            explain: intent.explain(state.config.approval_required_above),
         }
         .into_response());
     }
     let audit = crate::routes::actions::write_context(&session, &user, &corp, kind, &origin)?;
-    let Target::Lines(mdns) = &target else {
-        return Err(AppError::Internal(anyhow::anyhow!("a retry is a list")));
-    };
-    if let Some(groups) = groups {
-        let summary = format!("Retry: {}", parent.summary);
-        let (new_id, handle) = jobs::start_groups(
-            &state,
-            &user,
-            session.id().map(|i| i.to_string()),
-            &corp,
-            audit,
-            groups,
-            summary,
-            (Origin::Retry, Some(parent.id)),
-        )
-        .await?;
-        return Ok(settle(new_id, handle, mdns.len() <= CHUNK_SIZE).await);
-    }
-    let (new_id, handle) = jobs::start(
-        &state,
-        &user,
-        session.id().map(|i| i.to_string()),
-        &corp,
+    let request = Request {
+        work,
+        hold,
+        origin: (Origin::Retry, Some(parent.id)),
         audit,
-        change.clone(),
-        mdns,
-        (Origin::Retry, Some(parent.id)),
-    )
-    .await?;
-    Ok(settle(new_id, handle, mdns.len() <= CHUNK_SIZE).await)
+    };
+    let new_id = apply(&state, &user, &session, request)
+        .await?
+        .settled()
+        .await;
+    Ok(Redirect::to(&change_href(new_id)).into_response())
 }
 
 /// `POST /changes/{id}/revert`: previews a new change set that puts each changed line (and the
@@ -295,16 +279,17 @@ pub async fn revert(
         .into_iter()
         .map(|g| (g.change, g.mdns))
         .collect();
-    let (new_id, handle) = jobs::start_groups(
-        &state,
-        &user,
-        session.id().map(|i| i.to_string()),
-        &corp,
+    let work = Work::Groups(groups, summary);
+    // The same rules as any change: a large revert waits for a second admin.
+    let request = Request {
+        hold: hold_for(&state, &work, None),
+        work,
+        origin: (Origin::Revert, Some(parent.id)),
         audit,
-        groups,
-        summary,
-        (Origin::Revert, Some(parent.id)),
-    )
-    .await?;
-    Ok(settle(new_id, handle, count as usize <= CHUNK_SIZE).await)
+    };
+    let new_id = apply(&state, &user, &session, request)
+        .await?
+        .settled()
+        .await;
+    Ok(Redirect::to(&change_href(new_id)).into_response())
 }

@@ -195,6 +195,38 @@ impl Db {
         Ok(())
     }
 
+    /// Forgets the lines a select-all stored before its instance stopped (nothing had been sent:
+    /// they are read again), unless its call has been settled. `false`: it was settled.
+    pub async fn change_clear_streamed(&self, id: Uuid) -> Result<bool, sqlx::Error> {
+        let id = id.to_string();
+        let now = stamp(OffsetDateTime::now_utc());
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            // Writing first takes the row lock (PG) / write lock (SQLite) before anything is read.
+            let open = sqlx::query(
+                "UPDATE change_sets SET total_lines = 0, changed = 0, failed = 0, unknown = 0, \
+                 updated_at = $1 WHERE id = $2 AND rest_outcome IS NULL",
+            )
+            .bind(&now)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if open != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            for sql in [
+                "DELETE FROM change_line_blocks WHERE change_id = $1",
+                "DELETE FROM change_lines WHERE change_id = $1",
+            ] {
+                sqlx::query(sql).bind(&id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
     /// Where change set `id`'s blocks end (the seq after their last line); 0: it has none.
     pub(super) async fn change_blocks_end(&self, id: &str) -> Result<i32, sqlx::Error> {
         let end: Option<i64> = with_pool!(self, pool => {

@@ -140,6 +140,25 @@ impl Db {
         Ok(true)
     }
 
+    /// Replaces the plan of a change set still awaiting approval (a select-all bound to the
+    /// lines an approver's preview showed). `false`: it is no longer waiting.
+    pub async fn change_rebind(&self, id: Uuid, plan: &Value) -> Result<bool, sqlx::Error> {
+        let now = stamp(OffsetDateTime::now_utc());
+        let done = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE change_sets SET plan = $1, updated_at = $2 WHERE id = $3 \
+                 AND state = 'awaiting_approval'",
+            )
+            .bind(plan.to_string())
+            .bind(&now)
+            .bind(id.to_string())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done == 1)
+    }
+
     /// Moves a change set from one of `from` to `to` with `decision` and its audit entry, in one
     /// transaction (`to` = `scheduled` also sets `grant`). `false`: it was not in any of `from`.
     pub async fn change_decide(

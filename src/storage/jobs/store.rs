@@ -352,8 +352,9 @@ impl Db {
                 "a job finishes as done or failed, not {state}"
             )));
         }
-        let sql = "UPDATE jobs SET state = $1, result = $2, updated_at = $3, lease_until = NULL \
-             WHERE id = $4 AND lease_owner = $5 AND state = 'running'";
+        // The session is no longer needed once the job has ended: its id is not kept.
+        let sql = "UPDATE jobs SET state = $1, result = $2, updated_at = $3, lease_until = NULL, \
+             session_id = NULL WHERE id = $4 AND lease_owner = $5 AND state = 'running'";
         let now = stamp(OffsetDateTime::now_utc());
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
