@@ -798,17 +798,7 @@ async fn a_held_import_of_three_columns_is_previewed_per_column_and_decided_with
         ]);
     }
     let html = preview(&app, &csv_of(&rows)).await;
-    let mut form = confirm_fields(&html);
-    form.push(("csrf_token".into(), app.csrf().await));
-    form.push(("acknowledged".into(), "true".into()));
-    let resp = app.post_form(&format!("/devices/{G}/import"), &form).await;
-    assert_eq!(
-        resp.status(),
-        303,
-        "{}",
-        resp.text().await.unwrap_or_default()
-    );
-    let id = change_id_of(&resp);
+    let id = confirm(&app, &html).await;
     let page = format!("/changes/{id}");
 
     // A manager may change nicknames and statuses but not data limits: no decision is offered,

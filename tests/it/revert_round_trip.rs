@@ -134,16 +134,21 @@ async fn district(app: &TestApp) -> Vec<Device> {
         .collect()
 }
 
-/// Posts `form` to a change set's retry or revert (`what`), then confirms its preview; returns
+/// The preview of a change set's retry or revert (`what`).
+async fn preview_of(session: &Session, id: Uuid, what: &str, csrf: &str) -> String {
+    let preview = session
+        .post_form(&format!("/changes/{id}/{what}"), &[("csrf_token", csrf)])
+        .await;
+    assert_eq!(preview.status(), 200, "{what} of {id}");
+    preview.text().await.expect("preview")
+}
+
+/// Previews a change set's retry or revert (`what`), then confirms it; returns the preview and
 /// the new change set.
 async fn preview_and_confirm(session: &Session, id: Uuid, what: &str) -> (String, Uuid) {
     let csrf = session.csrf().await;
     let url = format!("/changes/{id}/{what}");
-    let preview = session
-        .post_form(&url, &[("csrf_token", csrf.as_str())])
-        .await;
-    assert_eq!(preview.status(), 200, "{what} of {id}");
-    let html = preview.text().await.expect("preview");
+    let html = preview_of(session, id, what, &csrf).await;
     let mut confirm = confirm_fields(&html);
     confirm.push(("acknowledged".into(), "true".into()));
     confirm.push(("csrf_token".into(), csrf));
@@ -257,15 +262,7 @@ async fn a_status_goes_back_in_the_operations_vocabulary_and_one_it_does_not_tak
     let id = change_id_of(&resp);
     finished_within(&db, id, 60).await;
     app.sim.sim.clear_requests();
-    let preview = app
-        .post_form(
-            &format!("/changes/{id}/revert"),
-            &[("csrf_token", csrf.as_str())],
-        )
-        .await
-        .text()
-        .await
-        .expect("preview");
+    let preview = preview_of(&app, id, "revert", &csrf).await;
     // Before confirming: the value sent is the operation's own, and the line that cannot be put
     // back is named with the reason.
     assert_eq!(texts(&preview, "#revert-values li"), ["“ACTIVE”: 2 lines"]);
@@ -306,11 +303,7 @@ async fn a_status_goes_back_in_the_operations_vocabulary_and_one_it_does_not_tak
             .len()
     };
     let before = reads(&app);
-    app.post_form(
-        &format!("/changes/{id}/revert"),
-        &[("csrf_token", csrf.as_str())],
-    )
-    .await;
+    preview_of(&app, id, "revert", &csrf).await;
     assert_eq!(reads(&app), before, "the statuses are cached per group");
 }
 
