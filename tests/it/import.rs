@@ -898,3 +898,66 @@ fn rows_status(now: &str) -> &'static str {
         "ACTIVE"
     }
 }
+
+/// Issue 21: an import's STATUS column is reverted in the status operation's own vocabulary (the
+/// export reads `active`; the revert sends `ACTIVE`), each row of the preview naming its column.
+#[tokio::test]
+async fn an_imports_status_column_is_reverted_as_the_status_operation_spells_it() {
+    let app = spawn_app().await;
+    app.sign_in("tech").await;
+    let active: Vec<Vec<String>> = lines(&app, 40)
+        .await
+        .into_iter()
+        .filter(|x| x[2] == "active")
+        .take(2)
+        .collect();
+    assert_eq!(active.len(), 2);
+    let mut rows = vec![row(&["MDN", "STATUS", "NOTE"])];
+    rows.extend(
+        active
+            .iter()
+            .map(|x| vec![x[0].clone(), "suspended".into(), "Import revert".into()]),
+    );
+    let id = confirm(&app, &preview(&app, &csv_of(&rows)).await).await;
+    assert_eq!(
+        finished(&app, id).await.changed,
+        4,
+        "two columns of two lines"
+    );
+    app.sim.sim.clear_requests();
+    let csrf = app.csrf().await;
+    let url = format!("/changes/{id}/revert");
+    let html = app
+        .post_form(&url, &[("csrf_token", csrf.as_str())])
+        .await
+        .text()
+        .await
+        .expect("preview");
+    assert!(
+        texts(&html, "#revert-values li").contains(&"“ACTIVE”: 2 lines".to_owned()),
+        "{html:.3000}"
+    );
+    assert!(
+        texts(&html, "#revert-left-out li").is_empty(),
+        "{html:.3000}"
+    );
+    let columns = texts(&html, "#preview td.col-change");
+    assert!(columns.contains(&"Change status".to_owned()), "{columns:?}");
+    assert!(columns.contains(&"Set note".to_owned()), "{columns:?}");
+    let mut form = confirm_fields(&html);
+    form.push(("csrf_token".into(), csrf));
+    let resp = app.post_form(&url, &form).await;
+    assert_eq!(resp.status(), 303);
+    let back = finished(&app, change_id_of(&resp)).await;
+    assert_eq!((back.changed, back.failed), (4, 0), "{back:?}");
+    let sent = app.sim.api_requests_to("PUT", "/status");
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].body.contains(r#""status":"ACTIVE""#),
+        "{}",
+        sent[0].body
+    );
+    for x in &active {
+        assert_eq!(device(&app, &x[0]).status.as_deref(), Some("active"));
+    }
+}
