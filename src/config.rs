@@ -7,6 +7,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
+use crate::client_addr::TrustedProxies;
+
 /// Where users sign in.
 #[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)] // built once at start-up; boxing buys nothing
@@ -71,6 +73,8 @@ pub struct Config {
     pub request_ttl: Duration,
     /// How often the scheduler looks for due changes (`SCHEDULER_TICK_MS`).
     pub scheduler_tick: Duration,
+    /// `TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// A configuration value that could not be used.
@@ -219,6 +223,8 @@ impl Config {
                     .unwrap_or(1_000)
                     .max(50),
             ),
+            trusted_proxies: TrustedProxies::parse(&var("TRUSTED_PROXIES").unwrap_or_default())
+                .map_err(ConfigError)?,
         }
         .checked()
     }
@@ -272,6 +278,7 @@ impl Config {
             approval_required_above: None,
             request_ttl: Duration::from_secs(14 * 86_400),
             scheduler_tick: Duration::from_millis(200),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 

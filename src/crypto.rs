@@ -1,4 +1,5 @@
-//! Token encryption at rest: XChaCha20-Poly1305 (AEAD) keyed by `TOKEN_ENCRYPTION_KEY` or a generated key file.
+//! Token encryption at rest: XChaCha20-Poly1305 (AEAD) keyed by `TOKEN_ENCRYPTION_KEY` or a
+//! generated key file, every value bound to the row it is stored in.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,11 +13,35 @@ use rand::RngCore;
 
 /// Name of the generated key file, in the data directory.
 pub const KEY_FILE: &str = "token-encryption.key";
-/// Prefix of every sealed value (the format's version).
-const PREFIX: &str = "v1.";
-/// Bound into every ciphertext: a sealed value of another purpose does not open here.
-const AAD: &[u8] = b"sentinel-console token v1";
+/// Prefix of every sealed value (the format's version): its additional data names its row.
+const PREFIX: &str = "v2.";
+/// The first format, whose additional data was one constant: only re-sealed at start-up.
+const LEGACY_PREFIX: &str = "v1.";
+const LEGACY_AAD: &[u8] = b"sentinel-console token v1";
 const NONCE_LEN: usize = 24;
+
+/// Where a sealed value is stored, bound into its ciphertext as additional data: a value copied
+/// to another row (or put to another use) does not open there.
+#[derive(Debug, Clone, Copy)]
+pub enum Row<'a> {
+    /// A session record, by its id.
+    Session(&'a str),
+    /// A kept sign-in, by its id.
+    Grant(uuid::Uuid),
+    /// The database's key check value.
+    KeyCheck,
+}
+
+impl Row<'_> {
+    fn aad(&self) -> Vec<u8> {
+        match self {
+            Row::Session(id) => format!("sentinel-console v2 session {id}"),
+            Row::Grant(id) => format!("sentinel-console v2 grant {id}"),
+            Row::KeyCheck => "sentinel-console v2 key-check".to_owned(),
+        }
+        .into_bytes()
+    }
+}
 
 /// Encrypts and decrypts secrets stored in the database (session tokens, later other secrets).
 #[derive(Clone)]
@@ -68,13 +93,14 @@ impl TokenCipher {
         }
     }
 
-    /// `plain` sealed with a fresh random nonce: `v1.` + base64url(nonce ‖ ciphertext ‖ tag).
-    pub fn encrypt(&self, plain: &str) -> String {
+    /// `plain` sealed for `row` with a fresh random nonce: `v2.` + base64url(nonce ‖ ciphertext ‖ tag).
+    pub fn seal(&self, plain: &str, row: Row<'_>) -> String {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
+        let aad = row.aad();
         let payload = Payload {
             msg: plain.as_bytes(),
-            aad: AAD,
+            aad: &aad,
         };
         // Encryption only fails for messages beyond 256 GiB.
         let sealed = self
@@ -86,9 +112,25 @@ impl TokenCipher {
         format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(out))
     }
 
-    /// Opens a value sealed by [`TokenCipher::encrypt`] with the same key.
-    pub fn decrypt(&self, sealed: &str) -> Result<String, DecryptError> {
+    /// Opens a value [`TokenCipher::seal`]ed for the same `row` with the same key.
+    pub fn open(&self, sealed: &str, row: Row<'_>) -> Result<String, DecryptError> {
         let body = sealed.strip_prefix(PREFIX).ok_or(DecryptError)?;
+        self.open_with(body, &row.aad())
+    }
+
+    /// Is `sealed` in the first format (bound to no row), which [`TokenCipher::reseal`] replaces?
+    pub fn is_legacy(sealed: &str) -> bool {
+        sealed.starts_with(LEGACY_PREFIX)
+    }
+
+    /// A first-format value sealed again for `row`; `None` when it does not open with this key.
+    pub fn reseal(&self, legacy: &str, row: Row<'_>) -> Option<String> {
+        let body = legacy.strip_prefix(LEGACY_PREFIX)?;
+        let plain = self.open_with(body, LEGACY_AAD).ok()?;
+        Some(self.seal(&plain, row))
+    }
+
+    fn open_with(&self, body: &str, aad: &[u8]) -> Result<String, DecryptError> {
         let bytes = URL_SAFE_NO_PAD.decode(body).map_err(|_| DecryptError)?;
         if bytes.len() < NONCE_LEN {
             return Err(DecryptError);
@@ -96,9 +138,28 @@ impl TokenCipher {
         let (nonce, ct) = bytes.split_at(NONCE_LEN);
         let plain = self
             .aead
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: AAD })
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
             .map_err(|_| DecryptError)?;
         String::from_utf8(plain).map_err(|_| DecryptError)
+    }
+
+    /// A first-format value, as versions before row binding wrote it (for tests of the re-sealing).
+    #[doc(hidden)]
+    pub fn seal_legacy(&self, plain: &str) -> String {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let payload = Payload {
+            msg: plain.as_bytes(),
+            aad: LEGACY_AAD,
+        };
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(
+            &self
+                .aead
+                .encrypt(XNonce::from_slice(&nonce), payload)
+                .unwrap_or_default(),
+        );
+        format!("{LEGACY_PREFIX}{}", URL_SAFE_NO_PAD.encode(out))
     }
 }
 
@@ -128,9 +189,38 @@ fn key_file(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
             Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
         }
     }
+    narrow_to_owner(&path)?;
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     parse_key(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// A file holding secrets that others may read or write is narrowed to 0600; when that is not
+/// possible, start-up stops, saying why.
+pub fn narrow_to_owner(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("reading the permissions of {}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).with_context(
+                || {
+                    format!(
+                        "{} is open to other users (mode {:o}) and cannot be narrowed to 0600: \
+                         refusing to use it. Make it private (chmod 600, owned by the console's \
+                         user) and start again",
+                        path.display(),
+                        mode & 0o777
+                    )
+                },
+            )?;
+            tracing::warn!(path = %path.display(), was = %format!("{:o}", mode & 0o777), "narrowed a private file to mode 0600");
+        }
+    }
+    Ok(())
 }
 
 /// Creates `dir` (and its parents) when missing, the last one mode 0700.
@@ -173,13 +263,36 @@ mod tests {
     #[test]
     fn round_trip_and_wrong_key() {
         let a = TokenCipher::new(&[7; 32]);
-        let sealed = a.encrypt("access-abc");
+        let row = Row::Session("abc");
+        let sealed = a.seal("access-abc", row);
         assert!(!sealed.contains("access-abc"));
-        assert_ne!(sealed, a.encrypt("access-abc"), "fresh nonce each time");
-        assert_eq!(a.decrypt(&sealed).unwrap(), "access-abc");
-        assert!(TokenCipher::new(&[8; 32]).decrypt(&sealed).is_err());
-        assert!(a.decrypt("access-abc").is_err());
-        assert!(a.decrypt("v1.AAAA").is_err());
+        assert_ne!(sealed, a.seal("access-abc", row), "fresh nonce each time");
+        assert_eq!(a.open(&sealed, row).unwrap(), "access-abc");
+        assert!(TokenCipher::new(&[8; 32]).open(&sealed, row).is_err());
+        assert!(a.open("access-abc", row).is_err());
+        assert!(a.open("v2.AAAA", row).is_err());
+    }
+
+    #[test]
+    fn a_value_opens_in_its_own_row_only() {
+        let a = TokenCipher::new(&[7; 32]);
+        let (g1, g2) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let sealed = a.seal("tokens", Row::Grant(g1));
+        assert_eq!(a.open(&sealed, Row::Grant(g1)).unwrap(), "tokens");
+        assert!(a.open(&sealed, Row::Grant(g2)).is_err());
+        assert!(a.open(&sealed, Row::Session(&g1.to_string())).is_err());
+        assert!(a.open(&sealed, Row::KeyCheck).is_err());
+        // The first format opens only to be re-sealed for its row.
+        let legacy = a.seal_legacy("tokens");
+        assert!(TokenCipher::is_legacy(&legacy));
+        assert!(a.open(&legacy, Row::Grant(g1)).is_err());
+        let resealed = a.reseal(&legacy, Row::Grant(g2)).unwrap();
+        assert_eq!(a.open(&resealed, Row::Grant(g2)).unwrap(), "tokens");
+        assert!(
+            TokenCipher::new(&[8; 32])
+                .reseal(&legacy, Row::KeyCheck)
+                .is_none()
+        );
     }
 
     #[test]
@@ -199,7 +312,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sc-key-{}", uuid::Uuid::new_v4()));
         let a = TokenCipher::from_config(None, &dir).unwrap();
         let b = TokenCipher::from_config(None, &dir).unwrap();
-        assert_eq!(b.decrypt(&a.encrypt("x")).unwrap(), "x");
+        assert_eq!(
+            b.open(&a.seal("x", Row::KeyCheck), Row::KeyCheck).unwrap(),
+            "x"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -210,5 +326,63 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A data directory whose key file (of `[3; 32]`) anyone may read (0644): (dir, key file).
+    #[cfg(unix)]
+    fn loose_key_file() -> (PathBuf, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("sc-key-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = key_file_path(&dir);
+        std::fs::write(&path, STANDARD.encode([3u8; 32])).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        (dir, path)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_loose_key_file_is_narrowed() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, path) = loose_key_file();
+        let c = TokenCipher::from_config(None, &dir).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let same = TokenCipher::new(&[3u8; 32]);
+        assert_eq!(
+            same.open(&c.seal("x", Row::KeyCheck), Row::KeyCheck)
+                .unwrap(),
+            "x"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A loose key file that cannot be changed (immutable: even root's chmod fails) stops start-up.
+    #[cfg(unix)]
+    #[test]
+    fn a_loose_key_file_that_cannot_be_narrowed_stops_start_up() {
+        let (dir, path) = loose_key_file();
+        let chattr = |flag: &str| {
+            std::process::Command::new("chattr")
+                .arg(flag)
+                .arg(&path)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !chattr("+i") {
+            eprintln!("skipped: this file system cannot make a file immutable (chattr +i)");
+            let _ = std::fs::remove_dir_all(dir);
+            return;
+        }
+        let result = TokenCipher::from_config(None, &dir);
+        chattr("-i");
+        let _ = std::fs::remove_dir_all(&dir);
+        let err = format!("{:#}", result.unwrap_err());
+        assert!(
+            err.contains("open to other users (mode 644)")
+                && err.contains("cannot be narrowed to 0600")
+                && err.contains("chmod 600"),
+            "{err}"
+        );
     }
 }

@@ -519,11 +519,6 @@ impl ListQuery {
         }
         p
     }
-
-    /// `offset=..&limit=..` for a console link (encoded by [`crate::paths`]).
-    pub fn to_query_string(&self) -> String {
-        crate::paths::query_string(self.to_pairs())
-    }
 }
 
 /// Where a change was made from, as the audit log marks it: absent for the admin console.
@@ -553,6 +548,9 @@ impl Via {
 
 mod when;
 pub use when::RunAt;
+
+mod user_name;
+pub use user_name::{MAX_USER_NAME, UserName};
 
 #[cfg(test)]
 mod tests;

@@ -70,6 +70,15 @@ impl From<tower_sessions::session::Error> for AppError {
     }
 }
 
+/// The error's fragment, as the htmx answer and inside the error page.
+fn error_fragment(info: &ErrorInfo) -> ErrorFragment {
+    ErrorFragment {
+        status: info.status.as_u16(),
+        title: info.title.clone(),
+        message: info.message.clone(),
+    }
+}
+
 /// What the renderer needs to know about an error.
 #[derive(Debug, Clone)]
 pub struct ErrorInfo {
@@ -290,11 +299,11 @@ pub async fn render_errors(hx: HtmxContext, req: Request, next: Next) -> Respons
 /// An error as a full page, or for htmx as a fragment retargeted to the page's message area.
 pub fn render_error(info: &ErrorInfo, fragment: bool, csrf: Option<String>) -> Response {
     let body = if fragment {
-        ErrorFragment::new(info).render()
+        error_fragment(info).render()
     } else {
         ErrorPage {
             layout: Layout::anonymous(&info.title, csrf),
-            error: ErrorFragment::new(info),
+            error: error_fragment(info),
         }
         .render()
     };

@@ -9,6 +9,7 @@
 //! - [`portal`]: the self-service portal's look-up (identifiers typed or scanned)
 //! - [`upstream`]: the Sentinel API client and its wire types
 //! - [`auth`]: sign-in, sessions, token refresh, CSRF
+//! - [`client_addr`]: the client's address (`TRUSTED_PROXIES` and `X-Forwarded-For`)
 //! - [`routes`]: HTTP handlers, one module per area
 //! - [`views`]: askama templates (page structs wrap fragment structs)
 //! - [`error`]: the one `AppError`, rendered as a page or an htmx fragment
@@ -29,6 +30,7 @@
 pub mod actions;
 pub mod assets;
 pub mod auth;
+pub mod client_addr;
 pub mod config;
 pub mod crypto;
 pub mod csv;

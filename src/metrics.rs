@@ -24,7 +24,6 @@ use tokio::net::TcpListener;
 
 use crate::storage::Db;
 use crate::storage::audit::NewAuditRecord;
-use crate::upstream::UpstreamError;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
@@ -184,19 +183,7 @@ impl Metrics {
     }
 
     /// One upstream call, labelled by its HTTP status, or `timeout`, `connect`, `body` without one.
-    pub fn upstream(
-        &self,
-        operation: &'static str,
-        sent: &Result<reqwest::Response, UpstreamError>,
-        took: Duration,
-    ) {
-        let status = match sent {
-            Ok(resp) => resp.status().as_str().to_owned(),
-            Err(UpstreamError::Status { status, .. }) => status.as_str().to_owned(),
-            Err(UpstreamError::Timeout(_)) => "timeout".to_owned(),
-            Err(UpstreamError::Connect(_)) => "connect".to_owned(),
-            Err(UpstreamError::BadBody(_)) => "body".to_owned(),
-        };
+    pub fn upstream(&self, operation: &'static str, status: String, took: Duration) {
         self.upstream_latency
             .get_or_create(&OperationLabels { operation })
             .observe(took.as_secs_f64());
@@ -206,10 +193,11 @@ impl Metrics {
     }
 
     /// A finished change (a single apply or a whole job), from its audit record.
-    pub fn change_finished(&self, rec: &NewAuditRecord) {
+    /// `chunk_size`: the most lines one upstream call carries (more made it a job).
+    pub fn change_finished(&self, rec: &NewAuditRecord, chunk_size: usize) {
         // Every change has a change set id now; "job" means more than one upstream call.
         let chunked = rec.selection.get("mdns").is_some()
-            && usize::try_from(rec.line_count).unwrap_or(0) > crate::actions::CHUNK_SIZE;
+            && usize::try_from(rec.line_count).unwrap_or(0) > chunk_size;
         let mode = if chunked { "job" } else { "single" };
         self.changes
             .get_or_create(&ChangeLabels {

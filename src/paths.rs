@@ -71,7 +71,7 @@ fn seg(value: impl fmt::Display) -> String {
         .replace('+', "%20")
 }
 
-/// `k=v&k=v`, form-encoded; the one query encoder (also behind [`ListQuery::to_query_string`]).
+/// `k=v&k=v`, form-encoded; the one query encoder.
 pub fn query_string<K: AsRef<str>, V: AsRef<str>>(
     pairs: impl IntoIterator<Item = (K, V)>,
 ) -> String {
@@ -103,7 +103,11 @@ pub fn group(corp: &CorpId) -> Href {
 
 /// `GET /devices/{corpId}?…`: the list showing `q`.
 pub fn devices(corp: &CorpId, q: &ListQuery) -> Href {
-    Href(format!("{}?{}", group_path(corp), q.to_query_string()))
+    Href(format!(
+        "{}?{}",
+        group_path(corp),
+        query_string(q.to_pairs())
+    ))
 }
 
 /// `GET /devices/{corpId}/totals?searchValue=…`
@@ -424,6 +428,14 @@ pub fn import(corp: &CorpId) -> Href {
 /// token check reads no multipart body (a file may be 20 MiB).
 pub fn import_upload(corp: &CorpId, csrf: &str) -> Href {
     Href::with_query(import(corp).0, [("csrf_token", csrf)])
+}
+
+/// Is `path` the import's upload route (`/devices/{corpId}/import`, as [`import`] builds it),
+/// the one route whose multipart form may carry its CSRF token in the query?
+pub fn is_import_upload(path: &str) -> bool {
+    path.strip_prefix("/devices/")
+        .and_then(|rest| rest.strip_suffix("/import"))
+        .is_some_and(|corp| !corp.is_empty() && !corp.contains('/'))
 }
 
 /// `GET /portal?q=…`: the self-service portal (no query when `q` is empty).

@@ -13,6 +13,7 @@ use tower_http::trace::TraceLayer;
 use url::Url;
 
 use crate::auth::{self, AuthState};
+use crate::client_addr::ClientAddr;
 use crate::config::{Config, IdentityConfig, OAuthConfig};
 use crate::middleware::{REQUEST_ID, security_headers_for, take_client_request_id};
 use crate::simulator::{SimConfig, Simulator};
@@ -170,6 +171,7 @@ fn loopback_of(addr: SocketAddr) -> SocketAddr {
 
 /// The console's routes with every layer; the embedded simulator is merged beside them, outside the console's layers.
 pub fn build_router(state: AppState, simulator: Option<&Simulator>) -> Router {
+    let trusted = state.config.trusted_proxies.clone();
     let console = crate::routes::router()
         .merge(auth::routes())
         .layer(axum::middleware::from_fn(crate::error::render_errors))
@@ -188,14 +190,16 @@ pub fn build_router(state: AppState, simulator: Option<&Simulator>) -> Router {
         // gzip or brotli as the client accepts: pages, fragments, static files, streamed CSV.
         .layer(CompressionLayer::new())
         .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                // Only method, path and request id: never headers (Authorization, Cookie) or the query.
+            TraceLayer::new_for_http().make_span_with(move |req: &axum::http::Request<_>| {
+                // Only method, path, client and request id: never headers (Authorization,
+                // Cookie) or the query.
                 let id = req
                     .headers()
                     .get(&REQUEST_ID)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                let client = ClientAddr::of(req.extensions(), req.headers(), &trusted).0;
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), %client, request_id = %id)
             }),
         )
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::track))

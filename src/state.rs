@@ -28,6 +28,12 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
+impl axum::extract::FromRef<AppState> for crate::client_addr::TrustedProxies {
+    fn from_ref(state: &AppState) -> Self {
+        state.config.trusted_proxies.clone()
+    }
+}
+
 impl AppState {
     /// An absolute URL under the console.
     pub fn url(&self, path: &str) -> String {

@@ -195,7 +195,7 @@ pub(super) async fn finish(
 ) {
     let finished = retrying("finish change", || state.db.change_finish(id, message, rec)).await;
     match (finished, rec) {
-        (Ok(()), Some(rec)) => state.metrics.change_finished(rec),
+        (Ok(()), Some(rec)) => state.metrics.change_finished(rec, super::CHUNK_SIZE),
         (Ok(()), None) => {}
         (Err(e), rec) => {
             tracing::error!(change = %id, error = %e, "change set could not be finished");

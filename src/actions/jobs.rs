@@ -446,7 +446,7 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
     })
     .await;
     match finished {
-        Ok(Some(_)) => state.metrics.change_finished(&rec),
+        Ok(Some(_)) => state.metrics.change_finished(&rec, super::CHUNK_SIZE),
         Ok(None) => tracing::warn!(job = %id, "job finished elsewhere"),
         Err(e) => tracing::error!(job = %id, error = %e, "job could not be finished"),
     }

@@ -307,7 +307,7 @@ impl AuditContext {
 
 /// Writes an audit record; a failure to write is logged loudly (the change itself already happened).
 pub async fn write_audit(state: &AppState, rec: &NewAuditRecord) {
-    state.metrics.change_finished(rec);
+    state.metrics.change_finished(rec, super::CHUNK_SIZE);
     if let Err(e) = state.db.audit_insert(rec).await {
         tracing::error!(error = %e, action = %rec.action, corp = %rec.corp_id, "audit record could not be written");
     }

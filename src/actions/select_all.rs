@@ -478,7 +478,7 @@ async fn finish(
     })
     .await;
     match finished {
-        Ok(Some(_)) => state.metrics.change_finished(&rec),
+        Ok(Some(_)) => state.metrics.change_finished(&rec, super::CHUNK_SIZE),
         Ok(None) => tracing::warn!(job = %id, "select-all job finished elsewhere"),
         Err(e) => tracing::error!(job = %id, error = %e, "select-all job could not be finished"),
     }

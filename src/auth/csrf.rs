@@ -1,5 +1,6 @@
-//! CSRF: the per-session token, its check on every state-changing request, and the
-//! request-context middleware around the console (idle touch, refused-token sign-out).
+//! CSRF: the per-session secret, masked afresh in every response (BREACH), its check on every
+//! state-changing request, and the request-context middleware around the console (idle touch,
+//! refused-token sign-out).
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -7,7 +8,9 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
+use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
@@ -28,25 +31,61 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub fn random_token() -> String {
     let mut b = [0u8; 32];
     rand::rng().fill_bytes(&mut b);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    URL_SAFE_NO_PAD.encode(b)
 }
 
 /// Compares without leaking, through timing, how much of the value matched.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
-/// The session's CSRF token, created when missing.
-pub async fn ensure_token(session: &Session) -> Result<String, AppError> {
+/// The session's CSRF secret. It is never printed as it is: every response shows its own
+/// [`CsrfSecret::masked`] form, so that a compressed page that also echoes the user's input
+/// leaks nothing about it (BREACH).
+#[derive(Clone)]
+pub struct CsrfSecret(String);
+
+impl std::fmt::Debug for CsrfSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CsrfSecret([redacted])")
+    }
+}
+
+impl CsrfSecret {
+    /// A fresh random pad and the secret XORed with it: `base64url(pad ‖ pad ⊕ secret)`,
+    /// different on every call.
+    pub fn masked(&self) -> String {
+        let secret = self.0.as_bytes();
+        let mut pad = vec![0u8; secret.len()];
+        rand::rng().fill_bytes(&mut pad);
+        let mut out = pad.clone();
+        out.extend(pad.iter().zip(secret).map(|(p, s)| p ^ s));
+        URL_SAFE_NO_PAD.encode(out)
+    }
+
+    /// Is `provided` a masked form of this secret (or the secret itself, as pages served before
+    /// masking carried it)? Compared in constant time.
+    pub fn accepts(&self, provided: &str) -> bool {
+        let secret = self.0.as_bytes();
+        if let Ok(bytes) = URL_SAFE_NO_PAD.decode(provided) {
+            if bytes.len() == 2 * secret.len() {
+                let (pad, masked) = bytes.split_at(secret.len());
+                let unmasked: Vec<u8> = pad.iter().zip(masked).map(|(p, m)| p ^ m).collect();
+                return constant_time_eq(&unmasked, secret);
+            }
+        }
+        constant_time_eq(provided.as_bytes(), secret)
+    }
+}
+
+/// The session's CSRF secret, created when missing.
+pub async fn ensure_token(session: &Session) -> Result<CsrfSecret, AppError> {
     if let Some(t) = session.get::<String>(CSRF_KEY).await? {
-        return Ok(t);
+        return Ok(CsrfSecret(t));
     }
     let t = random_token();
     session.insert(CSRF_KEY, &t).await?;
-    Ok(t)
+    Ok(CsrfSecret(t))
 }
 
 fn is_unsafe(m: &Method) -> bool {
@@ -83,7 +122,7 @@ enum Refused {
 }
 
 /// Checks the request's token against `expected`; hands back the request with its body intact.
-async fn check(req: Request, expected: Option<&str>) -> Result<Request, Refused> {
+async fn check(req: Request, expected: Option<&CsrfSecret>) -> Result<Request, Refused> {
     let header_token = req
         .headers()
         .get(CSRF_HEADER)
@@ -106,8 +145,9 @@ async fn check(req: Request, expected: Option<&str>) -> Result<Request, Refused>
                 });
             (Request::from_parts(parts, Body::from(bytes)), token)
         }
-        // An upload (the CSV import) is not read here: its form carries the token in the query.
-        None if is_multipart(req.headers()) => {
+        // The import's upload is not read here: its form carries the token in the query. No
+        // other route takes it there.
+        None if is_multipart(req.headers()) && paths::is_import_upload(req.uri().path()) => {
             let token = req.uri().query().and_then(|q| {
                 url::form_urlencoded::parse(q.as_bytes())
                     .find(|(k, _)| k == "csrf_token")
@@ -118,7 +158,7 @@ async fn check(req: Request, expected: Option<&str>) -> Result<Request, Refused>
         None => (req, None),
     };
     match (expected, provided) {
-        (Some(e), Some(p)) if constant_time_eq(e.as_bytes(), p.as_bytes()) => Ok(req),
+        (Some(e), Some(p)) if e.accepts(&p) => Ok(req),
         _ => Err(Refused::Mismatch),
     }
 }
@@ -162,17 +202,22 @@ pub async fn csrf_and_context(
         }
     } else {
         // Before sign-in only the password form has one.
-        session.get::<String>(CSRF_KEY).await.ok().flatten()
+        session
+            .get::<String>(CSRF_KEY)
+            .await
+            .ok()
+            .flatten()
+            .map(CsrfSecret)
     };
     if let Some(t) = &token {
-        req.extensions_mut().insert(CsrfToken(t.clone()));
+        req.extensions_mut().insert(CsrfToken(t.masked()));
     }
     if is_unsafe(req.method()) {
-        req = match check(req, token.as_deref()).await {
+        req = match check(req, token.as_ref()).await {
             Ok(r) => r,
             Err(Refused::Mismatch) => {
                 tracing::warn!("refused a state-changing request without a valid CSRF token");
-                return render_refusal(hx.htmx, token);
+                return render_refusal(hx.htmx, token.map(|t| t.masked()));
             }
             Err(Refused::TooLarge) => {
                 return (
@@ -251,6 +296,24 @@ mod tests {
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"ab"));
         assert!(!constant_time_eq(b"", b"a"));
+    }
+
+    #[test]
+    fn every_masked_form_of_the_secret_and_no_other() {
+        let secret = CsrfSecret(random_token());
+        let (a, b) = (secret.masked(), secret.masked());
+        assert_ne!(a, b);
+        assert!(!a.contains(&secret.0) && a.len() == 115, "{a}");
+        assert!(secret.accepts(&a) && secret.accepts(&b));
+        assert!(
+            secret.accepts(&secret.0.clone()),
+            "an unmasked secret from an older page"
+        );
+        let other = CsrfSecret(random_token());
+        assert!(!other.accepts(&a));
+        for bad in ["", "x", "!!!!", &a[..85], &format!("{a}A"), &secret.0[..42]] {
+            assert!(!secret.accepts(bad), "{bad}");
+        }
     }
 
     #[test]

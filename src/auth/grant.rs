@@ -16,6 +16,7 @@ use tower_sessions::Session;
 use uuid::Uuid;
 
 use super::session::{AUTH_KEY, Tokens, auth_of};
+use crate::crypto::Row;
 use crate::error::AppError;
 use crate::policy::Principal;
 use crate::state::AppState;
@@ -95,7 +96,7 @@ pub async fn keep(
         tokens: auth.tokens.clone(),
     };
     let json = serde_json::to_string(&kept).map_err(internal)?;
-    let sealed = state.auth.cipher.encrypt(&json);
+    let sealed = state.auth.cipher.seal(&json, Row::Grant(id));
     state
         .db
         .grant_insert(id, &auth.principal.subject, &sealed)
@@ -111,8 +112,8 @@ async fn read(state: &AppState, id: Uuid) -> Result<Option<(Kept, i64)>, AppErro
     let Some(stored) = state.db.grant_get(id).await? else {
         return Ok(None);
     };
-    let Ok(json) = state.auth.cipher.decrypt(&stored.sealed) else {
-        tracing::warn!(grant = %id, "a grant cannot be opened with this TOKEN_ENCRYPTION_KEY");
+    let Ok(json) = state.auth.cipher.open(&stored.sealed, Row::Grant(id)) else {
+        tracing::warn!(grant = %id, "a grant cannot be opened (another key, or sealed for another row)");
         return Ok(None);
     };
     match serde_json::from_str::<Kept>(&json) {
@@ -182,7 +183,11 @@ async fn fetch_with(
             let json = serde_json::to_string(&fresh).map_err(internal)?;
             if state
                 .db
-                .grant_update(id, generation, &state.auth.cipher.encrypt(&json))
+                .grant_update(
+                    id,
+                    generation,
+                    &state.auth.cipher.seal(&json, Row::Grant(id)),
+                )
                 .await?
             {
                 Ok(Some(fresh))

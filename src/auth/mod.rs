@@ -5,7 +5,7 @@
 //! - [`session`]: what a session holds, the per-session refresh lock
 //! - [`csrf`]: the CSRF check and request-context middleware
 //! - [`grant`]: sign-ins kept (sealed) for changes that run later
-//! - [`throttle`]: password sign-in attempts per user name and per address
+//! - [`throttle`]: growing delays after failed password sign-ins, per (user, client) and per client
 
 pub mod csrf;
 pub mod grant;
@@ -38,7 +38,7 @@ use crate::storage::Db;
 use crate::storage::sessions::AnyStore;
 use crate::views::{Layout, MessagePage};
 use oauth::OAuthProvider;
-use session::{AUTH_KEY, AuthSession, CSRF_KEY, SessionLocks, Tokens, auth_of, stored_auth};
+use session::{AUTH_KEY, AuthSession, SessionLocks, Tokens, auth_of, stored_auth};
 
 /// Session cookie name over plain http.
 pub const COOKIE_NAME: &str = "sentinel_session";
@@ -66,7 +66,7 @@ pub struct AuthState {
     pub locks: SessionLocks,
     https: bool,
     absolute: Duration,
-    /// Password sign-in attempts per user name and per client address.
+    /// Delays after failed password sign-ins, per (user name, client) and per client.
     pub throttle: throttle::LoginThrottle,
     /// The expired-session deletion task, started here and stopped with this state.
     cleanup: tokio::task::JoinHandle<()>,
@@ -80,8 +80,9 @@ impl Drop for AuthState {
 
 impl AuthState {
     /// Builds the sign-in mode and the session store (sealed with `TOKEN_ENCRYPTION_KEY` or the
-    /// generated key file), and spawns the task that deletes expired sessions every 5 minutes,
-    /// revoking their tokens.
+    /// generated key file; refused when the database was set up with another key; values of the
+    /// first format sealed again for their rows), and spawns the task that deletes expired
+    /// sessions every 5 minutes, revoking their tokens.
     pub async fn new(
         config: &Config,
         identity: &IdentityConfig,
@@ -96,6 +97,18 @@ impl AuthState {
             &config.data_dir,
         )?;
         let store = AnyStore::new(db, cipher.clone()).await?;
+        db.check_key(&cipher).await?;
+        let resealed = (
+            store.reseal_legacy().await?,
+            db.reseal_legacy_grants(&cipher).await?,
+        );
+        if resealed != (0, 0) {
+            tracing::info!(
+                sessions = resealed.0,
+                grants = resealed.1,
+                "sealed values bound to their rows"
+            );
+        }
         let mode = match identity {
             IdentityConfig::OAuth(cfg) => Mode::OAuth(Arc::new(OAuthProvider::new(
                 cfg,
@@ -309,6 +322,7 @@ pub(crate) fn idle_expiry(idle: Duration) -> Expiry {
 pub struct CurrentUser {
     pub principal: Principal,
     pub token: SecretString,
+    /// The CSRF token for this response: the session's secret, masked afresh.
     pub csrf: String,
 }
 
@@ -353,10 +367,8 @@ impl FromRequestParts<AppState> for CurrentUser {
         } else {
             auth
         };
-        let csrf = match session.get::<String>(CSRF_KEY).await? {
-            Some(t) => t,
-            None => csrf::ensure_token(&session).await?,
-        };
+        // Masked afresh for this response (BREACH).
+        let csrf = csrf::ensure_token(&session).await?.masked();
         Ok(CurrentUser {
             principal: auth.principal,
             token: SecretString::from(auth.tokens.access.expose().to_owned()),

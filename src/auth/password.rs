@@ -1,13 +1,12 @@
 //! The Sentinel username/password sign-in (`POST /v1.0/auth/token`), for deployments without an
 //! OAuth provider. The password is passed through once and never stored; there is no refresh.
-//! Attempts are throttled per user name and per client address ([`super::throttle`]).
-
-use std::net::SocketAddr;
+//! Failed attempts slow down further ones per (user name, client) and per client
+//! ([`super::throttle`]).
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::SecretString;
@@ -19,7 +18,8 @@ use super::csrf::ensure_token;
 use super::oauth::complete_sign_in;
 use super::safe_next;
 use super::session::{Secret, Tokens};
-use crate::domain::{CorpId, Role};
+use crate::client_addr::ClientAddr;
+use crate::domain::{CorpId, MAX_USER_NAME, Role, UserName};
 use crate::error::AppError;
 use crate::policy::Principal;
 use crate::state::AppState;
@@ -41,7 +41,7 @@ pub struct LoginPage {
 
 /// `GET /login` in password mode: the form, with a pre-session CSRF token.
 pub async fn form(session: &Session, next: String) -> Result<Response, AppError> {
-    let csrf = ensure_token(session).await?;
+    let csrf = ensure_token(session).await?.masked();
     Ok(page(csrf, next, String::new(), None).into_response())
 }
 
@@ -67,7 +67,7 @@ pub struct LoginForm {
 /// `POST /login` (CSRF already checked by the middleware against the form's pre-session token).
 pub async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     session: Session,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, AppError> {
@@ -77,23 +77,21 @@ pub async fn submit(
         ));
     }
     let next = safe_next(f.next.as_deref());
-    let username = f.username.trim().to_owned();
-    if username.is_empty() {
-        return again(
-            &session,
-            next,
-            username,
-            "Enter your username.",
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
-    }
-    if let Err(t) = state.auth.throttle.check(&username, peer.ip()) {
-        tracing::warn!(by_user = t.by_user, "password sign-in throttled");
+    let username = match UserName::parse(&f.username) {
+        Ok(u) => u,
+        Err(e) => {
+            let typed = f.username.trim().chars().take(MAX_USER_NAME).collect();
+            return again(&session, next, typed, &e.0, StatusCode::BAD_REQUEST).await;
+        }
+    };
+    let person = username.folded();
+    let throttle = &state.auth.throttle;
+    if let Err(t) = throttle.check(&person, client) {
+        tracing::warn!(held_by = ?t.by, %client, "password sign-in held back");
         let mut resp = again(
             &session,
             next,
-            username,
+            username.as_str().to_owned(),
             &t.message(),
             StatusCode::TOO_MANY_REQUESTS,
         )
@@ -102,14 +100,19 @@ pub async fn submit(
             .insert(header::RETRY_AFTER, HeaderValue::from(t.retry_after_secs));
         return Ok(resp);
     }
-    let answer = match state.upstream.password_token(&username, &f.password).await {
+    let answer = match state
+        .upstream
+        .password_token(username.as_str(), &f.password)
+        .await
+    {
         Ok(a) => a,
         Err(UpstreamError::Status { status, .. }) if matches!(status.as_u16(), 400 | 401 | 403) => {
-            tracing::info!(status = status.as_u16(), "password sign-in refused");
+            tracing::info!(status = status.as_u16(), %client, "password sign-in refused");
+            throttle.failed(&person, client);
             return again(
                 &session,
                 next,
-                username,
+                username.as_str().to_owned(),
                 "Sentinel did not accept that username and password.",
                 StatusCode::UNAUTHORIZED,
             )
@@ -117,6 +120,7 @@ pub async fn submit(
         }
         Err(e) => return Err(e.into()),
     };
+    throttle.succeeded(&person, client);
     let principal = principal_from_details(&username, &answer.details);
     let tokens = Tokens::received(Secret::new(answer.token), None, None);
     complete_sign_in(&session, principal, tokens).await?;
@@ -131,7 +135,7 @@ async fn again(
     problem: &str,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let csrf = ensure_token(session).await?;
+    let csrf = ensure_token(session).await?.masked();
     Ok((status, page(csrf, next, username, Some(problem.into()))).into_response())
 }
 
@@ -144,8 +148,10 @@ fn str_field<'a>(details: &'a Value, names: &[&str]) -> Option<&'a str> {
 }
 
 /// The user from the vendor's `details`: `corpId` is their one device group; roles from
-/// `scope` / `roles` when present, else read-only (the safe default: reads, no changes).
-pub fn principal_from_details(username: &str, details: &Value) -> Principal {
+/// `scope` / `roles` when present, else read-only (the safe default: reads, no changes). The
+/// subject is Sentinel's user id; without one, the user name case-folded, so that one person
+/// is one subject whatever the spelling typed (the two-person rule compares subjects).
+pub fn principal_from_details(username: &UserName, details: &Value) -> Principal {
     let mut scope = String::new();
     for key in ["scope", "scopes", "roles", "role"] {
         match details.get(key) {
@@ -181,9 +187,14 @@ pub fn principal_from_details(username: &str, details: &Value) -> Principal {
             }
         });
     Principal {
-        subject: str_field(details, &["userId", "username", "sub"])
-            .unwrap_or(username)
-            .to_owned(),
+        subject: str_field(details, &["userId", "sub"])
+            .map(str::to_owned)
+            .or_else(|| {
+                str_field(details, &["username"])
+                    .and_then(|u| UserName::parse(u).ok())
+                    .map(|u| u.folded())
+            })
+            .unwrap_or_else(|| username.folded()),
         name,
         email: str_field(details, &["email"]).map(str::to_owned),
         roles,
@@ -197,9 +208,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn name(s: &str) -> UserName {
+        UserName::parse(s).unwrap()
+    }
+
     #[test]
     fn details_without_roles_are_read_only() {
-        let p = principal_from_details("ann", &json!({"corpId": "NORTHSTAR-ISD"}));
+        let p = principal_from_details(&name("ann"), &json!({"corpId": "NORTHSTAR-ISD"}));
         assert_eq!(p.subject, "ann");
         assert_eq!(p.roles, vec![Role::Readonly]);
         assert_eq!(p.corp_ids.unwrap()[0].as_str(), "NORTHSTAR-ISD");
@@ -208,12 +223,27 @@ mod tests {
     #[test]
     fn details_with_roles() {
         let p = principal_from_details(
-            "ann",
+            &name("ann"),
             &json!({"corpId": "X1", "roles": ["org_tech", "weird"], "firstName": "Ann",
                     "lastName": "Lee", "accountType": "kajeet_choice"}),
         );
         assert_eq!(p.roles, vec![Role::OrgTech]);
         assert_eq!(p.name.as_deref(), Some("Ann Lee"));
         assert_eq!(p.account_type.as_deref(), Some("kajeet_choice"));
+    }
+
+    #[test]
+    fn without_a_user_id_the_subject_is_the_folded_name() {
+        let details = json!({"corpId": "X1"});
+        let a = principal_from_details(&name(" Ann.Lee "), &details);
+        let b = principal_from_details(&name("ANN.LEE"), &details);
+        assert_eq!(
+            (a.subject.as_str(), b.subject.as_str()),
+            ("ann.lee", "ann.lee")
+        );
+        let echoed = principal_from_details(&name("x"), &json!({"username": " Ann "}));
+        assert_eq!(echoed.subject, "ann");
+        let id = principal_from_details(&name("ANN"), &json!({"userId": "U-17"}));
+        assert_eq!(id.subject, "U-17");
     }
 }

@@ -20,7 +20,7 @@ use crate::storage::audit::{AuditFilter, audit_csv_header, audit_csv_row};
 use crate::views::Layout;
 use crate::views::audit::{AuditPage, AuditRow, Choice};
 
-use super::devices::parse_query;
+use super::edge::parse_query;
 
 const PAGE: u32 = 50;
 

@@ -35,7 +35,7 @@ use crate::views::changes::{
 };
 use crate::views::redo as redo_offer;
 
-use super::devices::parse_query;
+use super::edge::parse_query;
 use crate::htmx::WantsFragment;
 
 const PAGE: u32 = 50;

@@ -14,21 +14,12 @@ use crate::state::AppState;
 use crate::upstream::wire::Device;
 use crate::upstream::{ListParams, UpstreamError};
 use crate::views::Layout;
+
+use super::edge::{authorize, parse_query};
 use crate::views::devices::{
     DeviceResults, DeviceRow, DevicesPage, GroupLink, GroupsPage, HealthPage, ImeiPage, LinePage,
     TotalsFragment,
 };
-
-/// Parses a query string into `T` (all fields optional strings), as a 400 when malformed.
-pub fn parse_query<T: serde::de::DeserializeOwned + Default>(
-    raw: Option<&str>,
-) -> Result<T, AppError> {
-    match raw {
-        None | Some("") => Ok(T::default()),
-        Some(q) => serde_urlencoded::from_str(q)
-            .map_err(|_| AppError::BadRequest("The address has a malformed query.".into())),
-    }
-}
 
 /// `GET /`: the portal for self-service users; else the user's device group, or a picker when there
 /// are several (or none known).
@@ -59,13 +50,6 @@ pub async fn open(_user: CurrentUser, RawQuery(raw): RawQuery) -> Result<Respons
     let q: OpenQuery = parse_query(raw.as_deref())?;
     let corp = CorpId::parse(q.corp_id.as_deref().unwrap_or_default())?;
     Ok(Redirect::to(paths::group(&corp).as_str()).into_response())
-}
-
-/// Parses the path's device group and checks the user may run `op` on it: before any upstream call.
-pub fn authorize(user: &CurrentUser, corp: &str, op: Operation) -> Result<CorpId, AppError> {
-    let corp = CorpId::parse(corp)?;
-    user.principal.check(op, &corp)?;
-    Ok(corp)
 }
 
 async fn fetch_totals(

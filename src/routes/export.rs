@@ -22,7 +22,7 @@ use crate::csv::{filter_by_mdn, guard_stream};
 use crate::domain::{Column, CorpId, ListQuery, Mdn, RawListQuery};
 use crate::error::AppError;
 use crate::policy::Operation;
-use crate::routes::devices::authorize;
+use crate::routes::edge::authorize;
 use crate::state::AppState;
 use crate::upstream::wire::{BulkSelection, customized_list_column};
 use crate::upstream::{ByteStream, ListParams, UpstreamError};

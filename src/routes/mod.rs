@@ -4,6 +4,7 @@ pub mod actions;
 pub mod audit;
 pub mod changes;
 pub mod devices;
+pub mod edge;
 pub mod export;
 pub mod import;
 pub mod ops;

@@ -23,7 +23,7 @@ use crate::upstream::{ListParams, UpstreamError};
 use crate::views::Layout;
 use crate::views::overview::{OverviewFigures, OverviewPage, SelectionPage};
 
-use super::devices::parse_query;
+use super::edge::parse_query;
 use super::export::with_idle_timeout;
 use crate::htmx::{VaryHx, WantsFragment};
 use crate::paths;

@@ -20,7 +20,7 @@ use crate::views::portal::{
     CardInput, LineCard, MatchRow, PortalPage, PortalResults, RequestRow, portal_href,
 };
 
-use super::devices::parse_query;
+use super::edge::parse_query;
 use crate::htmx::{VaryHx, WantsFragment};
 
 /// Device groups searched at once for one look-up.
@@ -187,7 +187,7 @@ pub async fn card_page(
     Path((corp, mdn)): Path<(String, String)>,
     WantsFragment(fragment): WantsFragment,
 ) -> Result<Response, AppError> {
-    let corp = super::devices::authorize(&user, &corp, Operation::ListDevices)?;
+    let corp = super::edge::authorize(&user, &corp, Operation::ListDevices)?;
     let mdn = Mdn::parse(&mdn)?;
     let d = super::devices::find_line(&state, &user, &corp, &mdn).await?;
     let results = PortalResults {

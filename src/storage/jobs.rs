@@ -19,7 +19,8 @@ use uuid::Uuid;
 
 use super::Db;
 use super::audit::{NewAuditRecord, audit_insert_query};
-use super::changes::{LineResult, finish_change_set, record_lines};
+pub use super::changes::NewJob;
+use super::changes::{JOB_INSERT, LineResult, finish_change_set, record_lines};
 use super::sqlutil::{later, parse_json, parse_stamp, stamp, with_pool};
 
 /// Where a job is in its life.
@@ -65,21 +66,6 @@ impl FromStr for JobState {
             other => Err(format!("unknown job state {other:?}")),
         }
     }
-}
-
-/// A job to store (state `queued`, no lease).
-#[derive(Clone, Debug, PartialEq)]
-pub struct NewJob {
-    pub id: Uuid,
-    pub subject: String,
-    /// The session whose token runs the job (lets another instance resume it).
-    pub session_id: Option<String>,
-    pub corp_id: String,
-    pub action: String,
-    /// Everything needed to run it (action, fields, the chunks' MDN lists) — never secrets.
-    pub payload: Value,
-    pub total_chunks: i32,
-    pub total_lines: i64,
 }
 
 /// A stored job.
@@ -149,12 +135,6 @@ pub fn job_totals(chunks: &[ChunkOutcome]) -> JobTotals {
         result: json!({"failed": failed, "unknown": unknown}),
     }
 }
-
-/// Stores a new job (state `queued`, no lease); binds: id, now, subject, session_id, corp_id,
-/// action, total_chunks, total_lines, payload.
-pub(super) const JOB_INSERT: &str = "INSERT INTO jobs (id, created_at, updated_at, subject, session_id, corp_id, action, state, \
-     total_chunks, done_chunks, total_lines, payload, result, attempts) \
-     VALUES ($1, $2, $2, $3, $4, $5, $6, 'queued', $7, 0, $8, $9, '{}', 0)";
 
 const COLUMNS: &str = "id, created_at, updated_at, subject, session_id, corp_id, action, state, total_chunks, \
      done_chunks, total_lines, payload, result, attempts, lease_owner, lease_until";

@@ -5,6 +5,7 @@ pub mod changes;
 pub mod grants;
 pub mod imports;
 pub mod jobs;
+pub mod sealing;
 pub mod sessions;
 mod sqlutil;
 
@@ -34,16 +35,7 @@ fn private_db_file(path: &std::path::Path) -> anyhow::Result<()> {
     match crate::crypto::private_file(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let mode = std::fs::metadata(path)?.permissions().mode();
-                if mode & 0o077 != 0 {
-                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                        .with_context(|| format!("making {} private (0600)", path.display()))?;
-                }
-            }
-            Ok(())
+            crate::crypto::narrow_to_owner(path)
         }
         Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
     }

@@ -1,5 +1,6 @@
 //! The session store over either database (tower-sessions' sqlx stores behind one type), its
-//! data sealed with the [`TokenCipher`] (tokens, PKCE verifiers and CSRF tokens never at rest in clear).
+//! data sealed with the [`TokenCipher`] for its row (tokens, PKCE verifiers and CSRF tokens never
+//! at rest in clear, and a record copied under another id does not open).
 
 use std::collections::HashMap;
 
@@ -9,7 +10,7 @@ use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 use super::Db;
-use crate::crypto::TokenCipher;
+use crate::crypto::{Row, TokenCipher};
 
 /// The one key of a sealed record's data: the whole data map, as JSON, encrypted.
 const SEALED_KEY: &str = "sealed";
@@ -51,14 +52,15 @@ impl AnyStore {
         })
     }
 
-    /// The record as stored: its data replaced by one sealed value.
+    /// The record as stored: its data replaced by one value sealed for its id.
     fn seal(&self, record: &Record) -> session_store::Result<Record> {
         let json = serde_json::to_string(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let mut data = HashMap::new();
+        let id = record.id.to_string();
         data.insert(
             SEALED_KEY.to_owned(),
-            serde_json::Value::String(self.cipher.encrypt(&json)),
+            serde_json::Value::String(self.cipher.seal(&json, Row::Session(&id))),
         );
         Ok(Record {
             id: record.id,
@@ -67,9 +69,10 @@ impl AnyStore {
         })
     }
 
-    /// The record as the application sees it; `None` when it cannot be opened (another key,
-    /// damaged, or written in clear by an older version): such a session counts as signed out.
-    fn open(&self, mut record: Record) -> Option<Record> {
+    /// The record stored under `id` as the application sees it; `None` when it cannot be opened
+    /// (another key, damaged, sealed for another id, or written in clear by an older version):
+    /// such a session counts as signed out.
+    fn open(&self, mut record: Record, id: &Id) -> Option<Record> {
         let sealed = match record.data.get(SEALED_KEY) {
             Some(serde_json::Value::String(s)) if record.data.len() == 1 => s,
             _ => {
@@ -79,7 +82,7 @@ impl AnyStore {
         };
         let data = self
             .cipher
-            .decrypt(sealed)
+            .open(sealed, Row::Session(&id.to_string()))
             .ok()
             .and_then(|json| serde_json::from_str(&json).ok());
         match data {
@@ -89,7 +92,7 @@ impl AnyStore {
             }
             None => {
                 tracing::warn!(
-                    "session record cannot be decrypted (TOKEN_ENCRYPTION_KEY changed?); treating it as signed out"
+                    "session record cannot be decrypted (another key, or sealed for another row); treating it as signed out"
                 );
                 None
             }
@@ -118,12 +121,13 @@ impl AnyStore {
         };
         let mut out = Vec::with_capacity(rows.len());
         for (id, data) in rows {
-            if let Ok(id) = id.parse::<Id>() {
-                self.delete(&id).await?;
-            }
+            let Ok(id) = id.parse::<Id>() else {
+                continue;
+            };
+            self.delete(&id).await?;
             if let Some(r) = rmp_serde::from_slice::<Record>(&data)
                 .ok()
-                .and_then(|r| self.open(r))
+                .and_then(|r| self.open(r, &id))
             {
                 out.push(r);
             }
@@ -140,8 +144,11 @@ impl SessionStore for AnyStore {
             Inner::Sqlite(s) => s.create(&mut sealed).await?,
             Inner::Postgres(s) => s.create(&mut sealed).await?,
         }
-        // The store may have picked another id (collision).
-        record.id = sealed.id;
+        if sealed.id != record.id {
+            // The store picked another id (a collision): seal for that one.
+            record.id = sealed.id;
+            self.save(record).await?;
+        }
         Ok(())
     }
     async fn save(&self, record: &Record) -> session_store::Result<()> {
@@ -156,7 +163,7 @@ impl SessionStore for AnyStore {
             Inner::Sqlite(s) => s.load(id).await?,
             Inner::Postgres(s) => s.load(id).await?,
         };
-        Ok(r.and_then(|r| self.open(r)))
+        Ok(r.and_then(|r| self.open(r, id)))
     }
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         match &self.inner {
@@ -196,5 +203,69 @@ impl Db {
                 .await
             }
         }
+    }
+}
+
+impl AnyStore {
+    /// Seals again, for their own id, the records sealed in the first format (bound to no row);
+    /// how many. A record that does not open with this key is left as it is (it reads as signed
+    /// out). Each is replaced only if unchanged meanwhile.
+    pub async fn reseal_legacy(&self) -> Result<usize, sqlx::Error> {
+        let rows: Vec<(String, Vec<u8>)> = match &self.db {
+            Db::Sqlite(p) => {
+                sqlx::query_as("select id, data from tower_sessions")
+                    .fetch_all(p)
+                    .await?
+            }
+            Db::Postgres(p) => {
+                sqlx::query_as(r#"select id, data from "tower_sessions"."session""#)
+                    .fetch_all(p)
+                    .await?
+            }
+        };
+        let mut done = 0;
+        for (id, old) in rows {
+            let Some(new) = self.resealed(&id, &old) else {
+                continue;
+            };
+            let n = match &self.db {
+                Db::Sqlite(p) => {
+                    sqlx::query("update tower_sessions set data = $1 where id = $2 and data = $3")
+                        .bind(&new)
+                        .bind(&id)
+                        .bind(&old)
+                        .execute(p)
+                        .await?
+                        .rows_affected()
+                }
+                Db::Postgres(p) => sqlx::query(
+                    r#"update "tower_sessions"."session" set data = $1 where id = $2 and data = $3"#,
+                )
+                .bind(&new)
+                .bind(&id)
+                .bind(&old)
+                .execute(p)
+                .await?
+                .rows_affected(),
+            };
+            done += n as usize;
+        }
+        Ok(done)
+    }
+
+    /// A stored record (`data`, under `id`) in the first format, sealed again for `id`.
+    fn resealed(&self, id: &str, data: &[u8]) -> Option<Vec<u8>> {
+        let mut record = rmp_serde::from_slice::<Record>(data).ok()?;
+        let serde_json::Value::String(legacy) = record.data.get(SEALED_KEY)? else {
+            return None;
+        };
+        if !TokenCipher::is_legacy(legacy) {
+            return None;
+        }
+        let sealed = self.cipher.reseal(legacy, Row::Session(id))?;
+        record
+            .data
+            .insert(SEALED_KEY.to_owned(), serde_json::Value::String(sealed));
+        rmp_serde::to_vec(&record).ok()
     }
 }

@@ -169,7 +169,14 @@ impl SentinelClient {
         let start = Instant::now();
         let sent = rb.send().await.map_err(|e| self.map_transport(e));
         if let Some(m) = &self.metrics {
-            m.upstream(op, &sent, start.elapsed());
+            let status = match &sent {
+                Ok(resp) => resp.status().as_str().to_owned(),
+                Err(UpstreamError::Status { status, .. }) => status.as_str().to_owned(),
+                Err(UpstreamError::Timeout(_)) => "timeout".to_owned(),
+                Err(UpstreamError::Connect(_)) => "connect".to_owned(),
+                Err(UpstreamError::BadBody(_)) => "body".to_owned(),
+            };
+            m.upstream(op, status, start.elapsed());
         }
         let resp = sent?;
         if resp.status().is_success() {

@@ -16,10 +16,10 @@ pub mod redo;
 use askama::Template;
 use askama_web::WebTemplate;
 
-use crate::error::ErrorInfo;
 use crate::policy::Principal;
 
-/// The session's CSRF token, put in request extensions by the auth layer for every page.
+/// The session's CSRF token, masked for this response: put in request extensions by the auth
+/// layer for every page.
 #[derive(Debug, Clone)]
 pub struct CsrfToken(pub String);
 
@@ -118,16 +118,6 @@ pub struct ErrorFragment {
     pub status: u16,
     pub title: String,
     pub message: String,
-}
-
-impl ErrorFragment {
-    pub fn new(info: &ErrorInfo) -> Self {
-        Self {
-            status: info.status.as_u16(),
-            title: info.title.clone(),
-            message: info.message.clone(),
-        }
-    }
 }
 
 /// An error as a full page.

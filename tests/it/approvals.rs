@@ -334,7 +334,7 @@ async fn a_scheduled_change_runs_once_on_time_on_its_sealed_grant() {
     // The kept sign-in is sealed: no token, role or name in clear in the database.
     let sealed = sealed_grants(&app.state.db).await;
     assert_eq!(sealed.len(), 1);
-    assert!(sealed[0].starts_with("v1."), "{}", sealed[0]);
+    assert!(sealed[0].starts_with("v2."), "{}", sealed[0]);
     for clear in ["access", "refresh", "org_tech", "tech"] {
         assert!(
             !sealed[0].contains(clear),

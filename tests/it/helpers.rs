@@ -352,6 +352,16 @@ impl Session {
             .await
     }
 
+    /// Posts a confirmed approval of change set `id` (with this browser's CSRF token).
+    pub async fn approve(&self, id: uuid::Uuid) -> reqwest::Response {
+        let csrf = self.csrf().await;
+        self.post_form(
+            &format!("/changes/{id}/approve"),
+            &[("csrf_token", csrf.as_str()), ("confirmed", "true")],
+        )
+        .await
+    }
+
     /// Follows redirects by hand (the client never follows them), up to 10 hops, returning the last response.
     pub async fn follow(&self, resp: reqwest::Response) -> reqwest::Response {
         follow_with(&self.client, resp).await

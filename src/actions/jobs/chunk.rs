@@ -81,16 +81,22 @@ pub(super) async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Opti
     let lines: Vec<String> = mdns.iter().map(|m| m.to_string()).collect();
     let target = Target::Lines(mdns.clone());
     let mut r = run::call(state, &token, &ctx.corp, change, &target).await;
-    if run::unauthorized(&r) {
+    let mut token = token;
+    let mut renewals = 0;
+    while run::unauthorized(&r) && renewals < MAX_RENEWALS {
         // A 401 means nothing was applied: the token ran out in flight. Renew the sign-in and
-        // send this chunk once more, with the roles as they are now.
+        // send this chunk again, with the roles as they are now.
+        renewals += 1;
         match ctx.source.renew(state, &token).await {
             Ok((fresh, user)) => {
                 if let Err(refusal) = change.authorize(&user, &ctx.corp, mdns.len()) {
                     return Some(refused(i, &mdns, &refusal.0));
                 }
                 r = run::call(state, &fresh, &ctx.corp, change, &target).await;
+                token = fresh;
             }
+            // Signed out while it was in flight: the refusal is the chunk's answer.
+            Err(SIGNED_OUT_REASON) => break,
             Err(reason) => return Some(not_sent(i, &mdns, reason)),
         }
     }
@@ -124,6 +130,10 @@ async fn store_befores(
         Err(e) => tracing::warn!(change = %ctx.id, error = %e, "before-values could not be read"),
     }
 }
+
+/// How often one chunk renews the sign-in after a `401` (each one applied nothing) before its
+/// lines are failed with Sentinel's refusal: a slow upstream can outlast a fresh short token too.
+const MAX_RENEWALS: u32 = 3;
 
 /// Where a job's chunks get the user's access token and roles.
 pub(crate) enum TokenSource {
@@ -162,6 +172,12 @@ impl TokenSource {
         rejected: &SecretString,
     ) -> Result<(SecretString, Principal), &'static str> {
         use secrecy::ExposeSecret;
+        if let TokenSource::Session(sid) = self {
+            // Signed out meanwhile (the token was revoked): that is why it was refused.
+            if matches!(crate::auth::session_grant(state, sid).await, Ok(None)) {
+                return Err(SIGNED_OUT_REASON);
+            }
+        }
         let renewed = match self {
             TokenSource::Held(..) | TokenSource::Gone => return Err(SIGN_IN_REFUSED_REASON),
             TokenSource::Grant(g) => {

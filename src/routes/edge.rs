@@ -1,0 +1,25 @@
+//! What routes take from the request before anything else: the query parsed into its type, and
+//! the path's device group checked against the scope table (both reject with the app's error).
+
+use crate::auth::CurrentUser;
+use crate::domain::CorpId;
+use crate::error::AppError;
+use crate::policy::Operation;
+
+/// Parses a query string into `T` (all fields optional strings), as a 400 when malformed.
+pub fn parse_query<T: serde::de::DeserializeOwned + Default>(
+    raw: Option<&str>,
+) -> Result<T, AppError> {
+    match raw {
+        None | Some("") => Ok(T::default()),
+        Some(q) => serde_urlencoded::from_str(q)
+            .map_err(|_| AppError::BadRequest("The address has a malformed query.".into())),
+    }
+}
+
+/// Parses the path's device group and checks the user may run `op` on it: before any upstream call.
+pub fn authorize(user: &CurrentUser, corp: &str, op: Operation) -> Result<CorpId, AppError> {
+    let corp = CorpId::parse(corp)?;
+    user.principal.check(op, &corp)?;
+    Ok(corp)
+}
