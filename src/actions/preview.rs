@@ -22,6 +22,13 @@ pub struct PreviewLine {
     pub new: String,
     /// What the upstream will refuse for this line (e.g. not on ARCNT for an IMEI change).
     pub warning: Option<String>,
+    /// Which of several changes of the line this row is (an import's column), when there are.
+    pub what: Option<&'static str>,
+}
+
+/// Do the rows name which change of their line each is (see [`PreviewLine::what`])?
+pub fn by_change(lines: &[PreviewLine]) -> bool {
+    lines.iter().any(|l| l.what.is_some())
 }
 
 /// What the preview shows.
@@ -105,7 +112,67 @@ fn line(
         current,
         new,
         warning,
+        what: None,
     }
+}
+
+/// The preview of lines that each get several changes (an import: one group of lines per
+/// column and value): one row per line and change, read from one load of the lines shown.
+pub async fn build_groups(
+    state: &AppState,
+    token: &SecretString,
+    corp: &CorpId,
+    groups: &[(Change, Vec<Mdn>)],
+) -> Preview {
+    let mut out = Preview::default();
+    // Each line's changes, lines in the order they first appear.
+    let mut order: Vec<&Mdn> = Vec::new();
+    let mut of_line: HashMap<&Mdn, Vec<&Change>> = HashMap::new();
+    for (change, mdns) in groups {
+        for m in mdns {
+            let changes = of_line.entry(m).or_default();
+            if changes.is_empty() {
+                order.push(m);
+            }
+            changes.push(change);
+        }
+    }
+    let mut shown: Vec<Mdn> = Vec::new();
+    let mut rows = 0;
+    for m in &order {
+        if rows >= PREVIEW_LINES {
+            break;
+        }
+        rows += of_line.get(m).map_or(0, Vec::len);
+        shown.push((*m).clone());
+    }
+    let loaded = match load_lines(state, token, corp, &shown).await {
+        Ok(found) => found,
+        Err(e) => {
+            out.load_problem = Some(format!(
+                "Current values could not be loaded: {}",
+                e.info().message
+            ));
+            HashMap::new()
+        }
+    };
+    for m in &shown {
+        for change in of_line.get(m).into_iter().flatten() {
+            let network = change.action.operation().rule().network;
+            let mut row = line(change, network, m.to_string(), loaded.get(m.as_str()));
+            row.what = Some(change.action.label());
+            out.lines.push(row);
+        }
+    }
+    out.count = Some(order.len() as u64);
+    out.more = order.len().saturating_sub(shown.len()) as u64;
+    let refused = out.lines.iter().filter(|l| l.warning.is_some()).count();
+    if refused > 0 {
+        out.warnings.push(format!(
+            "{refused} of the changes shown will be refused by Sentinel (see the warnings per line)."
+        ));
+    }
+    out
 }
 
 /// Builds the preview of `change` on `target`.
@@ -150,6 +217,7 @@ pub async fn build(
                     current: "—".into(),
                     new: change.summary(),
                     warning: None,
+                    what: None,
                 })
                 .collect();
             out.more = imeis.len().saturating_sub(PREVIEW_LINES) as u64;

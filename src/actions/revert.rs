@@ -1,6 +1,7 @@
-//! Reverting a change set: its changed lines grouped by the value each had before, each group a
-//! change the action's own [`super::catalog::Action::revert_form`] allows, or why it cannot; a
-//! move to another device group is put back from that group, when the user may open both.
+//! Reverting a change set: its changed lines grouped by the value each had before, each group the
+//! change its action's own [`super::catalog::Action::revert`] states (in the operation's own
+//! vocabulary), or why it cannot; a move to another device group is put back from that group,
+//! when the user may open both.
 
 use std::collections::HashMap;
 
@@ -33,12 +34,24 @@ pub struct Group {
     pub mdns: Vec<Mdn>,
 }
 
+/// Lines that cannot be put back, for one reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeftOut {
+    pub why: String,
+    pub count: u64,
+    /// The first of them.
+    pub mdns: Vec<String>,
+}
+
+/// MDNs named per reason a line is left out.
+const LEFT_OUT_NAMED: usize = 5;
+
 /// What a revert would do.
 #[derive(Default)]
 pub struct Plan {
     pub groups: Vec<Group>,
-    /// Why lines are left out, with how many.
-    pub left_out: Vec<(String, u64)>,
+    /// Why lines cannot be put back (they are not sent), with how many.
+    pub left_out: Vec<LeftOut>,
     /// The first lines restored.
     pub shown: Vec<PreviewLine>,
 }
@@ -48,10 +61,23 @@ impl Plan {
         self.groups.iter().map(|g| g.mdns.len()).sum()
     }
 
-    fn leave_out(&mut self, why: String) {
-        match self.left_out.iter_mut().find(|(w, _)| *w == why) {
-            Some((_, n)) => *n += 1,
-            None => self.left_out.push((why, 1)),
+    fn leave_out(&mut self, why: String, mdn: &str) {
+        let at = match self.left_out.iter().position(|l| l.why == why) {
+            Some(at) => at,
+            None => {
+                self.left_out.push(LeftOut {
+                    why,
+                    count: 0,
+                    mdns: Vec::new(),
+                });
+                self.left_out.len() - 1
+            }
+        };
+        if let Some(l) = self.left_out.get_mut(at) {
+            l.count += 1;
+            if l.mdns.len() < LEFT_OUT_NAMED {
+                l.mdns.push(mdn.to_owned());
+            }
         }
     }
 }
@@ -78,6 +104,8 @@ pub async fn plan(
     let mut candidates = Vec::new();
     let mut plan = Plan::default();
     let per_chunk = super::changeset::chunk_changes(&parent.fields);
+    // Lines of several changes (an import's columns): each row says which.
+    let by_change = per_chunk.is_some();
     let kind_of = |seq: i32| {
         per_chunk
             .as_deref()
@@ -92,7 +120,7 @@ pub async fn plan(
                 continue;
             }
             let Ok(mdn) = Mdn::parse(&l.mdn) else {
-                plan.leave_out("Not a line (MDN) of this account.".into());
+                plan.leave_out("Not a line (MDN) of this account.".into(), &l.mdn);
                 continue;
             };
             candidates.push(Candidate {
@@ -110,62 +138,57 @@ pub async fn plan(
     } else {
         HashMap::new()
     };
-    // Most lines share a few values: parse each (action, before, after) once.
-    let mut parsed: HashMap<(ActionKind, String, Option<String>), Result<Change, String>> =
-        HashMap::new();
+    let statuses = if candidates
+        .iter()
+        .any(|c| c.kind.def().revert_needs_statuses())
+        && user.principal.can(Operation::GetPossibleStatuses, corp)
+    {
+        Some(state.upstream.statuses(&user.token, corp).await?)
+    } else {
+        None
+    };
+    // Most lines share a few values: work out each (action, before, after) once.
+    type Reverted = Result<(Change, CorpId), String>;
+    let mut parsed: HashMap<(ActionKind, String, Option<String>), Reverted> = HashMap::new();
     let mut index: HashMap<(ActionKind, String, CorpId), usize> = HashMap::new();
     for c in candidates {
         let Some(before) = c.before.as_deref() else {
             plan.leave_out(
                 "Its value before the change was not read from Sentinel, so it is not known."
                     .into(),
+                c.mdn.as_str(),
             );
             continue;
         };
-        let now = current.get(&c.mdn).map(String::as_str);
-        let (kind, def) = (c.kind, c.kind.def());
-        let change = if def.revert_reads_current() {
-            let line = RevertLine {
-                before,
-                after: c.after.as_deref(),
-                now,
-            };
-            Change::revert_of(kind, &line, corp)
+        let kind = c.kind;
+        let line = RevertLine {
+            before,
+            after: c.after.as_deref(),
+            now: current.get(&c.mdn).map(String::as_str),
+        };
+        let reverted = if kind.def().revert_reads_current() {
+            kind.revert(&line, corp, statuses.as_ref())
         } else {
             parsed
                 .entry((kind, before.to_owned(), c.after.clone()))
-                .or_insert_with(|| {
-                    let line = RevertLine {
-                        before,
-                        after: c.after.as_deref(),
-                        now: None,
-                    };
-                    Change::revert_of(kind, &line, corp)
-                })
+                .or_insert_with(|| kind.revert(&line, corp, statuses.as_ref()))
                 .clone()
         };
-        let change = match change {
-            Ok(ch) => ch,
+        let (change, from) = match reverted {
+            Ok(r) => r,
             Err(why) => {
-                plan.leave_out(why);
+                plan.leave_out(why, c.mdn.as_str());
                 continue;
             }
         };
-        let from = def
-            .revert_from(&RevertLine {
-                before,
-                after: c.after.as_deref(),
-                now,
-            })
-            .unwrap_or_else(|| corp.clone());
         // A line that left the group is put back from where it is now, if this user may.
         if from != *corp {
             if let Err(why) = user.principal.check_move_back(&from, corp) {
-                plan.leave_out(why.0);
+                plan.leave_out(why.0, c.mdn.as_str());
                 continue;
             }
         }
-        let value = def.after(&change.values);
+        let value = change.action.def().after(&change.values);
         if plan.shown.len() < SHOWN {
             plan.shown.push(PreviewLine {
                 mdn: c.mdn.to_string(),
@@ -174,10 +197,11 @@ pub async fn plan(
                 warning: c
                     .unknown
                     .then(|| "Outcome unknown: this line may not have changed.".to_owned()),
+                what: by_change.then(|| change.action.label()),
             });
         }
         let at = *index
-            .entry((kind, value.clone(), from.clone()))
+            .entry((change.action, value.clone(), from.clone()))
             .or_insert_with(|| {
                 plan.groups.push(Group {
                     value,
@@ -228,4 +252,72 @@ async fn current_values(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+
+    use super::super::catalog::field::{Field, Values};
+    use super::super::catalog::{Action, Call, RevertCtx, set_back};
+    use super::super::form::Target;
+    use super::super::run::RunError;
+    use super::*;
+    use crate::upstream::wire::{Device, WriteResult};
+
+    /// A variant action (clearing a note) is put back through another one (setting it).
+    struct ClearNote;
+
+    #[async_trait]
+    impl Action for ClearNote {
+        fn slug(&self) -> &'static str {
+            "clear-note-test"
+        }
+        fn label(&self) -> &'static str {
+            "Clear note"
+        }
+        fn menu_position(&self) -> u8 {
+            255
+        }
+        fn operation(&self) -> Operation {
+            Operation::UpdateNote
+        }
+        fn fields(&self) -> &'static [Field] {
+            &[]
+        }
+        fn summary(&self, _v: &Values) -> String {
+            "Note → (empty)".into()
+        }
+        fn before(&self, d: &Device) -> String {
+            d.note.clone().unwrap_or_default()
+        }
+        fn revert(&self, line: &RevertLine<'_>, ctx: &RevertCtx<'_>) -> Result<Change, String> {
+            set_back("note", &[("note", line.before)], ctx)
+        }
+        async fn send(
+            &self,
+            _to: Call<'_>,
+            _v: &Values,
+            _target: &Target,
+        ) -> Result<WriteResult, RunError> {
+            Err(RunError::Mismatch)
+        }
+    }
+
+    #[test]
+    fn a_clear_is_reverted_by_the_action_that_sets_the_value_back() {
+        let corp = CorpId::parse("NORTHSTAR-ISD").unwrap();
+        let line = RevertLine {
+            before: "Bus 47, spare charger",
+            after: Some(""),
+            now: None,
+        };
+        let ctx = RevertCtx {
+            corp: &corp,
+            statuses: None,
+        };
+        let back = ClearNote.revert(&line, &ctx).unwrap();
+        assert_eq!(back.action.slug(), "note", "not clearing it again");
+        assert_eq!(back.values.text("note"), "Bus 47, spare charger");
+    }
 }

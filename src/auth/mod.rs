@@ -386,7 +386,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             return Err(sign_in());
         }
         let auth = if auth.tokens.expiring(now) {
-            match fresh_tokens(state, &session, None).await? {
+            match fresh_tokens(state, &session, None, false).await? {
                 Some(a) => a,
                 None => return Err(sign_in()),
             }
@@ -403,9 +403,32 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
+impl CurrentUser {
+    /// The same user with the roles and device groups the identity provider grants now: the
+    /// sign-in is refreshed first wherever it can be, for a decision that must not rest on
+    /// roles up to one token lifetime old (approving or rejecting someone's change). A refused
+    /// refresh ends the session, and the user is sent to sign in (to come back to `next`).
+    pub async fn reverified(
+        self,
+        state: &AppState,
+        session: &Session,
+        next: &str,
+    ) -> Result<Self, AppError> {
+        match fresh_tokens(state, session, None, true).await? {
+            Some(auth) => Ok(CurrentUser {
+                principal: auth.principal,
+                token: SecretString::from(auth.tokens.access.expose().to_owned()),
+                csrf: self.csrf,
+            }),
+            None => Err(AppError::SignInRequired { next: next.into() }),
+        }
+    }
+}
+
 /// Refreshes the session's access token, once for all the requests of the session that need
 /// it: under the session's lock, the record is re-read from the store (the source of truth,
-/// shared by every instance) and the refresh skipped when another request already did it.
+/// shared by every instance) and the refresh skipped when another request already did it —
+/// unless `force` asks for the roles granted now, when a sign-in that can be refreshed is.
 /// `None`: the session is over (flushed); the caller sends the user to sign in.
 ///
 /// `rejected`: an access token the upstream answered `401` to; the session is refreshed now even
@@ -414,6 +437,7 @@ async fn fresh_tokens(
     state: &AppState,
     session: &Session,
     rejected: Option<&str>,
+    force: bool,
 ) -> Result<Option<AuthSession>, AppError> {
     let Some(id) = session.id() else {
         return Ok(None);
@@ -425,14 +449,18 @@ async fn fresh_tokens(
         return Ok(None);
     };
     let stale = rejected.is_some_and(|r| auth.tokens.access.expose() == r);
-    if !stale && !auth.tokens.expiring(OffsetDateTime::now_utc()) {
-        // Another request refreshed while this one waited.
+    let refreshable =
+        auth.grant.is_some() || (state.auth.oauth().is_some() && auth.tokens.refresh.is_some());
+    let wanted = stale || auth.tokens.expiring(OffsetDateTime::now_utc()) || (force && refreshable);
+    if !wanted {
+        // Another request refreshed while this one waited (or nothing can be refreshed).
         return Ok(Some(auth));
     }
     if let Some(g) = auth.grant {
         // The session shares its tokens with a grant (a scheduled change): refresh there, once.
         let kept = match rejected {
             Some(r) => grant::renewed(state, g, r).await?,
+            None if force => grant::refreshed(state, g).await?,
             None => grant::current(state, g).await?,
         };
         return match kept {
@@ -547,7 +575,7 @@ async fn session_tokens(
     }
     let stale = rejected.is_some_and(|r| auth.tokens.access.expose() == r);
     let auth = if stale || auth.tokens.expiring(now) {
-        match fresh_tokens(state, &session, rejected).await? {
+        match fresh_tokens(state, &session, rejected, false).await? {
             Some(a) => a,
             None => return Ok(None),
         }

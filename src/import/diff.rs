@@ -20,6 +20,7 @@ use crate::error::AppError;
 use crate::policy::{Operation, Principal};
 use crate::routes::export::with_idle_timeout;
 use crate::state::AppState;
+use crate::upstream::vocabulary::Statuses;
 use crate::upstream::{ListParams, UpstreamError};
 
 /// One upstream change and the lines it is sent for.
@@ -149,7 +150,7 @@ pub struct Differ<'a> {
     /// Why the user may not change each column (`None`: allowed), in header order.
     refusals: Vec<Option<String>>,
     /// Sentinel's statuses, when they could be read (then a status must be one of them).
-    statuses: Option<Vec<String>>,
+    statuses: Option<Statuses>,
     /// The export's cell index of MDN, of each header column, and of both limits.
     at_mdn: Option<usize>,
     at: Vec<Option<usize>>,
@@ -182,7 +183,7 @@ impl<'a> Differ<'a> {
         user: &'a Principal,
         corp: &'a CorpId,
         upload: Upload,
-        statuses: Option<Vec<String>>,
+        statuses: Option<Statuses>,
     ) -> Result<Self, AppError> {
         let header = upload
             .header()
@@ -285,20 +286,13 @@ impl<'a> Differ<'a> {
                     if new.eq_ignore_ascii_case(cur) {
                         continue;
                     }
-                    let value = match &self.statuses {
-                        Some(list) => match list.iter().find(|s| s.eq_ignore_ascii_case(new)) {
-                            Some(s) => s.clone(),
-                            None => {
-                                problems.push((
-                                    Why::BadValue,
-                                    format!(
-                                        "STATUS: “{new}” is not a status Sentinel offers ({}).",
-                                        list.join(", ")
-                                    ),
-                                ));
-                                continue;
-                            }
-                        },
+                    // The status operation's own spelling (`active` in a file is sent `ACTIVE`).
+                    let value = match self.statuses.as_ref().map(|list| list.map(new)) {
+                        Some(Ok(s)) => s.to_owned(),
+                        Some(Err(why)) => {
+                            problems.push((Why::BadValue, format!("STATUS: {why}")));
+                            continue;
+                        }
                         None => new.to_owned(),
                     };
                     (cur.to_owned(), value.clone(), Some(value))
@@ -476,12 +470,7 @@ pub async fn preview(
     p.check(Operation::ListDevices, corp)?;
     let has_status = header.columns.iter().any(|(_, c)| *c == Column::Status);
     let statuses = if has_status && p.can(Operation::GetPossibleStatuses, corp) {
-        Some(
-            state
-                .upstream
-                .get_possible_statuses(&user.token, corp)
-                .await?,
-        )
+        Some(state.upstream.statuses(&user.token, corp).await?)
     } else {
         None
     };

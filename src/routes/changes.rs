@@ -14,7 +14,6 @@ use futures::StreamExt;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use crate::actions::catalog::Selection;
 use crate::actions::form::{Change, RawForm, Target};
 use crate::actions::preview::PreviewLine;
 use crate::actions::run::Outcome;
@@ -34,6 +33,7 @@ use crate::views::changes::{
     ChangePage, ChangeRow, ChangesPage, FilterLink, LINES_PAGE, LinesFragment, ProgressFragment,
     RevertPreviewPage, change_href, change_title, changes_href, retry_href, revert_href,
 };
+use crate::views::redo as redo_offer;
 
 use super::edge::parse_query;
 use crate::htmx::WantsFragment;
@@ -277,25 +277,22 @@ pub async fn page(
         return Ok(progress.into_response());
     }
     let corp = CorpId::parse(&c.corp_id)?;
-    // Retry: only when something did not change and the scope table lets this user run the action.
-    let may_retry = c.state.is_finished()
-        && c.failed + c.unknown > 0
-        && ActionKind::from_slug(&c.action)
-            .is_some_and(|k| user.principal.can(k.operation(), &corp));
-    // Revert: only when lines changed and the scope table lets this user run the action.
-    let may_revert = c.state.is_finished()
-        && c.changed + c.unknown > 0
-        && ActionKind::from_slug(&c.action)
-            .is_some_and(|k| user.principal.can(k.operation(), &corp));
     let kind = ActionKind::from_slug(&c.action);
     // Approve / reject: a request waiting, and a user the scope table lets decide it.
+    // (An import needs the scope of every column it changes.)
+    let ops = kind.map(|k| decide::operations(&c, k)).unwrap_or_default();
     let may_decide = c.state == ChangeState::AwaitingApproval
-        && kind.is_some_and(|k| user.principal.can_approve(&c.subject, k.operation(), &corp));
+        && !ops.is_empty()
+        && ops
+            .iter()
+            .all(|op| user.principal.can_approve(&c.subject, *op, &corp));
     let may_cancel = matches!(
         c.state,
         ChangeState::AwaitingApproval | ChangeState::Scheduled | ChangeState::NeedsSignIn
-    ) && kind
-        .is_some_and(|k| user.principal.can_cancel(&c.subject, k.operation(), &corp));
+    ) && !ops.is_empty()
+        && ops
+            .iter()
+            .all(|op| user.principal.can_cancel(&c.subject, *op, &corp));
     let reverse_href =
         kind.and_then(|k| crate::actions::deferred::reverse_form(&c, k, &user.principal));
     let (who, created, finished) = ChangePage::header(&c);
@@ -319,11 +316,15 @@ pub async fn page(
             Origin::Retry => "Retry",
             Origin::Revert => "Revert",
         },
-        unknown: c.unknown,
         parent_href: c.parent_id.map(change_href),
         csrf: user.csrf.clone(),
-        retry_href: may_retry.then(|| retry_href(c.id)),
-        revert_href: may_revert.then(|| revert_href(c.id)),
+        retry: redo_offer::retry_offer(&c, &user.principal)
+            .ok()
+            .map(|o| (retry_href(c.id), o)),
+        revert: redo_offer::revert_offer(&c, &user.principal)
+            .ok()
+            .map(|o| (revert_href(c.id), o)),
+        no_revert: redo_offer::never_revertible(&c),
         progress,
         lines,
         request_reason: c.life.request_reason.clone(),

@@ -244,6 +244,24 @@ impl Simulator {
         true
     }
 
+    /// Sets a line's status as its list reads it (tests: a status such as `deactivated`, which
+    /// Sentinel shows but its status operation does not take). `false`: no such line.
+    pub fn set_status(&self, corp: &str, mdn: &str, status: &str) -> bool {
+        let mut world = lock(&self.inner.world);
+        let Some(g) = world.group_mut(corp) else {
+            return false;
+        };
+        let Some(id) = g.find_mdn(mdn) else {
+            return false;
+        };
+        let Some(mut line) = g.line(id) else {
+            return false;
+        };
+        line.status = status.to_owned();
+        g.set(id, line);
+        true
+    }
+
     /// An access token for a demo user without the OAuth dance (tests and benchmarks).
     pub fn issue_access_token(&self, user: &str) -> Option<String> {
         let u = idp::user(user)?;

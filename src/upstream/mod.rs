@@ -1,6 +1,7 @@
 //! The Sentinel devices API client: one typed function per operation, the user's bearer token on each.
 
 pub mod cache;
+pub mod vocabulary;
 pub mod wire;
 
 use std::sync::Arc;
@@ -106,6 +107,8 @@ pub struct SentinelClient {
     timeout: Duration,
     /// Where each call is counted (see [`crate::metrics`]).
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// Each device group's statuses (see [`vocabulary`]).
+    statuses: vocabulary::StatusCache,
 }
 
 const NO_DEVICES_FOUND: &str = "NO DEVICES FOUND";
@@ -130,6 +133,7 @@ impl SentinelClient {
             base,
             timeout,
             metrics: None,
+            statuses: vocabulary::status_cache(),
         })
     }
 

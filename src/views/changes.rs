@@ -10,6 +10,7 @@ use crate::paths;
 use crate::storage::changes::{ChangeLine, ChangeSet, ChangeState, LineState};
 use crate::views::Layout;
 use crate::views::actions::ResultFragment;
+use crate::views::redo::{RetryOffer, RevertOffer};
 
 /// Lines shown per page of a change set.
 pub const LINES_PAGE: u32 = 50;
@@ -375,12 +376,12 @@ pub struct ChangePage {
     pub origin: &'static str,
     pub parent_href: Option<String>,
     pub csrf: String,
-    /// The retry form, when the policy allows it and lines failed or are unknown.
-    pub retry_href: Option<String>,
-    /// Lines with an unknown outcome (the retry form offers them separately).
-    pub unknown: i64,
-    /// The revert form, when the policy allows the action and lines changed.
-    pub revert_href: Option<String>,
+    /// The retry form and what it does ([`crate::views::redo`] decides).
+    pub retry: Option<(String, RetryOffer)>,
+    /// The revert form and what it does.
+    pub revert: Option<(String, RevertOffer)>,
+    /// Why this change can never be reverted, said instead of a revert button.
+    pub no_revert: Option<&'static str>,
     pub progress: ProgressFragment,
     pub lines: LinesFragment,
     /// Why it was requested.
@@ -415,8 +416,8 @@ pub struct RevertPreviewPage {
     pub count: u64,
     /// (value restored, lines) in order.
     pub values: Vec<(String, u64)>,
-    /// (why, lines) left out.
-    pub left_out: Vec<(String, u64)>,
+    /// Lines that cannot be put back, by reason.
+    pub left_out: Vec<crate::actions::revert::LeftOut>,
     pub lines: Vec<crate::actions::preview::PreviewLine>,
     pub more: u64,
     pub include_unknown: bool,

@@ -455,3 +455,68 @@ async fn a_role_removed_mid_change_stops_the_chunks_after_the_refresh() {
         "the refusal says why"
     );
 }
+
+/// Issue 22 finding 9: an approval or a rejection is decided with the approver's roles as the
+/// identity provider grants them now, not as their (still valid) access token said an hour ago.
+#[tokio::test]
+async fn an_approver_whose_role_was_removed_at_the_provider_is_refused_on_approve_and_reject() {
+    // Tokens that stay valid for an hour: only a fresh look at the provider notices the change.
+    let (app, twist) = app_with_proxy(default_sim_config(), |_| {}).await;
+    let reader = app.session_as("readonly").await;
+    let csrf = reader.csrf().await;
+    let resp = reader
+        .post_form(
+            &format!("/devices/{CORP}/actions/status"),
+            &[
+                ("mdns", "521-267-1508"),
+                ("status", "SUSPENDED"),
+                ("reason", "Lost on the bus"),
+                ("confirmed", "true"),
+                ("csrf_token", csrf.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 303, "a request is stored");
+    let id = change_id_of(&resp);
+    app.sign_in("tech").await;
+    let csrf = app.csrf().await;
+    // Before the role is removed the approver sees the preview.
+    let preview = app
+        .post_form(
+            &format!("/changes/{id}/approve"),
+            &[("csrf_token", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(preview.status(), 200);
+    // The provider now grants tech only `readonly`.
+    *twist.lock().unwrap() = Twist::RefreshReadonly;
+    app.sim.sim.clear_requests();
+    let approve = app
+        .post_form(
+            &format!("/changes/{id}/approve"),
+            &[("csrf_token", csrf.as_str()), ("confirmed", "true")],
+        )
+        .await;
+    assert_eq!(
+        approve.status(),
+        403,
+        "approving needs the role granted now"
+    );
+    let reject = app
+        .post_form(
+            &format!("/changes/{id}/reject"),
+            &[("csrf_token", csrf.as_str()), ("reason", "Not now")],
+        )
+        .await;
+    assert_eq!(reject.status(), 403, "rejecting needs the role granted now");
+    let c = app.state.db.change_get(id).await.unwrap().unwrap();
+    assert_eq!(
+        c.state,
+        sentinel_console::storage::changes::ChangeState::AwaitingApproval
+    );
+    assert!(
+        app.sim.sim.api_requests().iter().all(|r| r.method == "GET"),
+        "nothing written: {:?}",
+        app.sim.sim.api_requests()
+    );
+}

@@ -348,3 +348,135 @@ async fn a_change_set_from_confirm_to_revert_in_a_real_browser() {
         "{differ} lines did not get their filter group back"
     );
 }
+
+/// Issue 21: suspend three lines from the list, revert the change from its page, and the list
+/// shows them active again (the revert sent `ACTIVE`, the status operation's own spelling, for
+/// lines the list reads as `active`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspend_three_lines_then_revert_and_the_list_shows_them_active_again() {
+    if !have_browser() {
+        return;
+    }
+    let app = spawn_app().await;
+    let base = app.base.clone();
+    let app = &app;
+    let picked = std::sync::Mutex::new(Vec::new());
+    let picked_ref = &picked;
+    in_browser("revert-status", |c, _| async move {
+        let c = &c;
+        let base = base.as_str();
+        crate::browser::sign_in_to_list(c, base, "tech").await?;
+        let v = js(
+            c,
+            "return Array.from(document.querySelectorAll('table#devices tbody tr'))              .filter(r => r.querySelector('td.col-status .badge').innerText.trim() === 'active')              .slice(0, 3).map(r => r.getAttribute('data-mdn'));",
+        )
+        .await?;
+        let mdns: Vec<String> = serde_json::from_value(v).map_err(|e| format!("rows: {e}"))?;
+        if mdns.len() != 3 {
+            return Err(format!("three active lines on the first page: {mdns:?}"));
+        }
+        for m in &mdns {
+            click(c, &format!("table#devices input[name=mdns][value='{m}']")).await?;
+        }
+        wait_until("the bar to count 3", || async move {
+            Ok((number_in(c, "[data-selected-count]").await? == Some(3)).then_some(()))
+        })
+        .await?;
+        click(c, "#selection-bar button[data-action=status]").await?;
+        c.wait()
+            .at_most(crate::browser::STEP)
+            .for_element(Locator::Css("select#f-status"))
+            .await
+            .map_err(|e| format!("status choices: {e}"))?
+            .select_by_value("SUSPENDED")
+            .await
+            .map_err(|e| format!("choose SUSPENDED: {e}"))?;
+        click(c, "#action-form button[type=submit]").await?;
+        wait_until("the preview of 3 lines", || async move {
+            Ok((number_in(c, "#preview-count").await? == Some(3)).then_some(()))
+        })
+        .await?;
+        let outcome = crate::browser::apply_and_wait_outcome(c).await?;
+        if outcome != "ok" {
+            return Err(format!("the suspension ended {outcome:?}"));
+        }
+        let change = url(c).await?.path().to_owned();
+        for m in &mdns {
+            let d = app.sim.sim.device(CORP_DISTRICT, m).ok_or("line gone")?;
+            if d.status.as_deref() != Some("suspended") {
+                return Err(format!("{m} is {:?} after the suspension", d.status));
+            }
+        }
+
+        // The change page offers the revert and says what it does; its preview names the value
+        // restored in the operation's own spelling, and nothing left out.
+        c.refresh().await.map_err(|e| format!("reload the change page: {e}"))?;
+        let label = text(c, "#revert-form button[type=submit]").await?;
+        if label.as_deref() != Some("Revert the 3 lines changed…") {
+            return Err(format!("the revert button reads {label:?}"));
+        }
+        click(c, "#revert-form button[type=submit]").await?;
+        wait_until("the revert preview", || async move {
+            Ok(text(c, "#revert-count")
+                .await?
+                .filter(|t| numbers(t).first() == Some(&3))
+                .map(|_| ()))
+        })
+        .await?;
+        let values = crate::browser::texts(c, "#revert-values li").await?;
+        if values != ["“ACTIVE”: 3 lines"] {
+            return Err(format!("the preview restores {values:?}"));
+        }
+        if rows_of(c, "#revert-left-out li").await? != 0 {
+            return Err("the preview leaves lines out".into());
+        }
+        shot(c, "browser-revert-status-preview.png").await;
+        click(c, "#confirm-form button[type=submit]").await?;
+        let change = &change;
+        wait_until("the revert's change set", || async move {
+            let u = url(c).await?;
+            Ok((u.path().starts_with("/changes/")
+                && u.path() != change.as_str()
+                && !u.path().ends_with("/revert"))
+            .then_some(()))
+        })
+        .await?;
+        let outcome = finished_outcome(c, "the revert's result").await?;
+        if outcome != "ok" {
+            return Err(format!("the revert ended {outcome:?}"));
+        }
+
+        // The list, as the user sees it: the three lines are active again.
+        c.goto(&format!("{base}/devices/{CORP_DISTRICT}"))
+            .await
+            .map_err(|e| format!("open the list: {e}"))?;
+        let mdns = &mdns;
+        wait_until("the three lines active in the list", || async move {
+            let mut all = true;
+            for m in mdns {
+                let s = text(c, &format!("table#devices tr[data-mdn='{m}'] td.col-status .badge"))
+                    .await?;
+                all &= s.as_deref().map(str::trim) == Some("active");
+            }
+            Ok(all.then_some(()))
+        })
+        .await?;
+        shot(c, "browser-revert-status-list.png").await;
+        if let Ok(mut p) = picked_ref.lock() {
+            *p = mdns.clone();
+        }
+        Ok(())
+    })
+    .await;
+    // What reached Sentinel: one status call back, spelled as the operation takes it.
+    let sent = app.sim.api_requests_to("PUT", "/status");
+    if let Some(last) = sent.last() {
+        assert!(last.body.contains(r#""status":"ACTIVE""#), "{}", last.body);
+    }
+    for m in picked.lock().map(|p| p.clone()).unwrap_or_default() {
+        let d = app.sim.sim.device(CORP_DISTRICT, &m).expect("line");
+        assert_eq!(d.status.as_deref(), Some("active"), "{m}");
+    }
+}
+
+const CORP_DISTRICT: &str = "NORTHSTAR-ISD";

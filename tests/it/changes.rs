@@ -359,14 +359,19 @@ async fn retry_previews_the_failed_lines_then_runs_them_as_a_new_change_set() {
     );
     let page = app.get_text(&format!("/changes/{id}")).await;
     assert!(page.contains(r#"id="retry-form""#), "{page:.2000}");
+    // No line failed: the button says it retries the unknown ones, and its form asks for them.
+    assert_eq!(
+        texts(&page, "#retry-form button"),
+        ["Retry the 500 lines with an unknown outcome…"]
+    );
+    assert_eq!(
+        attrs(&page, "#retry-form input[name=include_unknown]", "type"),
+        ["hidden"]
+    );
     let csrf = app.csrf().await;
     let retry = format!("/changes/{id}/retry");
-    // Without the unknown lines there is nothing to retry; with them, a preview that warns.
-    let none = app
-        .post_form(&retry, &[("csrf_token", csrf.as_str())])
-        .await;
-    assert_eq!(none.status(), 400);
     app.sim.sim.clear_requests();
+    // The button's form as it is: a preview that warns.
     let preview = app
         .post_form(
             &retry,

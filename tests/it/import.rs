@@ -771,3 +771,193 @@ async fn an_import_can_be_scheduled() {
     let c = finished_within(&app.state.db, id, 20).await;
     assert_eq!(c.changed, 2, "{:?}", c.message);
 }
+
+/// Issue 21: a held import of three columns shows the approver each line's change per column,
+/// and deciding on it (approve, reject, cancel) needs the scope of every column.
+#[tokio::test]
+async fn a_held_import_of_three_columns_is_previewed_per_column_and_decided_with_every_columns_scope()
+ {
+    let app = spawn_app_with(default_sim_config(), |c| {
+        c.approval_required_above = Some(2)
+    })
+    .await;
+    app.sign_in("tech").await;
+    let l = lines(&app, 6).await;
+    let mut rows = vec![row(&["MDN", "NICKNAME", "STATUS", "MONTHLY_LIMIT"])];
+    for (i, x) in l.iter().enumerate() {
+        let status = if x[2].eq_ignore_ascii_case("active") {
+            "suspended"
+        } else {
+            "active"
+        };
+        rows.push(vec![
+            x[0].clone(),
+            format!("nick{i}"),
+            status.into(),
+            "777".into(),
+        ]);
+    }
+    let html = preview(&app, &csv_of(&rows)).await;
+    let id = confirm(&app, &html).await;
+    let page = format!("/changes/{id}");
+
+    // A manager may change nicknames and statuses but not data limits: no decision is offered,
+    // and a forged one (approve, reject, cancel) is refused with nothing changed.
+    let manager = app.session_as("manager").await;
+    let shown = manager.get_text(&page).await;
+    for form in ["approve-start", "reject-form", "cancel-form"] {
+        assert!(
+            !shown.contains(&format!(r#"id="{form}""#)),
+            "{form}: {shown:.3000}"
+        );
+    }
+    let mcsrf = manager.csrf().await;
+    for (what, extra) in [
+        ("approve", ("confirmed", "true")),
+        ("reject", ("reason", "No")),
+        ("cancel", ("x", "y")),
+    ] {
+        let r = manager
+            .post_form(
+                &format!("/changes/{id}/{what}"),
+                &[("csrf_token", mcsrf.as_str()), extra],
+            )
+            .await;
+        assert_eq!(r.status(), 403, "{what}");
+    }
+    let c = app.state.db.change_get(id).await.unwrap().unwrap();
+    assert_eq!(
+        c.state,
+        sentinel_console::storage::changes::ChangeState::AwaitingApproval
+    );
+
+    // A second admin's preview: every line's change in each column, the status as sent.
+    let sup = app.session_as("super").await;
+    let scsrf = sup.csrf().await;
+    let preview_html = sup
+        .post_form(
+            &format!("/changes/{id}/approve"),
+            &[("csrf_token", scsrf.as_str())],
+        )
+        .await
+        .text()
+        .await
+        .expect("preview");
+    let doc = scraper::Html::parse_document(&preview_html);
+    let rows: Vec<Vec<String>> = doc
+        .select(&selector("#preview tbody tr"))
+        .map(|tr| {
+            tr.select(&selector("td"))
+                .map(|td| td.text().collect::<String>().trim().to_owned())
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len(), 18, "6 lines × 3 columns: {preview_html:.4000}");
+    assert_eq!(
+        texts(&preview_html, "#approve-count strong"),
+        ["6"],
+        "lines, not rows"
+    );
+    for (i, x) in l.iter().enumerate() {
+        let of_line: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == x[0]).collect();
+        let change = |label: &str| {
+            of_line
+                .iter()
+                .find(|r| r[1] == label)
+                .map(|r| (r[2].clone(), r[3].clone()))
+                .unwrap_or_else(|| panic!("{} has no {label} row: {of_line:?}", x[0]))
+        };
+        assert_eq!(change("Rename (nickname)").1, format!("nick{i}"));
+        let (now, after) = change("Change status");
+        assert!(now.eq_ignore_ascii_case(&x[2]), "{now} vs {}", x[2]);
+        assert_eq!(after, rows_status(&x[2]));
+        assert!(change("Set data limits").1.starts_with("777 MB"));
+    }
+    assert!(puts(&app).is_empty(), "a preview sends nothing");
+    // Someone with every column's scope may reject it (and nothing is sent).
+    let r = sup
+        .post_form(
+            &format!("/changes/{id}/reject"),
+            &[("csrf_token", scsrf.as_str()), ("reason", "Not this week")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let c = app.state.db.change_get(id).await.unwrap().unwrap();
+    assert_eq!(
+        c.state,
+        sentinel_console::storage::changes::ChangeState::Rejected
+    );
+    assert!(puts(&app).is_empty());
+}
+
+/// The status a line read as `now` is changed to by the test above, as the operation spells it.
+fn rows_status(now: &str) -> &'static str {
+    if now.eq_ignore_ascii_case("active") {
+        "SUSPENDED"
+    } else {
+        "ACTIVE"
+    }
+}
+
+/// Issue 21: an import's STATUS column is reverted in the status operation's own vocabulary (the
+/// export reads `active`; the revert sends `ACTIVE`), each row of the preview naming its column.
+#[tokio::test]
+async fn an_imports_status_column_is_reverted_as_the_status_operation_spells_it() {
+    let app = spawn_app().await;
+    app.sign_in("tech").await;
+    let active: Vec<Vec<String>> = lines(&app, 40)
+        .await
+        .into_iter()
+        .filter(|x| x[2] == "active")
+        .take(2)
+        .collect();
+    assert_eq!(active.len(), 2);
+    let mut rows = vec![row(&["MDN", "STATUS", "NOTE"])];
+    rows.extend(
+        active
+            .iter()
+            .map(|x| vec![x[0].clone(), "suspended".into(), "Import revert".into()]),
+    );
+    let id = confirm(&app, &preview(&app, &csv_of(&rows)).await).await;
+    assert_eq!(
+        finished(&app, id).await.changed,
+        4,
+        "two columns of two lines"
+    );
+    app.sim.sim.clear_requests();
+    let csrf = app.csrf().await;
+    let url = format!("/changes/{id}/revert");
+    let html = app
+        .post_form(&url, &[("csrf_token", csrf.as_str())])
+        .await
+        .text()
+        .await
+        .expect("preview");
+    assert!(
+        texts(&html, "#revert-values li").contains(&"“ACTIVE”: 2 lines".to_owned()),
+        "{html:.3000}"
+    );
+    assert!(
+        texts(&html, "#revert-left-out li").is_empty(),
+        "{html:.3000}"
+    );
+    let columns = texts(&html, "#preview td.col-change");
+    assert!(columns.contains(&"Change status".to_owned()), "{columns:?}");
+    assert!(columns.contains(&"Set note".to_owned()), "{columns:?}");
+    let mut form = confirm_fields(&html);
+    form.push(("csrf_token".into(), csrf));
+    let resp = app.post_form(&url, &form).await;
+    assert_eq!(resp.status(), 303);
+    let back = finished(&app, change_id_of(&resp)).await;
+    assert_eq!((back.changed, back.failed), (4, 0), "{back:?}");
+    let sent = app.sim.api_requests_to("PUT", "/status");
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].body.contains(r#""status":"ACTIVE""#),
+        "{}",
+        sent[0].body
+    );
+    for x in &active {
+        assert_eq!(device(&app, &x[0]).status.as_deref(), Some("active"));
+    }
+}

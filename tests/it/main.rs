@@ -32,6 +32,7 @@ mod password_sign_in;
 mod portal;
 mod proptest_parsers;
 mod revert;
+mod revert_round_trip;
 mod scope_matrix;
 mod sealed_rows;
 mod simulator_conformance;

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::field::{Field, Kind, Values};
-use super::{Action, Call, RevertLine, limit_text, selection_of};
-use crate::actions::form::{RawForm, Target};
+use super::{Action, Call, Change, RevertCtx, RevertLine, limit_text, selection_of};
+use crate::actions::form::Target;
 use crate::actions::run::RunError;
 use crate::domain::Column;
 use crate::policy::Operation;
@@ -56,19 +56,22 @@ impl Action for DataLimits {
         both(v.limit("monthlyLimit"), v.limit("dailyLimit"))
     }
     /// Reads back what [`Action::before`] wrote: "10240 MB / No limit".
-    fn revert_form(&self, line: &RevertLine<'_>) -> Result<RawForm, String> {
+    fn revert(&self, line: &RevertLine<'_>, ctx: &RevertCtx<'_>) -> Result<Change, String> {
         let bad = || format!("“{}” is not a pair of limits this console wrote.", line.before);
         let (monthly, daily) = line.before.split_once(" / ").ok_or_else(bad)?;
         let mut pairs = Vec::new();
-        for (name, text) in [("monthlyLimit", monthly), ("dailyLimit", daily)] {
+        for (name, none, text) in [
+            ("monthlyLimit", "monthlyLimitNone", monthly),
+            ("dailyLimit", "dailyLimitNone", daily),
+        ] {
             if text.trim() == "No limit" {
-                pairs.push((format!("{name}None"), "true".to_owned()));
+                pairs.push((none, "true"));
             } else {
                 let mb = text.trim().strip_suffix(" MB").ok_or_else(bad)?;
-                pairs.push((name.to_owned(), mb.trim().to_owned()));
+                pairs.push((name, mb.trim()));
             }
         }
-        Ok(RawForm::from_pairs(pairs))
+        super::set_back(self.slug(), &pairs, ctx)
     }
     async fn send(&self, to: Call<'_>, v: &Values, target: &Target) -> Result<WriteResult, RunError> {
         let body = DataLimitsChange {

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::field::{Field, Values};
-use super::{Action, Call, RevertLine, selection_of};
-use crate::actions::form::{RawForm, Target};
+use super::{Action, Call, Change, RevertCtx, RevertLine, selection_of};
+use crate::actions::form::Target;
 use crate::actions::run::RunError;
 use crate::domain::Column;
 use crate::policy::Operation;
@@ -54,8 +54,11 @@ impl Action for DeleteLabels {
     fn after(&self, _v: &Values) -> String {
         "(no labels)".into()
     }
-    fn revert_form(&self, _line: &RevertLine<'_>) -> Result<RawForm, String> {
-        Err("Removing labels cannot be undone through this API.".into())
+    fn irreversible(&self) -> Option<&'static str> {
+        Some("Removing labels cannot be undone through this API.")
+    }
+    fn revert(&self, _line: &RevertLine<'_>, _ctx: &RevertCtx<'_>) -> Result<Change, String> {
+        Err(self.irreversible().unwrap_or_default().into())
     }
     async fn send(&self, to: Call<'_>, _v: &Values, target: &Target) -> Result<WriteResult, RunError> {
         let body = BulkDeleteLabels {

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use super::field::{Field, Kind, Values};
-use super::{Action, Call, RevertLine, opt, selection_of};
-use crate::actions::form::{RawForm, Target};
+use super::{Action, Call, Change, RevertCtx, RevertLine, opt, selection_of};
+use crate::actions::form::Target;
 use crate::actions::run::RunError;
 use crate::domain::{Column, CorpId};
 use crate::policy::{Operation, Principal, Refusal};
@@ -66,7 +66,7 @@ impl Action for DeviceGroup {
     fn after(&self, v: &Values) -> String {
         v.group("deviceGroup").map(|c| c.to_string()).unwrap_or_default()
     }
-    fn revert_form(&self, line: &RevertLine<'_>) -> Result<RawForm, String> {
+    fn revert(&self, line: &RevertLine<'_>, ctx: &RevertCtx<'_>) -> Result<Change, String> {
         match line.after {
             None => Err("The device group the line was moved to is not known, so it cannot be moved back.".into()),
             Some(_) if line.before.is_empty() => {
@@ -75,7 +75,7 @@ impl Action for DeviceGroup {
             Some(to) if to == line.before => {
                 Err(format!("The line was already in {to}: there is nothing to move back."))
             }
-            Some(_) => Ok(super::revert_to("deviceGroup", line.before)),
+            Some(_) => super::set_back(self.slug(), &[("deviceGroup", line.before)], ctx),
         }
     }
     /// The moved line is in the target group now: moving it back is a move made from there.

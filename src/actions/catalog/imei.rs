@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 
 use super::field::{Field, Kind, Values};
-use super::{Action, Call, RevertLine, lines_of, opt};
+use super::{Action, Call, Change, RevertCtx, RevertLine, lines_of, opt};
 use crate::actions::catalog::Selection;
-use crate::actions::form::{RawForm, Target};
+use crate::actions::form::Target;
 use crate::actions::run::RunError;
 use crate::domain::Column;
 use crate::policy::Operation;
@@ -50,7 +50,7 @@ impl Action for Imei {
     fn after(&self, v: &Values) -> String {
         v.imei("imei").map(|i| i.to_string()).unwrap_or_default()
     }
-    fn revert_form(&self, line: &RevertLine<'_>) -> Result<RawForm, String> {
+    fn revert(&self, line: &RevertLine<'_>, ctx: &RevertCtx<'_>) -> Result<Change, String> {
         let Some(now) = line.now else {
             return Err("The line's IMEI now could not be read, so it is not put back.".into());
         };
@@ -62,7 +62,7 @@ impl Action for Imei {
         if line.before.is_empty() {
             return Err("The line had no IMEI before.".into());
         }
-        Ok(super::revert_to("imei", line.before))
+        super::set_back(self.slug(), &[("imei", line.before)], ctx)
     }
     fn revert_reads_current(&self) -> bool {
         true

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::field::{Field, Kind, Values};
-use super::{Action, Call, RevertLine, Selection, opt, lines_of};
-use crate::actions::form::{RawForm, Target};
+use super::{Action, Call, Change, RevertCtx, RevertLine, Selection, opt, lines_of};
+use crate::actions::form::Target;
 use crate::actions::run::RunError;
 use crate::domain::Column;
 use crate::policy::Operation;
@@ -57,8 +57,8 @@ impl Action for MdnCustomField {
     fn after(&self, v: &Values) -> String {
         v.text("mdnCustomField").to_owned()
     }
-    fn revert_form(&self, line: &RevertLine<'_>) -> Result<RawForm, String> {
-        Ok(super::revert_to("mdnCustomField", line.before))
+    fn revert(&self, line: &RevertLine<'_>, ctx: &RevertCtx<'_>) -> Result<Change, String> {
+        super::set_back(self.slug(), &[("mdnCustomField", line.before)], ctx)
     }
     async fn send(&self, to: Call<'_>, v: &Values, target: &Target) -> Result<WriteResult, RunError> {
         let body = MdnCustomFieldChange {

@@ -18,6 +18,7 @@ use super::run::RunError;
 use crate::domain::{Column, CorpId};
 use crate::policy::{Operation, Principal, Refusal};
 use crate::upstream::SentinelClient;
+use crate::upstream::vocabulary::Statuses;
 use crate::upstream::wire::{Device, WriteResult};
 
 include!(concat!(env!("OUT_DIR"), "/catalog_index.rs"));
@@ -64,9 +65,34 @@ pub struct RevertLine<'a> {
     pub now: Option<&'a str>,
 }
 
-/// The form that sets one field back to `value` (a revert).
-pub fn revert_to(name: &str, value: &str) -> RawForm {
-    RawForm::from_pairs(vec![(name.to_owned(), value.to_owned())])
+/// What a revert's change is built with besides the line: where it is sent from (the change's
+/// group, or the one a move took the line to: [`Action::revert_from`]) and the values the
+/// operations there take (read from Sentinel only when [`Action::revert_needs_statuses`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RevertCtx<'a> {
+    pub corp: &'a CorpId,
+    pub statuses: Option<&'a Statuses>,
+}
+
+/// The change of action `slug` that sets its fields to `pairs`, parsed as that action's form
+/// is (a revert names its own action, or another one: clear → set back), or why it cannot.
+pub fn set_back(slug: &str, pairs: &[(&str, &str)], ctx: &RevertCtx<'_>) -> Result<Change, String> {
+    let action = ActionKind::from_slug(slug)
+        .ok_or_else(|| format!("The action “{slug}” is no longer offered."))?;
+    let form = RawForm::from_pairs(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    );
+    let parse_ctx = ParseCtx {
+        corp: ctx.corp,
+        secret: None,
+    };
+    Change::parse(action, &form, &parse_ctx).map_err(|e| {
+        let why: Vec<String> = e.0.into_iter().map(|(_, m)| m).collect();
+        format!("Its earlier value cannot be set again: {}", why.join(" "))
+    })
 }
 
 /// One bulk action: everything about it in one place.
@@ -124,10 +150,18 @@ pub trait Action: Send + Sync + 'static {
     fn after(&self, v: &Values) -> String {
         self.summary(v)
     }
-    /// The form that puts a line back to its value before the change (parsed like the action's
-    /// own form), or why this API cannot.
-    fn revert_form(&self, line: &RevertLine<'_>) -> Result<RawForm, String>;
-    /// Does [`Action::revert_form`] need the line's value now?
+    /// Why no change of this action can be put back through the API, whatever the line.
+    fn irreversible(&self) -> Option<&'static str> {
+        None
+    }
+    /// The change that puts one line back to its value before, in the operations' own
+    /// vocabulary (see [`set_back`]; it may be another action's), or why it cannot.
+    fn revert(&self, line: &RevertLine<'_>, ctx: &RevertCtx<'_>) -> Result<Change, String>;
+    /// Does [`Action::revert`] need the statuses the status operation takes?
+    fn revert_needs_statuses(&self) -> bool {
+        false
+    }
+    /// Does [`Action::revert`] need the line's value now?
     fn revert_reads_current(&self) -> bool {
         false
     }
@@ -205,6 +239,27 @@ impl ActionKind {
         Self::all()
             .filter(|a| user.can(a.operation(), corp))
             .collect()
+    }
+
+    /// The change that puts `line` back (of this action's change in `corp`) and the device group
+    /// it is sent from, or why it cannot.
+    pub fn revert(
+        self,
+        line: &RevertLine<'_>,
+        corp: &CorpId,
+        statuses: Option<&Statuses>,
+    ) -> Result<(Change, CorpId), String> {
+        let def = self.def();
+        if let Some(why) = def.irreversible() {
+            return Err(why.into());
+        }
+        let from = def.revert_from(line).unwrap_or_else(|| corp.clone());
+        let ctx = RevertCtx {
+            corp: &from,
+            statuses,
+        };
+        let change = def.revert(line, &ctx)?;
+        Ok((change, from))
     }
 
     /// The actions this user may only request in `corp` (the approvals rule), in menu order.
@@ -290,26 +345,6 @@ impl Change {
             d.map(|d| def.before(d)).unwrap_or_else(|| "—".to_owned()),
             def.after(&self.values),
         )
-    }
-
-    /// The change that puts one line back to its value before (validated as the form is), or why
-    /// it cannot be reverted.
-    pub fn revert_of(
-        action: ActionKind,
-        line: &RevertLine<'_>,
-        corp: &CorpId,
-    ) -> Result<Self, String> {
-        let form = action.def().revert_form(line)?;
-        // Validated as a change made from where it is sent (a move back: the other group).
-        let from = action.def().revert_from(line);
-        let ctx = ParseCtx {
-            corp: from.as_ref().unwrap_or(corp),
-            secret: None,
-        };
-        Self::parse(action, &form, &ctx).map_err(|e| {
-            let why: Vec<String> = e.0.into_iter().map(|(_, m)| m).collect();
-            format!("Its earlier value cannot be set again: {}", why.join(" "))
-        })
     }
 
     /// May `user` send this change for `lines` lines now?
@@ -449,7 +484,9 @@ mod tests {
     ) -> Result<Change, String> {
         let corp = CorpId::parse("NORTHSTAR-ISD").unwrap();
         let kind = ActionKind::from_slug(slug).unwrap();
-        Change::revert_of(kind, &RevertLine { before, after, now }, &corp)
+        let statuses = Statuses::new(vec!["ACTIVE".into(), "SUSPENDED".into()]);
+        kind.revert(&RevertLine { before, after, now }, &corp, Some(&statuses))
+            .map(|(c, _)| c)
     }
 
     #[test]
@@ -478,11 +515,33 @@ mod tests {
             after: Some("OTHER"),
             now: None,
         };
-        let from = back.action.def().revert_from(&line).unwrap();
+        let (_, from) = back
+            .action
+            .revert(&line, &CorpId::parse("NORTHSTAR-ISD").unwrap(), None)
+            .unwrap();
         assert_eq!(from.as_str(), "OTHER");
         assert!(revert("device-group", "", Some("OTHER"), None).is_err());
         assert!(revert("device-group", "NORTHSTAR-ISD", None, None).is_err());
         assert!(revert("smartspot-settings", "", None, None).is_err());
+    }
+
+    #[test]
+    fn a_status_is_put_back_in_the_operations_own_vocabulary() {
+        let c = revert("status", "active", None, None).unwrap();
+        assert_eq!(c.values.text("status"), "ACTIVE");
+        let why = revert("status", "deactivated", None, None).unwrap_err();
+        assert!(why.contains("ACTIVE, SUSPENDED"), "{why}");
+        let corp = CorpId::parse("NORTHSTAR-ISD").unwrap();
+        let line = RevertLine {
+            before: "active",
+            after: None,
+            now: None,
+        };
+        let kind = ActionKind::from_slug("status").unwrap();
+        assert!(
+            kind.revert(&line, &corp, None).is_err(),
+            "no vocabulary: not sent"
+        );
     }
 
     #[test]

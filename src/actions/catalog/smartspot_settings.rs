@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use super::field::{Field, Kind, Values};
-use super::{Action, Call, RevertLine, Selection};
-use crate::actions::form::{RawForm, Target};
+use super::{Action, Call, Change, RevertCtx, RevertLine, Selection};
+use crate::actions::form::Target;
 use crate::actions::run::RunError;
 use crate::domain::Column;
 use crate::policy::Operation;
@@ -120,8 +120,11 @@ impl Action for SmartspotSettings {
     fn before_columns(&self) -> &'static [Column] {
         &[]
     }
-    fn revert_form(&self, _line: &RevertLine<'_>) -> Result<RawForm, String> {
-        Err("The Wi-Fi password of a SmartSpot change is never kept, so it cannot be reverted: make the change again from the device's page.".into())
+    fn irreversible(&self) -> Option<&'static str> {
+        Some("The Wi-Fi password of a SmartSpot change is never kept, so it cannot be reverted: make the change again from the device's page.")
+    }
+    fn revert(&self, _line: &RevertLine<'_>, _ctx: &RevertCtx<'_>) -> Result<Change, String> {
+        Err(self.irreversible().unwrap_or_default().into())
     }
     async fn send(&self, to: Call<'_>, v: &Values, target: &Target) -> Result<WriteResult, RunError> {
         let Target::Imeis(imeis) = target else {

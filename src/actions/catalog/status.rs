@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::field::{Field, Kind, Values};
-use super::{Action, Call, RevertLine, opt, selection_of};
-use crate::actions::form::{RawForm, Target};
+use super::{Action, Call, Change, RevertCtx, RevertLine, opt, selection_of};
+use crate::actions::form::Target;
 use crate::actions::run::RunError;
 use crate::domain::Column;
 use crate::policy::Operation;
@@ -62,11 +62,19 @@ impl Action for Status {
     fn after(&self, v: &Values) -> String {
         v.text("status").to_owned()
     }
-    fn revert_form(&self, line: &RevertLine<'_>) -> Result<RawForm, String> {
+    /// Sent in the status operation's own vocabulary: a line read as `active` is set back to
+    /// `ACTIVE`; a status the operation does not take is not sent.
+    fn revert(&self, line: &RevertLine<'_>, ctx: &RevertCtx<'_>) -> Result<Change, String> {
         if line.before.is_empty() {
             return Err("The line's status before the change is not known.".into());
         }
-        Ok(super::revert_to("status", line.before))
+        let statuses = ctx
+            .statuses
+            .ok_or("The statuses Sentinel takes could not be read.")?;
+        super::set_back(self.slug(), &[("status", statuses.map(line.before)?)], ctx)
+    }
+    fn revert_needs_statuses(&self) -> bool {
+        true
     }
     async fn send(&self, to: Call<'_>, v: &Values, target: &Target) -> Result<WriteResult, RunError> {
         let body = StatusChange {

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::field::{Field, Kind, Values};
-use super::{Action, Call, RevertLine, opt, selection_of};
-use crate::actions::form::{RawForm, Target};
+use super::{Action, Call, Change, RevertCtx, RevertLine, opt, selection_of};
+use crate::actions::form::Target;
 use crate::actions::run::RunError;
 use crate::domain::Column;
 use crate::policy::Operation;
@@ -50,11 +50,11 @@ impl Action for SummerUsage {
     fn after(&self, v: &Values) -> String {
         v.text("summerStatus").to_owned()
     }
-    fn revert_form(&self, line: &RevertLine<'_>) -> Result<RawForm, String> {
+    fn revert(&self, line: &RevertLine<'_>, ctx: &RevertCtx<'_>) -> Result<Change, String> {
         if line.before.is_empty() {
             return Err("The line had no summer usage setting before.".into());
         }
-        Ok(super::revert_to("summerStatus", line.before))
+        super::set_back(self.slug(), &[("summerStatus", line.before)], ctx)
     }
     async fn send(&self, to: Call<'_>, v: &Values, target: &Target) -> Result<WriteResult, RunError> {
         let body = SummerUsageChange {

@@ -5,6 +5,7 @@
 use super::*;
 use crate::actions::deferred::{self, Plan};
 use crate::actions::preview;
+use crate::policy::Operation;
 use crate::views::changes::ApprovePreviewPage;
 
 /// The waiting change set `id` this user may see, its action and device group.
@@ -17,6 +18,22 @@ async fn waiting(
     let kind = deferred::kind_of(&c)?;
     let corp = CorpId::parse(&c.corp_id)?;
     Ok((c, kind, corp))
+}
+
+/// Every operation a waiting change set would call, with its line count: one per column of an
+/// import (deciding on it needs the scope of each), else its action's.
+pub(super) fn operations(c: &ChangeSet, kind: ActionKind) -> Vec<Operation> {
+    let Ok(plan) = Plan::of_stored(c) else {
+        return vec![kind.operation()];
+    };
+    let mut ops = vec![kind.operation_for(plan.target.known_count().unwrap_or(2) as usize)];
+    for (change, mdns) in &plan.groups {
+        let op = change.action.operation_for(mdns.len());
+        if !ops.contains(&op) {
+            ops.push(op);
+        }
+    }
+    ops
 }
 
 fn no_longer(c: &ChangeSet) -> AppError {
@@ -35,15 +52,22 @@ pub async fn approve(
     origin: crate::middleware::WriteOrigin,
     body: Bytes,
 ) -> Result<Response, AppError> {
+    let form = RawForm::parse(&body)?;
     let (c, kind, corp) = waiting(&state, &user, &id).await?;
+    // Applying it: the approver's roles as the identity provider grants them now.
+    let user = if form.flag("confirmed") {
+        user.reverified(&state, &session, &change_href(c.id))
+            .await?
+    } else {
+        user
+    };
     let plan = Plan::of_stored(&c)?;
-    let op = kind.operation_for(plan.target.known_count().unwrap_or(2) as usize);
-    // The scope table first: an approver without the operation's scope never reaches the upstream.
-    user.principal.check_approve(&c.subject, op, &corp)?;
-    // Lines that get different changes (an import): the approver needs each change's scope.
+    // The scope table first: an approver without each operation's scope (every column of an
+    // import) never reaches the upstream.
+    for op in operations(&c, kind) {
+        user.principal.check_approve(&c.subject, op, &corp)?;
+    }
     for (change, mdns) in &plan.groups {
-        user.principal
-            .check_approve(&c.subject, change.action.operation_for(mdns.len()), &corp)?;
         change.authorize(&user.principal, &corp, mdns.len())?;
     }
     if c.state != ChangeState::AwaitingApproval {
@@ -54,7 +78,6 @@ pub async fn approve(
         &corp,
         plan.target.known_count().unwrap_or(2) as usize,
     )?;
-    let form = RawForm::parse(&body)?;
     let stored_digest = c.life.plan.as_ref().map(deferred::plan_digest);
     // Approving applies exactly what this approver's preview showed: a confirmation made from
     // another preview (the change was bound again or edited since) shows the preview again.
@@ -66,16 +89,21 @@ pub async fn approve(
     if !form.flag("confirmed") || stale {
         // A select-all request is bound to the lines it matches now: these are the lines shown.
         let (plan, digest) = deferred::bind(&state, &user, &c, plan).await?;
-        let p = preview::build(
-            &state,
-            &user.principal,
-            &user.token,
-            &corp,
-            kind,
-            &plan.target,
-            &plan.change,
-        )
-        .await;
+        let p = if plan.groups.is_empty() {
+            preview::build(
+                &state,
+                &user.principal,
+                &user.token,
+                &corp,
+                kind,
+                &plan.target,
+                &plan.change,
+            )
+            .await
+        } else {
+            // An import: each line's change per column.
+            preview::build_groups(&state, &user.token, &corp, &plan.groups).await
+        };
         let mut warnings = p.warnings;
         if stale {
             warnings.insert(
@@ -121,12 +149,18 @@ pub async fn approve(
 pub async fn reject(
     State(state): State<AppState>,
     user: CurrentUser,
+    session: Session,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, AppError> {
     let (c, kind, corp) = waiting(&state, &user, &id).await?;
-    user.principal
-        .check_approve(&c.subject, kind.operation(), &corp)?;
+    // The rejecter's roles as the identity provider grants them now.
+    let user = user
+        .reverified(&state, &session, &change_href(c.id))
+        .await?;
+    for op in operations(&c, kind) {
+        user.principal.check_approve(&c.subject, op, &corp)?;
+    }
     if c.state != ChangeState::AwaitingApproval {
         return Err(no_longer(&c));
     }
@@ -169,9 +203,9 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let (c, kind, corp) = waiting(&state, &user, &id).await?;
-    if !user
-        .principal
-        .can_cancel(&c.subject, kind.operation(), &corp)
+    if !operations(&c, kind)
+        .into_iter()
+        .all(|op| user.principal.can_cancel(&c.subject, op, &corp))
     {
         return Err(AppError::Forbidden(
             "Only the person who made this change, or someone whose role allows it, can cancel it."
@@ -221,8 +255,9 @@ pub async fn inbox(State(state): State<AppState>, user: CurrentUser) -> Result<R
             else {
                 return false;
             };
-            user.principal
-                .can_approve(&c.subject, kind.operation(), &corp)
+            operations(c, kind)
+                .into_iter()
+                .all(|op| user.principal.can_approve(&c.subject, op, &corp))
         })
         .count();
     let mine = ChangeFilter {

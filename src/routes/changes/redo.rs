@@ -55,22 +55,10 @@ pub async fn retry(
         kind,
         corp,
     } = earlier(&state, &user, &id, &body).await?;
-    if parent.origin == Origin::Revert {
-        return Err(AppError::BadRequest(
-            "The lines of a revert each have their own value, so a revert is not retried: revert the earlier change again for them.".into(),
-        ));
-    }
-    if kind.selection() == Selection::Imeis {
-        return Err(AppError::BadRequest(
-            "The Wi-Fi password of a SmartSpot change is never kept, so it cannot be retried: make the change again from the device's page.".into(),
-        ));
-    }
-    if !parent.state.is_finished() {
-        return Err(AppError::BadRequest(
-            "This change is still running; retry it once it has finished.".into(),
-        ));
-    }
-    let include_unknown = form.flag("include_unknown");
+    // The rule the change page draws its button by: no button, no retry.
+    let offer =
+        crate::views::redo::retry_offer(&parent, &user.principal).map_err(AppError::BadRequest)?;
+    let include_unknown = form.flag("include_unknown") || offer.unknown_only();
     let mut wanted = vec![LineState::Failed];
     if include_unknown {
         wanted.push(LineState::Unknown);
@@ -92,6 +80,7 @@ pub async fn retry(
                     new: l.after_value.clone().unwrap_or_else(|| "—".into()),
                     warning: (l.outcome == LineState::Unknown)
                         .then(|| "Outcome unknown: this line may already have changed.".to_owned()),
+                    what: None,
                 });
             }
             mdns.push(m);
@@ -222,24 +211,26 @@ pub async fn revert(
         kind,
         corp,
     } = earlier(&state, &user, &id, &body).await?;
-    if !parent.state.is_finished() {
-        return Err(AppError::BadRequest(
-            "This change is still running; revert it once it has finished.".into(),
-        ));
-    }
-    let include_unknown = form.flag("include_unknown");
+    let offer =
+        crate::views::redo::revert_offer(&parent, &user.principal).map_err(AppError::BadRequest)?;
+    let include_unknown = form.flag("include_unknown") || offer.unknown_only();
     let plan = revert::plan(&state, &user, &parent, kind, &corp, include_unknown).await?;
-    if plan.groups.is_empty() {
+    if plan.groups.is_empty() && form.flag("confirmed") {
         let why: Vec<String> = plan
             .left_out
             .iter()
-            .map(|(w, n)| format!("{}: {w}", crate::actions::form::plural(*n, "line")))
+            .map(|l| {
+                format!(
+                    "{} cannot be put back: {}",
+                    crate::actions::form::plural(l.count, "line"),
+                    l.why
+                )
+            })
             .collect();
-        return Err(AppError::BadRequest(if why.is_empty() {
-            "There is no changed line to revert.".into()
-        } else {
-            format!("Nothing can be reverted. {}", why.join(" "))
-        }));
+        return Err(AppError::BadRequest(format!(
+            "Nothing can be reverted. {}",
+            why.join(" ")
+        )));
     }
     // Where the revert is sent from: the change's group, or the one a move took the lines to.
     let corp = plan.groups.first().map_or(corp, |g| g.corp.clone());
