@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use tower_sessions::Session;
 
 use super::grant;
-use super::session::{AUTH_KEY, AuthSession, CSRF_KEY, ENDED_ID_TOKEN_KEY, auth_of};
+use super::session::{AUTH_KEY, AuthSession, ENDED_ID_TOKEN_KEY, auth_of};
 use crate::error::{AppError, ErrorInfo, SignInRedirect, UpstreamRefused};
 use crate::htmx::HtmxContext;
 use crate::state::AppState;
@@ -92,9 +92,7 @@ async fn end_refused(state: &AppState, session: &Session) -> Result<Option<Strin
     if let Some(id_token) = &auth.tokens.id_token {
         session.insert(ENDED_ID_TOKEN_KEY, id_token).await?;
     }
-    let csrf = match session.get::<String>(CSRF_KEY).await? {
-        Some(t) => t,
-        None => super::csrf::ensure_token(session).await?,
-    };
+    // Masked for this response, like every token a page shows.
+    let csrf = super::csrf::ensure_token(session).await?.masked();
     Ok(Some(csrf))
 }
