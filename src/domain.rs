@@ -551,7 +551,9 @@ impl Via {
     }
 }
 
+mod table;
 mod when;
+pub use table::{TableColumn, TableColumns};
 pub use when::RunAt;
 
 #[cfg(test)]

@@ -3,6 +3,9 @@
 (function () {
   "use strict";
 
+  // Styles that only make sense with this file (e.g. hiding a form's no-JS submit button) key on this class.
+  document.documentElement.classList.add("js");
+
   var CLIENT_FLASH = "data-client-flash";
 
   function csrfToken() {
@@ -169,7 +172,7 @@
     if (!form) return;
     var boxes = rowBoxes(form);
     var checked = boxes.filter(function (b) { return b.checked; }).length;
-    // The page checkbox and the count sit outside the (empty) form, tied to it by `form=`: look in the document.
+    // The count sits in the bar; look in the document.
     var toggles = document.querySelectorAll("[data-select-page]");
     for (var i = 0; i < toggles.length; i++) {
       toggles[i].checked = boxes.length > 0 && checked === boxes.length;
@@ -186,6 +189,12 @@
     }
     var counts = document.querySelectorAll("[data-selected-count]");
     for (var j = 0; j < counts.length; j++) counts[j].textContent = String(count);
+    // The action bar shows only while lines are selected (on this page or remembered from others).
+    var bar = document.getElementById("selection-bar");
+    if (bar) {
+      if (count > 0) bar.removeAttribute("data-none-selected");
+      else bar.setAttribute("data-none-selected", "");
+    }
   }
 
   document.addEventListener("change", function (evt) {
@@ -278,6 +287,13 @@
     var bars = document.querySelectorAll("details.selection-more");
     for (var i = 0; i < bars.length; i++) bars[i].open = barOpen === true;
   }
+  // The header's menu: folded on a phone at each page load, open (its toggle hidden) on wide screens.
+  function foldMenu() {
+    var menu = document.getElementById("menu");
+    if (menu && window.matchMedia) menu.open = !window.matchMedia(NARROW).matches;
+  }
+  foldMenu();
+  window.addEventListener("resize", foldMenu);
   document.addEventListener("click", function (evt) {
     var t = evt.target;
     var summary = t instanceof Element ? t.closest("details.selection-more > summary") : null;
@@ -346,6 +362,51 @@
   }
   document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
   document.addEventListener("htmx:afterSettle", function (evt) { localTimes(evt.target); });
+
+  // (i) The device list from the keyboard: "/" focuses the search, j / k move through the rows, x ticks the
+  // row, Enter opens it. Keys typed into a field are left alone.
+  var current = -1;
+  function listRows() {
+    return document.querySelectorAll("table#devices tbody tr");
+  }
+  function markCurrent(rows) {
+    for (var i = 0; i < rows.length; i++) rows[i].classList.toggle("is-current", i === current);
+    if (rows[current]) rows[current].scrollIntoView({ block: "nearest" });
+  }
+  document.addEventListener("keydown", function (evt) {
+    if (evt.ctrlKey || evt.metaKey || evt.altKey || evt.defaultPrevented) return;
+    var t = evt.target;
+    if (t instanceof Element && t.closest("input, textarea, select, [contenteditable]")) {
+      if (evt.key === "Escape" && t.id === "search") t.blur();
+      return;
+    }
+    var rows = listRows();
+    if (evt.key === "/") {
+      var search = document.getElementById("search");
+      if (search) {
+        evt.preventDefault();
+        search.focus();
+        search.select();
+      }
+      return;
+    }
+    if (!rows.length) return;
+    if (evt.key === "j" || evt.key === "k") {
+      current = Math.max(0, Math.min(rows.length - 1, current + (evt.key === "j" ? 1 : -1)));
+      markCurrent(rows);
+    } else if (evt.key === "x" && rows[current]) {
+      var box = rows[current].querySelector("input[name=mdns]");
+      if (box) {
+        box.checked = !box.checked;
+        box.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    } else if (evt.key === "Enter" && rows[current]) {
+      var link = rows[current].querySelector("td.col-mdn a");
+      if (link) link.click();
+    }
+  });
+  // New rows (a search, sort or page): start again from the top.
+  document.addEventListener("htmx:afterSettle", function () { current = -1; });
 
   // Back/forward from an action form may restore the page from cache: re-read the memory.
   window.addEventListener("pageshow", function (evt) { if (evt.persisted) syncAll(); });

@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/open", get(devices::open))
         .route("/devices/{corp_id}", get(devices::list))
         .route("/devices/{corp_id}/totals", get(devices::totals))
+        .route("/devices/{corp_id}/export", get(export::picker))
         .route("/devices/{corp_id}/export.csv", get(export::export_csv))
         .route("/devices/{corp_id}/overview", get(overview::page))
         // The import checks the file's size itself, as it streams (IMPORT_MAX_BYTES).

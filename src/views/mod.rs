@@ -8,6 +8,7 @@ pub mod changes;
 pub mod chart;
 pub mod devices;
 pub mod export;
+pub mod format;
 pub mod import;
 pub mod overview;
 pub mod portal;
