@@ -280,7 +280,7 @@ pub async fn render_errors(hx: HtmxContext, req: Request, next: Next) -> Respons
             axum::response::Redirect::to(login.as_str()).into_response()
         };
     }
-    let mut out = render_error(&info, hx.htmx, csrf);
+    let mut out = render_error(&info, hx.htmx, csrf, &here);
     if let Some(ra) = resp.headers().get(header::RETRY_AFTER).cloned() {
         out.headers_mut().insert(header::RETRY_AFTER, ra);
     }
@@ -288,13 +288,18 @@ pub async fn render_errors(hx: HtmxContext, req: Request, next: Next) -> Respons
 }
 
 /// An error as a full page, or for htmx as a fragment retargeted to the page's message area.
-pub fn render_error(info: &ErrorInfo, fragment: bool, csrf: Option<String>) -> Response {
+pub fn render_error(
+    info: &ErrorInfo,
+    fragment: bool,
+    csrf: Option<String>,
+    here: &str,
+) -> Response {
     let body = if fragment {
-        ErrorFragment::new(info).render()
+        ErrorFragment::new(info, here).render()
     } else {
         ErrorPage {
             layout: Layout::anonymous(&info.title, csrf),
-            error: ErrorFragment::new(info),
+            error: ErrorFragment::new(info, here),
         }
         .render()
     };

@@ -106,6 +106,16 @@ pub fn devices(corp: &CorpId, q: &ListQuery) -> Href {
     Href(format!("{}?{}", group_path(corp), q.to_query_string()))
 }
 
+/// A local path and query the console already holds (the page a person was on), as a link; anything
+/// else is the home page.
+pub fn local(path_and_query: &str) -> Href {
+    if path_and_query.starts_with('/') && !path_and_query.starts_with("//") {
+        Href(path_and_query.to_owned())
+    } else {
+        home()
+    }
+}
+
 /// `GET /devices/{corpId}?…&columns=…`: the list showing `q` in `columns` (left out at their default),
 /// so the address shares the view.
 pub fn devices_showing(corp: &CorpId, q: &ListQuery, columns: &TableColumns) -> Href {

@@ -172,6 +172,7 @@ fn loopback_of(addr: SocketAddr) -> SocketAddr {
 pub fn build_router(state: AppState, simulator: Option<&Simulator>) -> Router {
     let console = crate::routes::router()
         .merge(auth::routes())
+        .fallback(crate::routes::not_found)
         .layer(axum::middleware::from_fn(crate::error::render_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::csrf_and_context))
         .layer(auth::session_layer(&state))

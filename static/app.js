@@ -48,8 +48,8 @@
   function statusMessage(xhr) {
     var status = xhr ? xhr.status : 0;
     if (status === 401 || status === 403) return "You are not allowed to do this, or your sign-in has expired. Reload the page to sign in again.";
-    if (status >= 500) return "The console or the Sentinel service had a problem (HTTP " + status + "). Try again in a moment.";
-    return "The request could not be completed (HTTP " + status + "). Reload the page and try again.";
+    if (status >= 500) return "The console or the Sentinel service had a problem. Try again in a moment.";
+    return "The request could not be completed. Reload the page and try again.";
   }
 
   // (a) Every htmx request carries the CSRF token (read each time: the page may have been re-rendered).

@@ -198,7 +198,7 @@ pub async fn list(
         search: q.search.as_str().to_owned(),
         page_sizes: DevicesPage::page_sizes(&q),
         other_groups,
-        totals: totals.unwrap_or_else(|| TotalsFragment {
+        totals: totals.unwrap_or(TotalsFragment {
             totals: None,
             problem: None,
         }),

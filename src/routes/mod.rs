@@ -13,7 +13,15 @@ pub mod portal;
 use axum::Router;
 use axum::routing::{get, post};
 
+use crate::error::AppError;
 use crate::state::AppState;
+
+/// Any address the console does not serve: the product's own "not found" page.
+pub async fn not_found() -> AppError {
+    AppError::NotFound(
+        "There is no page at this address: the link may be mistyped or out of date.".into(),
+    )
+}
 
 /// Every console route but sign-in (see [`crate::auth::routes`]).
 pub fn router() -> Router<AppState> {

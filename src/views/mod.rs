@@ -111,23 +111,46 @@ impl Layout {
     }
 }
 
-/// An error as a fragment (htmx) and inside the error page.
+/// A link out of an error: where a person can go on from there.
+#[derive(Debug, Clone)]
+pub struct WayOn {
+    pub label: &'static str,
+    pub href: crate::paths::Href,
+}
+
+/// An error as a fragment (htmx) and inside the error page: its title once, what happened in words,
+/// and the ways on (never a bare status code).
 #[derive(Template, Debug, Clone)]
 #[template(path = "fragments/error.html")]
 pub struct ErrorFragment {
-    pub status: u16,
     pub title: String,
     pub message: String,
+    pub ways: Vec<WayOn>,
 }
 
 impl ErrorFragment {
-    pub fn new(info: &ErrorInfo) -> Self {
+    /// `here`: the page the person was on (a retry, or where sign-in comes back to).
+    pub fn new(info: &ErrorInfo, here: &str) -> Self {
+        use crate::paths;
+        let way = |label, href| WayOn { label, href };
+        let home = way("Your device groups", paths::home());
+        let ways = match info.status.as_u16() {
+            401 => vec![way("Sign in", paths::login(here)), home],
+            404 => vec![home, way("Find a line", paths::portal(""))],
+            429 | 500..=599 => vec![way("Try again", here_href(here)), home],
+            _ => vec![home],
+        };
         Self {
-            status: info.status.as_u16(),
             title: info.title.clone(),
             message: info.message.clone(),
+            ways,
         }
     }
+}
+
+/// The page a person was on, as a link (already a local path and query).
+fn here_href(here: &str) -> crate::paths::Href {
+    crate::paths::local(here)
 }
 
 /// An error as a full page.

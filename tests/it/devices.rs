@@ -258,7 +258,9 @@ async fn bad_query_is_a_readable_400_with_no_upstream_call() {
         app.sim.sim.clear_requests();
         let (status, html) = page(&app, &format!("/devices/NORTHSTAR-ISD?{q}")).await;
         assert_eq!(status, 400, "{q}");
-        assert!(html.contains("alert"), "{q}: {html}");
+        // The product's error page: what went wrong in words, a way on, no status code.
+        assert!(html.contains("class=\"error-page\""), "{q}: {html}");
+        assert!(!html.contains("(HTTP"), "{q}: {html}");
         assert!(
             app.sim.sim.api_requests().is_empty(),
             "{q} reached the upstream"
