@@ -408,6 +408,30 @@
   // New rows (a search, sort or page): start again from the top.
   document.addEventListener("htmx:afterSettle", function () { current = -1; });
 
+  // (j) News of one's requests in the header: a badge that can be dismissed (remembered in this browser).
+  var DISMISSED = "sentinel-console.dismissed-notices";
+  function dismissed() {
+    try { return JSON.parse(window.localStorage.getItem(DISMISSED) || "[]"); } catch (e) { return []; }
+  }
+  function hideDismissed() {
+    var gone = dismissed();
+    var notes = document.querySelectorAll("[data-notice]");
+    for (var i = 0; i < notes.length; i++) {
+      if (gone.indexOf(notes[i].getAttribute("data-notice")) !== -1) notes[i].remove();
+    }
+  }
+  document.addEventListener("click", function (evt) {
+    var t = evt.target;
+    var btn = t instanceof Element ? t.closest(".notice-dismiss") : null;
+    var note = btn ? btn.closest("[data-notice]") : null;
+    if (!note) return;
+    var gone = dismissed();
+    gone.push(note.getAttribute("data-notice"));
+    try { window.localStorage.setItem(DISMISSED, JSON.stringify(gone.slice(-50))); } catch (e) { /* kept for this page */ }
+    note.remove();
+  });
+  document.addEventListener("htmx:afterSettle", hideDismissed);
+
   // Back/forward from an action form may restore the page from cache: re-read the memory.
   window.addEventListener("pageshow", function (evt) { if (evt.persisted) syncAll(); });
 })();

@@ -28,6 +28,8 @@ pub struct CsrfToken(pub String);
 pub struct UserView {
     pub name: String,
     pub roles: String,
+    /// The header's "To approve" (asked of the policy).
+    pub approves: bool,
 }
 
 impl From<&Principal> for UserView {
@@ -35,6 +37,7 @@ impl From<&Principal> for UserView {
         Self {
             name: p.display_name().to_owned(),
             roles: p.roles_label(),
+            approves: p.may_approve_any(),
         }
     }
 }

@@ -662,3 +662,25 @@ async fn columns_are_chosen_remembered_and_shared() {
         Some("/devices/NORTHSTAR-ISD?offset=0&limit=25&sort=MDN&sortDir=ASC&columns=mdn%2Cdevice")
     );
 }
+
+/// "To approve" is in the header only for roles the policy lets approve something.
+#[tokio::test]
+async fn to_approve_only_for_roles_that_can_approve() {
+    let app = signed_in("tech").await;
+    let nav = |html: &str| texts(html, "nav.top-nav a");
+    let tech = app.get_text("/devices/NORTHSTAR-ISD").await;
+    assert!(
+        nav(&tech).iter().any(|t| t == "To approve"),
+        "{:?}",
+        nav(&tech)
+    );
+    let ro = app.session_as("readonly").await;
+    let page = ro.get_text("/devices/NORTHSTAR-ISD").await;
+    assert!(
+        !nav(&page).iter().any(|t| t == "To approve"),
+        "{:?}",
+        nav(&page)
+    );
+    // The notices' place stays for everyone (news of one's own requests).
+    assert_eq!(attrs(&page, "span#inbox", "hx-get").len(), 1);
+}
