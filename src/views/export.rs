@@ -56,7 +56,7 @@ const EXPORT_ORDER: [Column; 29] = [
 /// A column's name on screen (the deployment's words, not the API's).
 fn column_label(c: Column) -> &'static str {
     match c {
-        Column::MdnCustomField => "Asset tag",
+        Column::MdnCustomField => "Asset tag (MDN custom field)",
         Column::MonthlyAmountUsed => "Used this month",
         Column::Last30DaysUsed => "Used, last 30 days",
         other => other.label(),

@@ -228,7 +228,7 @@ impl LineCard {
                     .map(|k| String::from(paths::action(corp, k)))
                     .unwrap_or_default(),
                 name: "mdnCustomField",
-                label: "MDN custom field",
+                label: "Asset tag",
                 value: d.mdn_custom_field.clone().unwrap_or_default(),
                 maxlength: 64,
             }
