@@ -546,7 +546,9 @@ impl Via {
     }
 }
 
+mod table;
 mod when;
+pub use table::{TableColumn, TableColumns};
 pub use when::RunAt;
 
 mod user_name;

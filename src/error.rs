@@ -71,11 +71,22 @@ impl From<tower_sessions::session::Error> for AppError {
 }
 
 /// The error's fragment, as the htmx answer and inside the error page.
-fn error_fragment(info: &ErrorInfo) -> ErrorFragment {
+/// `here`: the page the person was on (a retry, or where sign-in comes back to).
+fn error_fragment(info: &ErrorInfo, here: &str) -> ErrorFragment {
+    use crate::paths;
+    use crate::views::WayOn;
+    let way = |label, href| WayOn { label, href };
+    let home = way("Your device groups", paths::home());
+    let ways = match info.status.as_u16() {
+        401 => vec![way("Sign in", paths::login(here)), home],
+        404 => vec![home, way("Find a line", paths::portal(""))],
+        429 | 500..=599 => vec![way("Try again", paths::local(here)), home],
+        _ => vec![home],
+    };
     ErrorFragment {
-        status: info.status.as_u16(),
         title: info.title.clone(),
         message: info.message.clone(),
+        ways,
     }
 }
 
@@ -302,7 +313,7 @@ pub async fn render_errors(hx: HtmxContext, req: Request, next: Next) -> Respons
             axum::response::Redirect::to(login.as_str()).into_response()
         };
     }
-    let mut out = render_error(&info, hx.htmx, csrf);
+    let mut out = render_error(&info, hx.htmx, csrf, &here);
     if let Some(ra) = resp.headers().get(header::RETRY_AFTER).cloned() {
         out.headers_mut().insert(header::RETRY_AFTER, ra);
     }
@@ -310,13 +321,18 @@ pub async fn render_errors(hx: HtmxContext, req: Request, next: Next) -> Respons
 }
 
 /// An error as a full page, or for htmx as a fragment retargeted to the page's message area.
-pub fn render_error(info: &ErrorInfo, fragment: bool, csrf: Option<String>) -> Response {
+pub fn render_error(
+    info: &ErrorInfo,
+    fragment: bool,
+    csrf: Option<String>,
+    here: &str,
+) -> Response {
     let body = if fragment {
-        error_fragment(info).render()
+        error_fragment(info, here).render()
     } else {
         ErrorPage {
             layout: Layout::anonymous(&info.title, csrf),
-            error: error_fragment(info),
+            error: error_fragment(info, here),
         }
         .render()
     };

@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponseParts, Response, ResponseParts};
 use axum_htmx::{
-    HX_REDIRECT, HxCurrentUrl, HxHistoryRestoreRequest, HxRedirect, HxRequest, HxReswap,
+    HX_REDIRECT, HxCurrentUrl, HxHistoryRestoreRequest, HxPushUrl, HxRedirect, HxRequest, HxReswap,
     HxRetarget, SwapOption,
 };
 
@@ -78,6 +78,11 @@ impl IntoResponseParts for VaryHx {
             .append(header::VARY, HeaderValue::from_static("HX-Request"));
         Ok(res)
     }
+}
+
+/// The address the browser's bar shows after a swap (instead of the request's own).
+pub fn push_url(to: &Href) -> HxPushUrl {
+    HxPushUrl(to.to_string())
 }
 
 /// Sends htmx to `to` with a full page load (a 3xx would be followed inside the fragment swap).

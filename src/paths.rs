@@ -10,7 +10,7 @@ use std::fmt;
 use url::form_urlencoded;
 
 use crate::actions::ActionKind;
-use crate::domain::{Column, CorpId, ListQuery, SearchValue};
+use crate::domain::{Column, CorpId, ListQuery, SearchValue, TableColumns};
 use crate::storage::audit::AuditFilter;
 
 /// A console URL (path and query), already encoded; templates print it as is (HTML-escaped).
@@ -110,6 +110,26 @@ pub fn devices(corp: &CorpId, q: &ListQuery) -> Href {
     ))
 }
 
+/// A local path and query the console already holds (the page a person was on), as a link; anything
+/// else is the home page.
+pub fn local(path_and_query: &str) -> Href {
+    if path_and_query.starts_with('/') && !path_and_query.starts_with("//") {
+        Href(path_and_query.to_owned())
+    } else {
+        home()
+    }
+}
+
+/// `GET /devices/{corpId}?…&columns=…`: the list showing `q` in `columns` (left out at their default),
+/// so the address shares the view.
+pub fn devices_showing(corp: &CorpId, q: &ListQuery, columns: &TableColumns) -> Href {
+    let mut pairs: Vec<(&str, String)> = q.to_pairs();
+    if !columns.is_default() {
+        pairs.push(("columns", columns.to_param()));
+    }
+    Href::with_query(group_path(corp), pairs)
+}
+
 /// `GET /devices/{corpId}/totals?searchValue=…`
 pub fn totals(corp: &CorpId, search: &SearchValue) -> Href {
     Href::with_query(
@@ -121,6 +141,15 @@ pub fn totals(corp: &CorpId, search: &SearchValue) -> Href {
 /// `GET /devices/{corpId}/export.csv` without a query: the column picker's form target.
 pub fn export_form(corp: &CorpId) -> Href {
     Href(format!("{}/export.csv", group_path(corp)))
+}
+
+/// `GET /devices/{corpId}/export?…`: the export's column picker for the list showing `q`.
+pub fn export_picker(corp: &CorpId, q: &ListQuery) -> Href {
+    let pairs = q
+        .to_pairs()
+        .into_iter()
+        .filter(|(k, _)| !matches!(*k, "offset" | "limit"));
+    Href::with_query(format!("{}/export", group_path(corp)), pairs)
 }
 
 /// `GET /devices/{corpId}/export.csv?…`: the list's filter and sort, and `columns`.

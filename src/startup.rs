@@ -177,6 +177,7 @@ pub fn build_router(state: AppState, simulator: Option<&Simulator>) -> Router {
             state.clone(),
             auth::refused::on_upstream_refusal,
         ))
+        .fallback(crate::routes::not_found)
         .layer(axum::middleware::from_fn(crate::error::render_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::csrf_and_context))
         .layer(auth::session_layer(&state))

@@ -3,6 +3,9 @@
 (function () {
   "use strict";
 
+  // Styles that only make sense with this file (e.g. hiding a form's no-JS submit button) key on this class.
+  document.documentElement.classList.add("js");
+
   var CLIENT_FLASH = "data-client-flash";
 
   function csrfToken() {
@@ -45,8 +48,8 @@
   function statusMessage(xhr) {
     var status = xhr ? xhr.status : 0;
     if (status === 401 || status === 403) return "You are not allowed to do this, or your sign-in has expired. Reload the page to sign in again.";
-    if (status >= 500) return "The console or the Sentinel service had a problem (HTTP " + status + "). Try again in a moment.";
-    return "The request could not be completed (HTTP " + status + "). Reload the page and try again.";
+    if (status >= 500) return "The console or the Sentinel service had a problem. Try again in a moment.";
+    return "The request could not be completed. Reload the page and try again.";
   }
 
   // (a) Every htmx request carries the CSRF token (read each time: the page may have been re-rendered).
@@ -169,7 +172,7 @@
     if (!form) return;
     var boxes = rowBoxes(form);
     var checked = boxes.filter(function (b) { return b.checked; }).length;
-    // The page checkbox and the count sit outside the (empty) form, tied to it by `form=`: look in the document.
+    // The count sits in the bar; look in the document.
     var toggles = document.querySelectorAll("[data-select-page]");
     for (var i = 0; i < toggles.length; i++) {
       toggles[i].checked = boxes.length > 0 && checked === boxes.length;
@@ -186,6 +189,12 @@
     }
     var counts = document.querySelectorAll("[data-selected-count]");
     for (var j = 0; j < counts.length; j++) counts[j].textContent = String(count);
+    // The action bar shows only while lines are selected (on this page or remembered from others).
+    var bar = document.getElementById("selection-bar");
+    if (bar) {
+      if (count > 0) bar.removeAttribute("data-none-selected");
+      else bar.setAttribute("data-none-selected", "");
+    }
   }
 
   document.addEventListener("change", function (evt) {
@@ -278,6 +287,13 @@
     var bars = document.querySelectorAll("details.selection-more");
     for (var i = 0; i < bars.length; i++) bars[i].open = barOpen === true;
   }
+  // The header's menu: folded on a phone at each page load, open (its toggle hidden) on wide screens.
+  function foldMenu() {
+    var menu = document.getElementById("menu");
+    if (menu && window.matchMedia) menu.open = !window.matchMedia(NARROW).matches;
+  }
+  foldMenu();
+  window.addEventListener("resize", foldMenu);
   document.addEventListener("click", function (evt) {
     var t = evt.target;
     var summary = t instanceof Element ? t.closest("details.selection-more > summary") : null;
@@ -346,6 +362,75 @@
   }
   document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
   document.addEventListener("htmx:afterSettle", function (evt) { localTimes(evt.target); });
+
+  // (i) The device list from the keyboard: "/" focuses the search, j / k move through the rows, x ticks the
+  // row, Enter opens it. Keys typed into a field are left alone.
+  var current = -1;
+  function listRows() {
+    return document.querySelectorAll("table#devices tbody tr");
+  }
+  function markCurrent(rows) {
+    for (var i = 0; i < rows.length; i++) rows[i].classList.toggle("is-current", i === current);
+    if (rows[current]) rows[current].scrollIntoView({ block: "nearest" });
+  }
+  document.addEventListener("keydown", function (evt) {
+    if (evt.ctrlKey || evt.metaKey || evt.altKey || evt.defaultPrevented) return;
+    var t = evt.target;
+    if (t instanceof Element && t.closest("input, textarea, select, [contenteditable]")) {
+      if (evt.key === "Escape" && t.id === "search") t.blur();
+      return;
+    }
+    var rows = listRows();
+    if (evt.key === "/") {
+      var search = document.getElementById("search");
+      if (search) {
+        evt.preventDefault();
+        search.focus();
+        search.select();
+      }
+      return;
+    }
+    if (!rows.length) return;
+    if (evt.key === "j" || evt.key === "k") {
+      current = Math.max(0, Math.min(rows.length - 1, current + (evt.key === "j" ? 1 : -1)));
+      markCurrent(rows);
+    } else if (evt.key === "x" && rows[current]) {
+      var box = rows[current].querySelector("input[name=mdns]");
+      if (box) {
+        box.checked = !box.checked;
+        box.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    } else if (evt.key === "Enter" && rows[current]) {
+      var link = rows[current].querySelector("td.col-mdn a");
+      if (link) link.click();
+    }
+  });
+  // New rows (a search, sort or page): start again from the top.
+  document.addEventListener("htmx:afterSettle", function () { current = -1; });
+
+  // (j) News of one's requests in the header: a badge that can be dismissed (remembered in this browser).
+  var DISMISSED = "sentinel-console.dismissed-notices";
+  function dismissed() {
+    try { return JSON.parse(window.localStorage.getItem(DISMISSED) || "[]"); } catch (e) { return []; }
+  }
+  function hideDismissed() {
+    var gone = dismissed();
+    var notes = document.querySelectorAll("[data-notice]");
+    for (var i = 0; i < notes.length; i++) {
+      if (gone.indexOf(notes[i].getAttribute("data-notice")) !== -1) notes[i].remove();
+    }
+  }
+  document.addEventListener("click", function (evt) {
+    var t = evt.target;
+    var btn = t instanceof Element ? t.closest(".notice-dismiss") : null;
+    var note = btn ? btn.closest("[data-notice]") : null;
+    if (!note) return;
+    var gone = dismissed();
+    gone.push(note.getAttribute("data-notice"));
+    try { window.localStorage.setItem(DISMISSED, JSON.stringify(gone.slice(-50))); } catch (e) { /* kept for this page */ }
+    note.remove();
+  });
+  document.addEventListener("htmx:afterSettle", hideDismissed);
 
   // Back/forward from an action form may restore the page from cache: re-read the memory.
   window.addEventListener("pageshow", function (evt) { if (evt.persisted) syncAll(); });

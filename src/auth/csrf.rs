@@ -166,7 +166,7 @@ async fn check(req: Request, expected: Option<&CsrfSecret>) -> Result<Request, R
 /// The 403 page (or htmx fragment) for a missing or wrong token. Rendered here because this
 /// middleware sits outside [`crate::error::render_errors`].
 fn render_refusal(htmx: bool, csrf: Option<String>) -> Response {
-    crate::error::render_error(&AppError::Csrf.info(), htmx, csrf)
+    crate::error::render_error(&AppError::Csrf.info(), htmx, csrf, "/")
 }
 
 /// Does this response send the user to sign in?

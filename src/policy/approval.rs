@@ -67,6 +67,14 @@ impl Principal {
         self.check_approve(requester, op, corp).is_ok()
     }
 
+    /// Could any change ever wait for this user's approval (the header's "To approve")? Only roles that
+    /// allow some change do: a request or a second-admin change is approved with the change's own scope.
+    pub fn may_approve_any(&self) -> bool {
+        Operation::ALL
+            .iter()
+            .any(|op| op.is_write() && self.role_check(*op).is_ok())
+    }
+
     /// Who may cancel a waiting or scheduled change: its owner, or anyone who could approve it.
     pub fn can_cancel(&self, owner: &str, op: Operation, corp: &CorpId) -> bool {
         owner == self.subject || self.can(op, corp)

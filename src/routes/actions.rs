@@ -76,8 +76,9 @@ fn with_page_exclusions(form: RawForm) -> RawForm {
             _ => (k, v),
         })
         .collect();
-    for m in form.all("page_mdns") {
-        if !ticked.contains(&m) {
+    // The page's MDNs come as one comma-separated field (or repeated fields).
+    for m in form.all("page_mdns").flat_map(|v| v.split(',')) {
+        if !m.is_empty() && !ticked.contains(&m) {
             pairs.push(("excluded_mdns".into(), m.to_owned()));
         }
     }

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::auth::CurrentUser;
-use crate::domain::{CorpId, Imei, ListQuery, Mdn, RawListQuery, SearchValue};
+use crate::domain::{CorpId, Imei, ListQuery, Mdn, RawListQuery, SearchValue, TableColumns};
 use crate::error::AppError;
 use crate::htmx::{VaryHx, WantsFragment};
 use crate::paths;
@@ -17,8 +17,8 @@ use crate::views::Layout;
 
 use super::edge::{authorize, parse_query};
 use crate::views::devices::{
-    DeviceResults, DeviceRow, DevicesPage, GroupLink, GroupsPage, HealthPage, ImeiPage, LinePage,
-    TotalsFragment,
+    ColumnChoice, DeviceResults, DeviceRow, DevicesPage, GroupLink, GroupsPage, HealthPage,
+    ImeiPage, LinePage, ListView, TotalsFragment,
 };
 
 /// `GET /`: the portal for self-service users; else the user's device group, or a picker when there
@@ -52,33 +52,26 @@ pub async fn open(_user: CurrentUser, RawQuery(raw): RawQuery) -> Result<Respons
     Ok(Redirect::to(paths::group(&corp).as_str()).into_response())
 }
 
-async fn fetch_totals(
-    state: &AppState,
-    user: &CurrentUser,
-    corp: &CorpId,
-    search: &SearchValue,
-) -> TotalsFragment {
-    let searching = !search.is_empty();
+/// The device group's totals (the whole group: Sentinel's totals search fewer fields than its list,
+/// so the list's own count is the one a search shows), from the cache when fresh.
+async fn fetch_totals(state: &AppState, user: &CurrentUser, corp: &CorpId) -> TotalsFragment {
     if let Err(r) = user.principal.check(Operation::DeviceTotals, corp) {
         return TotalsFragment {
             totals: None,
             problem: Some(r.0),
-            searching,
         };
     }
     let ok = |t| TotalsFragment {
         totals: Some(t),
         problem: None,
-        searching,
     };
     let (cache, subject) = (&state.totals_cache, &user.principal.subject);
-    if let Some(t) = cache.get(subject, corp.as_str(), search.as_str()) {
+    if let Some(t) = cache.get(subject, corp.as_str(), "") {
         return ok(t);
     }
-    let s = (!search.is_empty()).then(|| search.as_str());
-    match state.upstream.device_totals(&user.token, corp, s).await {
+    match state.upstream.device_totals(&user.token, corp, None).await {
         Ok(t) => {
-            cache.put(subject, corp.as_str(), search.as_str(), t);
+            cache.put(subject, corp.as_str(), "", t);
             ok(t)
         }
         Err(e) => {
@@ -86,10 +79,30 @@ async fn fetch_totals(
             TotalsFragment {
                 totals: None,
                 problem: Some(AppError::Upstream(e).info().message),
-                searching,
             }
         }
     }
+}
+
+/// Session key of the list columns the user chose last.
+const COLUMNS_KEY: &str = "list_columns";
+
+/// The list's columns: the URL's `columns=` (then remembered for this user's session), else the
+/// remembered ones, else the defaults.
+async fn list_columns(
+    session: &tower_sessions::Session,
+    raw: Option<&str>,
+) -> Result<TableColumns, AppError> {
+    if let Some(given) = TableColumns::from_query(raw)? {
+        if let Err(e) = session.insert(COLUMNS_KEY, given.to_param()).await {
+            tracing::warn!(error = %e, "could not remember the list columns");
+        }
+        return Ok(given);
+    }
+    Ok(match session.get::<String>(COLUMNS_KEY).await {
+        Ok(Some(keys)) => TableColumns::from_keys([keys.as_str()]).unwrap_or_default(),
+        _ => TableColumns::default(),
+    })
 }
 
 /// `GET /devices/{corpId}`: the list page, or its results fragment for htmx.
@@ -102,13 +115,21 @@ pub async fn list(
     session: tower_sessions::Session,
 ) -> Result<Response, AppError> {
     let corp = authorize(&user, &corp, Operation::ListDevices)?;
+    let columns = list_columns(&session, raw.as_deref()).await?;
     let raw: RawListQuery = parse_query(raw.as_deref())?;
     let q = ListQuery::parse(&raw)?;
+    let columns = columns.showing_sort(q.sort);
     let params = ListParams::from(&q);
-    // The page and the totals are independent: ask for both at once.
+    // The page and the totals are independent: ask for both at once (a swap keeps the page's totals).
     let (list, totals) = tokio::join!(
         state.upstream.list_devices(&user.token, &corp, &params),
-        fetch_totals(&state, &user, &corp, &q.search)
+        async {
+            if fragment {
+                None
+            } else {
+                Some(fetch_totals(&state, &user, &corp).await)
+            }
+        }
     );
     let list = list?;
     let mut labels: Vec<(i64, String)> = Vec::new();
@@ -119,15 +140,12 @@ pub async fn list(
             }
         }
     }
-    let mut results = DeviceResults::new(
-        &corp,
-        &q,
-        &list.devices,
-        list.total_count,
-        totals,
-        &labels,
-        fragment,
-    );
+    let view = ListView {
+        corp: &corp,
+        q: &q,
+        columns: &columns,
+    };
+    let mut results = DeviceResults::new(view, &list.devices, list.total_count, &labels, fragment);
     // Selection and actions only for users the scope table lets change something here.
     results.selection = crate::views::actions::SelectionBar::for_user(
         &user.principal,
@@ -137,7 +155,9 @@ pub async fn list(
         &q.labels.to_param(),
     );
     if fragment {
-        return Ok((VaryHx, results).into_response());
+        // The address bar shows the view in one canonical form (`columns=a,b`, not repeated boxes).
+        let shown = crate::htmx::push_url(&results.list_href);
+        return Ok((VaryHx, shown, results).into_response());
     }
     let corp_description = list
         .devices
@@ -158,9 +178,14 @@ pub async fn list(
         corp: corp.to_string(),
         corp_description,
         action: paths::group(&corp),
+        chooser: ColumnChoice::all(&columns),
         search: q.search.as_str().to_owned(),
         page_sizes: DevicesPage::page_sizes(&q),
         other_groups,
+        totals: totals.unwrap_or(TotalsFragment {
+            totals: None,
+            problem: None,
+        }),
         results,
         overview_href: user
             .principal
@@ -170,11 +195,6 @@ pub async fn list(
             .principal
             .can_import(&corp)
             .then(|| paths::import(&corp).into()),
-        export: crate::views::export::ExportPicker::new(
-            &corp,
-            &q,
-            &super::export::remembered_columns(&session).await,
-        ),
     };
     Ok((VaryHx, page).into_response())
 }
@@ -200,7 +220,6 @@ pub async fn totals(
     Ok(TotalsFragment {
         totals: Some(t),
         problem: None,
-        searching: !search.is_empty(),
     }
     .into_response())
 }

@@ -187,6 +187,34 @@ pub fn file_name(corp: &CorpId, today: time::Date) -> String {
     format!("{corp}-devices-{date}.csv")
 }
 
+/// `GET /devices/{corpId}/export`: the columns of the file to choose, for the list's search and order.
+pub async fn picker(
+    user: CurrentUser,
+    session: Session,
+    Path(corp): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
+    let corp = authorize(&user, &corp, Operation::ListDevices)?;
+    let raw: RawListQuery = crate::routes::devices::parse_query(raw.as_deref())?;
+    let q = ListQuery::parse(&raw)?;
+    Ok(crate::views::export::ExportPage {
+        layout: crate::views::Layout::signed_in(
+            format!("Export {corp}"),
+            &user.principal,
+            &user.csrf,
+        ),
+        corp: corp.to_string(),
+        back_href: crate::paths::devices(&corp, &q),
+        search: q.search.as_str().to_owned(),
+        picker: crate::views::export::ExportPicker::new(
+            &corp,
+            &q,
+            &remembered_columns(&session).await,
+        ),
+    }
+    .into_response())
+}
+
 /// `GET /devices/{corpId}/export.csv`
 pub async fn export_csv(
     State(state): State<AppState>,

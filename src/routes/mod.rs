@@ -14,7 +14,15 @@ pub mod portal;
 use axum::Router;
 use axum::routing::{get, post};
 
+use crate::error::AppError;
 use crate::state::AppState;
+
+/// Any address the console does not serve: the product's own "not found" page.
+pub async fn not_found() -> AppError {
+    AppError::NotFound(
+        "There is no page at this address: the link may be mistyped or out of date.".into(),
+    )
+}
 
 /// Every console route but sign-in (see [`crate::auth::routes`]).
 pub fn router() -> Router<AppState> {
@@ -23,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/open", get(devices::open))
         .route("/devices/{corp_id}", get(devices::list))
         .route("/devices/{corp_id}/totals", get(devices::totals))
+        .route("/devices/{corp_id}/export", get(export::picker))
         .route("/devices/{corp_id}/export.csv", get(export::export_csv))
         .route("/devices/{corp_id}/overview", get(overview::page))
         // The import checks the file's size itself, as it streams (IMPORT_MAX_BYTES).

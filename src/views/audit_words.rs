@@ -92,7 +92,7 @@ fn select_all(b: &BulkSelection, line_count: i64) -> String {
         narrowed = true;
     }
     if let Some(st) = b.status.as_deref().filter(|s| !s.is_empty()) {
-        s.push_str(&format!(" with status {st}"));
+        s.push_str(&format!(" with status {}", super::format::status_label(st)));
         narrowed = true;
     }
     if !narrowed {

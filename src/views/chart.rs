@@ -165,7 +165,7 @@ mod tests {
         assert_eq!(c.bars[2].width, 0);
         assert!(c.bars[0].short_label.ends_with('…'));
         let svg = c.to_string();
-        assert!(svg.contains("role=\"img\""), "{svg}");
+        assert!(svg.contains("role=\"group\""), "{svg}");
         assert!(!svg.contains("style="), "{svg}");
     }
 }

@@ -3,27 +3,11 @@
 use askama::Template;
 use askama_web::WebTemplate;
 
-use crate::domain::{CorpId, ListQuery, PAGE_SIZES, SortDir, SortField};
+use crate::domain::{CorpId, ListQuery, PAGE_SIZES, SortDir, SortField, TableColumn, TableColumns};
 use crate::paths::{self, Href};
 use crate::upstream::wire::{Device, Health, Totals};
 use crate::views::Layout;
-
-/// Formats megabytes for people: `812 MB`, `31.2 GB`.
-pub fn format_mb(mb: Option<f64>) -> String {
-    match mb {
-        None => "—".into(),
-        Some(v) if v >= 1024.0 => format!("{:.1} GB", v / 1024.0),
-        Some(v) => format!("{v:.0} MB"),
-    }
-}
-
-/// A limit: `None` = no limit.
-pub fn format_limit(mb: Option<f64>) -> String {
-    match mb {
-        None => "No limit".into(),
-        some => format_mb(some),
-    }
-}
+use crate::views::format::{count, data_limit, data_size, status_class, status_label};
 
 /// One label chip in a row; its link adds the label to the filter.
 #[derive(Debug, Clone)]
@@ -48,6 +32,7 @@ pub struct DeviceRow {
     pub filter_group: String,
     pub imei: String,
     pub imei_href: Option<Href>,
+    pub asset_tag: String,
     pub media_center_status: String,
     pub esn_hex: String,
     pub uicc: String,
@@ -75,12 +60,12 @@ fn text(v: &Option<String>) -> String {
 
 impl DeviceRow {
     pub fn new(corp: &CorpId, d: &Device, q: &ListQuery) -> Self {
+        Self::showing(corp, d, q, &TableColumns::default())
+    }
+
+    /// A row whose label links keep the list's `columns`.
+    pub fn showing(corp: &CorpId, d: &Device, q: &ListQuery, columns: &TableColumns) -> Self {
         let status = text(&d.status);
-        let status_class = match status.to_ascii_lowercase().as_str() {
-            "active" => "badge-active",
-            "suspended" => "badge-suspended",
-            _ => "badge",
-        };
         let labels = d
             .labels
             .as_deref()
@@ -97,7 +82,7 @@ impl DeviceRow {
                 LabelChip {
                     id: l.id,
                     name: l.name.clone(),
-                    href: paths::devices(corp, &nq),
+                    href: paths::devices_showing(corp, &nq, columns),
                 }
             })
             .collect();
@@ -106,8 +91,8 @@ impl DeviceRow {
             line_href: paths::line(corp, &d.mdn),
             health_href: paths::health(corp, &d.mdn),
             nickname: text(&d.nickname),
-            status,
-            status_class,
+            status_class: status_class(&status),
+            status: status_label(&status),
             online: d.online_status,
             network: text(&d.network),
             device_name: text(&d.device_name),
@@ -118,18 +103,19 @@ impl DeviceRow {
                 .as_deref()
                 .filter(|i| !i.is_empty())
                 .map(|i| paths::imei(corp, i)),
-            media_center_status: text(&d.media_center_status),
+            asset_tag: text(&d.mdn_custom_field),
+            media_center_status: status_label(&text(&d.media_center_status)),
             esn_hex: text(&d.esn_hex),
             uicc: text(&d.uicc),
-            monthly_limit: format_limit(d.monthly_limit),
+            monthly_limit: data_limit(d.monthly_limit),
             monthly_limit_raw: raw(d.monthly_limit),
-            daily_limit: format_limit(d.daily_limit),
+            daily_limit: data_limit(d.daily_limit),
             daily_limit_raw: raw(d.daily_limit),
-            monthly_used: format_mb(d.monthly_amount_used),
+            monthly_used: data_size(d.monthly_amount_used),
             monthly_used_raw: raw(d.monthly_amount_used),
-            day_used: format_mb(d.day_amount_used),
+            day_used: data_size(d.day_amount_used),
             day_used_raw: raw(d.day_amount_used),
-            last30: format_mb(d.last30_days_used),
+            last30: data_size(d.last30_days_used),
             last30_raw: raw(d.last30_days_used),
             labels,
             show_health: d.show_health_status.unwrap_or(false),
@@ -141,66 +127,40 @@ impl DeviceRow {
 #[derive(Debug, Clone)]
 pub struct HeaderCell {
     pub label: &'static str,
-    pub class: &'static str,
+    pub class: String,
     pub sort: Option<&'static str>,
     pub href: Href,
-    /// `ascending` / `descending` / `none`, for `aria-sort`.
-    pub aria_sort: &'static str,
+    /// `ascending` / `descending`, for `aria-sort` on the sorted column only.
+    pub aria_sort: Option<&'static str>,
     pub indicator: &'static str,
 }
 
-/// The table's columns: (label, css class, sort value).
-const COLUMNS: &[(&str, &str, Option<SortField>)] = &[
-    ("MDN", "col-mdn", Some(SortField::Mdn)),
-    ("Nickname", "col-nickname", None),
-    ("Status", "col-status", Some(SortField::Status)),
-    ("Network", "col-network", None),
-    ("Device", "col-device", Some(SortField::DeviceName)),
-    ("Filter group", "col-filter", Some(SortField::FilterGroup)),
-    (
-        "Last 30 days",
-        "col-last30 num",
-        Some(SortField::Last30DaysUsed),
-    ),
-    (
-        "This month",
-        "col-month num",
-        Some(SortField::MonthlyAmountUsed),
-    ),
-    ("Today", "col-day num", Some(SortField::DayAmountUsed)),
-    (
-        "Monthly limit",
-        "col-mlimit num",
-        Some(SortField::MonthlyLimit),
-    ),
-    ("Daily limit", "col-dlimit num", Some(SortField::DailyLimit)),
-    ("IMEI", "col-imei", None),
-    (
-        "Media center",
-        "col-media",
-        Some(SortField::MediaCenterStatus),
-    ),
-    ("ESN (hex)", "col-esn", Some(SortField::EsnHex)),
-    ("UICC", "col-uicc", Some(SortField::Uicc)),
-    ("Labels", "col-labels", None),
-];
+/// A column's CSS class: `col-<key>` (and `num` for numbers).
+pub fn column_class(c: TableColumn) -> String {
+    if c.numeric() {
+        format!("col-{} num", c.key())
+    } else {
+        format!("col-{}", c.key())
+    }
+}
 
-fn headers(corp: &CorpId, q: &ListQuery) -> Vec<HeaderCell> {
-    COLUMNS
+fn headers(corp: &CorpId, q: &ListQuery, columns: &TableColumns) -> Vec<HeaderCell> {
+    columns
+        .all()
         .iter()
-        .map(|(label, class, sort)| match sort {
+        .map(|&c| match c.sort() {
             None => HeaderCell {
-                label,
-                class,
+                label: c.label(),
+                class: column_class(c),
                 sort: None,
                 href: Href::default(),
-                aria_sort: "none",
+                aria_sort: None,
                 indicator: "",
             },
             Some(s) => {
-                let active = *s == q.sort;
+                let active = s == q.sort;
                 let mut nq = q.clone();
-                nq.sort = *s;
+                nq.sort = s;
                 // Clicking the active column flips it; a new column starts ascending
                 // (usage columns start descending: the heaviest users first).
                 nq.sort_dir = if active {
@@ -217,14 +177,14 @@ fn headers(corp: &CorpId, q: &ListQuery) -> Vec<HeaderCell> {
                 };
                 nq.offset = 0;
                 HeaderCell {
-                    label,
-                    class,
+                    label: c.label(),
+                    class: column_class(c),
                     sort: Some(s.as_str()),
-                    href: paths::devices(corp, &nq),
+                    href: paths::devices_showing(corp, &nq, columns),
                     aria_sort: match (active, q.sort_dir) {
-                        (false, _) => "none",
-                        (true, SortDir::Asc) => "ascending",
-                        (true, SortDir::Desc) => "descending",
+                        (false, _) => None,
+                        (true, SortDir::Asc) => Some("ascending"),
+                        (true, SortDir::Desc) => Some("descending"),
                     },
                     indicator: match (active, q.sort_dir) {
                         (false, _) => "",
@@ -237,14 +197,20 @@ fn headers(corp: &CorpId, q: &ListQuery) -> Vec<HeaderCell> {
         .collect()
 }
 
-/// The totals strip (active / suspended / total), following the search.
+/// The totals strip: the whole device group's active / suspended / all lines (Sentinel's totals
+/// search fewer fields than its list, so a search's count comes from the list alone).
 #[derive(Template, WebTemplate, Debug, Clone)]
 #[template(path = "fragments/totals.html")]
 pub struct TotalsFragment {
     pub totals: Option<Totals>,
     /// Why the totals are missing, when they are.
     pub problem: Option<String>,
-    pub searching: bool,
+}
+
+impl TotalsFragment {
+    pub fn count(&self, n: &u64) -> String {
+        count(*n)
+    }
 }
 
 /// An active label filter with a link that removes it.
@@ -261,8 +227,8 @@ pub struct ActiveLabel {
 pub struct DeviceResults {
     pub corp: String,
     pub list_href: Href,
-    pub totals: TotalsFragment,
     pub headers: Vec<HeaderCell>,
+    pub columns: Vec<TableColumn>,
     pub rows: Vec<DeviceRow>,
     pub total_count: u64,
     pub from: u64,
@@ -276,6 +242,10 @@ pub struct DeviceResults {
     pub search: String,
     pub active_labels: Vec<ActiveLabel>,
     pub clear_href: Href,
+    /// The CSV export of these lines (its column picker).
+    pub export_href: Href,
+    /// The sorted column: its cells carry their raw value (`data-value`).
+    pub sorted: Option<TableColumn>,
     /// The selection form's target (the bar's buttons choose the action).
     pub selection_href: Href,
     /// The list state (sort, direction, labels) for the controls form.
@@ -296,16 +266,29 @@ pub struct ListState {
     pub oob: bool,
 }
 
+/// What the list shows: its query and its columns.
+#[derive(Debug, Clone, Copy)]
+pub struct ListView<'a> {
+    pub corp: &'a CorpId,
+    pub q: &'a ListQuery,
+    pub columns: &'a TableColumns,
+}
+
+impl ListView<'_> {
+    fn href(&self, q: &ListQuery) -> Href {
+        paths::devices_showing(self.corp, q, self.columns)
+    }
+}
+
 impl DeviceResults {
     pub fn new(
-        corp: &CorpId,
-        q: &ListQuery,
+        view: ListView<'_>,
         devices: &[Device],
         total_count: u64,
-        totals: TotalsFragment,
         label_names: &[(i64, String)],
         oob: bool,
     ) -> Self {
+        let ListView { corp, q, columns } = view;
         let limit = u64::from(q.limit.get());
         let shown = devices.len() as u64;
         let from = if shown == 0 { 0 } else { q.offset + 1 };
@@ -313,7 +296,7 @@ impl DeviceResults {
         let page_at = |offset: u64| {
             let mut nq = q.clone();
             nq.offset = offset;
-            paths::devices(corp, &nq)
+            view.href(&nq)
         };
         let last_offset = if total_count == 0 {
             0
@@ -339,7 +322,7 @@ impl DeviceResults {
                         .find(|(i, _)| i == id)
                         .map(|(_, n)| n.clone())
                         .unwrap_or_else(|| format!("Label {id}")),
-                    remove_href: paths::devices(corp, &nq),
+                    remove_href: view.href(&nq),
                 }
             })
             .collect();
@@ -349,10 +332,13 @@ impl DeviceResults {
         };
         Self {
             corp: corp.to_string(),
-            list_href: paths::devices(corp, q),
-            totals,
-            headers: headers(corp, q),
-            rows: devices.iter().map(|d| DeviceRow::new(corp, d, q)).collect(),
+            list_href: view.href(q),
+            headers: headers(corp, q, columns),
+            columns: columns.all().to_vec(),
+            rows: devices
+                .iter()
+                .map(|d| DeviceRow::showing(corp, d, q, columns))
+                .collect(),
             total_count,
             from,
             to,
@@ -364,7 +350,13 @@ impl DeviceResults {
             pages: total_count.div_ceil(limit).max(1),
             search: q.search.as_str().to_owned(),
             active_labels,
-            clear_href: paths::devices(corp, &cleared),
+            clear_href: view.href(&cleared),
+            export_href: paths::export_picker(corp, q),
+            sorted: columns
+                .all()
+                .iter()
+                .copied()
+                .find(|c| c.sort() == Some(q.sort)),
             // The form's default target (each action's button sets its own `formaction`).
             selection_href: crate::actions::ActionKind::all()
                 .next()
@@ -378,6 +370,11 @@ impl DeviceResults {
             oob,
             selection: None,
         }
+    }
+
+    /// A count for people (`1,234`).
+    pub fn count(&self, n: &u64) -> String {
+        count(*n)
     }
 }
 
@@ -399,13 +396,38 @@ pub struct DevicesPage {
     pub search: String,
     pub page_sizes: Vec<PageSizeOption>,
     pub other_groups: Vec<GroupLink>,
+    /// The device group's totals.
+    pub totals: TotalsFragment,
     pub results: DeviceResults,
-    /// The "Export CSV" column picker.
-    pub export: crate::views::export::ExportPicker,
     /// The overview's link, where the scope table shows it.
     pub overview_href: Option<String>,
     /// The CSV import's link, when the user may change an importable column.
     pub import_href: Option<String>,
+    /// The column chooser's boxes.
+    pub chooser: Vec<ColumnChoice>,
+}
+
+/// One box of the column chooser.
+#[derive(Debug, Clone)]
+pub struct ColumnChoice {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub checked: bool,
+}
+
+impl ColumnChoice {
+    /// Every column but the MDN (always shown), ticked when shown.
+    pub fn all(columns: &TableColumns) -> Vec<Self> {
+        TableColumn::ALL
+            .iter()
+            .filter(|c| **c != TableColumn::Mdn)
+            .map(|&c| Self {
+                key: c.key(),
+                label: c.label(),
+                checked: columns.contains(c),
+            })
+            .collect()
+    }
 }
 
 impl DevicesPage {
@@ -517,7 +539,7 @@ impl LinePage {
             .join(", ");
         let all = [
             ("Nickname", t(&d.nickname)),
-            ("Status", t(&d.status)),
+            ("Status", status_label(&t(&d.status))),
             ("Online", yes_no(d.online_status)),
             ("Network", t(&d.network)),
             ("Device", t(&d.device_name)),
@@ -525,14 +547,14 @@ impl LinePage {
             ("Device group", t(&d.corp_id)),
             ("Labels", labels),
             ("Note", t(&d.note)),
-            ("MDN custom field", t(&d.mdn_custom_field)),
+            ("Asset tag", t(&d.mdn_custom_field)),
             ("Summer usage", t(&d.summer_status)),
-            ("Media center", t(&d.media_center_status)),
-            ("Used, last 30 days", format_mb(d.last30_days_used)),
-            ("Used this month", format_mb(d.monthly_amount_used)),
-            ("Used today", format_mb(d.day_amount_used)),
-            ("Monthly limit", format_limit(d.monthly_limit)),
-            ("Daily limit", format_limit(d.daily_limit)),
+            ("Media center", status_label(&t(&d.media_center_status))),
+            ("Used, last 30 days", data_size(d.last30_days_used)),
+            ("Used this month", data_size(d.monthly_amount_used)),
+            ("Used today", data_size(d.day_amount_used)),
+            ("Monthly limit", data_limit(d.monthly_limit)),
+            ("Daily limit", data_limit(d.daily_limit)),
             ("IMEI", t(&d.imei)),
             ("ICCID", t(&d.iccid)),
             ("EID", t(&d.eid)),

@@ -8,6 +8,7 @@ pub mod changes;
 pub mod chart;
 pub mod devices;
 pub mod export;
+pub mod format;
 pub mod import;
 pub mod overview;
 pub mod portal;
@@ -28,6 +29,8 @@ pub struct CsrfToken(pub String);
 pub struct UserView {
     pub name: String,
     pub roles: String,
+    /// The header's "To approve" (asked of the policy).
+    pub approves: bool,
 }
 
 impl From<&Principal> for UserView {
@@ -35,6 +38,7 @@ impl From<&Principal> for UserView {
         Self {
             name: p.display_name().to_owned(),
             roles: p.roles_label(),
+            approves: p.may_approve_any(),
         }
     }
 }
@@ -111,13 +115,21 @@ impl Layout {
     }
 }
 
-/// An error as a fragment (htmx) and inside the error page.
+/// A link out of an error: where a person can go on from there.
+#[derive(Debug, Clone)]
+pub struct WayOn {
+    pub label: &'static str,
+    pub href: crate::paths::Href,
+}
+
+/// An error as a fragment (htmx) and inside the error page: its title once, what happened in words,
+/// and the ways on (never a bare status code).
 #[derive(Template, Debug, Clone)]
 #[template(path = "fragments/error.html")]
 pub struct ErrorFragment {
-    pub status: u16,
     pub title: String,
     pub message: String,
+    pub ways: Vec<WayOn>,
 }
 
 /// An error as a full page.

@@ -331,7 +331,7 @@ fn capitalise(s: &str) -> String {
 
 /// Hundredths of MB for people: "812 MB", "31.2 GB".
 pub fn mb_text(h: u32) -> String {
-    crate::views::devices::format_mb(Some(f64::from(h) / 100.0))
+    crate::views::format::data_size(Some(f64::from(h) / 100.0))
 }
 
 fn line_href(corp: &CorpId, l: &LineRec) -> String {

@@ -10,7 +10,8 @@ use crate::paths;
 use crate::policy::{Operation, PortalActions};
 use crate::upstream::wire::{Device, Health, SmartSpotSettings};
 use crate::views::Layout;
-use crate::views::devices::{DeviceRow, format_limit, format_mb};
+use crate::views::devices::DeviceRow;
+use crate::views::format::{data_limit, data_size};
 
 // ---- URLs: one small function each ------------------------------------------------------------
 
@@ -70,8 +71,8 @@ impl UsageBar {
         Self {
             id,
             label,
-            used: format_mb(used),
-            limit: format_limit(limit),
+            used: data_size(used),
+            limit: data_limit(limit),
             value,
             max,
             has_limit,
@@ -227,7 +228,7 @@ impl LineCard {
                     .map(|k| String::from(paths::action(corp, k)))
                     .unwrap_or_default(),
                 name: "mdnCustomField",
-                label: "MDN custom field",
+                label: "Asset tag",
                 value: d.mdn_custom_field.clone().unwrap_or_default(),
                 maxlength: 64,
             }

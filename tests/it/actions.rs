@@ -470,7 +470,9 @@ async fn the_wifi_password_is_sent_but_never_shown_or_audited() {
     app.sign_in("tech").await;
     let csrf = app.csrf().await;
     let html = app
-        .get_text(&format!("/devices/{CORP}?searchValue=304-228-6302"))
+        .get_text(&format!(
+            "/devices/{CORP}?searchValue=304-228-6302&columns=imei"
+        ))
         .await;
     let doc = scraper::Html::parse_document(&html);
     let sel = scraper::Selector::parse("tr[data-mdn='304-228-6302'] td.col-imei").expect("sel");

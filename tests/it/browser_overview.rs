@@ -38,7 +38,7 @@ async fn overview_acts_on_the_idle_lines_in_a_real_browser() {
                 .map(|_| ()))
         })
         .await?;
-        let svgs = rows_of(c, "svg.chart[role=img] title").await?;
+        let svgs = rows_of(c, "svg.chart[role=group] title").await?;
         if svgs < 7 {
             return Err(format!("only {svgs} titled charts on the overview"));
         }

@@ -24,7 +24,7 @@ fn axe_path() -> PathBuf {
 }
 
 /// axe-core's source; under `CI` its absence fails the test with what to run.
-fn axe_source() -> Option<String> {
+pub(crate) fn axe_source() -> Option<String> {
     match std::fs::read_to_string(axe_path()) {
         Ok(s) => Some(s),
         Err(_) if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) => panic!(
@@ -47,7 +47,7 @@ fn screenshot_path(name: &str) -> PathBuf {
     dir.join(format!("{name}.png"))
 }
 
-async fn shot(c: &Client, name: &str) -> Step<()> {
+pub(crate) async fn shot(c: &Client, name: &str) -> Step<()> {
     let png = c
         .screenshot()
         .await
@@ -56,7 +56,7 @@ async fn shot(c: &Client, name: &str) -> Step<()> {
 }
 
 /// Fails when the page is wider than the window (it would scroll sideways).
-async fn no_horizontal_scroll(c: &Client, what: &str) -> Step<()> {
+pub(crate) async fn no_horizontal_scroll(c: &Client, what: &str) -> Step<()> {
     let v = js(
         c,
         "return [document.documentElement.scrollWidth, window.innerWidth];",
@@ -75,7 +75,7 @@ async fn no_horizontal_scroll(c: &Client, what: &str) -> Step<()> {
 }
 
 /// Runs axe-core on the page; fails on any serious or critical violation.
-async fn axe_check(c: &Client, axe: Option<&str>, what: &str) -> Step<()> {
+pub(crate) async fn axe_check(c: &Client, axe: Option<&str>, what: &str) -> Step<()> {
     let Some(source) = axe else {
         return Ok(());
     };
@@ -285,13 +285,13 @@ async fn device_list_fits_a_phone_in_a_real_browser() {
         if search_h > 60.0 {
             return Err(format!("the search box is {search_h}px tall"));
         }
-        let bar_h = js(
-            c,
-            "return document.getElementById('selection-bar').getBoundingClientRect().height;",
-        )
-        .await?
-        .as_f64()
-        .unwrap_or(f64::MAX);
+        // No line selected: no bar. One ticked: the bar, folded.
+        let bar = "return document.getElementById('selection-bar').getBoundingClientRect().height;";
+        if js(c, bar).await?.as_f64() != Some(0.0) {
+            return Err("the action bar shows with nothing selected".into());
+        }
+        click(c, "table#devices tbody tr:nth-child(1) input[name=mdns]").await?;
+        let bar_h = js(c, bar).await?.as_f64().unwrap_or(f64::MAX);
         if bar_h > 80.0 {
             return Err(format!("the folded selection bar is {bar_h}px tall"));
         }

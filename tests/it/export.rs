@@ -93,8 +93,18 @@ async fn default_columns_then_the_last_choice_is_remembered_in_the_picker() {
         body.lines().next().unwrap_or_default()
     );
 
-    // The picker offers every column, the default set ticked.
-    let page = app.get_text(&format!("/devices/{SMALL}")).await;
+    // The picker (the list's "Export CSV…" link) offers every column, the default set ticked, MDN first.
+    let list = app
+        .get_text(&format!("/devices/{SMALL}?searchValue=Bus"))
+        .await;
+    assert_eq!(
+        attrs(&list, "#export-link", "href"),
+        vec![format!(
+            "/devices/{SMALL}/export?sort=MDN&sortDir=ASC&searchValue=Bus"
+        )]
+    );
+    let page = app.get_text(&format!("/devices/{SMALL}/export")).await;
+    assert_eq!(column_boxes(&page)[0].0, "MDN");
     let ticked = ticked_columns(&page);
     assert_eq!(count_column_boxes(&page), 29);
     assert_eq!(ticked.len(), 9, "{ticked:?}");
@@ -107,9 +117,9 @@ async fn default_columns_then_the_last_choice_is_remembered_in_the_picker() {
     assert_eq!(resp.status(), 200);
     let _ = resp.bytes().await;
     let page = app
-        .get_text(&format!("/devices/{SMALL}?searchValue=Bus"))
+        .get_text(&format!("/devices/{SMALL}/export?searchValue=Bus"))
         .await;
-    assert_eq!(ticked_columns(&page), vec!["IMEI", "MDN", "EID"]);
+    assert_eq!(ticked_columns(&page), vec!["MDN", "IMEI", "EID"]);
     // The form carries the list's state and points at the export.
     let doc = scraper::Html::parse_document(&page);
     let form = scraper::Selector::parse("form#export-form").unwrap();

@@ -12,6 +12,7 @@ mod browser_approvals;
 mod browser_changes;
 mod browser_import;
 mod browser_overview;
+mod browser_pages;
 mod browser_portal;
 mod change_befores;
 mod changes;

@@ -15,8 +15,8 @@ pub static ACTION: MdnCustomField = MdnCustomField;
 
 const FIELDS: &[Field] = &[Field::new(
     "mdnCustomField",
-    "MDN custom field",
-    "custom field value",
+    "Asset tag",
+    "asset tag (Sentinel's MDN custom field)",
     Kind::Text {
         min: 0,
         max: 64,
@@ -31,7 +31,7 @@ impl Action for MdnCustomField {
         "mdn-custom-field"
     }
     fn label(&self) -> &'static str {
-        "Set MDN custom field"
+        "Set asset tag"
     }
     fn menu_position(&self) -> u8 {
         80
@@ -46,7 +46,7 @@ impl Action for MdnCustomField {
         FIELDS
     }
     fn summary(&self, v: &Values) -> String {
-        format!("MDN custom field → “{}”", v.text("mdnCustomField"))
+        format!("Asset tag → “{}”", v.text("mdnCustomField"))
     }
     fn before(&self, d: &Device) -> String {
         opt(&d.mdn_custom_field)

@@ -1,0 +1,89 @@
+//! The one place values become words on a screen: statuses, counts and plurals, data sizes, limits.
+
+/// A line status as people read it: `active` and `ACTIVE` both read "Active", `PENDING_ACTIVATION`
+/// "Pending activation"; empty stays empty.
+pub fn status_label(status: &str) -> String {
+    let words = status.trim().replace('_', " ").to_lowercase();
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// The badge class of a status (its colour).
+pub fn status_class(status: &str) -> &'static str {
+    match status.trim().to_ascii_lowercase().as_str() {
+        "active" => "badge-active",
+        "suspended" => "badge-suspended",
+        _ => "badge",
+    }
+}
+
+/// A count with thousands separators: `20,000`.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// A count and its noun: `1 line`, `2,500 lines` (never "1 lines").
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", count(n), if n == 1 { one } else { many })
+}
+
+/// Megabytes for people: `812 MB`, `31.2 GB` (1 GB = 1,024 MB, as Sentinel counts); `—` when unknown.
+pub fn data_size(mb: Option<f64>) -> String {
+    match mb {
+        None => "—".into(),
+        Some(v) if v >= 1024.0 => format!("{:.1} GB", v / 1024.0),
+        Some(v) => format!("{v:.0} MB"),
+    }
+}
+
+/// A data limit: `None` is no limit.
+pub fn data_limit(mb: Option<f64>) -> String {
+    match mb {
+        None => "No limit".into(),
+        some => data_size(some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_read_the_same_whatever_the_spelling() {
+        assert_eq!(status_label("active"), "Active");
+        assert_eq!(status_label("SUSPENDED"), "Suspended");
+        assert_eq!(status_label("PENDING_ACTIVATION"), "Pending activation");
+        assert_eq!(status_label(""), "");
+        assert_eq!(status_class("ACTIVE"), "badge-active");
+    }
+
+    #[test]
+    fn counts_have_separators_and_plurals() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1000), "1,000");
+        assert_eq!(count(20_000), "20,000");
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(counted(1, "change", "changes"), "1 change");
+        assert_eq!(counted(2500, "line", "lines"), "2,500 lines");
+    }
+
+    #[test]
+    fn sizes_in_mb_and_gb() {
+        assert_eq!(data_size(Some(812.0)), "812 MB");
+        assert_eq!(data_size(Some(31.2 * 1024.0)), "31.2 GB");
+        assert_eq!(data_size(None), "—");
+        assert_eq!(data_limit(None), "No limit");
+    }
+}
