@@ -195,7 +195,7 @@ pub async fn picker(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let corp = authorize(&user, &corp, Operation::ListDevices)?;
-    let raw: RawListQuery = crate::routes::devices::parse_query(raw.as_deref())?;
+    let raw: RawListQuery = crate::routes::edge::parse_query(raw.as_deref())?;
     let q = ListQuery::parse(&raw)?;
     Ok(crate::views::export::ExportPage {
         layout: crate::views::Layout::signed_in(
