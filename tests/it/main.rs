@@ -1,6 +1,7 @@
 //! The integration tests as one binary: one module per concern, sharing `helpers`.
 
 mod helpers;
+mod panic_guard;
 
 mod actions;
 mod approvals;
@@ -37,3 +38,4 @@ mod simulator_conformance;
 mod soak;
 mod static_assets;
 mod storage;
+mod streamed;
