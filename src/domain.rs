@@ -546,6 +546,7 @@ impl Via {
     }
 }
 
+pub mod form_pairs;
 mod when;
 pub use when::RunAt;
 

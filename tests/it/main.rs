@@ -20,6 +20,7 @@ mod compression;
 mod csrf_mask;
 mod devices;
 mod durable;
+mod edge_input;
 mod export;
 mod hardening;
 mod import;
