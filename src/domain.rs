@@ -546,6 +546,7 @@ impl Via {
     }
 }
 
+pub mod form_pairs;
 mod table;
 mod when;
 pub use table::{TableColumn, TableColumns};

@@ -10,7 +10,7 @@ use super::catalog::Selection;
 pub use super::catalog::field::REDACTED;
 use super::catalog::field::{ParseCtx, secrets};
 use super::{ActionKind, MAX_IMEIS, MAX_LIST};
-use crate::domain::{CorpId, Imei, LabelIds, Mdn, SearchValue};
+use crate::domain::{CorpId, Imei, LabelIds, Mdn, SearchValue, form_pairs};
 use crate::error::AppError;
 use crate::upstream::wire::{BulkSelection, DeviceSelection};
 
@@ -30,11 +30,12 @@ fn is_secret(key: &str) -> bool {
 }
 
 impl RawForm {
-    /// Parses an `application/x-www-form-urlencoded` body (or query string).
+    /// Parses an `application/x-www-form-urlencoded` body (or query string); a control
+    /// character in it is a 400 naming the field.
     pub fn parse(body: &[u8]) -> Result<Self, AppError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-            .map_err(|_| AppError::BadRequest("The form could not be read.".into()))?;
-        Ok(Self { pairs })
+        Ok(Self {
+            pairs: form_pairs::decode(body)?,
+        })
     }
 
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
@@ -209,10 +210,18 @@ fn parse_mdns<'a>(values: impl Iterator<Item = &'a str>) -> Result<Vec<Mdn>, App
 /// Parses the selection. A malformed MDN or IMEI is a 400 naming it; an empty selection too.
 pub fn parse_target(kind: ActionKind, form: &RawForm) -> Result<Target, AppError> {
     if kind.selection() == Selection::Imeis {
+        // De-duplicated with a set, and refused at the first IMEI over the cap: a huge form
+        // costs no more than the cap's worth of work.
         let mut imeis: Vec<Imei> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for v in form.all("imeis").filter(|v| !v.trim().is_empty()) {
             let i = Imei::parse(v)?;
-            if !imeis.contains(&i) {
+            if seen.insert(i.clone()) {
+                if imeis.len() == MAX_IMEIS {
+                    return Err(AppError::BadRequest(format!(
+                        "At most {MAX_IMEIS} SmartSpot devices can be changed at once."
+                    )));
+                }
                 imeis.push(i);
             }
         }
@@ -220,11 +229,6 @@ pub fn parse_target(kind: ActionKind, form: &RawForm) -> Result<Target, AppError
             return Err(AppError::BadRequest(
                 "Choose at least one SmartSpot device (by IMEI).".into(),
             ));
-        }
-        if imeis.len() > MAX_IMEIS {
-            return Err(AppError::BadRequest(format!(
-                "At most {MAX_IMEIS} SmartSpot devices can be changed at once."
-            )));
         }
         return Ok(Target::Imeis(imeis));
     }

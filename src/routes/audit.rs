@@ -3,7 +3,6 @@
 //! Who sees what comes from the scope table ([`crate::policy::Principal::audit_view`]): by
 //! default every device group the reader may open, or the one they pick among them.
 
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -204,7 +203,7 @@ pub async fn csv(
             Err(std::io::Error::other("audit log read failed"))
         }
     });
-    let mut resp = Body::from_stream(head.chain(rows).fuse()).into_response();
+    let mut resp = super::streamed::body(head.chain(rows)).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

@@ -6,7 +6,7 @@
 //! Who sees which change set comes from [`crate::policy::Principal::may_see_change`]; a change
 //! set the user may not see answers 404, as if it did not exist.
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -368,7 +368,7 @@ pub async fn lines_csv(
             Err(std::io::Error::other("change lines read failed"))
         }
     });
-    let mut resp = Body::from_stream(head.chain(rows).fuse()).into_response();
+    let mut resp = super::streamed::body(head.chain(rows)).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

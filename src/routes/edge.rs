@@ -6,14 +6,18 @@ use crate::domain::CorpId;
 use crate::error::AppError;
 use crate::policy::Operation;
 
-/// Parses a query string into `T` (all fields optional strings), as a 400 when malformed.
+/// Parses a query string into `T` (all fields optional strings), as a 400 when malformed or
+/// when a value holds a control character.
 pub fn parse_query<T: serde::de::DeserializeOwned + Default>(
     raw: Option<&str>,
 ) -> Result<T, AppError> {
     match raw {
         None | Some("") => Ok(T::default()),
-        Some(q) => serde_urlencoded::from_str(q)
-            .map_err(|_| AppError::BadRequest("The address has a malformed query.".into())),
+        Some(q) => {
+            crate::domain::form_pairs::decode(q.as_bytes())?;
+            serde_urlencoded::from_str(q)
+                .map_err(|_| AppError::BadRequest("The address has a malformed query.".into()))
+        }
     }
 }
 

@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -301,8 +300,7 @@ pub async fn export_csv(
         },
         "CSV export started"
     );
-    // Fused: a compressing body polls again after the end, which an `unfold` stream must not see.
-    let body = futures::stream::iter(first.map(Ok)).chain(stream).fuse();
+    let body = futures::stream::iter(first.map(Ok)).chain(stream);
     let disposition = HeaderValue::from_str(&format!(
         "attachment; filename=\"{}\"",
         file_name(&corp, time::OffsetDateTime::now_utc().date())
@@ -319,7 +317,7 @@ pub async fn export_csv(
         ],
         // An `Err` item makes hyper abort the chunked body (no final zero-size chunk):
         // the browser reports a failed download instead of a short "complete" file.
-        Body::from_stream(body),
+        super::streamed::body(body),
     )
         .into_response())
 }

@@ -1,7 +1,8 @@
 //! `GET|POST /devices/{corpId}/import`: the upload form, the diff preview of an uploaded CSV
 //! (multipart field `file`), and its confirmation (`confirmed=true`, `plan`) as one change set.
 
-use axum::body::to_bytes;
+use axum::body::{Body, to_bytes};
+use axum::extract::multipart::MultipartError;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -20,7 +21,8 @@ use crate::state::AppState;
 use crate::storage::changes::Origin;
 use crate::views::import::{ImportPage, ImportPreviewPage};
 
-/// Room for the multipart framing around the file itself.
+/// Room for the multipart framing and the small fields around the file itself: the whole
+/// upload may be at most `IMPORT_MAX_BYTES` plus this.
 const MULTIPART_SLACK: u64 = 64 * 1024;
 /// The confirmation is a small urlencoded form.
 const CONFIRM_LIMIT: usize = 64 * 1024;
@@ -121,6 +123,23 @@ async fn upload(
         ));
     }
     let bad = |msg: String| refused(state, user, corp, StatusCode::BAD_REQUEST, FileError(msg));
+    // Not announced (chunked) or announced wrongly: the whole body is capped as it is read,
+    // the fields around the file included.
+    let read_failed = |e: MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            refused(
+                state,
+                user,
+                corp,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                too_large(),
+            )
+        } else {
+            bad(format!("The upload could not be read: {}", e.body_text()))
+        }
+    };
+    let cap = usize::try_from(max.saturating_add(MULTIPART_SLACK)).unwrap_or(usize::MAX);
+    let req = req.map(|b| Body::new(http_body_util::Limited::new(b, cap)));
     let mut multipart = match Multipart::from_request(req, state).await {
         Ok(m) => m,
         Err(e) => {
@@ -134,14 +153,10 @@ async fn upload(
     let mut field = loop {
         match multipart.next_field().await {
             Ok(Some(f)) if f.name() == Some("file") => break f,
+            Ok(Some(f)) if f.file_name().is_some() => return Ok(bad(one_file())),
             Ok(Some(_)) => continue,
             Ok(None) => return Ok(bad("Choose a CSV file to upload (field “file”).".into())),
-            Err(e) => {
-                return Ok(bad(format!(
-                    "The upload could not be read: {}",
-                    e.body_text()
-                )));
-            }
+            Err(e) => return Ok(read_failed(e)),
         }
     };
     let file_name = field.file_name().map(str::to_owned);
@@ -158,12 +173,19 @@ async fn upload(
                 }
             }
             Ok(None) => break,
-            Err(e) => {
-                return Ok(bad(format!(
-                    "The upload could not be read: {}",
-                    e.body_text()
-                )));
+            Err(e) => return Ok(read_failed(e)),
+        }
+    }
+    // The rest of the form (read within the cap): one file only.
+    drop(field);
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(f)) if f.name() == Some("file") || f.file_name().is_some() => {
+                return Ok(bad(one_file()));
             }
+            Ok(Some(_)) => continue,
+            Ok(None) => break,
+            Err(e) => return Ok(read_failed(e)),
         }
     }
     let upload = match parser.finish() {
@@ -184,6 +206,10 @@ async fn upload(
         "CSV import previewed"
     );
     Ok(ImportPreviewPage::new(user, corp, file_name, &preview, plan_id).into_response())
+}
+
+fn one_file() -> String {
+    "Upload one CSV file at a time: the form holds more than one file.".into()
 }
 
 /// "Import from CSV: Rename (nickname) 12 lines, Set note 3 lines".

@@ -10,6 +10,7 @@ pub mod import;
 pub mod ops;
 pub mod overview;
 pub mod portal;
+pub mod streamed;
 
 use axum::Router;
 use axum::routing::{get, post};

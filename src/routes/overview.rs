@@ -225,7 +225,7 @@ pub async fn lines_csv(
                         (ov, i, false),
                     ))
                 });
-            Body::from_stream(stream)
+            super::streamed::body(stream)
         }
     };
     let date = time::OffsetDateTime::now_utc()

@@ -14,6 +14,8 @@ use sentinel_console::startup::Application;
 use sentinel_console::state::AppState;
 use url::Url;
 
+pub use crate::panic_guard::PanicGuard;
+
 // ---- simulator ---------------------------------------------------------------------------------
 
 /// A running simulator on its own port.
@@ -130,6 +132,8 @@ pub struct TestApp {
     pub state: AppState,
     pub database_url: String,
     pub session: Session,
+    /// Fails the test, when it is dropped, if the console or simulator panicked meanwhile.
+    pub panics: PanicGuard,
 }
 
 impl Deref for TestApp {
@@ -173,11 +177,32 @@ pub fn run_console(sim: TestSim, app: Application) -> TestApp {
         state,
         database_url,
         session: Session::new(&format!("http://{addr}")),
+        panics: PanicGuard::for_test(),
     }
 }
 
-/// The embedded default (demo mode, its own simulator inside) on a random port; its base URL.
-pub async fn spawn_embedded() -> String {
+/// The embedded default (demo mode, its own simulator inside) on a random port: its base URL,
+/// and a guard that fails the test if it panicked.
+pub struct Embedded {
+    pub base: String,
+    pub panics: PanicGuard,
+}
+
+impl Deref for Embedded {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.base
+    }
+}
+
+impl std::fmt::Display for Embedded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.base)
+    }
+}
+
+pub async fn spawn_embedded() -> Embedded {
+    let panics = PanicGuard::for_test();
     let app = Application::build(Config::for_tests(&sqlite_url()))
         .await
         .expect("build");
@@ -185,7 +210,7 @@ pub async fn spawn_embedded() -> String {
     tokio::spawn(async move {
         let _ = app.run_until_stopped(std::future::pending()).await;
     });
-    base
+    Embedded { base, panics }
 }
 
 impl TestApp {
@@ -218,35 +243,45 @@ pub struct Instance {
     pub base: String,
     kill: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    panics: PanicGuard,
 }
 
 impl Instance {
     pub async fn start(cfg: Config) -> Self {
+        // Every thread of this instance carries one unique name, so its panics are told apart.
+        let name = format!("console-instance-{}", uuid::Uuid::new_v4().simple());
+        let panics = PanicGuard::for_threads(&name);
         let (addr_tx, addr_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
         let (kill, killed) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let app = Application::build(cfg).await.expect("build console");
-                let _ = addr_tx.send(app.local_addr());
-                tokio::select! {
-                    _ = app.run_until_stopped(std::future::pending()) => {}
-                    _ = killed => {}
-                }
-            });
-            // Every task of this instance (server, connections, job workers, pools) is dropped
-            // where it stands: no graceful shutdown, like a killed process.
-            rt.shutdown_background();
-        });
+        let thread_name = name.clone();
+        let thread = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name(thread_name)
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async move {
+                    let app = Application::build(cfg).await.expect("build console");
+                    let _ = addr_tx.send(app.local_addr());
+                    tokio::select! {
+                        _ = app.run_until_stopped(std::future::pending()) => {}
+                        _ = killed => {}
+                    }
+                });
+                // Every task of this instance (server, connections, job workers, pools) is dropped
+                // where it stands: no graceful shutdown, like a killed process.
+                rt.shutdown_background();
+            })
+            .expect("instance thread");
         let addr = addr_rx.await.expect("console started");
         Self {
             base: format!("http://{addr}"),
             kill: Some(kill),
             thread: Some(thread),
+            panics,
         }
     }
 

@@ -960,4 +960,94 @@ async fn an_imports_status_column_is_reverted_as_the_status_operation_spells_it(
     for x in &active {
         assert_eq!(device(&app, &x[0]).status.as_deref(), Some("active"));
     }
+
+/// A multipart body of `parts` (name, file name, content), in order.
+fn multipart_parts(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let b = "----sentinel-import-test-9a2e";
+    let mut body = Vec::new();
+    for (name, file_name, content) in parts {
+        let disposition = match file_name {
+            Some(f) => {
+                format!("form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: text/csv")
+            }
+            None => format!("form-data; name=\"{name}\""),
+        };
+        body.extend_from_slice(
+            format!("--{b}\r\nContent-Disposition: {disposition}\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{b}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={b}"), body)
+}
+
+/// Uploads `parts` with no announced length (chunked), as a client streaming it would.
+async fn upload_chunked(s: &Session, parts: &[(&str, Option<&str>, &[u8])]) -> (u16, String) {
+    let csrf = s.page_csrf(&format!("/devices/{G}/import")).await;
+    let (ct, body) = multipart_parts(parts);
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        body.chunks(16 * 1024).map(|c| Ok(c.to_vec())).collect();
+    let resp = s
+        .client
+        .post(s.url(&format!("/devices/{G}/import?csrf_token={csrf}")))
+        .header("content-type", ct)
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .expect("upload");
+    let status = resp.status().as_u16();
+    let error = texts(&resp.text().await.expect("body"), "#import-error").join(" ");
+    (status, error)
+}
+
+#[tokio::test]
+async fn the_whole_upload_is_capped_and_holds_one_file() {
+    let app = spawn_app_with(default_sim_config(), |c| c.import_max_bytes = 1000).await;
+    app.sign_in("tech").await;
+    let l = lines(&app, 1).await;
+    let file = format!("MDN,NOTE\n{},Capped\n", l[0][0]);
+    let file = file.as_bytes();
+    app.sim.sim.clear_requests();
+    // The file is small; a text field around it is not: the body is capped, not just the file.
+    let filler = vec![b'x'; 300_000];
+    for parts in [
+        [
+            ("comment", None, &filler[..]),
+            ("file", Some("a.csv"), file),
+        ],
+        [
+            ("file", Some("a.csv"), file),
+            ("comment", None, &filler[..]),
+        ],
+    ] {
+        let (status, error) = upload_chunked(&app, &parts).await;
+        assert_eq!(status, 413, "{error}");
+        assert!(error.contains("larger than 1000 bytes"), "{error}");
+    }
+    // A second file, after or before the one named `file`.
+    for parts in [
+        [("file", Some("a.csv"), file), ("file", Some("b.csv"), file)],
+        [
+            ("other", Some("b.csv"), file),
+            ("file", Some("a.csv"), file),
+        ],
+    ] {
+        let (status, error) = upload_chunked(&app, &parts).await;
+        assert_eq!(status, 400, "{error}");
+        assert!(error.contains("Upload one CSV file at a time"), "{error}");
+    }
+    assert!(
+        app.sim
+            .api_requests_to("GET", &format!("/devices/{G}"))
+            .is_empty(),
+        "a refused upload is not compared with anything"
+    );
+    // Small fields beside one file are still fine.
+    let (status, error) = upload_chunked(
+        &app,
+        &[("comment", None, b"hello"), ("file", Some("a.csv"), file)],
+    )
+    .await;
+    assert_eq!(status, 200, "{error}");
 }

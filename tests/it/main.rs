@@ -1,6 +1,7 @@
 //! The integration tests as one binary: one module per concern, sharing `helpers`.
 
 mod helpers;
+mod panic_guard;
 
 mod actions;
 mod approvals;
@@ -20,6 +21,7 @@ mod compression;
 mod csrf_mask;
 mod devices;
 mod durable;
+mod edge_input;
 mod export;
 mod hardening;
 mod import;
@@ -40,3 +42,4 @@ mod simulator_conformance;
 mod soak;
 mod static_assets;
 mod storage;
+mod streamed;
