@@ -960,6 +960,7 @@ async fn an_imports_status_column_is_reverted_as_the_status_operation_spells_it(
     for x in &active {
         assert_eq!(device(&app, &x[0]).status.as_deref(), Some("active"));
     }
+}
 
 /// A multipart body of `parts` (name, file name, content), in order.
 fn multipart_parts(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
