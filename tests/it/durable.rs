@@ -195,6 +195,10 @@ async fn a_select_all_whose_browser_disconnects_after_one_second_finishes() {
     let c = finished_within(&db, id, 60).await;
     accounted(&db, &c).await;
     assert_eq!((c.state, c.changed), (ChangeState::Done, 499));
+    // Issue 22, finding 11: a finished job no longer names the session it ran for.
+    let job = db.job_get(id).await.expect("read").expect("job");
+    assert!(job.state.is_finished());
+    assert_eq!(job.session_id, None, "the session id is cleared when the job ends");
     assert_eq!(writes(&app.sim, "/note"), 1);
     let line = app.sim.sim.device(
         CORP,
