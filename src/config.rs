@@ -7,6 +7,9 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
+mod usage;
+pub use usage::UsageSettings;
+
 /// Where users sign in.
 #[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)] // built once at start-up; boxing buys nothing
@@ -71,12 +74,14 @@ pub struct Config {
     pub request_ttl: Duration,
     /// How often the scheduler looks for due changes (`SCHEDULER_TICK_MS`).
     pub scheduler_tick: Duration,
+    /// The fleet's history (CONTRACT §6).
+    pub usage: UsageSettings,
 }
 
 /// A configuration value that could not be used.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
-pub struct ConfigError(String);
+pub struct ConfigError(pub(crate) String);
 
 /// `IMPORT_MAX_BYTES` unset: 20 MiB.
 pub const DEFAULT_IMPORT_MAX_BYTES: u64 = 20 * 1024 * 1024;
@@ -219,6 +224,7 @@ impl Config {
                     .unwrap_or(1_000)
                     .max(50),
             ),
+            usage: UsageSettings::from_env()?,
         }
         .checked()
     }
@@ -272,6 +278,7 @@ impl Config {
             approval_required_above: None,
             request_ttl: Duration::from_secs(14 * 86_400),
             scheduler_tick: Duration::from_millis(200),
+            usage: UsageSettings::default(),
         }
     }
 

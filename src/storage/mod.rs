@@ -7,6 +7,7 @@ pub mod imports;
 pub mod jobs;
 pub mod sessions;
 mod sqlutil;
+pub mod usage;
 
 pub(crate) use sqlutil::later;
 
