@@ -128,6 +128,31 @@ impl Db {
             .ok_or(sqlx::Error::RowNotFound)
     }
 
+    /// A group with history but no sampling (the demo's simulated history); `None` when the
+    /// group is known already.
+    pub async fn usage_track_history_only(
+        &self,
+        corp: &str,
+    ) -> Result<Option<Tracking>, sqlx::Error> {
+        let now = stamp(OffsetDateTime::now_utc());
+        let n = with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO usage_tracking (corp_id, gid, state, next_due) \
+                 VALUES ($1, (SELECT COALESCE(MAX(gid), 0) + 1 FROM usage_tracking), 'stopped', $2) \
+                 ON CONFLICT (corp_id) DO NOTHING",
+            )
+            .bind(corp)
+            .bind(&now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if n == 0 {
+            return Ok(None);
+        }
+        self.usage_tracking(corp).await
+    }
+
     /// Stops tracking (the history stays). Returns the grant it no longer needs.
     pub async fn usage_track_stop(&self, corp: &str) -> Result<Option<Uuid>, sqlx::Error> {
         let before = self.usage_tracking(corp).await?;

@@ -11,6 +11,7 @@ pub mod export;
 pub mod import;
 pub mod overview;
 pub mod portal;
+pub mod usage;
 
 use askama::Template;
 use askama_web::WebTemplate;
