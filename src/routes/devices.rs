@@ -353,6 +353,7 @@ pub async fn line(
             .filter(|_| d.is_smartspot())
             .map(|i| paths::smartspot(&corp, i)),
         actions,
+        history: super::usage::line_history(&state, &corp, &mdn.digits()).await,
     }
     .into_response())
 }

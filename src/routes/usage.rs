@@ -19,7 +19,9 @@ use crate::state::AppState;
 use crate::storage::usage::Tracking;
 use crate::usage::report::{self, By, IDLE_DAYS};
 use crate::usage::{Day, Zone};
-use crate::views::usage::{DriftPage, IdleLinesPage, UsageInput, UsagePage, drift_csv};
+use crate::views::usage::{
+    DriftPage, IdleLinesPage, LineHistory, UsageInput, UsagePage, drift_csv,
+};
 
 /// The default range of the usage page, in days.
 const DEFAULT_DAYS: i32 = 90;
@@ -319,4 +321,20 @@ pub async fn drift_file(
         drift_csv(&rows),
     )
         .into_response())
+}
+
+/// A line's 90-day strip when its group has history (`None` otherwise, or when it cannot be
+/// read: the line page still shows the line).
+pub async fn line_history(state: &AppState, corp: &CorpId, digits: &str) -> Option<LineHistory> {
+    let mdn: i64 = digits.parse().ok()?;
+    let t = tracked(state, corp).await.ok()??;
+    let today = state.config.usage.zone.day_of(OffsetDateTime::now_utc());
+    match report::line_days(&state.db, t.gid, mdn, today.plus(-89), today).await {
+        Ok(days) if days.iter().any(|(_, c)| c.sampled()) => Some(LineHistory::new(corp, &days)),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "a line's history could not be read");
+            None
+        }
+    }
 }

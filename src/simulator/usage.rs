@@ -137,7 +137,7 @@ mod tests {
         let profiles: Vec<f64> = (0..200)
             .map(|i| profile(&format!("555-000-{i:04}")).0)
             .collect();
-        assert!(profiles.iter().any(|r| *r == 0.0));
+        assert!(profiles.contains(&0.0));
         assert!(profiles.iter().any(|r| *r > 500.0));
         assert!(profiles.iter().any(|r| *r > 0.0 && *r < 100.0));
     }

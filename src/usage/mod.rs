@@ -168,22 +168,22 @@ pub struct Running {
     /// The day's usage at the last sample (what the API says).
     pub day_used: u32,
     pub first_day: Day,
-    pub last_used_day: Option<Day>,
+    /// The last day before `day` with usage (the current day's own use is [`Running::usage`]).
+    pub used_before: Option<Day>,
 }
 
 impl Running {
     /// The first sample of a line.
     pub fn first(day: Day, month_used: u32, day_used: u32) -> Self {
-        let r = Self {
+        Self {
             day,
             samples: 1,
             growth: 0,
             month_used,
             day_used,
             first_day: day,
-            last_used_day: None,
-        };
-        r.with_use()
+            used_before: None,
+        }
     }
 
     /// After one more sample on `day`: the growth of `monthlyAmountUsed` between the day's first
@@ -191,6 +191,7 @@ impl Running {
     pub fn next(&self, day: Day, month_used: u32, day_used: u32) -> Self {
         let mut r = *self;
         if day != self.day {
+            r.used_before = self.last_used();
             r.day = day;
             r.samples = 1;
             r.growth = 0;
@@ -204,14 +205,7 @@ impl Running {
         }
         r.month_used = month_used;
         r.day_used = day_used;
-        r.with_use()
-    }
-
-    fn with_use(mut self) -> Self {
-        if self.usage() > 0 {
-            self.last_used_day = Some(self.day);
-        }
-        self
+        r
     }
 
     /// The day's usage so far: with one sample, what the API calls today's usage.
@@ -220,6 +214,15 @@ impl Running {
             self.day_used
         } else {
             self.growth.min(u64::from(u32::MAX - 1)) as u32
+        }
+    }
+
+    /// The last day with usage, the current one included.
+    pub fn last_used(&self) -> Option<Day> {
+        if self.usage() > 0 {
+            Some(self.day)
+        } else {
+            self.used_before
         }
     }
 }
@@ -275,10 +278,13 @@ mod tests {
         assert_eq!(r.usage(), 700);
         let r = r.next(d.plus(1), 200, 0);
         assert_eq!((r.usage(), r.samples), (0, 1));
-        assert_eq!(r.last_used_day, Some(d));
+        assert_eq!(r.last_used(), Some(d));
         let r = r.next(d.plus(1), 200, 0);
         assert_eq!(r.usage(), 0);
-        assert_eq!(r.last_used_day, Some(d));
+        assert_eq!(r.last_used(), Some(d));
+        // Today's first sample said 300 used; the growth since then is what counts.
+        let r = Running::first(d, 1_000, 300).next(d, 1_000, 300);
+        assert_eq!((r.usage(), r.last_used()), (0, None));
     }
 
     #[test]

@@ -232,7 +232,7 @@ pub async fn compute(
                 month_used: p.month_used.clamp(0, i64::from(u32::MAX)) as u32,
                 day_used: p.day_used.clamp(0, i64::from(u32::MAX)) as u32,
                 first_day: Day(p.first_day),
-                last_used_day: p.last_used_day.map(Day),
+                used_before: p.last_used_day.map(Day),
             }
             .next(day, l.month_used, l.day_used),
             None => Running::first(day, l.month_used, l.day_used),
@@ -263,7 +263,7 @@ pub async fn compute(
             samples: running.samples as i32,
             growth: running.growth.min(i64::MAX as u64) as i64,
             first_day: running.first_day.0,
-            last_used_day: running.last_used_day.map(|d| d.0),
+            last_used_day: running.used_before.map(|d| d.0),
             nickname: l.nickname,
             labels: l.labels,
             summer_status: l.summer_status,

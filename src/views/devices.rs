@@ -496,6 +496,8 @@ pub struct LinePage {
     pub facts: Vec<Fact>,
     pub smartspot_href: Option<Href>,
     pub actions: Vec<crate::views::actions::ActionLink>,
+    /// The line's usage strip, when its group is tracked.
+    pub history: Option<crate::views::usage::LineHistory>,
 }
 
 impl LinePage {

@@ -326,7 +326,7 @@ impl IdleLinesPage {
                     mdn,
                     nickname: l.nickname.clone(),
                     last_used: l
-                        .last_used_day
+                        .last_used()
                         .map_or_else(|| "never since tracking began".into(), |d| Day(d).iso()),
                 }
             })
@@ -335,7 +335,7 @@ impl IdleLinesPage {
         let actions = ActionKind::allowed_for(user, corp)
             .into_iter()
             .filter(|k| k.operation().check_line_count(Some(n as u64)).is_ok())
-            .filter(|k| k.selection() == crate::actions::catalog::Selection::Lines)
+            .filter(|k| k.selection() != crate::actions::catalog::Selection::Imeis)
             .map(|k| ActionLink::new(corp, k, paths::action_form(corp, k).into(), false))
             .collect();
         let heading = format!("Lines idle for {idle_days} days or more");

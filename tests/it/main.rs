@@ -33,3 +33,4 @@ mod simulator_conformance;
 mod soak;
 mod static_assets;
 mod storage;
+mod usage;

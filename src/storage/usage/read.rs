@@ -73,11 +73,13 @@ impl Db {
             .collect())
     }
 
-    /// Lines whose last used day is before `since` (or that were never used), by MDN.
+    /// Lines whose last used day (the current one included) is before `since`, or that were
+    /// never used, by MDN.
     pub async fn usage_idle(&self, gid: i32, since: i32) -> Result<Vec<LatestRow>, sqlx::Error> {
         let rows: Vec<LatestRow> = with_pool!(self, pool => {
             sqlx::query_as(&format!(
-                "SELECT {} FROM usage_latest WHERE gid = $1 AND (last_used_day IS NULL OR last_used_day < $2) ORDER BY mdn",
+                "SELECT {} FROM usage_latest WHERE gid = $1 AND (last_used_day IS NULL OR last_used_day < $2) \
+                 AND NOT (day >= $2 AND (CASE WHEN samples <= 1 THEN day_used ELSE growth END) > 0) ORDER BY mdn",
                 latest_columns()
             ))
             .bind(gid)

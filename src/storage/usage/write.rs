@@ -32,7 +32,24 @@ pub struct LatestRow {
     pub samples: i32,
     pub growth: i64,
     pub first_day: i32,
+    /// The last day before `day` with usage.
     pub last_used_day: Option<i32>,
+}
+
+impl LatestRow {
+    /// The last day with usage, the current one included (see [`crate::usage::Running`]).
+    pub fn last_used(&self) -> Option<i32> {
+        let today = if self.samples <= 1 {
+            self.day_used
+        } else {
+            self.growth
+        };
+        if today > 0 {
+            Some(self.day)
+        } else {
+            self.last_used_day
+        }
+    }
 }
 
 /// One figure of the group's day: `dim` 0 the group, 1 filter group, 2 device, 3 network,
