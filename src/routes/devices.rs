@@ -186,6 +186,7 @@ pub async fn list(
             .principal
             .can_import(&corp)
             .then(|| paths::import(&corp).into()),
+        usage: super::usage::list_notice(&state, &user, &corp).await,
         export: crate::views::export::ExportPicker::new(
             &corp,
             &q,

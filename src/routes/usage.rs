@@ -20,7 +20,7 @@ use crate::storage::usage::Tracking;
 use crate::usage::report::{self, By, IDLE_DAYS};
 use crate::usage::{Day, Zone};
 use crate::views::usage::{
-    DriftPage, IdleLinesPage, LineHistory, UsageInput, UsagePage, drift_csv,
+    DriftPage, IdleLinesPage, LineHistory, UsageInput, UsageLink, UsagePage, drift_csv,
 };
 
 /// The default range of the usage page, in days.
@@ -337,4 +337,17 @@ pub async fn line_history(state: &AppState, corp: &CorpId, digits: &str) -> Opti
             None
         }
     }
+}
+
+/// The list's usage link (for whoever may read the history) and whether tracking is paused.
+pub async fn list_notice(state: &AppState, user: &CurrentUser, corp: &CorpId) -> Option<UsageLink> {
+    user.principal.check_usage(corp).ok()?;
+    let paused = matches!(
+        tracked(state, corp).await,
+        Ok(Some(t)) if t.state == "needs_sign_in"
+    );
+    Some(UsageLink {
+        href: paths::usage(corp).into(),
+        paused,
+    })
 }

@@ -404,6 +404,8 @@ pub struct DevicesPage {
     pub export: crate::views::export::ExportPicker,
     /// The overview's link, where the scope table shows it.
     pub overview_href: Option<String>,
+    /// The usage history's link, and whether tracking is paused (issue 24).
+    pub usage: Option<crate::views::usage::UsageLink>,
     /// The CSV import's link, when the user may change an importable column.
     pub import_href: Option<String>,
 }

@@ -505,3 +505,10 @@ impl LineHistory {
         }
     }
 }
+
+/// The list's link to the usage page, and tracking's pause (the group's pages say so).
+#[derive(Debug, Clone)]
+pub struct UsageLink {
+    pub href: String,
+    pub paused: bool,
+}

@@ -195,6 +195,11 @@ async fn a_refused_sign_in_pauses_tracking_until_it_is_resumed() {
     let page = again.get_text(&format!("/devices/{HS}/usage")).await;
     assert!(page.contains("id=\"tracking-paused\""), "{page:.2000}");
     assert!(page.contains("id=\"tracking-resume\""));
+    let list = again.get_text(&format!("/devices/{HS}")).await;
+    assert!(
+        list.contains("id=\"tracking-paused\""),
+        "the list says so too"
+    );
     let csrf = again.page_csrf(&format!("/devices/{HS}/usage")).await;
     assert_eq!(start(&again, &csrf).await.status(), 303);
     good_samples(&db, ok + 1).await;
