@@ -1,6 +1,8 @@
 //! One sample: a tracked group's CSV export stream read, as it arrives, into one compact
 //! [`SampleLine`] per line (the columns that matter, usage in hundredths of MB).
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -33,14 +35,15 @@ pub const SAMPLE_COLUMNS: [Column; 14] = [
 pub struct SampleLine {
     pub mdn: u64,
     pub nickname: String,
-    pub status: String,
-    pub filter_group: String,
-    pub network: String,
-    pub device: String,
+    /// The columns with few distinct values are shared (one allocation per value, not per line).
+    pub status: Arc<str>,
+    pub filter_group: Arc<str>,
+    pub network: Arc<str>,
+    pub device: Arc<str>,
     /// Label names, `;`-separated as the export gives them.
-    pub labels: String,
-    pub summer_status: String,
-    pub media_center_status: String,
+    pub labels: Arc<str>,
+    pub summer_status: Arc<str>,
+    pub media_center_status: Arc<str>,
     /// Hundredths of MB.
     pub month_used: u32,
     pub day_used: u32,
@@ -92,6 +95,18 @@ struct Reader {
     /// Each column's index in the export's rows (in [`SAMPLE_COLUMNS`] order).
     pos: Option<Vec<usize>>,
     lines: Vec<SampleLine>,
+    shared: HashMap<String, Arc<str>>,
+}
+
+impl Reader {
+    fn share(&mut self, v: &str) -> Arc<str> {
+        if let Some(a) = self.shared.get(v) {
+            return Arc::clone(a);
+        }
+        let a: Arc<str> = Arc::from(v);
+        self.shared.insert(v.to_owned(), Arc::clone(&a));
+        a
+    }
 }
 
 impl Reader {
@@ -123,26 +138,28 @@ impl Reader {
             self.pos = Some(pos);
             return Ok(());
         };
+        let pos = pos.clone();
         let cell = |i: usize| cells.get(pos[i]).map_or("", |s| s.trim());
         let Some(mdn) = mdn_number(cell(0)) else {
             return Ok(());
         };
-        self.lines.push(SampleLine {
+        let line = SampleLine {
             mdn,
             nickname: cell(1).to_owned(),
-            status: cell(2).to_owned(),
-            filter_group: cell(3).to_owned(),
-            network: cell(4).to_owned(),
-            device: cell(5).to_owned(),
-            labels: cell(6).to_owned(),
+            status: self.share(cell(2)),
+            filter_group: self.share(cell(3)),
+            network: self.share(cell(4)),
+            device: self.share(cell(5)),
+            labels: self.share(cell(6)),
             month_used: amount(cell(7)).unwrap_or(0),
             day_used: amount(cell(8)).unwrap_or(0),
             last30_used: amount(cell(9)).unwrap_or(0),
             monthly_limit: amount(cell(10)),
             daily_limit: amount(cell(11)),
-            summer_status: cell(12).to_owned(),
-            media_center_status: cell(13).to_owned(),
-        });
+            summer_status: self.share(cell(12)),
+            media_center_status: self.share(cell(13)),
+        };
+        self.lines.push(line);
         Ok(())
     }
 }

@@ -192,12 +192,7 @@ pub async fn compute(
 ) -> Result<StoredSample, sqlx::Error> {
     let mut names: BTreeSet<&str> = BTreeSet::new();
     for l in &lines {
-        names.extend([
-            l.status.as_str(),
-            l.filter_group.as_str(),
-            l.network.as_str(),
-            l.device.as_str(),
-        ]);
+        names.extend([&*l.status, &*l.filter_group, &*l.network, &*l.device]);
         names.extend(l.label_names());
     }
     let names: Vec<&str> = names.into_iter().collect();
@@ -265,9 +260,9 @@ pub async fn compute(
             first_day: running.first_day.0,
             last_used_day: running.used_before.map(|d| d.0),
             nickname: l.nickname,
-            labels: l.labels,
-            summer_status: l.summer_status,
-            media_center_status: l.media_center_status,
+            labels: l.labels.to_string(),
+            summer_status: l.summer_status.to_string(),
+            media_center_status: l.media_center_status.to_string(),
         };
         if let Some(p) = &before {
             let name = |i: i32| by_id.get(&i).copied().unwrap_or("").to_owned();
