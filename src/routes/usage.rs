@@ -47,6 +47,15 @@ struct Range {
 }
 
 impl Range {
+    /// The query's range and choices, and today in `USAGE_TIME_ZONE`.
+    fn with_today(state: &AppState, raw: Option<&str>) -> Result<(Self, Day), AppError> {
+        let zone = &state.config.usage.zone;
+        Ok((
+            Self::parse(raw, zone)?,
+            zone.day_of(OffsetDateTime::now_utc()),
+        ))
+    }
+
     fn parse(raw: Option<&str>, zone: &Zone) -> Result<Self, AppError> {
         let q: UsageQuery = parse_query(raw)?;
         let day = |v: &Option<String>, what: &str| -> Result<Option<Day>, AppError> {
@@ -178,9 +187,7 @@ pub async fn page(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let corp = authorize(&user, &corp)?;
-    let zone = &state.config.usage.zone;
-    let r = Range::parse(raw.as_deref(), zone)?;
-    let today = zone.day_of(OffsetDateTime::now_utc());
+    let (r, today) = Range::with_today(&state, raw.as_deref())?;
     let t = tracked(&state, &corp).await?;
     let db = &state.db;
     let (mut days, mut breakdown, mut fg_sums, mut idle, mut samples) =
@@ -228,9 +235,7 @@ pub async fn idle_lines(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let corp = authorize(&user, &corp)?;
-    let zone = &state.config.usage.zone;
-    let r = Range::parse(raw.as_deref(), zone)?;
-    let today = zone.day_of(OffsetDateTime::now_utc());
+    let (r, today) = Range::with_today(&state, raw.as_deref())?;
     let lines = match tracked(&state, &corp).await? {
         Some(t) => report::idle(&state.db, t.gid, today, r.idle_days).await?,
         None => Vec::new(),
