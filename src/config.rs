@@ -278,7 +278,11 @@ impl Config {
             approval_required_above: None,
             request_ttl: Duration::from_secs(14 * 86_400),
             scheduler_tick: Duration::from_millis(200),
-            usage: UsageSettings::default(),
+            // No simulated history unless a test asks for it (it would load every demo console).
+            usage: UsageSettings {
+                demo_history_days: 0,
+                ..UsageSettings::default()
+            },
         }
     }
 

@@ -426,3 +426,38 @@ async fn two_instances_on_one_postgresql_take_one_sample_per_interval() {
         at.len()
     );
 }
+
+#[tokio::test]
+async fn the_demo_fills_labelled_simulated_history_at_first_start() {
+    let mut cfg = sentinel_console::config::Config::for_tests(&sqlite_url());
+    cfg.usage.demo_history_days = 3;
+    let app = sentinel_console::startup::Application::build(cfg)
+        .await
+        .expect("build");
+    let base = format!("http://{}", app.local_addr());
+    let db = app.state().db.clone();
+    tokio::spawn(async move {
+        let _ = app.run_until_stopped(std::future::pending()).await;
+    });
+    for _ in 0..100 {
+        if db
+            .usage_tracking("NORTHSTAR-ISD")
+            .await
+            .expect("read")
+            .is_some_and(|t| t.simulated_before.is_some())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let s = Session::new(&base);
+    s.sign_in_to("tech", "/").await;
+    let page = s.get_text("/devices/NORTHSTAR-ISD/usage").await;
+    assert!(page.contains("id=\"simulated-note\""), "{page:.3000}");
+    assert!(!page.contains("id=\"usage-empty\""));
+    let rows = texts(&page, "#usage-table tbody tr td.num");
+    assert!(
+        rows.iter().any(|c| c.ends_with(" MB") && c != "0.00 MB"),
+        "{rows:?}"
+    );
+}
