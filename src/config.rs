@@ -8,6 +8,8 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::client_addr::TrustedProxies;
+mod usage;
+pub use usage::UsageSettings;
 
 /// Where users sign in.
 #[derive(Debug, Clone)]
@@ -117,12 +119,14 @@ pub struct Config {
     pub scheduler_tick: Duration,
     /// `TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// The fleet's history (CONTRACT §6).
+    pub usage: UsageSettings,
 }
 
 /// A configuration value that could not be used.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
-pub struct ConfigError(String);
+pub struct ConfigError(pub(crate) String);
 
 /// `IMPORT_MAX_BYTES` unset: 20 MiB.
 pub const DEFAULT_IMPORT_MAX_BYTES: u64 = 20 * 1024 * 1024;
@@ -284,6 +288,7 @@ impl Config {
             ),
             trusted_proxies: TrustedProxies::parse(&var("TRUSTED_PROXIES").unwrap_or_default())
                 .map_err(ConfigError)?,
+            usage: UsageSettings::from_env()?,
         }
         .checked()
     }
@@ -338,6 +343,11 @@ impl Config {
             request_ttl: Duration::from_secs(14 * 86_400),
             scheduler_tick: Duration::from_millis(200),
             trusted_proxies: TrustedProxies::default(),
+            // No simulated history unless a test asks for it (it would load every demo console).
+            usage: UsageSettings {
+                demo_history_days: 0,
+                ..UsageSettings::default()
+            },
         }
     }
 

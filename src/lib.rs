@@ -52,4 +52,5 @@ pub mod startup;
 pub mod state;
 pub mod storage;
 pub mod upstream;
+pub mod usage;
 pub mod views;

@@ -62,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
                 // The standalone simulator serves tests and benchmarks: its control endpoints are its point.
                 control_endpoints: true,
             });
+            sim.start_usage_clock(std::time::Duration::from_secs(60));
             let listener = tokio::net::TcpListener::bind(bind).await?;
             let addr = listener.local_addr()?;
             println!("Sentinel simulator on http://{addr}");

@@ -13,6 +13,9 @@ use crate::actions::ActionKind;
 use crate::domain::{Column, CorpId, ListQuery, SearchValue, TableColumns};
 use crate::storage::audit::AuditFilter;
 
+mod usage;
+pub use usage::*;
+
 /// A console URL (path and query), already encoded; templates print it as is (HTML-escaped).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Href(String);

@@ -473,6 +473,7 @@ impl Principal {
 
 mod approval;
 mod portal;
+mod usage;
 pub use approval::{REQUESTABLE, WriteMode, needs_second_admin};
 pub use portal::PortalActions;
 

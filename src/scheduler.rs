@@ -1,5 +1,6 @@
 //! The scheduler every instance runs: claims due scheduled change sets through the database (one
-//! instance each), runs them on the sign-in kept for them, and expires old requests.
+//! instance each), runs them on the sign-in kept for them, expires old requests, and takes the
+//! usage samples of tracked groups that are due (see [`crate::usage::sampler`]).
 
 use std::time::Duration;
 
@@ -20,6 +21,16 @@ const EXPIRE_EVERY: Duration = Duration::from_secs(30);
 /// Starts the scheduler for the life of the process (a first pass at once: changes that fell due
 /// while every instance was down run at start, late).
 pub fn spawn(state: AppState) {
+    // Usage samples on a loop of their own: a long sample never delays a due change.
+    let sampling = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(sampling.config.scheduler_tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            crate::usage::sampler::run_due(&sampling).await;
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(state.config.scheduler_tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

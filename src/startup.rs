@@ -66,6 +66,8 @@ impl Application {
                     ))?],
                     control_endpoints: false,
                 });
+                // The demo's usage moves with the clock.
+                sim.start_usage_clock(std::time::Duration::from_secs(60));
                 let api = loopback.join(&format!("{SIM_MOUNT}/sentinel/api"))?;
                 (Some(sim), api)
             }
@@ -111,6 +113,15 @@ impl Application {
         // Jobs abandoned by a stopped instance are finished here (see actions::jobs).
         crate::actions::jobs::spawn_resumer(state.clone());
         crate::scheduler::spawn(state.clone());
+        if let Some(sim) = &simulator {
+            // Demo only: simulated history at first start (a real deployment never invents it).
+            if let Some(token) = sim.issue_access_token("super") {
+                tokio::spawn(crate::usage::demo::fill(
+                    state.clone(),
+                    secrecy::SecretString::from(token),
+                ));
+            }
+        }
         let router = build_router(state.clone(), simulator.as_ref());
         Ok(Self {
             listener,

@@ -428,7 +428,7 @@ fn field<'a>(out: &'a [u8], ends: &[usize], i: usize) -> &'a str {
 /// The MDN's 10 digits as a number.
 /// The same rule as [`crate::domain::Mdn::parse`] (10 digits, with dashes, spaces, dots or parentheses),
 /// without its allocations: this runs for every row.
-fn mdn_number(s: &str) -> Option<u64> {
+pub(crate) fn mdn_number(s: &str) -> Option<u64> {
     let (mut n, mut digits) = (0u64, 0u32);
     for b in s.trim().bytes() {
         match b {
@@ -447,7 +447,7 @@ fn mdn_number(s: &str) -> Option<u64> {
 }
 
 /// MB with up to two decimals as hundredths (saturating); `None` when empty or not a number.
-fn amount(s: &str) -> Option<u32> {
+pub(crate) fn amount(s: &str) -> Option<u32> {
     let s = s.trim();
     if s.is_empty() {
         return None;

@@ -195,6 +195,7 @@ pub async fn list(
             .principal
             .can_import(&corp)
             .then(|| paths::import(&corp).into()),
+        usage: super::usage::list_notice(&state, &user, &corp).await,
     };
     Ok((VaryHx, page).into_response())
 }
@@ -356,6 +357,7 @@ pub async fn line(
             .filter(|_| d.is_smartspot())
             .map(|i| paths::smartspot(&corp, i)),
         actions,
+        history: super::usage::line_history(&state, &corp, &mdn.digits()).await,
     }
     .into_response())
 }

@@ -11,6 +11,7 @@ pub mod ops;
 pub mod overview;
 pub mod portal;
 pub mod streamed;
+pub mod usage;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -35,6 +36,12 @@ pub fn router() -> Router<AppState> {
         .route("/devices/{corp_id}/export", get(export::picker))
         .route("/devices/{corp_id}/export.csv", get(export::export_csv))
         .route("/devices/{corp_id}/overview", get(overview::page))
+        .route("/devices/{corp_id}/tracking", post(usage::tracking))
+        .route("/devices/{corp_id}/usage", get(usage::page))
+        .route("/devices/{corp_id}/usage.csv", get(usage::proof_csv))
+        .route("/devices/{corp_id}/usage/idle", get(usage::idle_lines))
+        .route("/devices/{corp_id}/drift", get(usage::drift))
+        .route("/devices/{corp_id}/drift.csv", get(usage::drift_file))
         // The import checks the file's size itself, as it streams (IMPORT_MAX_BYTES).
         .route(
             "/devices/{corp_id}/import",

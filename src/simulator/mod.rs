@@ -16,6 +16,7 @@ mod idp;
 mod independence;
 mod rng;
 mod rules;
+mod usage;
 mod validate;
 mod wire;
 mod world;

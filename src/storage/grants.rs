@@ -87,6 +87,7 @@ impl Db {
             sqlx::query_scalar(
                 "SELECT id FROM grants WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM change_sets c \
                  WHERE c.grant_id = grants.id AND c.state IN ('scheduled', 'awaiting_approval', 'running', 'needs_sign_in')) \
+                 AND NOT EXISTS (SELECT 1 FROM usage_tracking u WHERE u.grant_id = grants.id AND u.state = 'active') \
                  LIMIT $2",
             )
             .bind(stamp(before))

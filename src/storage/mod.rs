@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod sealing;
 pub mod sessions;
 mod sqlutil;
+pub mod usage;
 
 pub(crate) use sqlutil::later;
 

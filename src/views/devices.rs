@@ -401,6 +401,8 @@ pub struct DevicesPage {
     pub results: DeviceResults,
     /// The overview's link, where the scope table shows it.
     pub overview_href: Option<String>,
+    /// The usage history's link, and whether tracking is paused (issue 24).
+    pub usage: Option<crate::views::usage::UsageLink>,
     /// The CSV import's link, when the user may change an importable column.
     pub import_href: Option<String>,
     /// The column chooser's boxes.
@@ -518,6 +520,8 @@ pub struct LinePage {
     pub facts: Vec<Fact>,
     pub smartspot_href: Option<Href>,
     pub actions: Vec<crate::views::actions::ActionLink>,
+    /// The line's usage strip, when its group is tracked.
+    pub history: Option<crate::views::usage::LineHistory>,
 }
 
 impl LinePage {

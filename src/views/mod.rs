@@ -13,6 +13,7 @@ pub mod import;
 pub mod overview;
 pub mod portal;
 pub mod redo;
+pub mod usage;
 
 use askama::Template;
 use askama_web::WebTemplate;

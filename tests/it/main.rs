@@ -43,3 +43,4 @@ mod soak;
 mod static_assets;
 mod storage;
 mod streamed;
+mod usage;

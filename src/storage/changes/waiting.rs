@@ -236,8 +236,9 @@ impl Db {
     pub async fn grant_in_use(&self, grant: Uuid) -> Result<bool, sqlx::Error> {
         let n: i64 = with_pool!(self, pool => {
             sqlx::query_scalar(
-                "SELECT COUNT(*) FROM change_sets WHERE grant_id = $1 \
-                 AND state IN ('scheduled', 'awaiting_approval', 'running', 'needs_sign_in')",
+                "SELECT (SELECT COUNT(*) FROM change_sets WHERE grant_id = $1 \
+                 AND state IN ('scheduled', 'awaiting_approval', 'running', 'needs_sign_in')) \
+                 + (SELECT COUNT(*) FROM usage_tracking WHERE grant_id = $1 AND state = 'active')",
             )
             .bind(grant.to_string())
             .fetch_one(pool)
