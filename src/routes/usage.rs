@@ -10,7 +10,7 @@ use futures::StreamExt;
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
-use super::devices::parse_query;
+use super::edge::parse_query;
 use crate::auth::{CurrentUser, grant};
 use crate::domain::CorpId;
 use crate::error::AppError;
