@@ -368,7 +368,7 @@ async fn suspend_three_lines_then_revert_and_the_list_shows_them_active_again() 
         crate::browser::sign_in_to_list(c, base, "tech").await?;
         let v = js(
             c,
-            "return Array.from(document.querySelectorAll('table#devices tbody tr'))              .filter(r => r.querySelector('td.col-status .badge').innerText.trim() === 'active')              .slice(0, 3).map(r => r.getAttribute('data-mdn'));",
+            "return Array.from(document.querySelectorAll('table#devices tbody tr'))              .filter(r => r.querySelector('td.col-status .badge').innerText.trim().toLowerCase() === 'active')              .slice(0, 3).map(r => r.getAttribute('data-mdn'));",
         )
         .await?;
         let mdns: Vec<String> = serde_json::from_value(v).map_err(|e| format!("rows: {e}"))?;
