@@ -198,7 +198,10 @@ async fn a_select_all_whose_browser_disconnects_after_one_second_finishes() {
     // Issue 22, finding 11: a finished job no longer names the session it ran for.
     let job = db.job_get(id).await.expect("read").expect("job");
     assert!(job.state.is_finished());
-    assert_eq!(job.session_id, None, "the session id is cleared when the job ends");
+    assert_eq!(
+        job.session_id, None,
+        "the session id is cleared when the job ends"
+    );
     assert_eq!(writes(&app.sim, "/note"), 1);
     let line = app.sim.sim.device(
         CORP,
@@ -277,6 +280,59 @@ async fn rename_elsewhere(sim: &TestSim, corp: &str, mdn: &str, nickname: &str) 
     assert_eq!(resp.status(), 200);
 }
 
+/// Readonly asks for a note on every line matching `search`: a waiting change set's id.
+async fn request_note_on_matches(ro: &Session, search: &str, note: &str) -> Uuid {
+    let csrf = ro.page_csrf(&format!("/devices/{CORP}")).await;
+    let resp = ro
+        .post_action(
+            CORP,
+            "note",
+            &[
+                ("select_all", "true"),
+                ("searchValue", search),
+                ("note", note),
+                ("reason", "Inventory"),
+                ("confirmed", "true"),
+                ("acknowledged", "true"),
+            ],
+            &csrf,
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    change_id_of(&resp)
+}
+
+/// An approver's preview of change set `id`: its page and the plan digest it carries.
+async fn approval_preview(s: &Session, id: Uuid) -> (String, String) {
+    let csrf = s.csrf().await;
+    let page = s
+        .post_form(
+            &format!("/changes/{id}/approve"),
+            &[("csrf_token", csrf.as_str())],
+        )
+        .await
+        .text()
+        .await
+        .expect("preview");
+    let digest = attrs(&page, "input[name=plan]", "value");
+    assert_eq!(digest.len(), 1, "the preview carries what it showed");
+    (page, digest[0].clone())
+}
+
+/// Confirms an approval with the digest of the preview it was made from.
+async fn approve_as_shown(s: &Session, id: Uuid, digest: &str) -> reqwest::Response {
+    let csrf = s.csrf().await;
+    s.post_form(
+        &format!("/changes/{id}/approve"),
+        &[
+            ("csrf_token", csrf.as_str()),
+            ("confirmed", "true"),
+            ("plan", digest),
+        ],
+    )
+    .await
+}
+
 /// A select-all request is bound to the lines the approver's preview showed: lines renamed to
 /// match afterwards are not touched, and a confirmation from an older preview is shown again.
 #[tokio::test]
@@ -285,49 +341,21 @@ async fn an_approval_applies_exactly_the_lines_its_preview_showed() {
     let ro = app.session_as("readonly").await;
     let mdns = list_mdns(&ro.get_text(&format!("/devices/{CORP}")).await);
     rename_elsewhere(&app.sim, CORP, &mdns[0], "Zebra-Cart-1").await;
-
-    let csrf = ro.page_csrf(&format!("/devices/{CORP}")).await;
-    let resp = ro
-        .post_action(
-            CORP,
-            "note",
-            &[
-                ("select_all", "true"),
-                ("searchValue", "Zebra-Cart"),
-                ("note", "Bound"),
-                ("reason", "Cart inventory"),
-                ("confirmed", "true"),
-                ("acknowledged", "true"),
-            ],
-            &csrf,
-        )
-        .await;
-    assert_eq!(resp.status(), 303);
-    let id = change_id_of(&resp);
+    let id = request_note_on_matches(&ro, "Zebra-Cart", "Bound").await;
     assert_eq!(
         app.state.db.change_get(id).await.unwrap().unwrap().state,
         ChangeState::AwaitingApproval
     );
 
     let tech = app.session_as("tech").await;
-    let tcsrf = tech.csrf().await;
-    let preview = tech
-        .post_form(
-            &format!("/changes/{id}/approve"),
-            &[("csrf_token", tcsrf.as_str())],
-        )
-        .await;
-    assert_eq!(preview.status(), 200);
-    let preview = preview.text().await.unwrap();
-    let digest = attrs(&preview, "input[name=plan]", "value");
-    assert_eq!(digest.len(), 1, "the preview carries what it showed");
+    let (preview, first) = approval_preview(&tech, id).await;
     assert!(preview.contains(&mdns[0]), "{preview}");
-
     // Five more lines match now (renamed in between): the approval must not widen.
     for m in &mdns[1..6] {
         rename_elsewhere(&app.sim, CORP, m, &format!("Zebra-Cart-{m}")).await;
     }
     // A confirmation without the preview's digest (a forged or stale one) is shown again.
+    let tcsrf = tech.csrf().await;
     let stale = tech
         .post_form(
             &format!("/changes/{id}/approve"),
@@ -347,33 +375,14 @@ async fn an_approval_applies_exactly_the_lines_its_preview_showed() {
         0,
         "nothing sent from a stale preview"
     );
-
-    // That second preview bound the six lines; the approver confirms the first preview's digest:
-    // refused too, since it is not what is stored any more.
-    let old = tech
-        .post_form(
-            &format!("/changes/{id}/approve"),
-            &[
-                ("csrf_token", tcsrf.as_str()),
-                ("confirmed", "true"),
-                ("plan", digest[0].as_str()),
-            ],
-        )
-        .await;
+    // That second preview bound the six lines: the first preview's digest is refused too, and
+    // shows the preview again.
+    let old = approve_as_shown(&tech, id, &first).await;
     assert_eq!(old.status(), 200);
     let again = old.text().await.unwrap();
-    let digest = attrs(&again, "input[name=plan]", "value");
+    let last = attrs(&again, "input[name=plan]", "value");
     // Confirming what was last shown applies exactly those lines.
-    let done = tech
-        .post_form(
-            &format!("/changes/{id}/approve"),
-            &[
-                ("csrf_token", tcsrf.as_str()),
-                ("confirmed", "true"),
-                ("plan", digest[0].as_str()),
-            ],
-        )
-        .await;
+    let done = approve_as_shown(&tech, id, &last[0]).await;
     assert_eq!(done.status(), 303);
     let c = finished_within(&app.state.db, id, 30).await;
     assert_eq!(c.total_lines, 6, "the lines the last preview showed");
@@ -394,48 +403,13 @@ async fn a_select_all_request_never_widens_after_the_preview() {
     let ro = app.session_as("readonly").await;
     let mdns = list_mdns(&ro.get_text(&format!("/devices/{CORP}")).await);
     rename_elsewhere(&app.sim, CORP, &mdns[0], "Walrus-1").await;
-    let csrf = ro.page_csrf(&format!("/devices/{CORP}")).await;
-    let resp = ro
-        .post_action(
-            CORP,
-            "note",
-            &[
-                ("select_all", "true"),
-                ("searchValue", "Walrus"),
-                ("note", "One only"),
-                ("reason", "Audit"),
-                ("confirmed", "true"),
-                ("acknowledged", "true"),
-            ],
-            &csrf,
-        )
-        .await;
-    let id = change_id_of(&resp);
+    let id = request_note_on_matches(&ro, "Walrus", "One only").await;
     let tech = app.session_as("tech").await;
-    let tcsrf = tech.csrf().await;
-    let preview = tech
-        .post_form(
-            &format!("/changes/{id}/approve"),
-            &[("csrf_token", tcsrf.as_str())],
-        )
-        .await
-        .text()
-        .await
-        .unwrap();
-    let digest = attrs(&preview, "input[name=plan]", "value");
+    let (_, digest) = approval_preview(&tech, id).await;
     for m in &mdns[1..6] {
         rename_elsewhere(&app.sim, CORP, m, &format!("Walrus-{m}")).await;
     }
-    let done = tech
-        .post_form(
-            &format!("/changes/{id}/approve"),
-            &[
-                ("csrf_token", tcsrf.as_str()),
-                ("confirmed", "true"),
-                ("plan", digest[0].as_str()),
-            ],
-        )
-        .await;
+    let done = approve_as_shown(&tech, id, &digest).await;
     assert_eq!(done.status(), 303);
     let c = finished_within(&app.state.db, id, 30).await;
     assert_eq!(
@@ -480,27 +454,8 @@ async fn retry_and_revert_wait_for_a_second_admin_above_the_threshold() {
     let resp = tech.post_action(CORP, "nickname", &form, &csrf).await;
     let held = change_id_of(&resp);
     let other = app.session_as("super").await;
-    let ocsrf = other.csrf().await;
-    let preview = other
-        .post_form(
-            &format!("/changes/{held}/approve"),
-            &[("csrf_token", ocsrf.as_str())],
-        )
-        .await
-        .text()
-        .await
-        .unwrap();
-    let digest = attrs(&preview, "input[name=plan]", "value");
-    let ok = other
-        .post_form(
-            &format!("/changes/{held}/approve"),
-            &[
-                ("csrf_token", ocsrf.as_str()),
-                ("confirmed", "true"),
-                ("plan", digest[0].as_str()),
-            ],
-        )
-        .await;
+    let (_, digest) = approval_preview(&other, held).await;
+    let ok = approve_as_shown(&other, held, &digest).await;
     assert_eq!(ok.status(), 303);
     let c = finished_within(&app.state.db, held, 30).await;
     assert_eq!(c.changed, 4);
