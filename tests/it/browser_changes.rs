@@ -456,7 +456,7 @@ async fn suspend_three_lines_then_revert_and_the_list_shows_them_active_again() 
             for m in mdns {
                 let s = text(c, &format!("table#devices tr[data-mdn='{m}'] td.col-status .badge"))
                     .await?;
-                all &= s.as_deref().map(str::trim) == Some("active");
+                all &= s.as_deref().map(str::trim) == Some("Active");
             }
             Ok(all.then_some(()))
         })
