@@ -1,6 +1,7 @@
 //! The Sentinel devices API client: one typed function per operation, the user's bearer token on each.
 
 pub mod cache;
+mod label;
 pub mod vocabulary;
 pub mod wire;
 
@@ -169,14 +170,7 @@ impl SentinelClient {
         let start = Instant::now();
         let sent = rb.send().await.map_err(|e| self.map_transport(e));
         if let Some(m) = &self.metrics {
-            let status = match &sent {
-                Ok(resp) => resp.status().as_str().to_owned(),
-                Err(UpstreamError::Status { status, .. }) => status.as_str().to_owned(),
-                Err(UpstreamError::Timeout(_)) => "timeout".to_owned(),
-                Err(UpstreamError::Connect(_)) => "connect".to_owned(),
-                Err(UpstreamError::BadBody(_)) => "body".to_owned(),
-            };
-            m.upstream(op, status, start.elapsed());
+            m.upstream(op, label::of(&sent), start.elapsed());
         }
         let resp = sent?;
         if resp.status().is_success() {
