@@ -85,6 +85,25 @@ async fn waits_until_sent(sim: &TestSim, suffix: &str) {
     panic!("the write never reached Sentinel");
 }
 
+/// Signs in on `a`, confirms a select-all note whose bulk call is slowed down, and kills `a`
+/// once the call reached Sentinel. Returns the change set's id and the browser.
+async fn select_all_then_kill(sim: &TestSim, a: &mut Instance) -> (Uuid, Session) {
+    let at_a = Session::new(&a.base);
+    assert_eq!(
+        at_a.sign_in_to("tech", &format!("/devices/{CORP}"))
+            .await
+            .status(),
+        200
+    );
+    slow_writes(sim, "/note", Duration::from_secs(8));
+    let resp = post_select_all(&at_a, CORP, "Durable").await;
+    assert_eq!(resp.status(), 303, "answered before the call ends");
+    let id = change_id_of(&resp);
+    waits_until_sent(sim, "/note").await;
+    a.kill();
+    (id, at_a)
+}
+
 /// A select-all whose instance is killed while its bulk call is in flight is settled by the
 /// other instance: its lines unknown (it may have been applied), never sent again, one audit entry.
 #[tokio::test]
@@ -93,20 +112,7 @@ async fn a_select_all_killed_mid_call_is_settled_by_another_instance_on_postgres
     let db_url = postgres_url().await;
     let mut a = Instance::start(config_for(&sim, &db_url)).await;
     let b = Instance::start(config_for(&sim, &db_url)).await;
-    let at_a = Session::new(&a.base);
-    assert_eq!(
-        at_a.sign_in_to("tech", &format!("/devices/{CORP}"))
-            .await
-            .status(),
-        200
-    );
-    slow_writes(&sim, "/note", Duration::from_secs(8));
-
-    let resp = post_select_all(&at_a, CORP, "Durable").await;
-    assert_eq!(resp.status(), 303, "answered before the call ends");
-    let id = change_id_of(&resp);
-    waits_until_sent(&sim, "/note").await;
-    a.kill();
+    let (id, at_a) = select_all_then_kill(&sim, &mut a).await;
 
     let db = Db::connect(&db_url).await.expect("db");
     let c = finished_within(&db, id, 60).await;
@@ -128,19 +134,7 @@ async fn a_select_all_killed_mid_call_is_settled_after_a_restart_on_sqlite() {
     let sim = spawn_sim(default_sim_config()).await;
     let db_url = sqlite_url();
     let mut a = Instance::start(config_for(&sim, &db_url)).await;
-    let at_a = Session::new(&a.base);
-    assert_eq!(
-        at_a.sign_in_to("tech", &format!("/devices/{CORP}"))
-            .await
-            .status(),
-        200
-    );
-    slow_writes(&sim, "/note", Duration::from_secs(8));
-    let resp = post_select_all(&at_a, CORP, "Durable").await;
-    assert_eq!(resp.status(), 303);
-    let id = change_id_of(&resp);
-    waits_until_sent(&sim, "/note").await;
-    a.kill();
+    let (id, _) = select_all_then_kill(&sim, &mut a).await;
 
     let _again = Instance::start(config_for(&sim, &db_url)).await;
     let db = Db::connect(&db_url).await.expect("db");
