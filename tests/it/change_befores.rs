@@ -73,19 +73,6 @@ async fn select_all_note(
     (db, c)
 }
 
-/// Sets a line's nickname straight at the simulator, as another client of Sentinel would.
-async fn rename_elsewhere(sim: &TestSim, mdn: &str, nickname: &str) {
-    let token = sim.sim.issue_access_token("super").expect("token");
-    let resp = reqwest::Client::new()
-        .put(sim.url(&format!("/sentinel/api/v1.0/devices/{LARGE}/nickname")))
-        .bearer_auth(token)
-        .json(&serde_json::json!({ "mdns": [mdn], "nickname": nickname }))
-        .send()
-        .await
-        .expect("direct write");
-    assert_eq!(resp.status(), 200);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_line_changed_after_the_job_started_gets_the_later_value_as_before() {
     let app = spawn_app_with(
@@ -131,7 +118,7 @@ async fn a_line_changed_after_the_job_started_gets_the_later_value_as_before() {
     );
     // Let the 4th write take the last slow-down before the other client's own write.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    rename_elsewhere(&app.sim, &last, "Renamed meanwhile").await;
+    rename_elsewhere(&app.sim, LARGE, &last, "Renamed meanwhile").await;
 
     let db = Db::connect(&app.database_url).await.expect("db");
     let c = finished(&db, id).await;

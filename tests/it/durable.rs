@@ -261,19 +261,6 @@ async fn a_401_mid_change_renews_the_sign_in_and_every_line_changes() {
     );
 }
 
-/// Renames a line straight at the simulator, as another client of Sentinel would.
-async fn rename_elsewhere(sim: &TestSim, corp: &str, mdn: &str, nickname: &str) {
-    let token = sim.sim.issue_access_token("super").expect("token");
-    let resp = reqwest::Client::new()
-        .put(sim.url(&format!("/sentinel/api/v1.0/devices/{corp}/nickname")))
-        .bearer_auth(token)
-        .json(&serde_json::json!({ "mdns": [mdn], "nickname": nickname }))
-        .send()
-        .await
-        .expect("direct write");
-    assert_eq!(resp.status(), 200);
-}
-
 /// Readonly asks for a note on every line matching `search`: a waiting change set's id.
 async fn request_note_on_matches(ro: &Session, search: &str, note: &str) -> Uuid {
     let csrf = ro.page_csrf(&format!("/devices/{CORP}")).await;

@@ -598,3 +598,16 @@ pub async fn finished_within(
     }
     panic!("change {id} did not finish within {secs} s");
 }
+
+/// Renames a line of `corp` straight at the simulator, as another client of Sentinel would.
+pub async fn rename_elsewhere(sim: &TestSim, corp: &str, mdn: &str, nickname: &str) {
+    let token = sim.sim.issue_access_token("super").expect("token");
+    let resp = reqwest::Client::new()
+        .put(sim.url(&format!("/sentinel/api/v1.0/devices/{corp}/nickname")))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "mdns": [mdn], "nickname": nickname }))
+        .send()
+        .await
+        .expect("direct write");
+    assert_eq!(resp.status(), 200);
+}
