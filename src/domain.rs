@@ -548,7 +548,7 @@ impl Via {
 
 pub mod form_pairs;
 mod table;
-mod when;
+pub mod when;
 pub use table::{TableColumn, TableColumns};
 pub use when::RunAt;
 

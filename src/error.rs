@@ -58,6 +58,38 @@ impl From<Refusal> for AppError {
     }
 }
 
+impl From<crate::identity::IdentityError> for AppError {
+    fn from(e: crate::identity::IdentityError) -> Self {
+        use crate::identity::IdentityError as E;
+        match e {
+            // Only a kept sign-in asked for on behalf of a change meets a session gone.
+            E::SignedOut => AppError::SignInRequired {
+                next: paths::changes(None, false).into(),
+            },
+            E::Refused(m) => AppError::BadRequest(m),
+            E::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<crate::actions::error::ChangeError> for AppError {
+    fn from(e: crate::actions::error::ChangeError) -> Self {
+        use crate::actions::error::ChangeError as E;
+        match e {
+            E::Invalid(m) => AppError::BadRequest(m),
+            E::Refused(m) => AppError::Forbidden(m),
+            E::NotFound(m) => AppError::NotFound(m),
+            // A change asked for with no sign-in to keep: back to the changes after signing in.
+            E::SignedOut => AppError::SignInRequired {
+                next: paths::changes(None, false).into(),
+            },
+            E::RateLimited { retry_after } => AppError::RateLimited { retry_after },
+            E::Upstream(e) => AppError::Upstream(e),
+            E::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         AppError::Internal(e.into())
@@ -148,93 +180,12 @@ impl AppError {
 }
 
 fn upstream_info(e: &UpstreamError) -> ErrorInfo {
-    let (status, title, message, retry_after) = match e {
-        UpstreamError::Status {
-            status,
-            message,
-            retry_after,
-            ..
-        } => {
-            let s = status.as_u16();
-            match s {
-                400 | 422 => (
-                    StatusCode::BAD_REQUEST,
-                    "Sentinel refused the request",
-                    format!("Sentinel answered {s}: {message}"),
-                    None,
-                ),
-                401 => (
-                    StatusCode::UNAUTHORIZED,
-                    "Sign-in needed",
-                    "Sentinel no longer accepts your sign-in. Please sign in again.".to_owned(),
-                    None,
-                ),
-                403 => (
-                    StatusCode::FORBIDDEN,
-                    "Not allowed by Sentinel",
-                    format!("Sentinel refused this (403): {message}"),
-                    None,
-                ),
-                404 => (
-                    StatusCode::NOT_FOUND,
-                    "Not found",
-                    format!("Sentinel answered 404: {message}"),
-                    None,
-                ),
-                409 => (
-                    StatusCode::CONFLICT,
-                    "Not possible right now",
-                    format!("Sentinel answered 409: {message}"),
-                    None,
-                ),
-                429 => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "Sentinel is busy",
-                    match retry_after {
-                        Some(n) => format!(
-                            "Sentinel is rate-limiting requests (429): {message} Try again in {n} seconds."
-                        ),
-                        None => format!("Sentinel is rate-limiting requests (429): {message}"),
-                    },
-                    *retry_after,
-                ),
-                _ => (
-                    StatusCode::BAD_GATEWAY,
-                    "Sentinel had a problem",
-                    format!(
-                        "Sentinel answered {s}: {message}. Nothing was changed by the console; try again in a moment."
-                    ),
-                    *retry_after,
-                ),
-            }
-        }
-        UpstreamError::Timeout(d) => (
-            StatusCode::GATEWAY_TIMEOUT,
-            "Sentinel did not answer",
-            format!(
-                "Sentinel did not answer within {} seconds. Try again in a moment.",
-                d.as_secs().max(1)
-            ),
-            None,
-        ),
-        UpstreamError::Connect(_) => (
-            StatusCode::BAD_GATEWAY,
-            "Sentinel is unreachable",
-            "The console could not reach Sentinel. Try again in a moment.".to_owned(),
-            None,
-        ),
-        UpstreamError::BadBody(_) => (
-            StatusCode::BAD_GATEWAY,
-            "Sentinel sent an unreadable answer",
-            "Sentinel sent an answer the console could not read. Try again in a moment.".to_owned(),
-            None,
-        ),
-    };
+    let d = e.described();
     ErrorInfo {
-        status,
-        title: title.to_owned(),
-        message,
-        retry_after,
+        status: d.status,
+        title: d.title.to_owned(),
+        message: d.message,
+        retry_after: d.retry_after,
     }
 }
 

@@ -37,6 +37,7 @@ pub mod csv;
 pub mod domain;
 pub mod error;
 pub mod htmx;
+pub mod identity;
 pub mod import;
 pub mod metrics;
 pub mod middleware;

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::domain::when::utc;
+
 use crate::actions::deferred::{self, Plan, RunAs};
-use crate::auth::grant;
+use crate::identity::grant;
 use crate::state::AppState;
 use crate::storage::changes::{ChangeSet, ChangeState, Decision};
 
@@ -78,7 +80,7 @@ async fn start(
     state: &AppState,
     set: &ChangeSet,
     now: OffsetDateTime,
-) -> Result<(), crate::error::AppError> {
+) -> Result<(), crate::actions::error::ChangeError> {
     let plan = Plan::of_stored(set)?;
     let late = set
         .life
@@ -200,12 +202,4 @@ async fn forget_orphan_grants(state: &AppState) {
         }
         Err(e) => tracing::warn!(error = %e, "looking for unused grants failed"),
     }
-}
-
-/// `2026-06-15 07:00 UTC`.
-pub fn utc(t: OffsetDateTime) -> String {
-    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&fmt)
-        .unwrap_or_default()
 }

@@ -12,9 +12,10 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use url::Url;
 
-use crate::auth::{self, AuthState};
+use crate::auth;
 use crate::client_addr::ClientAddr;
 use crate::config::{Config, IdentityConfig, OAuthConfig};
+use crate::identity::auth_state::AuthState;
 use crate::middleware::{HeaderPolicy, REQUEST_ID, security_headers_for, take_client_request_id};
 use crate::simulator::{SimConfig, Simulator};
 use crate::state::AppState;

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use url::Url;
 
-use crate::auth::AuthState;
 use crate::config::Config;
+use crate::identity::auth_state::AuthState;
 use crate::storage::Db;
 use crate::upstream::SentinelClient;
 

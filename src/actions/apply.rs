@@ -7,16 +7,15 @@
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
-use tower_sessions::Session;
 use uuid::Uuid;
 
 use super::deferred::{self, Hold};
+use super::error::ChangeError;
 use super::form::{Change, Target};
 use super::run::AuditContext;
-use super::{CHUNK_SIZE, changeset, jobs, select_all};
-use crate::auth::CurrentUser;
+use super::{CHUNK_SIZE, changeset, jobs};
 use crate::domain::{CorpId, Mdn, RunAt};
-use crate::error::AppError;
+use crate::identity::caller::Caller;
 use crate::policy::needs_second_admin;
 use crate::state::AppState;
 use crate::storage::changes::Origin;
@@ -109,12 +108,7 @@ pub fn hold_for(state: &AppState, work: &Work, run_at: Option<RunAt>) -> Option<
 
 /// Stores a confirmed change as a change set — waiting, when it is held — and starts its runner.
 /// The caller answers `303` to the change set; nothing here depends on the request lasting.
-pub async fn apply(
-    state: &AppState,
-    user: &CurrentUser,
-    session: &Session,
-    req: Request,
-) -> Result<Applied, AppError> {
+pub async fn apply(state: &AppState, user: &Caller, req: Request) -> Result<Applied, ChangeError> {
     let Request {
         work,
         hold,
@@ -124,12 +118,10 @@ pub async fn apply(
     if let Some(hold) = hold {
         let id = match work {
             Work::One(change, target) => {
-                deferred::store(state, session, user, &audit, &change, &target, hold, origin)
-                    .await?
+                deferred::store(state, user, &audit, &change, &target, hold, origin).await?
             }
             Work::Groups(groups, summary) => {
-                deferred::store_groups(state, session, user, &audit, groups, summary, hold, origin)
-                    .await?
+                deferred::store_groups(state, user, &audit, groups, summary, hold, origin).await?
             }
         };
         return Ok(Applied {
@@ -138,7 +130,7 @@ pub async fn apply(
             wait: None,
         });
     }
-    let session_id = session.id().map(|i| i.to_string());
+    let session_id = user.session_id();
     let corp = CorpId::parse(&audit.corp_id)?;
     let small = work.known_lines().is_some_and(|n| n <= CHUNK_SIZE as u64);
     let (id, handle, wait) = match work {
@@ -149,7 +141,7 @@ pub async fn apply(
         }
         Work::One(change, Target::Bulk(b)) => {
             let (id, h) =
-                select_all::start(state, user, session_id, &corp, audit, change, &b, origin)
+                jobs::start_select_all(state, user, session_id, &corp, audit, change, &b, origin)
                     .await?;
             (id, Some(h), Some(SHORT_WAIT))
         }

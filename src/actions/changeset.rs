@@ -10,17 +10,17 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::befores::canonical;
+use super::error::ChangeError;
 use super::form::{Change, Target};
-use super::jobs::retrying;
 use super::run::{self, AuditContext, Outcome};
-use crate::auth::CurrentUser;
 use crate::domain::{CorpId, Mdn};
-use crate::error::AppError;
+use crate::identity::caller::Caller;
 use crate::outcome::LineOutcome;
 use crate::state::AppState;
 use crate::storage::audit::NewAuditRecord;
 use crate::storage::changes::{LineResult, NewChangeSet, NewLine, Origin};
 use crate::storage::jobs::ChunkOutcome;
+use crate::storage::retry::retrying;
 
 /// The stored description of a change about to be made.
 pub fn new_set(
@@ -129,14 +129,14 @@ pub fn chunk_results(
 /// are stored. Returns the change set's id.
 pub async fn run_now(
     state: &AppState,
-    user: &CurrentUser,
+    user: &Caller,
     corp: &CorpId,
     audit: AuditContext,
     change: &Change,
     target: &Target,
-) -> Result<Uuid, AppError> {
+) -> Result<Uuid, ChangeError> {
     if let Target::Bulk(_) = target {
-        return Err(AppError::BadRequest(
+        return Err(ChangeError::Invalid(
             "A change of every matching line runs as a job of its own.".into(),
         ));
     }

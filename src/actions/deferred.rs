@@ -7,16 +7,16 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
-use tower_sessions::Session;
 use uuid::Uuid;
 
+use super::error::ChangeError;
 use super::form::{Change, Target};
 use super::jobs::{self, JobPayload};
 use super::run::AuditContext;
 use super::{ActionKind, changeset};
-use crate::auth::{CurrentUser, grant};
 use crate::domain::{CorpId, Mdn, RunAt};
-use crate::error::AppError;
+use crate::identity::caller::Caller;
+use crate::identity::grant;
 use crate::outcome::ChangeResult;
 use crate::policy::{Principal, WriteMode, needs_second_admin};
 use crate::state::AppState;
@@ -43,11 +43,11 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn of_stored(set: &ChangeSet) -> Result<Self, AppError> {
+    pub fn of_stored(set: &ChangeSet) -> Result<Self, ChangeError> {
         let v = set.life.plan.clone().ok_or_else(|| {
-            AppError::BadRequest("This change has nothing waiting to run.".into())
+            ChangeError::Invalid("This change has nothing waiting to run.".into())
         })?;
-        serde_json::from_value(v).map_err(|e| AppError::Internal(e.into()))
+        serde_json::from_value(v).map_err(|e| ChangeError::Internal(e.into()))
     }
 }
 
@@ -103,16 +103,15 @@ pub fn transition(
 /// for a scheduled change the sign-in it will run with (sealed). Returns the change set's id.
 pub async fn store(
     state: &AppState,
-    session: &Session,
-    user: &CurrentUser,
+    user: &Caller,
     audit: &AuditContext,
     change: &Change,
     target: &Target,
     hold: Hold,
     origin: (Origin, Option<Uuid>),
-) -> Result<Uuid, AppError> {
+) -> Result<Uuid, ChangeError> {
     if matches!(target, Target::Imeis(_)) {
-        return Err(AppError::BadRequest(
+        return Err(ChangeError::Invalid(
             "A SmartSpot change carries a Wi-Fi password, which the console never keeps: it can only be made now.".into(),
         ));
     }
@@ -131,7 +130,7 @@ pub async fn store(
         groups: Vec::new(),
         bound_from: None,
     };
-    keep_waiting(state, session, user, set, &lines, &plan, hold).await
+    keep_waiting(state, user, set, &lines, &plan, hold).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -139,16 +138,15 @@ pub async fn store(
 /// order; `summary` describes the whole change set.
 pub async fn store_groups(
     state: &AppState,
-    session: &Session,
-    user: &CurrentUser,
+    user: &Caller,
     audit: &AuditContext,
     groups: Vec<(Change, Vec<Mdn>)>,
     summary: String,
     hold: Hold,
     origin: (Origin, Option<Uuid>),
-) -> Result<Uuid, AppError> {
+) -> Result<Uuid, ChangeError> {
     let Some(first) = groups.first().map(|(c, _)| c.clone()) else {
-        return Err(AppError::BadRequest("There is no line to change.".into()));
+        return Err(ChangeError::Invalid("There is no line to change.".into()));
     };
     let mut lines = Vec::new();
     let mut all = Vec::new();
@@ -168,19 +166,28 @@ pub async fn store_groups(
         groups,
         bound_from: None,
     };
-    keep_waiting(state, session, user, set, &lines, &plan, hold).await
+    keep_waiting(state, user, set, &lines, &plan, hold).await
+}
+
+/// The caller's sign-in kept (sealed) for a change that runs at `at`.
+async fn keep_sign_in(
+    state: &AppState,
+    user: &Caller,
+    at: OffsetDateTime,
+) -> Result<Uuid, ChangeError> {
+    let session = user.session.as_ref().ok_or(ChangeError::SignedOut)?;
+    Ok(grant::keep(state, session, Some(at)).await?)
 }
 
 /// Stores `set` with its `lines` and `plan` in the state `hold` asks for, with its audit entry.
 async fn keep_waiting(
     state: &AppState,
-    session: &Session,
-    user: &CurrentUser,
+    user: &Caller,
     mut set: crate::storage::changes::NewChangeSet,
     lines: &[NewLine],
     plan: &Plan,
     hold: Hold,
-) -> Result<Uuid, AppError> {
+) -> Result<Uuid, ChangeError> {
     let now = OffsetDateTime::now_utc();
     let (wait_state, run_at, reason, event) = match &hold {
         Hold::Request { reason, run_at } => (
@@ -193,13 +200,13 @@ async fn keep_waiting(
         Hold::Schedule { run_at } => (ChangeState::Scheduled, Some(*run_at), None, "scheduled"),
     };
     let grant_id = match hold {
-        Hold::Schedule { run_at } => Some(grant::keep(state, session, Some(run_at.utc())).await?),
+        Hold::Schedule { run_at } => Some(keep_sign_in(state, user, run_at.utc()).await?),
         _ => None,
     };
     let id = set.id;
     set.waiting = Some(Waiting {
         state: wait_state,
-        plan: serde_json::to_value(plan).map_err(|e| AppError::Internal(e.into()))?,
+        plan: serde_json::to_value(plan).map_err(|e| ChangeError::Internal(e.into()))?,
         run_at: run_at.map(RunAt::utc),
         reason,
         expires_at: (wait_state == ChangeState::AwaitingApproval)
@@ -250,7 +257,7 @@ pub async fn release(
     audit: AuditContext,
     decision: Option<&Decision>,
     approval: Option<&NewAuditRecord>,
-) -> Result<bool, AppError> {
+) -> Result<bool, ChangeError> {
     let plan = Plan::of_stored(set)?;
     let (mdns, bulk): (Vec<Mdn>, Option<BulkSelection>) = match &plan.target {
         Target::Lines(m) => (m.clone(), None),
@@ -258,7 +265,7 @@ pub async fn release(
         // one was bound to explicit lines by the approver's preview).
         Target::Bulk(b) => (Vec::new(), Some(b.clone())),
         Target::Imeis(_) => {
-            return Err(AppError::BadRequest(
+            return Err(ChangeError::Invalid(
                 "A SmartSpot change cannot run later.".into(),
             ));
         }
@@ -308,7 +315,7 @@ pub async fn release(
         session_id,
         corp_id: set.corp_id.clone(),
         action: set.action.clone(),
-        payload: serde_json::to_value(&payload).map_err(|e| AppError::Internal(e.into()))?,
+        payload: serde_json::to_value(&payload).map_err(|e| ChangeError::Internal(e.into()))?,
         total_chunks: payload.total_chunks(),
         total_lines: i64::try_from(mdns.len()).unwrap_or(i64::MAX),
     };
@@ -331,9 +338,9 @@ pub async fn release(
 }
 
 /// The action of a stored change set.
-pub fn kind_of(set: &ChangeSet) -> Result<ActionKind, AppError> {
+pub fn kind_of(set: &ChangeSet) -> Result<ActionKind, ChangeError> {
     ActionKind::from_slug(&set.action)
-        .ok_or_else(|| AppError::BadRequest("This action is no longer offered.".into()))
+        .ok_or_else(|| ChangeError::Invalid("This action is no longer offered.".into()))
 }
 
 /// Who decided, for the change set's row.
@@ -351,20 +358,20 @@ pub fn decision(by: &Principal, reason: Option<String>, message: Option<String>)
 /// has a time still ahead, schedules it on the approver's sign-in). `false`: no longer waiting.
 pub async fn approve(
     state: &AppState,
-    user: &CurrentUser,
-    session: &Session,
+    user: &Caller,
     set: &ChangeSet,
     audit: AuditContext,
-) -> Result<bool, AppError> {
+) -> Result<bool, ChangeError> {
     let now = OffsetDateTime::now_utc();
     let mut plan = Plan::of_stored(set)?;
     plan.audit = audit.clone();
     let approved = transition(set, &user.principal, "approved", None);
     match set.life.run_at {
         Some(at) if at > now => {
-            let g = grant::keep(state, session, Some(at)).await?;
+            let g = keep_sign_in(state, user, at).await?;
             let mut d = decision(&user.principal, None, None);
-            d.plan = Some(serde_json::to_value(&plan).map_err(|e| AppError::Internal(e.into()))?);
+            d.plan =
+                Some(serde_json::to_value(&plan).map_err(|e| ChangeError::Internal(e.into()))?);
             Ok(state
                 .db
                 .change_decide(
@@ -379,7 +386,7 @@ pub async fn approve(
         }
         _ => {
             let run_as = RunAs::Session {
-                session_id: session.id().map(|i| i.to_string()),
+                session_id: user.session_id(),
                 token: user.token.clone(),
                 principal: user.principal.clone(),
             };
@@ -419,7 +426,7 @@ pub fn intent(
     kind: ActionKind,
     target: &Target,
     form: &super::form::RawForm,
-) -> Result<Intent, AppError> {
+) -> Result<Intent, ChangeError> {
     let count = target.known_count();
     let op = kind.operation_for(count.unwrap_or(2) as usize);
     let mode = user.write_mode(op, corp)?;
@@ -435,7 +442,7 @@ pub fn intent(
         None
     };
     if matches!(target, Target::Imeis(_)) && (run_at.is_some() || mode == WriteMode::Request) {
-        return Err(AppError::BadRequest(
+        return Err(ChangeError::Invalid(
             "A SmartSpot change carries a Wi-Fi password, which the console never keeps: it can only be made now, by someone whose role allows it.".into(),
         ));
     }
@@ -447,7 +454,7 @@ pub fn intent(
     let hold = match mode {
         WriteMode::Request => Some(Hold::Request {
             reason: reason.ok_or_else(|| {
-                AppError::BadRequest(
+                ChangeError::Invalid(
                     "Say why you ask for this change: whoever approves it reads your reason."
                         .into(),
                 )
@@ -478,7 +485,7 @@ impl Intent {
     /// What the preview says will happen.
     pub fn explain(&self, threshold: Option<u64>) -> Option<String> {
         let at = |r: &Option<RunAt>| {
-            r.map(|r| format!(" It then runs at {}.", crate::scheduler::utc(r.utc())))
+            r.map(|r| format!(" It then runs at {}.", crate::domain::when::utc(r.utc())))
                 .unwrap_or_default()
         };
         match &self.hold {
@@ -494,7 +501,7 @@ impl Intent {
             )),
             Some(Hold::Schedule { run_at }) => Some(format!(
                 "Nothing is sent now: the change runs by itself at {}, on your behalf, and you can cancel it until then.",
-                crate::scheduler::utc(run_at.utc())
+                crate::domain::when::utc(run_at.utc())
             )),
         }
     }

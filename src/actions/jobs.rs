@@ -19,91 +19,27 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
+use super::error::ChangeError;
 use super::form::{Change, Target};
 use super::run::{self, AuditContext, Outcome};
 use super::{CHUNK_SIZE, JOB_CONCURRENCY};
 use super::{befores, changeset};
-use crate::auth::{CurrentUser, session_grant};
 use crate::domain::{CorpId, Mdn};
+use crate::identity::caller::Caller;
 use crate::outcome::ChangeResult;
 use crate::policy::{Operation, Principal};
 use crate::state::AppState;
 use crate::storage::changes::{NewLine, Origin};
 use crate::storage::jobs::{ChunkOutcome, Job, JobState, NewJob};
-use crate::upstream::wire::{BulkSelection, WriteFailure};
+use crate::storage::retry::retrying;
+use crate::upstream::wire::BulkSelection;
 
 /// How long a claim on a job lasts without renewal.
 pub const LEASE: Duration = Duration::from_secs(30);
-
-/// Why a resumed job's in-flight chunks are unknown (started, no recorded answer).
-pub const RESUMED_REASON: &str = "The console instance running this change stopped while these lines were being sent to Sentinel, before its answer was recorded. They may or may not have changed; the console does not send a change twice, so they were not retried. Check these lines and run the change again for them if needed.";
-
-/// Why a resumed job's never-started chunks are unknown when the user's session is gone.
-pub const SIGNED_OUT_REASON: &str = "Stopped: the user signed out (or the session ended) before the change finished, so these lines were not sent. Sign in and run the change again for them.";
-
-/// Why a scheduled change's chunk was not sent when the sign-in kept for it is gone.
-pub const GRANT_GONE_REASON: &str = "Not sent: the sign-in kept for this scheduled change is no longer valid (the identity provider refused to refresh it). Sign in and run the change again for these lines.";
-
-/// Why a chunk was not sent when Sentinel refused the token and the sign-in could not be renewed.
-pub const SIGN_IN_REFUSED_REASON: &str = "Not sent: Sentinel no longer accepted the sign-in and it could not be renewed. Sign in again and retry these lines.";
-
-/// Why a resumed job's chunk was not sent when the session store could not be read.
-const SESSION_UNREADABLE_REASON: &str = "The console could not read the user's session to continue this change, so these lines were not sent. Run the change again for them.";
-
-/// Why a chunk that ended without a recorded outcome is unknown.
-const UNRECORDED_REASON: &str = "The console lost track of this part of the change while it ran, so these lines may or may not have changed. Check them and run the change again for them if needed.";
-
-/// Why a chunk was not sent when its start could not be recorded.
-const NOT_STARTED_REASON: &str = "The console could not record the start of this part of the change, so these lines were not sent. Run the change again for them.";
-
-/// Everything needed to run a job (no secrets: SmartSpot changes never run as jobs).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct JobPayload {
-    pub audit: AuditContext,
-    pub change: Change,
-    pub chunks: Vec<Vec<Mdn>>,
-    /// A revert's change for each chunk (a chunk's lines share one value to restore); empty:
-    /// `change` for every chunk.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub chunk_changes: Vec<Change>,
-    /// A scheduled change runs on the sealed grant of whoever scheduled (or approved) it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grant: Option<Uuid>,
-    /// A select-all: its lines are read (and stored) when the job runs, then sent in one bulk
-    /// call as the job's one chunk (see [`super::select_all`]); `chunks` is empty.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bulk: Option<BulkSelection>,
-}
-
-impl JobPayload {
-    /// Upstream calls the job makes: one per chunk, or the one bulk call of a select-all.
-    pub fn total_chunks(&self) -> i32 {
-        if self.bulk.is_some() {
-            1
-        } else {
-            i32::try_from(self.chunks.len()).unwrap_or(i32::MAX)
-        }
-    }
-
-    /// The fields the audit record gives: the change's, or each chunk's for a revert.
-    fn audit_fields(&self) -> serde_json::Value {
-        if self.chunk_changes.is_empty() {
-            return self.change.audit_fields();
-        }
-        let per_chunk: Vec<serde_json::Value> = self
-            .chunk_changes
-            .iter()
-            .zip(&self.chunks)
-            .map(|(c, m)| serde_json::json!({ "action": c.action, "fields": c.audit_fields(), "lines": m.len() }))
-            .collect();
-        serde_json::json!({ "perChunk": per_chunk })
-    }
-}
 
 /// Cuts an explicit list into chunks of at most [`CHUNK_SIZE`].
 pub fn chunk(mdns: &[Mdn]) -> Vec<Vec<Mdn>> {
@@ -116,14 +52,14 @@ pub fn chunk(mdns: &[Mdn]) -> Vec<Vec<Mdn>> {
 #[allow(clippy::too_many_arguments)]
 pub async fn start(
     state: &AppState,
-    user: &CurrentUser,
+    user: &Caller,
     session_id: Option<String>,
     corp: &CorpId,
     audit: AuditContext,
     change: Change,
     mdns: &[Mdn],
     origin: (Origin, Option<Uuid>),
-) -> Result<(Uuid, tokio::task::JoinHandle<()>), crate::error::AppError> {
+) -> Result<(Uuid, tokio::task::JoinHandle<()>), ChangeError> {
     let id = Uuid::new_v4();
     let chunks = chunk(mdns);
     let target = Target::Lines(mdns.to_vec());
@@ -147,18 +83,16 @@ pub async fn start(
 #[allow(clippy::too_many_arguments)]
 pub async fn start_groups(
     state: &AppState,
-    user: &CurrentUser,
+    user: &Caller,
     session_id: Option<String>,
     corp: &CorpId,
     audit: AuditContext,
     groups: Vec<(Change, Vec<Mdn>)>,
     summary: String,
     origin: (Origin, Option<Uuid>),
-) -> Result<(Uuid, tokio::task::JoinHandle<()>), crate::error::AppError> {
+) -> Result<(Uuid, tokio::task::JoinHandle<()>), ChangeError> {
     let Some(first) = groups.first().map(|(c, _)| c.clone()) else {
-        return Err(crate::error::AppError::BadRequest(
-            "There is no line to change.".into(),
-        ));
+        return Err(ChangeError::Invalid("There is no line to change.".into()));
     };
     let id = Uuid::new_v4();
     let mut chunks = Vec::new();
@@ -188,18 +122,47 @@ pub async fn start_groups(
     launch(state, user, session_id, corp, &audit, set, &lines, payload).await
 }
 
+/// Stores a select-all change set and its job (one transaction, before anything is read or
+/// sent) and starts it on this instance. What follows (reading the matching lines, the bulk
+/// call, the result) is the job's: it survives the request, and another instance finishes it
+/// when this one stops. The handle lets a caller wait a moment for a small change.
+#[allow(clippy::too_many_arguments)]
+pub async fn start_select_all(
+    state: &AppState,
+    user: &Caller,
+    session_id: Option<String>,
+    corp: &CorpId,
+    audit: AuditContext,
+    change: Change,
+    b: &BulkSelection,
+    origin: (Origin, Option<Uuid>),
+) -> Result<(Uuid, tokio::task::JoinHandle<()>), ChangeError> {
+    let id = Uuid::new_v4();
+    let target = Target::Bulk(b.clone());
+    let set = changeset::new_set(id, &audit, &change, &target, origin);
+    let payload = JobPayload {
+        audit: audit.clone(),
+        change,
+        chunks: Vec::new(),
+        chunk_changes: Vec::new(),
+        grant: None,
+        bulk: Some(b.clone()),
+    };
+    launch(state, user, session_id, corp, &audit, set, &[], payload).await
+}
+
 /// Stores the change set, its lines and its job in one transaction, then runs the job here.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn launch(
     state: &AppState,
-    user: &CurrentUser,
+    user: &Caller,
     session_id: Option<String>,
     corp: &CorpId,
     audit: &AuditContext,
     set: crate::storage::changes::NewChangeSet,
     lines: &[NewLine],
     payload: JobPayload,
-) -> Result<(Uuid, tokio::task::JoinHandle<()>), crate::error::AppError> {
+) -> Result<(Uuid, tokio::task::JoinHandle<()>), ChangeError> {
     let id = set.id;
     let total_chunks = payload.total_chunks();
     let new = NewJob {
@@ -208,8 +171,7 @@ pub(super) async fn launch(
         session_id,
         corp_id: corp.to_string(),
         action: audit.action.slug().to_owned(),
-        payload: serde_json::to_value(&payload)
-            .map_err(|e| crate::error::AppError::Internal(e.into()))?,
+        payload: serde_json::to_value(&payload).map_err(|e| ChangeError::Internal(e.into()))?,
         total_chunks,
         total_lines: i64::try_from(lines.len()).unwrap_or(i64::MAX),
     };
@@ -262,57 +224,6 @@ pub fn spawn_resumer(state: AppState) {
     });
 }
 
-fn to_chunk_outcome(i: usize, o: &Outcome) -> ChunkOutcome {
-    ChunkOutcome {
-        chunk: i32::try_from(i).unwrap_or(i32::MAX),
-        updated: i64::try_from(o.updated).unwrap_or(i64::MAX),
-        failed: o
-            .failed
-            .iter()
-            .map(|f| (f.mdn.clone(), f.reason.clone()))
-            .collect(),
-        unknown: o.unknown.clone(),
-        upstream_status: o.upstream_status.map(i32::from),
-        error: o.error.clone(),
-    }
-}
-
-fn from_chunk_outcome(c: &ChunkOutcome) -> Outcome {
-    let mut o = Outcome {
-        updated: u64::try_from(c.updated).unwrap_or_default(),
-        failed: c
-            .failed
-            .iter()
-            .map(|(mdn, reason)| WriteFailure {
-                mdn: mdn.clone(),
-                reason: reason.clone(),
-            })
-            .collect(),
-        unknown: c.unknown.clone(),
-        upstream_status: c.upstream_status.and_then(|s| u16::try_from(s).ok()),
-        error: c.error.clone(),
-        ..Default::default()
-    };
-    o.outcome = if o.upstream_status == Some(403) {
-        ChangeResult::Refused
-    } else {
-        o.classify()
-    };
-    o
-}
-
-/// Sums recorded chunks into the job's outcome.
-pub fn summarise(chunks: &[ChunkOutcome]) -> Outcome {
-    let mut total = Outcome::default();
-    for c in chunks {
-        total.absorb(from_chunk_outcome(c));
-    }
-    if total.outcome != ChangeResult::Refused || total.updated > 0 {
-        total.outcome = total.classify();
-    }
-    total
-}
-
 async fn process(state: &AppState, job: Job, held: Option<(SecretString, Principal)>) {
     let id = job.id;
     let owner = state.instance_id.clone();
@@ -332,7 +243,7 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         Ok(c) => c,
         Err(_) => return,
     };
-    let source = TokenSource::of(&payload, held, job.session_id.clone());
+    let source = TokenSource::of(payload.grant, held, job.session_id.clone());
     if let Some(bulk) = payload.bulk.clone() {
         let lease = Lease::keep(state, id);
         super::select_all::process(state, id, &lease, payload, bulk, corp, source).await;
@@ -374,7 +285,7 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
     // transaction: no chunk waits on another's lock, so none can stall the job.
     // Where the lines sit in the group's list, so that each chunk reads its own lines' values
     // right before it is sent with one list page (one chunk alone reads an export: as cheap).
-    let windows = match source.grant(state).await {
+    let windows = match source.access(state).await.map_err(no_token_reason) {
         Ok((token, user)) if pending.len() > 1 && user.can(Operation::ListDevices, &corp) => {
             befores::locate(state, &token, &corp, &payload.chunks).await
         }
@@ -494,10 +405,14 @@ async fn account_every_chunk(
 }
 
 mod chunk;
-mod lease;
+pub mod lease;
+pub mod payload;
+pub mod tally;
+use crate::identity::caller::TokenSource;
 use chunk::*;
-pub(crate) use chunk::{TokenSource, retrying};
-pub(crate) use lease::Lease;
+use lease::Lease;
+pub use payload::*;
+pub use tally::*;
 
 #[cfg(test)]
 mod tests {

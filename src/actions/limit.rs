@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::error::AppError;
+use super::error::ChangeError;
 
 /// Confirmed changes per minute per session, with the same burst.
 const PER_MINUTE: NonZeroU32 = match NonZeroU32::new(30) {
@@ -19,7 +19,7 @@ static WRITES: LazyLock<DefaultKeyedRateLimiter<String>> =
     LazyLock::new(|| RateLimiter::keyed(Quota::per_minute(PER_MINUTE)));
 
 /// Counts one confirmed change for `key`; refuses with `RateLimited` when the quota is spent.
-pub fn check_write(key: &str) -> Result<(), AppError> {
+pub fn check_write(key: &str) -> Result<(), ChangeError> {
     let limiter = &*WRITES;
     // Forget idle sessions now and then so the map does not grow without bound.
     if limiter.len() > 10_000 {
@@ -27,7 +27,7 @@ pub fn check_write(key: &str) -> Result<(), AppError> {
     }
     limiter.check_key(&key.to_owned()).map_err(|not_until| {
         let wait = not_until.wait_time_from(DefaultClock::default().now());
-        AppError::RateLimited {
+        ChangeError::RateLimited {
             retry_after: wait.as_secs().max(1),
         }
     })
@@ -45,7 +45,7 @@ mod tests {
         }
         assert!(matches!(
             check_write(&key),
-            Err(AppError::RateLimited { .. })
+            Err(ChangeError::RateLimited { .. })
         ));
         // Another session is not affected.
         assert!(check_write(&format!("{key}-other")).is_ok());

@@ -1,6 +1,7 @@
 //! Bulk changes as safe actions: the action catalogue, typed requests, previews, running and the job runner.
 //!
 //! - [`catalog`]: one module per action ([`ActionKind`] is a handle to one of them).
+//! - [`input`]: the posted form's pairs, the selection ([`input::Target`]), per-field errors.
 //! - [`form`]: the posted form parsed into a typed [`form::ActionRequest`] (per-field errors).
 //! - [`preview`]: what will change, with current values fetched from the list.
 //! - [`apply`]: the one entry point of a confirmed change (every door calls it).
@@ -15,7 +16,9 @@ pub mod befores;
 pub mod catalog;
 pub mod changeset;
 pub mod deferred;
+pub mod error;
 pub mod form;
+pub mod input;
 pub mod jobs;
 pub mod limit;
 pub mod preview;
@@ -32,7 +35,7 @@ pub const JOB_CONCURRENCY: usize = 4;
 /// Lines listed in a preview; the rest are counted.
 pub const PREVIEW_LINES: usize = 50;
 /// Above this many lines the user must tick "Yes, change these N lines".
-pub const ACK_ABOVE: u64 = 10;
+pub use input::ACK_ABOVE;
 /// Most lines one explicit list may carry.
 pub const MAX_LIST: usize = 50_000;
 /// Most IMEIs one SmartSpot change may carry (one upstream call).

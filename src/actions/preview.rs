@@ -6,10 +6,10 @@ use std::collections::HashMap;
 
 use secrecy::SecretString;
 
+use super::error::ChangeError;
 use super::form::{Change, Target};
 use super::{ActionKind, PREVIEW_LINES};
 use crate::domain::{CorpId, Mdn};
-use crate::error::AppError;
 use crate::policy::{Operation, Principal};
 use crate::state::AppState;
 use crate::upstream::wire::Device;
@@ -56,7 +56,7 @@ pub async fn load_lines(
     token: &SecretString,
     corp: &CorpId,
     wanted: &[Mdn],
-) -> Result<HashMap<String, Device>, AppError> {
+) -> Result<HashMap<String, Device>, ChangeError> {
     let mut found = HashMap::new();
     if wanted.len() == 1 {
         // One line: its MDN is a search.
@@ -151,7 +151,7 @@ pub async fn build_groups(
         Err(e) => {
             out.load_problem = Some(format!(
                 "Current values could not be loaded: {}",
-                e.info().message
+                e.user_message()
             ));
             HashMap::new()
         }
@@ -195,7 +195,7 @@ pub async fn build(
                 Err(e) => {
                     out.load_problem = Some(format!(
                         "Current values could not be loaded: {}",
-                        e.info().message
+                        e.user_message()
                     ));
                     HashMap::new()
                 }
@@ -265,7 +265,7 @@ pub async fn build(
                 Err(e) => {
                     out.load_problem = Some(format!(
                         "The matching lines could not be counted: {}",
-                        AppError::Upstream(e).info().message
+                        e.described().message
                     ));
                 }
             }

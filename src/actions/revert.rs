@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use futures::StreamExt;
 
 use super::catalog::{Change, RevertLine};
+use super::error::ChangeError;
 use super::preview::PreviewLine;
-use crate::auth::CurrentUser;
 use crate::domain::{CorpId, Mdn, SortDir, SortField};
-use crate::error::AppError;
+use crate::identity::caller::Caller;
 use crate::policy::Operation;
 use crate::state::AppState;
 use crate::storage::changes::{ChangeSet, LineState};
@@ -95,12 +95,12 @@ struct Candidate {
 /// grouped by the value each had before the change.
 pub async fn plan(
     state: &AppState,
-    user: &CurrentUser,
+    user: &Caller,
     parent: &ChangeSet,
     kind: ActionKind,
     corp: &CorpId,
     include_unknown: bool,
-) -> Result<Plan, AppError> {
+) -> Result<Plan, ChangeError> {
     let mut candidates = Vec::new();
     let mut plan = Plan::default();
     let per_chunk = super::changeset::chunk_changes(&parent.fields);
@@ -221,11 +221,11 @@ pub async fn plan(
 /// Each candidate line's value now (as the action writes it), read from the group's list.
 async fn current_values(
     state: &AppState,
-    user: &CurrentUser,
+    user: &Caller,
     corp: &CorpId,
     kind: ActionKind,
     candidates: &[Candidate],
-) -> Result<HashMap<Mdn, String>, AppError> {
+) -> Result<HashMap<Mdn, String>, ChangeError> {
     let mut out = HashMap::new();
     if candidates.len() > CURRENT_READS || !user.principal.can(Operation::ListDevices, corp) {
         return Ok(out);

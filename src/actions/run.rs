@@ -11,7 +11,6 @@ use super::ActionKind;
 use super::catalog::Call;
 use super::form::{Change, Target};
 use crate::domain::{CorpId, Via};
-use crate::error::AppError;
 use crate::outcome::ChangeResult;
 use crate::policy::Principal;
 use crate::state::AppState;
@@ -19,15 +18,7 @@ use crate::storage::audit::NewAuditRecord;
 use crate::upstream::UpstreamError;
 use crate::upstream::wire::{WriteFailure, WriteResult};
 
-/// Why a change could not be sent or was not accepted.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Upstream(#[from] UpstreamError),
-    /// The selection does not fit the action (a bug: the form parser prevents it).
-    #[error("this change cannot be sent for that selection")]
-    Mismatch,
-}
+pub use super::catalog::RunError;
 
 /// Sends `change` for `target`: exactly one upstream call.
 pub async fn call(
@@ -114,7 +105,7 @@ impl Outcome {
                 ..Default::default()
             },
             Err(RunError::Upstream(e)) => {
-                let message = AppError::Upstream(clone_err(e)).info().message;
+                let message = e.described().message;
                 let status = e.status().map(|s| s.as_u16());
                 if is_ambiguous(e) {
                     Outcome {
@@ -203,26 +194,6 @@ impl Outcome {
             "unknownAll": self.unknown_all,
             "error": self.error,
         })
-    }
-}
-
-/// `UpstreamError` is not `Clone`; rebuild it to render its message.
-fn clone_err(e: &UpstreamError) -> UpstreamError {
-    match e {
-        UpstreamError::Status {
-            status,
-            code,
-            message,
-            retry_after,
-        } => UpstreamError::Status {
-            status: *status,
-            code: code.clone(),
-            message: message.clone(),
-            retry_after: *retry_after,
-        },
-        UpstreamError::Timeout(d) => UpstreamError::Timeout(*d),
-        UpstreamError::Connect(s) => UpstreamError::Connect(s.clone()),
-        UpstreamError::BadBody(s) => UpstreamError::BadBody(s.clone()),
     }
 }
 

@@ -14,15 +14,17 @@ use secrecy::SecretString;
 
 use super::befores::{self, DeviceReader, canonical};
 use super::form::{Change, Target};
-use super::jobs::{JobPayload, Lease, RESUMED_REASON, TokenSource, retrying};
-use super::run::{self, AuditContext, Outcome};
-use crate::auth::CurrentUser;
+use super::jobs::lease::Lease;
+use super::jobs::payload::{JobPayload, RESUMED_REASON, no_token_reason};
+use super::jobs::tally::summarise;
+use super::run::{self, Outcome};
 use crate::domain::CorpId;
-use crate::error::AppError;
+use crate::identity::caller::TokenSource;
 use crate::outcome::ChangeResult;
 use crate::state::AppState;
-use crate::storage::changes::{LineState, Origin, StreamedLine};
+use crate::storage::changes::{LineState, StreamedLine};
 use crate::storage::jobs::{ChunkOutcome, JobState};
+use crate::storage::retry::retrying;
 use crate::upstream::wire::{BulkSelection, Device};
 use crate::upstream::{ByteStream, UpstreamError};
 
@@ -167,35 +169,6 @@ async fn store_lines(
     }
 }
 
-/// Stores a select-all change set and its job (one transaction, before anything is read or
-/// sent) and starts it on this instance. What follows (reading the matching lines, the bulk
-/// call, the result) is the job's: it survives the request, and another instance finishes it
-/// when this one stops. The handle lets a caller wait a moment for a small change.
-#[allow(clippy::too_many_arguments)]
-pub async fn start(
-    state: &AppState,
-    user: &CurrentUser,
-    session_id: Option<String>,
-    corp: &CorpId,
-    audit: AuditContext,
-    change: Change,
-    b: &BulkSelection,
-    origin: (Origin, Option<Uuid>),
-) -> Result<(Uuid, tokio::task::JoinHandle<()>), AppError> {
-    let id = Uuid::new_v4();
-    let target = Target::Bulk(b.clone());
-    let set = super::changeset::new_set(id, &audit, &change, &target, origin);
-    let payload = JobPayload {
-        audit: audit.clone(),
-        change,
-        chunks: Vec::new(),
-        chunk_changes: Vec::new(),
-        grant: None,
-        bulk: Some(b.clone()),
-    };
-    super::jobs::launch(state, user, session_id, corp, &audit, set, &[], payload).await
-}
-
 /// What a select-all job's one chunk did, as the job runner records it.
 fn recorded(o: &Outcome) -> ChunkOutcome {
     ChunkOutcome {
@@ -254,7 +227,7 @@ pub(super) async fn process(
         }
     };
     let outcome = match recorded_before {
-        Some(c) => super::jobs::summarise(&[c]),
+        Some(c) => summarise(&[c]),
         None => {
             let in_flight =
                 match retrying("read chunk starts", || state.db.job_started_unrecorded(id)).await {
@@ -316,7 +289,7 @@ async fn send(
             return Some(without_answer(&why, false));
         }
     }
-    let (mut token, mut user) = match source.grant(state).await {
+    let (mut token, mut user) = match source.access(state).await.map_err(no_token_reason) {
         Ok(g) => g,
         Err(reason) => return Some(without_answer(reason, false)),
     };
@@ -326,7 +299,7 @@ async fn send(
     let mut stream = open(state, &token, corp, change, b).await;
     if matches!(&stream, Err(e) if e.status().map(|s| s.as_u16()) == Some(401)) {
         // The token ran out: renew the sign-in once and read again.
-        match source.renew(state, &token).await {
+        match source.renew(state, &token).await.map_err(no_token_reason) {
             Ok((t, u)) => (token, user) = (t, u),
             Err(reason) => return Some(without_answer(reason, false)),
         }
@@ -337,7 +310,7 @@ async fn send(
         Err(e) => {
             let why = format!(
                 "Not sent: the matching lines could not be read from Sentinel ({}). Nothing was changed; run the change again.",
-                crate::error::AppError::Upstream(e).info().message
+                e.described().message
             );
             return Some(without_answer(&why, false));
         }
@@ -379,7 +352,7 @@ async fn send(
     let mut result = run::call(state, &token, corp, change, &target).await;
     if run::unauthorized(&result) {
         // A 401 means nothing was applied: renew the sign-in and send once more.
-        match source.renew(state, &token).await {
+        match source.renew(state, &token).await.map_err(no_token_reason) {
             Ok((t, u)) => match change.authorize(&u, corp, 2) {
                 Ok(()) => result = run::call(state, &t, corp, change, &target).await,
                 Err(refusal) => {

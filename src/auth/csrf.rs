@@ -10,13 +10,14 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
-use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
-use super::session::{AUTH_KEY, CSRF_KEY, auth_of, stored_auth, touch_interval};
+use crate::crypto::constant_time_eq;
+pub use crate::crypto::random_token;
 use crate::error::AppError;
 use crate::htmx::HtmxContext;
+use crate::identity::session::{AUTH_KEY, CSRF_KEY, auth_of, stored_auth, touch_interval};
 use crate::paths;
 use crate::state::AppState;
 use crate::views::CsrfToken;
@@ -26,18 +27,6 @@ pub const FORM_LIMIT: usize = 1024 * 1024;
 
 /// The header htmx sends the token in (set on `<body hx-headers>` by the layout).
 pub const CSRF_HEADER: &str = "x-csrf-token";
-
-/// A fresh random token (256 bits, URL-safe).
-pub fn random_token() -> String {
-    let mut b = [0u8; 32];
-    rand::rng().fill_bytes(&mut b);
-    URL_SAFE_NO_PAD.encode(b)
-}
-
-/// Compares without leaking, through timing, how much of the value matched.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.ct_eq(b).into()
-}
 
 /// The session's CSRF secret. It is never printed as it is: every response shows its own
 /// [`CsrfSecret::masked`] form, so that a compressed page that also echoes the user's input
@@ -193,7 +182,7 @@ pub async fn csrf_and_context(
     };
     let auth = match auth_of(&session).await {
         Ok(a) => a,
-        Err(e) => return e.into_response(),
+        Err(e) => return AppError::from(e).into_response(),
     };
     let token = if auth.is_some() {
         match ensure_token(&session).await {

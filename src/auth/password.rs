@@ -1,7 +1,7 @@
 //! The Sentinel username/password sign-in (`POST /v1.0/auth/token`), for deployments without an
 //! OAuth provider. The password is passed through once and never stored; there is no refresh.
 //! Failed attempts slow down further ones per (user name, client) and per client
-//! ([`super::throttle`]).
+//! ([`crate::identity::throttle`]).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -15,12 +15,12 @@ use serde_json::Value;
 use tower_sessions::Session;
 
 use super::csrf::ensure_token;
-use super::oauth::complete_sign_in;
 use super::safe_next;
-use super::session::{Secret, Tokens};
+use super::signin::complete_sign_in;
 use crate::client_addr::ClientAddr;
 use crate::domain::{CorpId, MAX_USER_NAME, Role, UserName};
 use crate::error::AppError;
+use crate::identity::session::{Secret, Tokens};
 use crate::policy::Principal;
 use crate::state::AppState;
 use crate::upstream::UpstreamError;

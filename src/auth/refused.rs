@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
-use super::grant;
-use super::session::{AUTH_KEY, AuthSession, ENDED_ID_TOKEN_KEY, auth_of};
 use crate::error::{AppError, ErrorInfo, SignInRedirect, UpstreamRefused};
 use crate::htmx::HtmxContext;
+use crate::identity::grant;
+use crate::identity::session::{AUTH_KEY, AuthSession, ENDED_ID_TOKEN_KEY, auth_of};
 use crate::state::AppState;
 use crate::views::{Layout, RefusedPage};
 

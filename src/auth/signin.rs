@@ -7,13 +7,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::csrf::{constant_time_eq, random_token};
-use super::oauth::{Exchanged, OAuthProvider};
-use super::session::{
+use super::{already_signed_in, safe_next};
+use crate::crypto::{constant_time_eq, random_token};
+use crate::error::AppError;
+use crate::identity::oauth::{Exchanged, OAuthProvider};
+use crate::identity::session::{
     AUTH_KEY, AuthSession, CSRF_KEY, MAX_PENDING, PENDING_KEY, PendingLogin, Tokens,
 };
-use super::{already_signed_in, safe_next};
-use crate::error::AppError;
 use crate::policy::Principal;
 use crate::state::AppState;
 use crate::views::{Layout, MessagePage};

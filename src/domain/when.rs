@@ -73,6 +73,12 @@ impl RunAt {
     }
 }
 
+/// `2026-06-15 07:00 UTC`.
+pub fn utc(t: OffsetDateTime) -> String {
+    let fmt = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    t.to_offset(UtcOffset::UTC).format(&fmt).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

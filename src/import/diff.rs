@@ -12,15 +12,15 @@ use super::{DIFF_SHOWN, REFUSED_SHOWN, Refused, Why, action_of, field_of, is_lim
 use crate::actions::CHUNK_SIZE;
 use crate::actions::catalog::field::ParseCtx;
 use crate::actions::catalog::limit_text;
+use crate::actions::error::ChangeError;
 use crate::actions::form::{Change, RawForm};
-use crate::auth::CurrentUser;
 use crate::csv::records::{Splitter, fields, line_end};
 use crate::domain::{Column, CorpId, Mdn, SortDir, SortField};
-use crate::error::AppError;
+use crate::identity::caller::Caller;
 use crate::policy::{Operation, Principal};
-use crate::routes::export::with_idle_timeout;
 use crate::state::AppState;
 use crate::upstream::vocabulary::Statuses;
+use crate::upstream::with_idle_timeout;
 use crate::upstream::{ListParams, UpstreamError};
 
 /// One upstream change and the lines it is sent for.
@@ -184,10 +184,10 @@ impl<'a> Differ<'a> {
         corp: &'a CorpId,
         upload: Upload,
         statuses: Option<Statuses>,
-    ) -> Result<Self, AppError> {
+    ) -> Result<Self, ChangeError> {
         let header = upload
             .header()
-            .map_err(|e| AppError::BadRequest(e.0))?
+            .map_err(|e| ChangeError::Invalid(e.0))?
             .clone();
         let refusals = header
             .columns
@@ -458,13 +458,13 @@ impl<'a> Differ<'a> {
 /// export of the group with the columns the file changes, compared as it arrives.
 pub async fn preview(
     state: &AppState,
-    user: &CurrentUser,
+    user: &Caller,
     corp: &CorpId,
     upload: Upload,
-) -> Result<Preview, AppError> {
+) -> Result<Preview, ChangeError> {
     let header = upload
         .header()
-        .map_err(|e| AppError::BadRequest(e.0))?
+        .map_err(|e| ChangeError::Invalid(e.0))?
         .clone();
     let p = &user.principal;
     p.check(Operation::ListDevices, corp)?;

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::Plan;
+use crate::actions::error::ChangeError;
 use crate::domain::CorpId;
-use crate::error::AppError;
 use crate::policy::Principal;
 use crate::state::AppState;
 
@@ -13,11 +13,11 @@ use crate::state::AppState;
 pub const PLAN_TTL: Duration = Duration::from_secs(30 * 60);
 
 /// A plan id as the confirm form posts it: a UUID, nothing else reaches the database.
-pub fn parse_id(raw: &str) -> Result<String, AppError> {
+pub fn parse_id(raw: &str) -> Result<String, ChangeError> {
     uuid::Uuid::parse_str(raw.trim())
         .map(|u| u.to_string())
         .map_err(|_| {
-            AppError::BadRequest(
+            ChangeError::Invalid(
                 "The confirmation does not name an import preview; upload the file again.".into(),
             )
         })
@@ -29,7 +29,7 @@ pub async fn store(
     user: &Principal,
     corp: &CorpId,
     plan: &Plan,
-) -> Result<String, AppError> {
+) -> Result<String, ChangeError> {
     let id = uuid::Uuid::new_v4().to_string();
     put(state, user, corp, &id, plan).await?;
     Ok(id)
@@ -42,8 +42,8 @@ pub async fn put(
     corp: &CorpId,
     id: &str,
     plan: &Plan,
-) -> Result<(), AppError> {
-    let json = serde_json::to_string(plan).map_err(|e| AppError::Internal(e.into()))?;
+) -> Result<(), ChangeError> {
+    let json = serde_json::to_string(plan).map_err(|e| ChangeError::Internal(e.into()))?;
     state
         .db
         .import_plan_put(id, &user.subject, corp.as_str(), &json, PLAN_TTL)
@@ -57,15 +57,15 @@ pub async fn take(
     user: &Principal,
     corp: &CorpId,
     id: &str,
-) -> Result<Plan, AppError> {
+) -> Result<Plan, ChangeError> {
     let json = state
         .db
         .import_plan_take(id, &user.subject, corp.as_str())
         .await?
         .ok_or_else(|| {
-            AppError::BadRequest(
+            ChangeError::Invalid(
                 "This import preview has expired or was already applied. Upload the file again to see what it would change now.".into(),
             )
         })?;
-    serde_json::from_str(&json).map_err(|e| AppError::Internal(e.into()))
+    serde_json::from_str(&json).map_err(|e| ChangeError::Internal(e.into()))
 }

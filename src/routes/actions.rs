@@ -12,13 +12,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 use uuid::Uuid;
 
+use super::edge::write_context;
 use crate::actions::apply::{Request, Work, apply};
 use crate::actions::catalog::Selection;
 use crate::actions::catalog::field::Kind as FieldKind;
 use crate::actions::deferred::{self, Intent};
+use crate::actions::error::ChangeError;
 use crate::actions::form::{self, Change, FieldErrors, RawForm, Target};
-use crate::actions::run::AuditContext;
-use crate::actions::{ActionKind, limit, preview};
+use crate::actions::{ActionKind, preview};
 use crate::auth::CurrentUser;
 use crate::domain::{CorpId, Imei, Mdn, Via};
 use crate::error::AppError;
@@ -253,28 +254,6 @@ pub async fn smartspot(
     Ok(page.into_response())
 }
 
-/// A confirmed write: the per-session write limit, then who is writing, from where (the audit context).
-pub(super) fn write_context(
-    session: &Session,
-    user: &CurrentUser,
-    corp: &CorpId,
-    kind: ActionKind,
-    origin: &WriteOrigin,
-) -> Result<AuditContext, AppError> {
-    let key = session
-        .id()
-        .map(|id| id.to_string())
-        .unwrap_or_else(|| user.principal.subject.clone());
-    limit::check_write(&key)?;
-    Ok(AuditContext::new(
-        &user.principal,
-        corp,
-        kind,
-        origin.request_id.clone(),
-        origin.client_request_id.clone(),
-    ))
-}
-
 /// `POST /devices/{corpId}/actions/{action}`: validate, preview, or (with `confirmed=true`) apply.
 pub async fn submit(
     State(state): State<AppState>,
@@ -331,7 +310,7 @@ pub async fn submit(
     // Now, at a time, or after approval (a bad time or a missing reason: the form again).
     let intent = match deferred::intent(&state, &user.principal, &corp, kind, &target, &form) {
         Ok(i) => i,
-        Err(AppError::BadRequest(msg)) => {
+        Err(ChangeError::Invalid(msg)) => {
             let values = RawForm::from_pairs(form.echo_pairs());
             let mut errors = FieldErrors::default();
             let field = if msg.contains("reason") {
@@ -346,7 +325,7 @@ pub async fn submit(
             .await?;
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let needs_ack = target.needs_ack();
     let confirmed = form.flag("confirmed");
@@ -391,7 +370,7 @@ pub async fn submit(
         origin: (Origin::Change, None),
         audit,
     };
-    let id = apply(&state, &user, &session, request)
+    let id = apply(&state, &user.caller(&session), request)
         .await?
         .settled()
         .await;

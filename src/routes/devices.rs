@@ -78,7 +78,7 @@ async fn fetch_totals(state: &AppState, user: &CurrentUser, corp: &CorpId) -> To
             tracing::warn!(error = %e, "totals failed");
             TotalsFragment {
                 totals: None,
-                problem: Some(AppError::Upstream(e).info().message),
+                problem: Some(e.described().message),
             }
         }
     }

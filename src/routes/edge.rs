@@ -1,9 +1,16 @@
-//! What routes take from the request before anything else: the query parsed into its type, and
-//! the path's device group checked against the scope table (both reject with the app's error).
+//! What routes take from the request before anything else: the query parsed into its type, the
+//! path's device group checked against the scope table, and a write's audit context (who, from
+//! where, within the write limit). Each rejects with the app's error.
 
+use tower_sessions::Session;
+
+use crate::actions::ActionKind;
+use crate::actions::limit;
+use crate::actions::run::AuditContext;
 use crate::auth::CurrentUser;
 use crate::domain::CorpId;
 use crate::error::AppError;
+use crate::middleware::WriteOrigin;
 use crate::policy::Operation;
 
 /// Parses a query string into `T` (all fields optional strings), as a 400 when malformed or
@@ -26,4 +33,26 @@ pub fn authorize(user: &CurrentUser, corp: &str, op: Operation) -> Result<CorpId
     let corp = CorpId::parse(corp)?;
     user.principal.check(op, &corp)?;
     Ok(corp)
+}
+
+/// A confirmed write: the per-session write limit, then who is writing, from where (the audit context).
+pub fn write_context(
+    session: &Session,
+    user: &CurrentUser,
+    corp: &CorpId,
+    kind: ActionKind,
+    origin: &WriteOrigin,
+) -> Result<AuditContext, AppError> {
+    let key = session
+        .id()
+        .map(|id| id.to_string())
+        .unwrap_or_else(|| user.principal.subject.clone());
+    limit::check_write(&key)?;
+    Ok(AuditContext::new(
+        &user.principal,
+        corp,
+        kind,
+        origin.request_id.clone(),
+        origin.client_request_id.clone(),
+    ))
 }

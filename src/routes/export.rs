@@ -8,8 +8,6 @@
 //! whose MDN is listed, adding the MDN column for the filter and dropping it again when it
 //! was not asked for. Both kinds of selection need `customized_list`'s scopes.
 
-use std::time::Duration;
-
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -24,7 +22,8 @@ use crate::policy::Operation;
 use crate::routes::edge::authorize;
 use crate::state::AppState;
 use crate::upstream::wire::{BulkSelection, customized_list_column};
-use crate::upstream::{ByteStream, ListParams, UpstreamError};
+use crate::upstream::with_idle_timeout;
+use crate::upstream::{ByteStream, ListParams};
 use crate::views::export::DEFAULT_COLUMNS;
 
 /// Session key of the user's last column choice.
@@ -320,19 +319,6 @@ pub async fn export_csv(
         super::streamed::body(body),
     )
         .into_response())
-}
-
-/// Ends the stream with [`UpstreamError::Timeout`] when no chunk comes for `idle`; stops after an error.
-pub fn with_idle_timeout(s: ByteStream, idle: Duration) -> ByteStream {
-    Box::pin(futures::stream::unfold(Some(s), move |st| async move {
-        let mut s = st?;
-        match tokio::time::timeout(idle, s.next()).await {
-            Ok(Some(Ok(b))) => Some((Ok(b), Some(s))),
-            Ok(Some(Err(e))) => Some((Err(e), None)),
-            Ok(None) => None,
-            Err(_) => Some((Err(UpstreamError::Timeout(idle)), None)),
-        }
-    }))
 }
 
 #[cfg(test)]

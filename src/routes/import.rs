@@ -192,7 +192,7 @@ async fn upload(
         Ok(u) => u,
         Err(e) => return Ok(refused(state, user, corp, StatusCode::BAD_REQUEST, e)),
     };
-    let preview = diff::preview(state, user, corp, upload).await?;
+    let preview = diff::preview(state, &user.reader(), corp, upload).await?;
     let plan_id = if preview.plan.groups.is_empty() {
         None
     } else {
@@ -268,13 +268,8 @@ async fn apply(
                 plan.lines()
             )));
         }
-        let audit = crate::routes::actions::write_context(
-            session,
-            user,
-            corp,
-            first.change.action,
-            origin,
-        )?;
+        let audit =
+            crate::routes::edge::write_context(session, user, corp, first.change.action, origin)?;
         Ok::<_, AppError>((audit, run_at))
     })();
     let (audit, run_at) = match checked {
@@ -298,7 +293,7 @@ async fn apply(
         origin: (Origin::Change, None),
         audit,
     };
-    let id = change::apply(state, user, session, request)
+    let id = change::apply(state, &user.caller(session), request)
         .await?
         .settled()
         .await;

@@ -24,9 +24,9 @@ use crate::views::Layout;
 use crate::views::overview::{OverviewFigures, OverviewPage, SelectionPage};
 
 use super::edge::parse_query;
-use super::export::with_idle_timeout;
 use crate::htmx::{VaryHx, WantsFragment};
 use crate::paths;
+use crate::upstream::with_idle_timeout;
 
 /// Rows per chunk of a figure's CSV.
 const CSV_CHUNK_ROWS: usize = 1024;

@@ -137,7 +137,7 @@ async fn lookup(
             Ok(devices) => found.extend(devices.into_iter().map(|d| (corp.clone(), d))),
             Err(e) => results.problems.push(format!(
                 "Device group {corp} could not be searched: {}",
-                AppError::Upstream(e).info().message
+                e.described().message
             )),
         }
     }
@@ -218,7 +218,7 @@ async fn card(state: &AppState, user: &CurrentUser, corp: &CorpId, d: &Device) -
                     None,
                     Some(format!(
                         "The health check is not available right now: {}",
-                        AppError::Upstream(e).info().message
+                        e.described().message
                     )),
                 )
             }
@@ -241,7 +241,7 @@ async fn card(state: &AppState, user: &CurrentUser, corp: &CorpId, d: &Device) -
                     None,
                     Some(format!(
                         "The SmartSpot settings could not be read: {}",
-                        AppError::Upstream(e).info().message
+                        e.described().message
                     )),
                 )
             }

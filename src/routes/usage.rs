@@ -11,9 +11,10 @@ use time::OffsetDateTime;
 use tower_sessions::Session;
 
 use super::edge::parse_query;
-use crate::auth::{CurrentUser, grant};
+use crate::auth::CurrentUser;
 use crate::domain::CorpId;
 use crate::error::AppError;
+use crate::identity::grant;
 use crate::paths;
 use crate::state::AppState;
 use crate::storage::usage::Tracking;

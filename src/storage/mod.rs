@@ -5,6 +5,7 @@ pub mod changes;
 pub mod grants;
 pub mod imports;
 pub mod jobs;
+pub mod retry;
 pub mod sealing;
 pub mod sessions;
 mod sqlutil;

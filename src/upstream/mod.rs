@@ -1,7 +1,11 @@
 //! The Sentinel devices API client: one typed function per operation, the user's bearer token on each.
 
 pub mod cache;
+mod error;
+mod idle;
 mod label;
+pub use error::{Described, UpstreamError};
+pub use idle::with_idle_timeout;
 pub mod vocabulary;
 pub mod wire;
 
@@ -10,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::Stream;
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, RequestBuilder, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -18,34 +22,6 @@ use url::Url;
 
 use crate::domain::{Column, CorpId, Imei, ListQuery, Mdn, SortDir, SortField};
 use wire::*;
-
-/// What went wrong talking to the upstream.
-#[derive(Debug, thiserror::Error)]
-pub enum UpstreamError {
-    /// The upstream answered with an error status (and, where it gave one, its message).
-    #[error("Sentinel answered {status}: {message}")]
-    Status {
-        status: StatusCode,
-        code: Option<String>,
-        message: String,
-        retry_after: Option<u64>,
-    },
-    #[error("Sentinel did not answer within {0:?}")]
-    Timeout(Duration),
-    #[error("Sentinel could not be reached: {0}")]
-    Connect(String),
-    #[error("Sentinel sent an answer the console could not read: {0}")]
-    BadBody(String),
-}
-
-impl UpstreamError {
-    pub fn status(&self) -> Option<StatusCode> {
-        match self {
-            UpstreamError::Status { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-}
 
 /// The query of `list_devices` / `customized_list` as sent upstream.
 #[derive(Debug, Clone)]

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 
 use super::sample::{self, SAMPLE_COLUMNS, SampleLine};
 use super::{Cell, Day, Running};
-use crate::auth::grant;
 use crate::domain::{CorpId, ListQuery};
+use crate::identity::grant;
 use crate::state::AppState;
 use crate::storage::later;
 use crate::storage::usage::{DriftRow, GroupDay, LatestRow, StoredSample, Tracking};

@@ -86,7 +86,7 @@ pub fn utc_time(t: time::OffsetDateTime) -> Moment {
         iso: t
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
-        utc: crate::scheduler::utc(t),
+        utc: crate::domain::when::utc(t),
     }
 }
 
@@ -221,12 +221,12 @@ pub struct ProgressFragment {
 /// What a change set's page says about its life before it ran, in words.
 fn life_notice(c: &ChangeSet) -> Option<String> {
     let by = c.life.decided_by_name.clone().or(c.life.decided_by.clone());
-    let at = c.life.decided_at.map(crate::scheduler::utc);
+    let at = c.life.decided_at.map(crate::domain::when::utc);
     match (c.state, by, at) {
         (ChangeState::AwaitingApproval, _, _) => Some(match &c.life.expires_at {
             Some(e) => format!(
                 "Waiting for approval: nothing has been sent. Someone whose role allows this change must approve it by {}, or it expires.",
-                crate::scheduler::utc(*e)
+                crate::domain::when::utc(*e)
             ),
             None => "Waiting for approval: nothing has been sent.".into(),
         }),

@@ -3,8 +3,8 @@
 //! a console with another key refuses to start on a PostgreSQL database the others use.
 
 use base64::Engine;
-use sentinel_console::auth::grant;
 use sentinel_console::crypto::Row;
+use sentinel_console::identity::grant;
 use sentinel_console::startup::Application;
 use sentinel_console::storage::Db;
 use time::OffsetDateTime;

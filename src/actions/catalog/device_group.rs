@@ -5,8 +5,8 @@ use async_trait::async_trait;
 
 use super::field::{Field, Kind, Values};
 use super::{Action, Call, Change, RevertCtx, RevertLine, opt, selection_of};
-use crate::actions::form::Target;
-use crate::actions::run::RunError;
+use crate::actions::input::Target;
+use super::RunError;
 use crate::domain::{Column, CorpId};
 use crate::policy::{Operation, Principal, Refusal};
 use crate::upstream::wire::{Device, DeviceGroupChange, WriteResult};

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value as Json, json};
 
-use super::super::form::{FieldErrors, RawForm};
+use crate::actions::input::{FieldErrors, RawForm};
 use crate::domain::{CorpId, Imei};
 
 /// What a secret is shown and stored as.

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 
 use super::field::{Field, Kind, Values};
 use super::{Action, Call, Change, RevertCtx, RevertLine, Selection};
-use crate::actions::form::Target;
-use crate::actions::run::RunError;
+use crate::actions::input::Target;
+use super::RunError;
 use crate::domain::Column;
 use crate::policy::Operation;
 use crate::upstream::wire::{

@@ -19,10 +19,10 @@ pub fn plan_digest(stored: &serde_json::Value) -> String {
 /// Lines that match only later are never touched. Returns the plan and its digest.
 pub async fn bind(
     state: &AppState,
-    user: &CurrentUser,
+    user: &Caller,
     set: &ChangeSet,
     plan: Plan,
-) -> Result<(Plan, String), AppError> {
+) -> Result<(Plan, String), ChangeError> {
     let b = match (&plan.target, &plan.bound_from) {
         (Target::Bulk(b), _) | (_, Some(b)) => b.clone(),
         _ => {
@@ -41,9 +41,9 @@ pub async fn bind(
         bound_from: Some(b),
         ..plan
     };
-    let json = serde_json::to_value(&bound).map_err(|e| AppError::Internal(e.into()))?;
+    let json = serde_json::to_value(&bound).map_err(|e| ChangeError::Internal(e.into()))?;
     if !state.db.change_rebind(set.id, &json).await? {
-        return Err(AppError::BadRequest(
+        return Err(ChangeError::Invalid(
             "This change is no longer waiting for approval.".into(),
         ));
     }
@@ -65,7 +65,7 @@ async fn matching_lines(
     token: &SecretString,
     corp: &CorpId,
     b: &BulkSelection,
-) -> Result<Vec<Device>, AppError> {
+) -> Result<Vec<Device>, ChangeError> {
     let excluded: Vec<Mdn> = b.excluded_mdns.clone().unwrap_or_default();
     let customized = user.can(Operation::CustomizedList, corp);
     let mut out = Vec::new();

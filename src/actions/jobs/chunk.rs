@@ -42,7 +42,7 @@ pub(super) async fn run_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) {
 pub(super) async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Option<ChunkOutcome> {
     let state = &ctx.state;
     // The token and roles as they are now: refreshed when expiring, gone after sign-out.
-    let (token, user) = match ctx.source.grant(state).await {
+    let (token, user) = match ctx.source.access(state).await.map_err(no_token_reason) {
         Ok(g) => g,
         Err(reason) => return Some(not_sent(i, &mdns, reason)),
     };
@@ -87,7 +87,12 @@ pub(super) async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Opti
         // A 401 means nothing was applied: the token ran out in flight. Renew the sign-in and
         // send this chunk again, with the roles as they are now.
         renewals += 1;
-        match ctx.source.renew(state, &token).await {
+        match ctx
+            .source
+            .renew(state, &token)
+            .await
+            .map_err(no_token_reason)
+        {
             Ok((fresh, user)) => {
                 if let Err(refusal) = change.authorize(&user, &ctx.corp, mdns.len()) {
                     return Some(refused(i, &mdns, &refusal.0));
@@ -135,103 +140,6 @@ async fn store_befores(
 /// lines are failed with Sentinel's refusal: a slow upstream can outlast a fresh short token too.
 const MAX_RENEWALS: u32 = 3;
 
-/// Where a job's chunks get the user's access token and roles.
-pub(crate) enum TokenSource {
-    /// The user's session, read (and refreshed) for each chunk: a sign-out stops the job.
-    Session(String),
-    /// No session to read (kept in memory only, for this process's life).
-    Held(SecretString, Principal),
-    /// A resumed job without a session: nothing can be sent.
-    Gone,
-    /// A sealed grant (a scheduled change): refreshed as needed; gone when the provider refuses.
-    Grant(uuid::Uuid),
-}
-
-impl TokenSource {
-    /// Where a job gets its token: its grant, the session it was started from, the token held
-    /// in memory since the request, or nowhere (a resumed job whose session is unknown).
-    pub(crate) fn of(
-        payload: &JobPayload,
-        held: Option<(SecretString, Principal)>,
-        session_id: Option<String>,
-    ) -> TokenSource {
-        match (payload.grant, held, session_id) {
-            (Some(g), _, _) => TokenSource::Grant(g),
-            (None, _, Some(sid)) => TokenSource::Session(sid),
-            (None, Some((t, user)), None) => TokenSource::Held(t, user),
-            (None, None, None) => TokenSource::Gone,
-        }
-    }
-
-    /// A fresh token after the upstream answered `401` to `rejected` (it ran out in flight):
-    /// the session or grant refreshed now, once for every chunk that met it. An error means the
-    /// refresh was refused: nothing more can be sent.
-    pub(crate) async fn renew(
-        &self,
-        state: &AppState,
-        rejected: &SecretString,
-    ) -> Result<(SecretString, Principal), &'static str> {
-        use secrecy::ExposeSecret;
-        if let TokenSource::Session(sid) = self {
-            // Signed out meanwhile (the token was revoked): that is why it was refused.
-            if matches!(crate::auth::session_grant(state, sid).await, Ok(None)) {
-                return Err(SIGNED_OUT_REASON);
-            }
-        }
-        let renewed = match self {
-            TokenSource::Held(..) | TokenSource::Gone => return Err(SIGN_IN_REFUSED_REASON),
-            TokenSource::Grant(g) => {
-                crate::auth::grant::renewed(state, *g, rejected.expose_secret())
-                    .await
-                    .map(|k| {
-                        k.map(|k| {
-                            (
-                                SecretString::from(k.tokens.access.expose().to_owned()),
-                                k.principal,
-                            )
-                        })
-                    })
-            }
-            TokenSource::Session(sid) => crate::auth::session_renewed(state, sid, rejected).await,
-        };
-        match renewed {
-            Ok(Some(g)) => Ok(g),
-            Ok(None) => Err(SIGN_IN_REFUSED_REASON),
-            Err(e) => {
-                tracing::error!(error = %e, "the sign-in could not be renewed for a job");
-                Err(SESSION_UNREADABLE_REASON)
-            }
-        }
-    }
-
-    /// The token and user to send a chunk with, or why the chunk cannot be sent.
-    pub(crate) async fn grant(
-        &self,
-        state: &AppState,
-    ) -> Result<(SecretString, Principal), &'static str> {
-        match self {
-            TokenSource::Held(t, p) => Ok((t.clone(), p.clone())),
-            TokenSource::Gone => Err(SIGNED_OUT_REASON),
-            TokenSource::Grant(g) => match crate::auth::grant::access(state, *g).await {
-                Ok(Some(g)) => Ok(g),
-                Ok(None) => Err(GRANT_GONE_REASON),
-                Err(e) => {
-                    tracing::error!(error = %e, "a grant is unreadable for a job");
-                    Err(SESSION_UNREADABLE_REASON)
-                }
-            },
-            TokenSource::Session(sid) => match session_grant(state, sid).await {
-                Ok(Some(g)) => Ok(g),
-                Ok(None) => Err(SIGNED_OUT_REASON),
-                Err(e) => {
-                    tracing::error!(error = %e, "session store unreadable for a job");
-                    Err(SESSION_UNREADABLE_REASON)
-                }
-            },
-        }
-    }
-}
-
 /// A chunk recorded as unknown without being sent (or without being sent again), with `reason`.
 pub(super) fn not_sent(i: usize, mdns: &[Mdn], reason: &str) -> ChunkOutcome {
     ChunkOutcome {
@@ -254,46 +162,6 @@ pub(super) fn refused(i: usize, mdns: &[Mdn], why: &str) -> ChunkOutcome {
         error: Some(why.to_owned()),
         ..Default::default()
     }
-}
-
-/// How many times a job's database step is tried before it is given up.
-pub(super) const DB_ATTEMPTS: u32 = 12;
-
-/// Runs a database step again, with backoff, while it fails for a passing reason (a busy
-/// SQLite, a pool momentarily exhausted, a dropped connection): a chunk's result is never
-/// dropped because another writer held the lock for a moment. Every step retried here is
-/// idempotent.
-pub(crate) async fn retrying<T, F, Fut>(what: &str, mut step: F) -> Result<T, sqlx::Error>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
-{
-    let mut delay = Duration::from_millis(25);
-    let mut attempt = 1;
-    loop {
-        match step().await {
-            Ok(v) => return Ok(v),
-            Err(e) if attempt < DB_ATTEMPTS && transient(&e) => {
-                tracing::warn!(step = what, attempt, error = %e, "database busy; trying again");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Errors worth another try: the database or the connection, not the request itself.
-pub(super) fn transient(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
-        sqlx::Error::Database(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed
-    )
 }
 
 /// The line number (in the change set) of each chunk's first line.

@@ -98,15 +98,15 @@ pub(super) async fn when_view(
     let request = user.principal.write_mode(kind.operation(), corp) == Ok(WriteMode::Request);
     let schedulable = !matches!(target, Target::Imeis(_));
     let note = if schedulable {
-        let until = crate::auth::session::auth_of(session)
+        let until = crate::identity::session::auth_of(session)
             .await?
-            .and_then(|a| crate::auth::grant::acts_until(&a.tokens));
+            .and_then(|a| crate::identity::grant::acts_until(&a.tokens));
         let password = state.auth.is_password_mode();
         match until {
             Some(t) => Some(format!(
                 "{}: a change can be scheduled only until {}, when it ends.",
-                crate::auth::grant::why_not_renewable(password),
-                crate::scheduler::utc(t)
+                crate::identity::grant::why_not_renewable(password),
+                crate::domain::when::utc(t)
             )),
             None if password => Some("You signed in with your Sentinel password: a scheduled change runs only if your sign-in still lasts at its time.".into()),
             None => None,

@@ -88,7 +88,7 @@ pub async fn approve(
             || shown.is_some_and(|d| Some(d) != stored_digest.as_deref()));
     if !form.flag("confirmed") || stale {
         // A select-all request is bound to the lines it matches now: these are the lines shown.
-        let (plan, digest) = deferred::bind(&state, &user, &c, plan).await?;
+        let (plan, digest) = deferred::bind(&state, &user.reader(), &c, plan).await?;
         let p = if plan.groups.is_empty() {
             preview::build(
                 &state,
@@ -136,9 +136,9 @@ pub async fn approve(
         }
         .into_response());
     }
-    let audit = super::super::actions::write_context(&session, &user, &corp, kind, &origin)?
+    let audit = crate::routes::edge::write_context(&session, &user, &corp, kind, &origin)?
         .via(plan.audit.via);
-    if !deferred::approve(&state, &user, &session, &c, audit).await? {
+    if !deferred::approve(&state, &user.caller(&session), &c, audit).await? {
         let now = state.db.change_get(c.id).await?.unwrap_or(c);
         return Err(no_longer(&now));
     }

@@ -180,14 +180,14 @@ pub async fn retry(
         }
         .into_response());
     }
-    let audit = crate::routes::actions::write_context(&session, &user, &corp, kind, &origin)?;
+    let audit = crate::routes::edge::write_context(&session, &user, &corp, kind, &origin)?;
     let request = Request {
         work,
         hold,
         origin: (Origin::Retry, Some(parent.id)),
         audit,
     };
-    let new_id = apply(&state, &user, &session, request)
+    let new_id = apply(&state, &user.caller(&session), request)
         .await?
         .settled()
         .await;
@@ -214,7 +214,15 @@ pub async fn revert(
     let offer =
         crate::views::redo::revert_offer(&parent, &user.principal).map_err(AppError::BadRequest)?;
     let include_unknown = form.flag("include_unknown") || offer.unknown_only();
-    let plan = revert::plan(&state, &user, &parent, kind, &corp, include_unknown).await?;
+    let plan = revert::plan(
+        &state,
+        &user.reader(),
+        &parent,
+        kind,
+        &corp,
+        include_unknown,
+    )
+    .await?;
     if plan.groups.is_empty() && form.flag("confirmed") {
         let why: Vec<String> = plan
             .left_out
@@ -268,7 +276,7 @@ pub async fn revert(
         }
         .into_response());
     }
-    let audit = crate::routes::actions::write_context(&session, &user, &corp, kind, &origin)?;
+    let audit = crate::routes::edge::write_context(&session, &user, &corp, kind, &origin)?;
     let summary = format!(
         "Revert: {} back to each line's value before ({})",
         kind.label(),
@@ -287,7 +295,7 @@ pub async fn revert(
         origin: (Origin::Revert, Some(parent.id)),
         audit,
     };
-    let new_id = apply(&state, &user, &session, request)
+    let new_id = apply(&state, &user.caller(&session), request)
         .await?
         .settled()
         .await;

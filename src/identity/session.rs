@@ -12,7 +12,7 @@ use tower_sessions::Session;
 use tower_sessions::session::Id;
 use tower_sessions::session_store::SessionStore;
 
-use crate::error::AppError;
+use super::IdentityError;
 use crate::policy::Principal;
 
 /// Session key of [`AuthSession`].
@@ -152,7 +152,7 @@ pub struct PendingLogin {
 pub const MAX_PENDING: usize = 5;
 
 /// Reads the signed-in data of a session; an unreadable value counts as signed out.
-pub async fn auth_of(session: &Session) -> Result<Option<AuthSession>, AppError> {
+pub async fn auth_of(session: &Session) -> Result<Option<AuthSession>, IdentityError> {
     match session.get::<AuthSession>(AUTH_KEY).await {
         Ok(a) => Ok(a),
         Err(tower_sessions::session::Error::SerdeJson(e)) => {
@@ -168,11 +168,11 @@ pub async fn auth_of(session: &Session) -> Result<Option<AuthSession>, AppError>
 pub async fn stored_auth<S: SessionStore>(
     store: &S,
     id: &Id,
-) -> Result<Option<Option<AuthSession>>, AppError> {
+) -> Result<Option<Option<AuthSession>>, IdentityError> {
     let rec = store
         .load(id)
         .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("session store: {e}")))?;
+        .map_err(|e| IdentityError::Internal(anyhow::anyhow!("session store: {e}")))?;
     Ok(rec.map(|r| {
         r.data
             .get(AUTH_KEY)

@@ -24,14 +24,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::csrf::random_token;
 use super::oidc::{
     self, ClaimNames, Discovered, Discovery, Expect, OtherClaims, ProviderIdToken,
     ProviderIdTokenClaims, Said,
 };
 use super::session::{PendingLogin, Secret, Tokens};
-pub use super::signin::complete_sign_in;
 use crate::config::{OAuthConfig, OAuthEndpoints};
+use crate::crypto::random_token;
 use crate::policy::Principal;
 
 /// The scopes the console asks for: every role scope; the provider grants what the user holds.

@@ -15,9 +15,9 @@ use time::OffsetDateTime;
 use tower_sessions::Session;
 use uuid::Uuid;
 
+use super::IdentityError;
 use super::session::{AUTH_KEY, Tokens, auth_of};
 use crate::crypto::Row;
-use crate::error::AppError;
 use crate::policy::Principal;
 use crate::state::AppState;
 
@@ -43,8 +43,8 @@ fn lock_for(id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
     l
 }
 
-fn internal(e: impl std::fmt::Display) -> AppError {
-    AppError::Internal(anyhow::anyhow!("grant: {e}"))
+fn internal(e: impl std::fmt::Display) -> IdentityError {
+    IdentityError::Internal(anyhow::anyhow!("grant: {e}"))
 }
 
 /// Until when a sign-in without a refresh token (the password mode) can act: `None` when it
@@ -73,26 +73,22 @@ pub async fn keep(
     state: &AppState,
     session: &Session,
     needed_at: Option<OffsetDateTime>,
-) -> Result<Uuid, AppError> {
+) -> Result<Uuid, IdentityError> {
     let Some(sid) = session.id() else {
-        return Err(AppError::SignInRequired {
-            next: crate::paths::changes(None, false).into(),
-        });
+        return Err(IdentityError::SignedOut);
     };
     let lock = state.auth.locks.lock_for(sid);
     let _guard = lock.lock().await;
     session.load().await?;
     let Some(mut auth) = auth_of(session).await? else {
-        return Err(AppError::SignInRequired {
-            next: crate::paths::changes(None, false).into(),
-        });
+        return Err(IdentityError::SignedOut);
     };
     if let (Some(until), Some(at)) = (acts_until(&auth.tokens), needed_at) {
         if at > until {
-            return Err(AppError::BadRequest(format!(
+            return Err(IdentityError::Refused(format!(
                 "{}: it can act for you only until {}. Choose an earlier time, or make the change now.",
                 why_not_renewable(state.auth.is_password_mode()),
-                crate::scheduler::utc(until)
+                crate::domain::when::utc(until)
             )));
         }
     }
@@ -119,7 +115,7 @@ pub async fn keep(
 }
 
 /// Reads a grant: `None` when it is gone (deleted, or it cannot be opened with this key).
-async fn read(state: &AppState, id: Uuid) -> Result<Option<(Kept, i64)>, AppError> {
+async fn read(state: &AppState, id: Uuid) -> Result<Option<(Kept, i64)>, IdentityError> {
     let Some(stored) = state.db.grant_get(id).await? else {
         return Ok(None);
     };
@@ -139,23 +135,27 @@ async fn read(state: &AppState, id: Uuid) -> Result<Option<(Kept, i64)>, AppErro
 /// The grant's tokens, refreshed first when they are expiring. `None`: the grant is gone (the
 /// identity provider refused the refresh, or a sign-in without refresh token has expired); the
 /// grant is deleted then.
-pub async fn current(state: &AppState, id: Uuid) -> Result<Option<Kept>, AppError> {
+pub async fn current(state: &AppState, id: Uuid) -> Result<Option<Kept>, IdentityError> {
     fetch(state, id, false).await
 }
 
 /// The grant refreshed now (when it can be), as a scheduled change starts: the identity provider
 /// says whether the grant still stands, and with which roles.
-pub async fn refreshed(state: &AppState, id: Uuid) -> Result<Option<Kept>, AppError> {
+pub async fn refreshed(state: &AppState, id: Uuid) -> Result<Option<Kept>, IdentityError> {
     fetch(state, id, true).await
 }
 
 /// The grant after the upstream answered `401` to its access token `rejected`: refreshed now,
 /// unless another chunk already did (the grant holds another token then).
-pub async fn renewed(state: &AppState, id: Uuid, rejected: &str) -> Result<Option<Kept>, AppError> {
+pub async fn renewed(
+    state: &AppState,
+    id: Uuid,
+    rejected: &str,
+) -> Result<Option<Kept>, IdentityError> {
     fetch_with(state, id, true, Some(rejected)).await
 }
 
-async fn fetch(state: &AppState, id: Uuid, force: bool) -> Result<Option<Kept>, AppError> {
+async fn fetch(state: &AppState, id: Uuid, force: bool) -> Result<Option<Kept>, IdentityError> {
     fetch_with(state, id, force, None).await
 }
 
@@ -164,7 +164,7 @@ async fn fetch_with(
     id: Uuid,
     force: bool,
     rejected: Option<&str>,
-) -> Result<Option<Kept>, AppError> {
+) -> Result<Option<Kept>, IdentityError> {
     let lock = lock_for(id);
     let _guard = lock.lock().await;
     let Some((kept, generation)) = read(state, id).await? else {
@@ -224,7 +224,7 @@ async fn fetch_with(
 pub async fn access(
     state: &AppState,
     id: Uuid,
-) -> Result<Option<(SecretString, Principal)>, AppError> {
+) -> Result<Option<(SecretString, Principal)>, IdentityError> {
     Ok(current(state, id).await?.map(|k| {
         (
             SecretString::from(k.tokens.access.expose().to_owned()),
