@@ -3,9 +3,6 @@
 //! The runner produces them, the storage keeps them (as their `as_str` text), the views and the
 //! audit show them; nothing matches on outcome strings.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
 /// What happened to one line of a change.
@@ -31,8 +28,23 @@ impl LineOutcome {
 }
 
 /// What happened to a change as a whole.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum ChangeResult {
     /// Every line changed.
     #[default]
@@ -46,21 +58,11 @@ pub enum ChangeResult {
 }
 
 impl ChangeResult {
-    pub const ALL: [ChangeResult; 4] = [
-        ChangeResult::Ok,
-        ChangeResult::Partial,
-        ChangeResult::Failed,
-        ChangeResult::Refused,
-    ];
+    pub const ALL: &'static [ChangeResult] = <Self as strum::VariantArray>::VARIANTS;
 
     /// The stored and machine-readable form (`audit.csv`, `data-outcome`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeResult::Ok => "ok",
-            ChangeResult::Partial => "partial",
-            ChangeResult::Failed => "failed",
-            ChangeResult::Refused => "refused",
-        }
+        self.into()
     }
 
     /// From the counts: `changed` lines and whether any line failed or is unknown.
@@ -82,22 +84,6 @@ impl ChangeResult {
     }
 }
 
-impl fmt::Display for ChangeResult {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ChangeResult {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown outcome {s:?}"))
-    }
-}
-
 /// Lets callers compare with the stored text (`record.outcome == "ok"`).
 impl PartialEq<&str> for ChangeResult {
     fn eq(&self, other: &&str) -> bool {
@@ -111,7 +97,7 @@ mod tests {
 
     #[test]
     fn text_round_trips() {
-        for r in ChangeResult::ALL {
+        for &r in ChangeResult::ALL {
             assert_eq!(r.as_str().parse::<ChangeResult>(), Ok(r));
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }

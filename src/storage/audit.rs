@@ -190,7 +190,7 @@ impl TryFrom<AuditRow> for AuditRecord {
             outcome: r
                 .outcome
                 .parse()
-                .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+                .map_err(|e: strum::ParseError| sqlx::Error::Decode(e.into()))?,
             upstream_status: r.upstream_status,
             result: parse_json(&r.result)?,
             job_id: r.job_id,

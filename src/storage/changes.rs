@@ -9,7 +9,6 @@
 //! `unknown`, so the outcomes always add up to `total_lines`.
 
 use std::fmt;
-use std::str::FromStr;
 
 use futures::{Stream, stream};
 use serde_json::Value;
@@ -22,7 +21,19 @@ use super::sqlutil::{parse_json, parse_stamp, stamp, with_pool};
 use crate::outcome::LineOutcome;
 
 /// Where a change set is in its life (stored as [`ChangeState::as_str`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum ChangeState {
     AwaitingApproval,
     Scheduled,
@@ -36,30 +47,10 @@ pub enum ChangeState {
 }
 
 impl ChangeState {
-    pub const ALL: [ChangeState; 9] = [
-        ChangeState::AwaitingApproval,
-        ChangeState::Scheduled,
-        ChangeState::Running,
-        ChangeState::Done,
-        ChangeState::DoneWithFailures,
-        ChangeState::Failed,
-        ChangeState::Cancelled,
-        ChangeState::Rejected,
-        ChangeState::NeedsSignIn,
-    ];
+    pub const ALL: &'static [ChangeState] = <Self as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeState::AwaitingApproval => "awaiting_approval",
-            ChangeState::Scheduled => "scheduled",
-            ChangeState::Running => "running",
-            ChangeState::Done => "done",
-            ChangeState::DoneWithFailures => "done_with_failures",
-            ChangeState::Failed => "failed",
-            ChangeState::Cancelled => "cancelled",
-            ChangeState::Rejected => "rejected",
-            ChangeState::NeedsSignIn => "needs_sign_in",
-        }
+        self.into()
     }
 
     /// For people.
@@ -90,24 +81,9 @@ impl ChangeState {
     }
 }
 
-impl fmt::Display for ChangeState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ChangeState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| format!("unknown change state {s:?}"))
-    }
-}
-
 /// Why a change set exists.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum Origin {
     Change,
     Retry,
@@ -116,26 +92,13 @@ pub enum Origin {
 
 impl Origin {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Origin::Change => "change",
-            Origin::Retry => "retry",
-            Origin::Revert => "revert",
-        }
-    }
-}
-
-impl FromStr for Origin {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        [Origin::Change, Origin::Retry, Origin::Revert]
-            .into_iter()
-            .find(|o| o.as_str() == s)
-            .ok_or_else(|| format!("unknown change origin {s:?}"))
+        self.into()
     }
 }
 
 /// Where one line of a change set is (stored as [`LineState::as_str`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum LineState {
     Pending,
     Changed,
@@ -145,12 +108,7 @@ pub enum LineState {
 
 impl LineState {
     pub fn as_str(self) -> &'static str {
-        match self {
-            LineState::Pending => "pending",
-            LineState::Changed => "changed",
-            LineState::Failed => "failed",
-            LineState::Unknown => "unknown",
-        }
+        self.into()
     }
 
     fn of(o: &LineOutcome) -> Self {
@@ -159,21 +117,6 @@ impl LineState {
             LineOutcome::Failed(_) => LineState::Failed,
             LineOutcome::Unknown => LineState::Unknown,
         }
-    }
-}
-
-impl FromStr for LineState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        [
-            LineState::Pending,
-            LineState::Changed,
-            LineState::Failed,
-            LineState::Unknown,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == s)
-        .ok_or_else(|| format!("unknown line outcome {s:?}"))
     }
 }
 

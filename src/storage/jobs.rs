@@ -8,8 +8,6 @@
 //! Secrets: callers never put secrets (passwords, tokens) in `payload`; a job runs with the
 //! signed-in user's own token, looked up through `session_id` in the shared session store.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -24,7 +22,19 @@ use super::changes::{JOB_INSERT, LineResult, finish_change_set, record_lines};
 use super::sqlutil::{later, parse_json, parse_stamp, stamp, with_pool};
 
 /// Where a job is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     Queued,
@@ -35,36 +45,12 @@ pub enum JobState {
 
 impl JobState {
     pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Running => "running",
-            JobState::Done => "done",
-            JobState::Failed => "failed",
-        }
+        self.into()
     }
 
     /// `done` or `failed`: nothing more will happen.
     pub fn is_finished(self) -> bool {
         matches!(self, JobState::Done | JobState::Failed)
-    }
-}
-
-impl fmt::Display for JobState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for JobState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "queued" => Ok(JobState::Queued),
-            "running" => Ok(JobState::Running),
-            "done" => Ok(JobState::Done),
-            "failed" => Ok(JobState::Failed),
-            other => Err(format!("unknown job state {other:?}")),
-        }
     }
 }
 
@@ -181,7 +167,7 @@ impl TryFrom<JobRow> for Job {
             state: r
                 .state
                 .parse()
-                .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+                .map_err(|e: strum::ParseError| sqlx::Error::Decode(e.into()))?,
             total_chunks: r.total_chunks,
             done_chunks: r.done_chunks,
             total_lines: r.total_lines,
