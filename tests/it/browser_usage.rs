@@ -133,7 +133,7 @@ async fn tracking_idle_lines_suspend_and_drift_in_a_real_browser() {
         }
         look(c, axe, "change").await?;
 
-        // Drift: the console's own change is none, once the next sample is in.
+        // Drift: the console's own change is none.
         open(
             c,
             &format!("{base}/devices/{HS}/drift"),
@@ -143,7 +143,7 @@ async fn tracking_idle_lines_suspend_and_drift_in_a_real_browser() {
         look(c, axe, "drift").await?;
 
         // The list filtered from the latest sample, and a line's strip on the portal's card.
-        let filtered = format!("{base}/devices/{HS}?status=active");
+        let filtered = format!("{base}/devices/{HS}?status=suspended");
         open(c, &filtered, "#as-of").await?;
         look(c, axe, "filtered-list").await?;
         let mdn = js(
