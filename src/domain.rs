@@ -428,6 +428,8 @@ pub struct ListQuery {
     pub sort_dir: SortDir,
     pub search: SearchValue,
     pub labels: LabelIds,
+    /// A tracked group's snapshot filters (not the upstream's: never sent to it).
+    pub filter: ListFilter,
 }
 
 impl Default for ListQuery {
@@ -439,6 +441,7 @@ impl Default for ListQuery {
             sort_dir: SortDir::Asc,
             search: SearchValue::default(),
             labels: LabelIds::default(),
+            filter: ListFilter::default(),
         }
     }
 }
@@ -499,6 +502,7 @@ impl ListQuery {
                 .map(LabelIds::parse)
                 .transpose()?
                 .unwrap_or_default(),
+            filter: ListFilter::default(),
         })
     }
 
@@ -517,6 +521,7 @@ impl ListQuery {
         if !self.labels.is_empty() {
             p.push(("labelIds", self.labels.to_param()));
         }
+        p.extend(self.filter.to_pairs());
         p
     }
 }
@@ -547,8 +552,10 @@ impl Via {
 }
 
 pub mod form_pairs;
+mod list_filter;
 mod table;
 pub mod when;
+pub use list_filter::{FilterField, ListFilter, MAX_FILTER_VALUES};
 pub use table::{TableColumn, TableColumns};
 pub use when::RunAt;
 

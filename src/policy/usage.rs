@@ -31,6 +31,12 @@ impl Principal {
     pub fn can_track(&self, corp: &CorpId) -> bool {
         self.check_tracking(corp).is_ok()
     }
+
+    /// The overview's offer to start tracking: only where the group is not tracked, and only to
+    /// a role that may start it.
+    pub fn offer_tracking(&self, corp: &CorpId, tracked: bool) -> bool {
+        !tracked && self.can_track(corp)
+    }
 }
 
 #[cfg(test)]
@@ -61,5 +67,8 @@ mod tests {
             assert!(with(&[r]).check_usage(&corp).is_ok(), "{r}");
         }
         assert!(!with(&[]).can_track(&corp));
+        assert!(with(&[Role::OrgTech]).offer_tracking(&corp, false));
+        assert!(!with(&[Role::OrgTech]).offer_tracking(&corp, true));
+        assert!(!with(&[Role::Readonly]).offer_tracking(&corp, false));
     }
 }

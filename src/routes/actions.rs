@@ -174,7 +174,9 @@ async fn form_for_selection(
     let kind = kind_of(action)?;
     let corp = CorpId::parse(corp)?;
     user.principal.write_mode(kind.operation(), &corp)?;
-    let mut form = with_page_exclusions(RawForm::parse(raw)?);
+    // A list filtered from the latest sample selects its explicit lines.
+    let form = super::list_filters::explicit_selection(state, &corp, RawForm::parse(raw)?).await?;
+    let mut form = with_page_exclusions(form);
     if kind.selection() == Selection::Imeis {
         form = imeis_from_lines(state, user, &corp, form).await?;
     }
@@ -268,7 +270,8 @@ pub async fn submit(
     // The scope table first: a forbidden change never reaches the upstream, not even as a preview
     // read. A user who may only request it gets the request form.
     let mode = user.principal.write_mode(kind.operation(), &corp)?;
-    let form = RawForm::parse(&body)?;
+    let form =
+        super::list_filters::explicit_selection(&state, &corp, RawForm::parse(&body)?).await?;
     let via = via_of(&form)?;
     let target = form::parse_target(kind, &form)?;
     check_op(&user, &corp, kind, &target)?;

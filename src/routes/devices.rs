@@ -5,7 +5,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::auth::CurrentUser;
-use crate::domain::{CorpId, Imei, ListQuery, Mdn, RawListQuery, SearchValue, TableColumns};
+use crate::domain::{
+    CorpId, Imei, ListFilter, ListQuery, Mdn, RawListQuery, SearchValue, TableColumns,
+};
 use crate::error::AppError;
 use crate::htmx::{VaryHx, WantsFragment};
 use crate::paths;
@@ -14,6 +16,7 @@ use crate::state::AppState;
 use crate::upstream::wire::Device;
 use crate::upstream::{ListParams, UpstreamError};
 use crate::views::Layout;
+use crate::views::list_filters::{ListFilters, SnapshotNote};
 
 use super::edge::{authorize, parse_query};
 use crate::views::devices::{
@@ -116,13 +119,39 @@ pub async fn list(
 ) -> Result<Response, AppError> {
     let corp = authorize(&user, &corp, Operation::ListDevices)?;
     let columns = list_columns(&session, raw.as_deref()).await?;
+    let filter = ListFilter::parse(raw.as_deref())?;
     let raw: RawListQuery = parse_query(raw.as_deref())?;
-    let q = ListQuery::parse(&raw)?;
+    let mut q = ListQuery::parse(&raw)?;
+    q.filter = filter;
     let columns = columns.showing_sort(q.sort);
+    // A tracked group's latest sample: its filters, and the list when they are used (issue 24).
+    let snapshot = if q.filter.is_empty() && fragment {
+        None
+    } else {
+        super::list_filters::snapshot(&state, &corp).await?
+    };
+    if snapshot.is_none() && !q.filter.is_empty() {
+        return Err(super::list_filters::untracked(&corp));
+    }
     let params = ListParams::from(&q);
     // The page and the totals are independent: ask for both at once (a swap keeps the page's totals).
     let (list, totals) = tokio::join!(
-        state.upstream.list_devices(&user.token, &corp, &params),
+        async {
+            match &snapshot {
+                Some(s) if !q.filter.is_empty() => {
+                    let (devices, total_count) =
+                        super::list_filters::page(&state, &corp, s, &q).await?;
+                    Ok::<_, AppError>(crate::upstream::wire::DeviceList {
+                        devices,
+                        total_count,
+                    })
+                }
+                _ => Ok(state
+                    .upstream
+                    .list_devices(&user.token, &corp, &params)
+                    .await?),
+            }
+        },
         async {
             if fragment {
                 None
@@ -153,7 +182,12 @@ pub async fn list(
         list.total_count,
         q.search.as_str(),
         &q.labels.to_param(),
-    );
+    )
+    .map(|b| b.with_filter(&q.filter));
+    let zone = &state.config.usage.zone;
+    if let Some(s) = snapshot.as_ref().filter(|_| !q.filter.is_empty()) {
+        results.snapshot = Some(SnapshotNote::new(s, &corp, &q, &columns, zone));
+    }
     if fragment {
         // The address bar shows the view in one canonical form (`columns=a,b`, not repeated boxes).
         let shown = crate::htmx::push_url(&results.list_href);
@@ -196,6 +230,7 @@ pub async fn list(
             .can_import(&corp)
             .then(|| paths::import(&corp).into()),
         usage: super::usage::list_notice(&state, &user, &corp).await,
+        filters: snapshot.as_ref().map(|s| ListFilters::new(s, &q, zone)),
     };
     Ok((VaryHx, page).into_response())
 }

@@ -7,6 +7,7 @@ pub mod devices;
 pub mod edge;
 pub mod export;
 pub mod import;
+pub mod list_filters;
 pub mod ops;
 pub mod overview;
 pub mod portal;

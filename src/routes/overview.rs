@@ -140,6 +140,7 @@ pub async fn page(
             corp: corp.to_string(),
             list_href: paths::group(&corp).into(),
             figures,
+            usage: super::usage::overview_link(&state, &user, &corp).await,
         },
     )
         .into_response())

@@ -247,8 +247,14 @@ async fn card(state: &AppState, user: &CurrentUser, corp: &CorpId, d: &Device) -
             }
         }
     };
-    let ((health, health_note), (smartspot, smartspot_note)) = tokio::join!(health, smartspot);
-    LineCard::new(
+    let history = async {
+        let digits = Mdn::parse(&d.mdn).ok()?.digits();
+        let h = super::usage::line_history(state, corp, &digits).await?;
+        Some(h.in_card(user.principal.check_usage(corp).is_ok()))
+    };
+    let ((health, health_note), (smartspot, smartspot_note), history) =
+        tokio::join!(health, smartspot, history);
+    let mut card = LineCard::new(
         corp,
         d,
         CardInput {
@@ -259,5 +265,7 @@ async fn card(state: &AppState, user: &CurrentUser, corp: &CorpId, d: &Device) -
             smartspot,
             smartspot_note,
         },
-    )
+    );
+    card.history = history;
+    card
 }

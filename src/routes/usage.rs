@@ -21,7 +21,8 @@ use crate::storage::usage::Tracking;
 use crate::usage::report::{self, By, IDLE_DAYS};
 use crate::usage::{Day, Zone};
 use crate::views::usage::{
-    DriftPage, IdleLinesPage, LineHistory, UsageInput, UsageLink, UsagePage, drift_csv,
+    DriftPage, IdleLinesPage, LineHistory, OverviewUsage, UsageInput, UsageLink, UsagePage,
+    drift_csv,
 };
 
 /// The default range of the usage page, in days.
@@ -356,4 +357,21 @@ pub async fn list_notice(state: &AppState, user: &CurrentUser, corp: &CorpId) ->
         href: paths::usage(corp).into(),
         paused,
     })
+}
+
+/// The overview's way to the history, for whoever may read it (`None` otherwise, or when the
+/// tracking cannot be read: the overview still shows its figures).
+pub async fn overview_link(
+    state: &AppState,
+    user: &CurrentUser,
+    corp: &CorpId,
+) -> Option<OverviewUsage> {
+    user.principal.check_usage(corp).ok()?;
+    let t = tracked(state, corp).await.ok()?;
+    Some(OverviewUsage::new(
+        &user.principal,
+        &user.csrf,
+        corp,
+        t.as_ref(),
+    ))
 }

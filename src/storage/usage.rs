@@ -2,9 +2,11 @@
 //! the names dictionary and the reads of the pages (`usage/write.rs`: a sample stored in bulk).
 
 mod read;
+mod snapshot;
 mod write;
 
 pub use read::{DayFigure, Drift, MonthRow};
+pub use snapshot::{SnapshotOrder, SnapshotWhere};
 pub use write::{DriftRow, GroupDay, LatestRow, StoredSample};
 
 use std::collections::HashMap;

@@ -4,12 +4,14 @@
 //! - [`sample`]: one CSV export stream read into [`SampleLine`]s
 //! - [`sampler`]: due samples claimed, taken on the kept sign-in, stored; back-off and pausing
 //! - [`report`]: what the pages and CSVs read back (days, idle lines, proof of use, drift)
+//! - [`snapshot`]: a tracked group's list filtered from its latest sample
 //! - [`demo`]: the demo's simulated history
 
 pub mod demo;
 pub mod report;
 pub mod sample;
 pub mod sampler;
+pub mod snapshot;
 
 use time::{Date, OffsetDateTime};
 

@@ -199,13 +199,13 @@ pub async fn compute(
     let ids = state.db.usage_names(&names).await?;
     let by_id: HashMap<i32, &str> = ids.iter().map(|(n, i)| (*i, n.as_str())).collect();
     let id = |n: &str| ids.get(n).copied().unwrap_or(0);
-    let mut prev: HashMap<i64, LatestRow> = state
+    // Both in MDN order: the previous sample is walked beside the new one (no map of it).
+    let mut prev = state
         .db
-        .usage_latest(t.gid)
+        .usage_latest_for_sample(t.gid)
         .await?
         .into_iter()
-        .map(|r| (r.mdn, r))
-        .collect();
+        .peekable();
     let mut out = StoredSample {
         taken_at: Some(now),
         day: day.0,
@@ -218,7 +218,8 @@ pub async fn compute(
     let mut figures = Figures::default();
     for l in lines {
         let mdn = l.mdn as i64;
-        let before = prev.remove(&mdn);
+        while prev.next_if(|p| p.mdn < mdn).is_some() {}
+        let before = prev.next_if(|p| p.mdn == mdn);
         let running = match &before {
             Some(p) => Running {
                 day: Day(p.day),

@@ -51,9 +51,18 @@ pub struct SelectionBar {
     pub total_count: u64,
     pub search: String,
     pub label_ids: String,
+    /// A list filtered from the latest sample: its filters, sent as `list_…` so that the server
+    /// turns "select all" into the snapshot's explicit lines (never the upstream's select-all).
+    pub filter: Vec<(&'static str, String)>,
 }
 
 impl SelectionBar {
+    /// The bar of a list filtered from the latest sample.
+    pub fn with_filter(mut self, filter: &crate::domain::ListFilter) -> Self {
+        self.filter = filter.to_pairs();
+        self
+    }
+
     /// The bar for this user, from the scope table; `None` when they may change nothing here.
     pub fn for_user(
         user: &Principal,
@@ -91,6 +100,7 @@ impl SelectionBar {
             total_count,
             search: search.to_owned(),
             label_ids: label_ids.to_owned(),
+            filter: Vec::new(),
         })
     }
 }

@@ -254,6 +254,8 @@ pub struct DeviceResults {
     pub oob: bool,
     /// Selection checkboxes and the action bar; `None` in the self-service view.
     pub selection: Option<crate::views::actions::SelectionBar>,
+    /// A list filtered from the latest sample: its time and chips (issue 24).
+    pub snapshot: Option<crate::views::list_filters::SnapshotNote>,
 }
 
 /// Hidden inputs that carry the list state the controls form does not show.
@@ -369,6 +371,7 @@ impl DeviceResults {
             },
             oob,
             selection: None,
+            snapshot: None,
         }
     }
 
@@ -405,6 +408,8 @@ pub struct DevicesPage {
     pub usage: Option<crate::views::usage::UsageLink>,
     /// The CSV import's link, when the user may change an importable column.
     pub import_href: Option<String>,
+    /// A tracked group's filters from its latest sample (issue 24).
+    pub filters: Option<crate::views::list_filters::ListFilters>,
     /// The column chooser's boxes.
     pub chooser: Vec<ColumnChoice>,
 }

@@ -354,6 +354,8 @@ pub struct OverviewPage {
     pub corp: String,
     pub list_href: String,
     pub figures: OverviewFigures,
+    /// The usage history's links, or the offer to start tracking (issue 24).
+    pub usage: Option<crate::views::usage::OverviewUsage>,
 }
 
 /// One listed line of a selection.

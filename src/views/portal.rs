@@ -146,6 +146,8 @@ pub struct LineCard {
     pub not_allowed: Vec<&'static str>,
     /// "Request a change" links: the change in words, and its request form.
     pub requests: Vec<(&'static str, String)>,
+    /// The line's 90-day usage strip, when its group is tracked (issue 24).
+    pub history: Option<crate::views::usage::LineHistory>,
 }
 
 /// The words of a change a portal user may ask for.
@@ -278,6 +280,7 @@ impl LineCard {
                     ))
                 })
                 .collect(),
+            history: None,
         }
     }
 }

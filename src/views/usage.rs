@@ -459,7 +459,10 @@ pub struct LineHistory {
     pub cells: Vec<StripCell>,
     pub used_30: u32,
     pub sampled_30: u32,
-    pub usage_href: String,
+    /// The group's history, for whoever may read it.
+    pub usage_href: Option<String>,
+    /// The strip's heading level (`h2` on the line page, `h3` in the portal's card).
+    pub heading: &'static str,
 }
 
 /// One day of a line's strip.
@@ -501,8 +504,18 @@ impl LineHistory {
             cells,
             used_30: last30.iter().filter(|(_, c)| c.used()).count() as u32,
             sampled_30: last30.iter().filter(|(_, c)| c.sampled()).count() as u32,
-            usage_href: paths::usage(corp).into(),
+            usage_href: Some(paths::usage(corp).into()),
+            heading: "h2",
         }
+    }
+
+    /// In the portal's card: under its sections, linking the group's history only for a reader.
+    pub fn in_card(mut self, may_read_group: bool) -> Self {
+        self.heading = "h3";
+        if !may_read_group {
+            self.usage_href = None;
+        }
+        self
     }
 }
 
@@ -511,4 +524,35 @@ impl LineHistory {
 pub struct UsageLink {
     pub href: String,
     pub paused: bool,
+}
+
+/// The overview's way to the history (issue 24): the usage page and its idle lines where the
+/// group is tracked, an offer to start tracking where it is not (to roles that may).
+#[derive(Template, Debug, Clone)]
+#[template(path = "fragments/usage_overview.html")]
+pub struct OverviewUsage {
+    pub usage_href: String,
+    /// The idle lines (30 days), once the group has history.
+    pub idle_href: Option<String>,
+    pub tracked: bool,
+    pub paused: bool,
+    /// The start form's target, when offered.
+    pub start_href: Option<String>,
+    pub csrf: String,
+}
+
+impl OverviewUsage {
+    pub fn new(user: &Principal, csrf: &str, corp: &CorpId, t: Option<&Tracking>) -> Self {
+        let tracked = t.is_some_and(|t| t.state != "stopped");
+        Self {
+            usage_href: paths::usage(corp).into(),
+            idle_href: t.map(|_| paths::usage_idle(corp, 30).into()),
+            tracked,
+            paused: t.is_some_and(|t| t.state == "needs_sign_in"),
+            start_href: user
+                .offer_tracking(corp, tracked)
+                .then(|| paths::tracking(corp).into()),
+            csrf: csrf.to_owned(),
+        }
+    }
 }
