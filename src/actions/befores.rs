@@ -244,7 +244,28 @@ async fn locate_once(
 /// The current value of each line of `chunks` (line numbers from `firsts`), by line number,
 /// from ONE export of the group read until every line is seen: what a large list reads at its
 /// job's start instead of a list page per chunk. Lines Sentinel does not list are left out.
+/// A read may be tried again (unlike a write): twice; `None` when it cannot be read (then the
+/// chunks read their own).
 pub async fn read_all(
+    state: &AppState,
+    token: &SecretString,
+    corp: &CorpId,
+    def: &dyn Action,
+    chunks: &[(usize, Vec<Mdn>)],
+    firsts: &[i32],
+) -> Option<HashMap<i32, String>> {
+    for attempt in 1..=2 {
+        match read_all_once(state, token, corp, def, chunks, firsts).await {
+            Ok(all) => return Some(all),
+            Err(e) => {
+                tracing::warn!(attempt, error = %e, "the list's values before could not be read from one export")
+            }
+        }
+    }
+    None
+}
+
+async fn read_all_once(
     state: &AppState,
     token: &SecretString,
     corp: &CorpId,

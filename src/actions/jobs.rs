@@ -395,7 +395,7 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         Ok((token, user)) if user.can(Operation::ListDevices, &corp) => {
             let all = if pending_lines >= befores::ONE_EXPORT_FROM && one_action {
                 let def = payload.change.action.def();
-                read_befores(state, &token, &corp, def, &pending, &firsts).await
+                befores::read_all(state, &token, &corp, def, &pending, &firsts).await
             } else {
                 None
             };
@@ -531,27 +531,6 @@ async fn account_every_chunk(
     Some(recorded)
 }
 
-/// The lines' values before from one export (tried twice: a read may be), or `None` when it
-/// cannot be read (then the chunks read their own).
-async fn read_befores(
-    state: &AppState,
-    token: &SecretString,
-    corp: &CorpId,
-    def: &dyn super::catalog::Action,
-    pending: &[(usize, Vec<Mdn>)],
-    firsts: &[i32],
-) -> Option<std::collections::HashMap<i32, String>> {
-    for attempt in 1..=2 {
-        match befores::read_all(state, token, corp, def, pending, firsts).await {
-            Ok(all) => return Some(all),
-            Err(e) => {
-                tracing::warn!(attempt, error = %e, "the list's values before could not be read from one export")
-            }
-        }
-    }
-    None
-}
-
 mod chunk;
 mod lease;
 use chunk::*;
@@ -572,25 +551,6 @@ mod tests {
             c.iter().map(Vec::len).collect::<Vec<_>>(),
             vec![500, 500, 201]
         );
-    }
-
-    #[test]
-    fn only_busy_and_connection_errors_are_tried_again() {
-        // SQLite: SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT (517), SQLITE_LOCKED; not a constraint (2067).
-        for code in ["5", "517", "6"] {
-            assert!(busy(Some(code)), "{code}");
-        }
-        for code in ["2067", "19", "1"] {
-            assert!(!busy(Some(code)), "{code}");
-        }
-        // PostgreSQL: serialization failure, deadlock, too many connections, shutdown.
-        for code in ["40001", "40P01", "53300", "57P01", "08006", "55P03"] {
-            assert!(busy(Some(code)), "{code}");
-        }
-        // Unique violation, syntax error, no code at all.
-        for code in [Some("23505"), Some("42601"), None] {
-            assert!(!busy(code), "{code:?}");
-        }
     }
 
     #[test]

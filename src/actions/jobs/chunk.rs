@@ -519,3 +519,27 @@ async fn record_all(
         Err(e) => tracing::error!(job = %id, ?chunks, error = %e, "chunks not recorded"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_busy_and_connection_errors_are_tried_again() {
+        // SQLite: SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT (517), SQLITE_LOCKED; not a constraint (2067).
+        for code in ["5", "517", "6"] {
+            assert!(busy(Some(code)), "{code}");
+        }
+        for code in ["2067", "19", "1"] {
+            assert!(!busy(Some(code)), "{code}");
+        }
+        // PostgreSQL: serialization failure, deadlock, too many connections, shutdown.
+        for code in ["40001", "40P01", "53300", "57P01", "08006", "55P03"] {
+            assert!(busy(Some(code)), "{code}");
+        }
+        // Unique violation, syntax error, no code at all.
+        for code in [Some("23505"), Some("42601"), None] {
+            assert!(!busy(code), "{code:?}");
+        }
+    }
+}
