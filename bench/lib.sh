@@ -35,8 +35,14 @@ wait_http() { # url, seconds
     done
 }
 
-# build_console: builds $PROFILE (release or debug) and sets BIN to the binary.
+# build_console: builds $PROFILE (release or debug) and sets BIN to the binary (BIN given: no build).
 build_console() {
+    if [ -n "${BIN:-}" ]; then
+        # A binary given (e.g. an earlier build kept for comparison): no build.
+        [ -x "$BIN" ] || die "no binary at $BIN"
+        say "using $BIN (no build)"
+        return
+    fi
     say "cargo build ($PROFILE)"
     if [ "$PROFILE" = release ]; then
         (cd "$ROOT" && cargo build --release --quiet)

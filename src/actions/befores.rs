@@ -1,11 +1,14 @@
-//! Lines' values before a change, read from Sentinel just before they are sent: a job chunk's
-//! lines (one list page where the job's start located them, else one streamed export read until
-//! they are all seen), and the lines of an export stream as [`Device`]s, record by record.
+//! Lines' values before a change, read from Sentinel: a job chunk's lines just before they are
+//! sent (one list page where the job's start located them, else one streamed export read until
+//! they are all seen), a large list's lines all at once from one export at its job's start, and
+//! the lines of an export stream as [`Device`]s, record by record.
 //!
 //! Sentinel has no call that reads a given set of lines, so a job locates its lines once, at its
 //! start, in the group's list sorted by MDN (positions only: one MDN-column export); a chunk whose
 //! lines sat within [`WINDOW_MAX`] rows then reads exactly that list page right before it is sent.
-//! A line not on its page (the group changed since) is looked up in an export.
+//! A line not on its page (the group changed since) is looked up in an export. A list of at least
+//! [`ONE_EXPORT_FROM`] lines would read most of the group page by page: it reads the values of
+//! all its lines from one export instead, when its job starts ([`read_all`]).
 
 use std::collections::HashMap;
 
@@ -22,6 +25,11 @@ use crate::upstream::{ByteStream, ListParams, UpstreamError};
 
 /// Most rows one list page reads for a chunk.
 pub const WINDOW_MAX: u32 = 1_000;
+
+/// Lists of at least this many lines read their values before from one export at their job's
+/// start ([`read_all`]) instead of a list page per chunk: a line changed by someone else while
+/// the job runs then shows the value it had when the job started.
+pub const ONE_EXPORT_FROM: usize = 10_000;
 
 /// Where a chunk's lines were in the group's list sorted by MDN when its job started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,6 +239,63 @@ async fn locate_once(
             Some(Window { offset: lo, limit })
         })
         .collect())
+}
+
+/// The current value of each line of `chunks` (line numbers from `firsts`), by line number,
+/// from ONE export of the group read until every line is seen: what a large list reads at its
+/// job's start instead of a list page per chunk. Lines Sentinel does not list are left out.
+/// A read may be tried again (unlike a write): twice; `None` when it cannot be read (then the
+/// chunks read their own).
+pub async fn read_all(
+    state: &AppState,
+    token: &SecretString,
+    corp: &CorpId,
+    def: &dyn Action,
+    chunks: &[(usize, Vec<Mdn>)],
+    firsts: &[i32],
+) -> Option<HashMap<i32, String>> {
+    for attempt in 1..=2 {
+        match read_all_once(state, token, corp, def, chunks, firsts).await {
+            Ok(all) => return Some(all),
+            Err(e) => {
+                tracing::warn!(attempt, error = %e, "the list's values before could not be read from one export")
+            }
+        }
+    }
+    None
+}
+
+async fn read_all_once(
+    state: &AppState,
+    token: &SecretString,
+    corp: &CorpId,
+    def: &dyn Action,
+    chunks: &[(usize, Vec<Mdn>)],
+    firsts: &[i32],
+) -> Result<HashMap<i32, String>, UpstreamError> {
+    let mut wanted: HashMap<String, i32> = HashMap::new();
+    for (i, mdns) in chunks {
+        let first = firsts.get(*i).copied().unwrap_or_default();
+        for (k, m) in mdns.iter().enumerate() {
+            let seq = first.saturating_add(i32::try_from(k).unwrap_or(i32::MAX));
+            wanted.insert(m.to_string(), seq);
+        }
+    }
+    let mut found = HashMap::with_capacity(wanted.len());
+    let stream = state
+        .upstream
+        .export_devices_csv(token, corp, &sorted(0, 25, None, vec![]), &columns(def))
+        .await?;
+    read_until(stream, |devices| {
+        for d in devices {
+            if let Some(seq) = wanted.remove(&canonical(&d.mdn)) {
+                found.insert(seq, def.before(&d));
+            }
+        }
+        !wanted.is_empty()
+    })
+    .await?;
+    Ok(found)
 }
 
 /// The current value of each of `mdns` (line numbers from `first`), `(seq, value)`: from its

@@ -175,7 +175,9 @@ pub(super) async fn launch(
         total_chunks,
         total_lines: i64::try_from(lines.len()).unwrap_or(i64::MAX),
     };
+    let began = std::time::Instant::now();
     state.db.change_create(&set, lines, Some(&new)).await?;
+    tracing::info!(change = %id, lines = lines.len(), store_ms = began.elapsed().as_millis() as u64, "change set stored");
     let st = state.clone();
     let held = (user.token.clone(), user.principal.clone());
     let handle = tokio::spawn(async move {
@@ -194,6 +196,10 @@ pub(crate) fn spawn_run(state: &AppState, id: Uuid, held: Option<(SecretString, 
 
 /// Claims and runs a job. `held`: the owner's token and user (fresh start) or `None` (a resume).
 async fn run(state: AppState, id: Uuid, held: Option<(SecretString, Principal)>) {
+    if Lease::held_here(&state.instance_id, id) {
+        tracing::debug!(job = %id, "job already running here");
+        return;
+    }
     match state.db.job_claim(id, &state.instance_id, LEASE).await {
         Ok(Some(job)) => process(&state, job, held).await,
         Ok(None) => tracing::debug!(job = %id, "job already claimed elsewhere"),
@@ -209,6 +215,9 @@ pub fn spawn_resumer(state: AppState) {
             tick.tick().await;
             loop {
                 match state.db.job_claim_next(&state.instance_id, LEASE).await {
+                    // Still running here (a busy database let its lease lapse): claiming
+                    // it renewed the lease; the run in progress goes on.
+                    Ok(Some(job)) if Lease::held_here(&state.instance_id, job.id) => {}
                     Ok(Some(job)) => {
                         tracing::warn!(job = %job.id, "resuming an abandoned job");
                         process(&state, job, None).await;
@@ -244,8 +253,9 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         Err(_) => return,
     };
     let source = TokenSource::of(payload.grant, held, job.session_id.clone());
+    // Keep the lease while working; stop recording if another instance took the job over.
+    let lease = Lease::keep(state, id);
     if let Some(bulk) = payload.bulk.clone() {
-        let lease = Lease::keep(state, id);
         super::select_all::process(state, id, &lease, payload, bulk, corp, source).await;
         return;
     }
@@ -283,16 +293,35 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
 
     // Every chunk runs as its own task and records its own outcome in its own short
     // transaction: no chunk waits on another's lock, so none can stall the job.
-    // Where the lines sit in the group's list, so that each chunk reads its own lines' values
+    // The lines' values before: a large list's from one export of the group, now; otherwise
+    // where the lines sit in the group's list, so that each chunk reads its own lines' values
     // right before it is sent with one list page (one chunk alone reads an export: as cheap).
-    let windows = match source.access(state).await.map_err(no_token_reason) {
-        Ok((token, user)) if pending.len() > 1 && user.can(Operation::ListDevices, &corp) => {
-            befores::locate(state, &token, &corp, &payload.chunks).await
+    let began = std::time::Instant::now();
+    let pending_lines: usize = pending.iter().map(|(_, m)| m.len()).sum();
+    let one_action = payload
+        .chunk_changes
+        .iter()
+        .all(|c| c.action == payload.change.action);
+    let (windows, known) = match source.access(state).await.map_err(no_token_reason) {
+        Ok((token, user)) if user.can(Operation::ListDevices, &corp) => {
+            let all = if pending_lines >= befores::ONE_EXPORT_FROM && one_action {
+                let def = payload.change.action.def();
+                befores::read_all(state, &token, &corp, def, &pending, &firsts).await
+            } else {
+                None
+            };
+            match all {
+                Some(all) => (Vec::new(), Some(all)),
+                None if pending.len() > 1 => (
+                    befores::locate(state, &token, &corp, &payload.chunks).await,
+                    None,
+                ),
+                None => (Vec::new(), None),
+            }
         }
-        _ => Vec::new(),
+        _ => (Vec::new(), None),
     };
-    // Keep the lease while working; stop recording if another instance took the job over.
-    let lease = Lease::keep(state, id);
+    let read_ms = began.elapsed().as_millis() as u64;
     let ctx = Arc::new(ChunkCtx {
         state: state.clone(),
         id,
@@ -303,10 +332,17 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         source,
         firsts,
         windows,
+        known,
+        calls: Semaphore::new(JOB_CONCURRENCY),
+        writes: tokio::sync::Mutex::new(()),
+        queued: std::sync::Mutex::new(Vec::new()),
+        steps: Steps::default(),
         lost: lease.lost.clone(),
     });
 
-    let permits = Arc::new(Semaphore::new(JOB_CONCURRENCY));
+    // Chunks in flight: JOB_CONCURRENCY of them in their upstream call, as many again storing
+    // their values before or recording their outcome meanwhile (see `run_chunk`).
+    let permits = Arc::new(Semaphore::new(2 * JOB_CONCURRENCY));
     let mut tasks = JoinSet::new();
     for (i, mdns) in pending {
         let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -333,6 +369,8 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
     let Some(chunks) = account_every_chunk(state, id, &owner, &payload.chunks).await else {
         return;
     };
+    // Where a large list's time goes (the benchmark's breakdown): the steps' sums over chunks.
+    ctx.steps.log(id, pending_lines, read_ms, began.elapsed());
     let total = summarise(&chunks);
     let state_after = if total.updated == 0 && total.outcome != ChangeResult::Ok {
         JobState::Failed

@@ -291,8 +291,6 @@ pub struct ChangeFilter {
     pub limit: u32,
 }
 
-/// Rows per multi-row INSERT: 4 binds a row stays far under SQLite's 32,766 bind limit.
-const INSERT_BATCH: usize = 1_000;
 /// Lines per UPDATE … IN (…).
 pub(super) const UPDATE_BATCH: usize = 900;
 /// Lines fetched per round trip while streaming a change's lines.
@@ -470,7 +468,7 @@ mod sql_macros;
 mod store;
 mod streamed;
 mod waiting;
-pub(super) use sql_macros::{finish_change_set, record_lines};
-use sql_macros::{insert_lines, job_insert_query};
+pub(super) use sql_macros::{finish_change_set, record_lines, set_befores};
+use sql_macros::{insert_lines, insert_lines_sql, job_insert_query};
 pub use streamed::StreamedLine;
 pub use waiting::Decision;

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::Db;
 use super::audit::{NewAuditRecord, audit_insert_query};
 pub use super::changes::NewJob;
-use super::changes::{JOB_INSERT, LineResult, finish_change_set, record_lines};
+use super::changes::{JOB_INSERT, LineResult, finish_change_set, record_lines, set_befores};
 use super::sqlutil::{later, parse_json, parse_stamp, stamp, with_pool};
 
 /// Where a job is in its life.

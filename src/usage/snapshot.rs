@@ -12,13 +12,16 @@ use crate::storage::usage::{SnapshotWhere, Tracking};
 
 /// The newest kept sample of a tracked group, and its distinct filter values.
 #[derive(Debug, Clone)]
+/// A filter field's values in a snapshot: `(name, names id, lines)`, by name.
+pub type FieldValues = Vec<(FilterField, Vec<(String, i32, i64)>)>;
+
 pub struct Snapshot {
     pub gid: i32,
     /// When it was taken (as stored, to select its lines).
     pub stamp: String,
     pub taken_at: OffsetDateTime,
     /// Per filter field: `(name, names id, lines)` by name.
-    pub values: Vec<(FilterField, Vec<(String, i32, i64)>)>,
+    pub values: FieldValues,
 }
 
 impl Snapshot {
@@ -36,7 +39,7 @@ impl Snapshot {
             .into_iter()
             .map(|(n, i)| (i, n))
             .collect();
-        let mut values: Vec<(FilterField, Vec<(String, i32, i64)>)> = FilterField::ALL
+        let mut values: FieldValues = FilterField::ALL
             .into_iter()
             .map(|f| (f, Vec::new()))
             .collect();
@@ -47,7 +50,7 @@ impl Snapshot {
             }
         }
         for (_, v) in &mut values {
-            v.sort_by(|a, b| a.0.to_lowercase().cmp(&b.0.to_lowercase()));
+            v.sort_by_key(|a| a.0.to_lowercase());
         }
         Ok(Some(Self {
             gid: t.gid,

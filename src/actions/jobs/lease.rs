@@ -1,36 +1,60 @@
 //! A job's claim kept alive while an instance works on it: renewed in the background, and a flag
 //! raised when another instance took the job over (then this one stops sending and recording).
 
+use std::collections::HashSet;
+use std::sync::{LazyLock, Mutex};
+
 use super::*;
+
+/// Jobs being worked on in this process, by (instance, job): the resumer never takes over a
+/// job its own instance is still running, even when a busy database let the lease lapse.
+static RUNNING: LazyLock<Mutex<HashSet<(String, Uuid)>>> =
+    LazyLock::new(|| Mutex::new(HashSet::new()));
 
 /// The running claim on one job; renewal stops when it is dropped.
 pub(crate) struct Lease {
     /// Raised when the claim was lost to another instance.
     pub(crate) lost: Arc<AtomicBool>,
+    key: (String, Uuid),
     renew: tokio::task::JoinHandle<()>,
 }
 
 impl Lease {
-    /// Renews the claim of `id` held by this instance every third of [`LEASE`].
+    /// Renews the claim of `id` held by this instance every third of [`LEASE`] (sooner again
+    /// after a failed renewal: a busy database must not let it lapse).
     pub(crate) fn keep(state: &AppState, id: Uuid) -> Lease {
+        let key = (state.instance_id.clone(), id);
+        if let Ok(mut running) = RUNNING.lock() {
+            running.insert(key.clone());
+        }
         let lost = Arc::new(AtomicBool::new(false));
         let (flag, db, owner) = (lost.clone(), state.db.clone(), state.instance_id.clone());
         let renew = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(LEASE / 3);
-            tick.tick().await;
+            let mut wait = LEASE / 3;
             loop {
-                tick.tick().await;
+                tokio::time::sleep(wait).await;
                 match db.job_renew_lease(id, &owner, LEASE).await {
-                    Ok(true) => {}
+                    Ok(true) => wait = LEASE / 3,
                     Ok(false) => {
                         flag.store(true, Ordering::SeqCst);
                         break;
                     }
-                    Err(e) => tracing::warn!(job = %id, error = %e, "lease renewal failed"),
+                    Err(e) => {
+                        tracing::warn!(job = %id, error = %e, "lease renewal failed; trying again");
+                        wait = Duration::from_secs(1);
+                    }
                 }
             }
         });
-        Lease { lost, renew }
+        Lease { lost, key, renew }
+    }
+
+    /// Is job `id` being run by instance `owner` in this process?
+    pub(crate) fn held_here(owner: &str, id: Uuid) -> bool {
+        RUNNING
+            .lock()
+            .map(|r| r.contains(&(owner.to_owned(), id)))
+            .unwrap_or(false)
     }
 
     /// Did another instance take the job over?
@@ -42,5 +66,8 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         self.renew.abort();
+        if let Ok(mut running) = RUNNING.lock() {
+            running.remove(&self.key);
+        }
     }
 }

@@ -40,6 +40,31 @@ macro_rules! record_lines {
 }
 pub(in crate::storage) use record_lines;
 
+/// Sets lines' values before the change, `$befores` as `(seq, value)`, on change set `$id`
+/// inside the caller's transaction `$tx`: one statement per [`UPDATE_BATCH`] lines.
+macro_rules! set_befores {
+    ($tx:expr, $id:expr, $befores:expr) => {{
+        let befores: &[(i32, String)] = $befores;
+        for part in befores.chunks($crate::storage::changes::UPDATE_BATCH) {
+            // One statement per batch: the VALUES list names its columns column1, column2 on both databases.
+            let rows: Vec<String> = (0..part.len())
+                .map(|i| format!("(CAST(${} AS INTEGER), CAST(${} AS TEXT))", 2 * i + 2, 2 * i + 3))
+                .collect();
+            let sql = format!(
+                "UPDATE change_lines SET before_value = v.column2 FROM (VALUES {}) AS v \
+                 WHERE change_lines.change_id = $1 AND change_lines.seq = v.column1",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind($id);
+            for (seq, value) in part {
+                q = q.bind(*seq).bind(value);
+            }
+            q.execute(&mut *$tx).await?;
+        }
+    }};
+}
+pub(in crate::storage) use set_befores;
+
 /// Ends change set `$id` inside the caller's transaction: lines still pending become unknown,
 /// the state follows from the counts, `$message` (if any) is kept.
 macro_rules! finish_change_set {
@@ -75,34 +100,53 @@ macro_rules! finish_change_set {
 pub(in crate::storage) use finish_change_set;
 
 /// Inserts `$lines` (numbered from 0 in order, state `pending`) into change set `$id` inside the
-/// caller's transaction `$tx`, [`INSERT_BATCH`] lines a statement.
+/// caller's transaction `$tx`, [`LINES_PER_INSERT`] lines a statement: one JSON text bound
+/// (`[[mdn, before, after], …]`) and unpacked by the database (`$sql`, [`insert_lines_sql`]),
+/// not four binds a line, so that a 50,000-line list is five short statements.
 macro_rules! insert_lines {
-    ($tx:expr, $id:expr, $lines:expr) => {{
+    ($tx:expr, $id:expr, $lines:expr, $sql:expr) => {{
         let lines: &[NewLine] = $lines;
-        for (b, batch) in lines.chunks(INSERT_BATCH).enumerate() {
-            let rows: Vec<String> = (0..batch.len())
-                .map(|i| {
-                    format!(
-                        "($1, ${}, ${}, ${}, ${}, 'pending')",
-                        4 * i + 2,
-                        4 * i + 3,
-                        4 * i + 4,
-                        4 * i + 5
-                    )
-                })
+        for (b, batch) in lines
+            .chunks($crate::storage::changes::sql_macros::LINES_PER_INSERT)
+            .enumerate()
+        {
+            let rows: Vec<(&str, Option<&str>, Option<&str>)> = batch
+                .iter()
+                .map(|l| (l.mdn.as_str(), l.before.as_deref(), l.after.as_deref()))
                 .collect();
-            let sql = format!(
-                "INSERT INTO change_lines (change_id, seq, mdn, before_value, after_value, outcome) VALUES {}",
-                rows.join(", ")
-            );
-            let mut q = sqlx::query(&sql).bind($id);
-            for (i, l) in batch.iter().enumerate() {
-                let seq = i32::try_from(b * INSERT_BATCH + i).unwrap_or(i32::MAX);
-                q = q.bind(seq).bind(&l.mdn).bind(&l.before).bind(&l.after);
-            }
-            q.execute(&mut *$tx).await?;
+            let data =
+                serde_json::to_string(&rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            let first = i32::try_from(b * $crate::storage::changes::sql_macros::LINES_PER_INSERT)
+                .unwrap_or(i32::MAX);
+            sqlx::query($sql)
+                .bind($id)
+                .bind(first)
+                .bind(data)
+                .execute(&mut *$tx)
+                .await?;
         }
     }};
+}
+
+/// Lines per INSERT of [`insert_lines`] (one JSON text of a few hundred KiB).
+pub(in crate::storage) const LINES_PER_INSERT: usize = 10_000;
+
+/// The INSERT [`insert_lines`] runs on `db`: `$1` the change set, `$2` the first line's number,
+/// `$3` the lines as a JSON array of `[mdn, before, after]`, unpacked in order.
+pub(in crate::storage) fn insert_lines_sql(db: &crate::storage::Db) -> &'static str {
+    match db {
+        crate::storage::Db::Sqlite(_) => {
+            "INSERT INTO change_lines (change_id, seq, mdn, before_value, after_value, outcome) \
+             SELECT $1, $2 + CAST(j.key AS INTEGER), json_extract(j.value, '$[0]'), \
+             json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]'), 'pending' \
+             FROM json_each($3) AS j ORDER BY j.key"
+        }
+        crate::storage::Db::Postgres(_) => {
+            "INSERT INTO change_lines (change_id, seq, mdn, before_value, after_value, outcome) \
+             SELECT $1, $2 + CAST(j.o AS INTEGER) - 1, j.v->>0, j.v->>1, j.v->>2, 'pending' \
+             FROM json_array_elements(CAST($3 AS json)) WITH ORDINALITY AS j(v, o) ORDER BY j.o"
+        }
+    }
 }
 
 /// Binds a [`NewJob`] to [`JOB_INSERT`].

@@ -18,6 +18,7 @@ impl Db {
              $10, $14, $11, 0, 0, 0, NULL, $12, $13)"
         );
         let total = i64::try_from(lines.len()).unwrap_or(i64::MAX);
+        let sql_lines = insert_lines_sql(self);
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(&sql)
@@ -51,7 +52,7 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
             }
-            insert_lines!(tx, &id, lines);
+            insert_lines!(tx, &id, lines, sql_lines);
             if let Some(j) = job {
                 job_insert_query!(j, &now).execute(&mut *tx).await?;
             }
@@ -69,22 +70,7 @@ impl Db {
         let id = id.to_string();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            for part in befores.chunks(UPDATE_BATCH) {
-                // One statement per batch: the VALUES list names its columns column1, column2 on both databases.
-                let rows: Vec<String> = (0..part.len())
-                    .map(|i| format!("(CAST(${} AS INTEGER), CAST(${} AS TEXT))", 2 * i + 2, 2 * i + 3))
-                    .collect();
-                let sql = format!(
-                    "UPDATE change_lines SET before_value = v.column2 FROM (VALUES {}) AS v \
-                     WHERE change_lines.change_id = $1 AND change_lines.seq = v.column1",
-                    rows.join(", ")
-                );
-                let mut q = sqlx::query(&sql).bind(&id);
-                for (seq, value) in part {
-                    q = q.bind(*seq).bind(value);
-                }
-                q.execute(&mut *tx).await?;
-            }
+            set_befores!(tx, &id, befores);
             tx.commit().await?;
         });
         Ok(())

@@ -88,6 +88,7 @@ impl Db {
     ) -> Result<bool, sqlx::Error> {
         let now = stamp(OffsetDateTime::now_utc());
         let sid = id.to_string();
+        let sql_lines = insert_lines_sql(self);
         let d = decision.cloned().unwrap_or_default();
         let claim = if owner.is_some() {
             " AND claimed_by = $9"
@@ -124,7 +125,7 @@ impl Db {
                     .bind(&sid)
                     .execute(&mut *tx)
                     .await?;
-                insert_lines!(tx, &sid, lines);
+                insert_lines!(tx, &sid, lines, sql_lines);
                 sqlx::query("UPDATE change_sets SET total_lines = $2 WHERE id = $1")
                     .bind(&sid)
                     .bind(i64::try_from(lines.len()).unwrap_or(i64::MAX))

@@ -135,21 +135,37 @@ impl Db {
         outcome: &ChunkOutcome,
         lines: &[LineResult],
     ) -> Result<bool, sqlx::Error> {
+        self.job_record_chunks(id, owner, &[(outcome, lines)]).await
+    }
+
+    /// [`Db::job_record_chunk_lines`] for several chunks in one transaction (the outcomes that
+    /// queued up while the job's previous write ran: one commit for all of them). All recorded,
+    /// or none; `false` when `owner` no longer runs the job.
+    pub async fn job_record_chunks(
+        &self,
+        id: Uuid,
+        owner: &str,
+        chunks: &[(&ChunkOutcome, &[LineResult])],
+    ) -> Result<bool, sqlx::Error> {
         let now = stamp(OffsetDateTime::now_utc());
         let id = id.to_string();
-        let failed = serde_json::to_string(
-            &outcome
-                .failed
-                .iter()
-                .map(|(mdn, reason)| FailedLine {
-                    mdn: mdn.clone(),
-                    reason: reason.clone(),
-                })
-                .collect::<Vec<_>>(),
-        )
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        let unknown = serde_json::to_string(&outcome.unknown)
+        let mut rows = Vec::with_capacity(chunks.len());
+        for (outcome, lines) in chunks {
+            let failed = serde_json::to_string(
+                &outcome
+                    .failed
+                    .iter()
+                    .map(|(mdn, reason)| FailedLine {
+                        mdn: mdn.clone(),
+                        reason: reason.clone(),
+                    })
+                    .collect::<Vec<_>>(),
+            )
             .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            let unknown = serde_json::to_string(&outcome.unknown)
+                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            rows.push((*outcome, *lines, failed, unknown));
+        }
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             // Writing first takes the row lock (PG) / write lock (SQLite) before anything is read.
@@ -166,33 +182,35 @@ impl Db {
                 tx.rollback().await?;
                 return Ok(false);
             };
-            if outcome.chunk < 0 || outcome.chunk >= total {
-                tx.rollback().await?;
-                return Err(sqlx::Error::InvalidArgument(format!(
-                    "chunk {} is outside 0..{total}",
-                    outcome.chunk
-                )));
-            }
-            let inserted = sqlx::query(
-                "INSERT INTO job_chunks (job_id, chunk, recorded_at, recorded_by, updated, failed, unknown, \
-                 upstream_status, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (job_id, chunk) DO NOTHING",
-            )
-            .bind(&id)
-            .bind(outcome.chunk)
-            .bind(&now)
-            .bind(owner)
-            .bind(outcome.updated)
-            .bind(&failed)
-            .bind(&unknown)
-            .bind(outcome.upstream_status)
-            .bind(&outcome.error)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            // The first record stands: a repeated one moves no line.
-            if inserted == 1 && !lines.is_empty() {
-                record_lines!(tx, &id, &now, lines);
+            for (outcome, lines, failed, unknown) in &rows {
+                if outcome.chunk < 0 || outcome.chunk >= total {
+                    tx.rollback().await?;
+                    return Err(sqlx::Error::InvalidArgument(format!(
+                        "chunk {} is outside 0..{total}",
+                        outcome.chunk
+                    )));
+                }
+                let inserted = sqlx::query(
+                    "INSERT INTO job_chunks (job_id, chunk, recorded_at, recorded_by, updated, failed, unknown, \
+                     upstream_status, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (job_id, chunk) DO NOTHING",
+                )
+                .bind(&id)
+                .bind(outcome.chunk)
+                .bind(&now)
+                .bind(owner)
+                .bind(outcome.updated)
+                .bind(failed)
+                .bind(unknown)
+                .bind(outcome.upstream_status)
+                .bind(&outcome.error)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                // The first record stands: a repeated one moves no line.
+                if inserted == 1 && !lines.is_empty() {
+                    record_lines!(tx, &id, &now, *lines);
+                }
             }
             // Counted from the chunk rows, so a repeated record cannot inflate it.
             sqlx::query("UPDATE jobs SET done_chunks = (SELECT COUNT(*) FROM job_chunks WHERE job_id = $1) WHERE id = $1")
@@ -213,6 +231,19 @@ impl Db {
         id: Uuid,
         owner: &str,
         chunk: i32,
+    ) -> Result<bool, sqlx::Error> {
+        self.job_start_chunk(id, owner, chunk, &[]).await
+    }
+
+    /// [`Db::job_mark_chunk_started`] with the chunk's lines' values before, `(seq, value)`, stored
+    /// on the job's change set (same id) in the same transaction: one commit before the call.
+    /// The values are stored only when the mark is (`true`).
+    pub async fn job_start_chunk(
+        &self,
+        id: Uuid,
+        owner: &str,
+        chunk: i32,
+        befores: &[(i32, String)],
     ) -> Result<bool, sqlx::Error> {
         let now = stamp(OffsetDateTime::now_utc());
         let id = id.to_string();
@@ -249,6 +280,9 @@ impl Db {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+            if inserted == 1 {
+                set_befores!(tx, &id, befores);
+            }
             tx.commit().await?;
             Ok(inserted == 1)
         })
