@@ -546,6 +546,7 @@ impl Via {
     }
 }
 
+pub mod data_limit;
 pub mod form_pairs;
 mod table;
 mod when;

@@ -17,6 +17,7 @@ pub mod changeset;
 pub mod deferred;
 pub mod form;
 pub mod jobs;
+pub mod known;
 pub mod limit;
 pub mod preview;
 pub mod revert;

@@ -13,6 +13,7 @@ pub mod import;
 pub mod overview;
 pub mod portal;
 pub mod redo;
+pub mod selection;
 pub mod usage;
 
 use askama::Template;

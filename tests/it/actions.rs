@@ -193,8 +193,11 @@ async fn failures_are_shown_per_line() {
     );
     let html = app.follow(resp).await.text().await.expect("body");
     let doc = scraper::Html::parse_document(&html);
-    let sel =
-        scraper::Selector::parse("#result-failures tr[data-mdn='521-267-1508']").expect("sel");
+    // The reason is said once, with its count; the line is in the lines table with it.
+    let sel = scraper::Selector::parse("#result-reasons li").expect("sel");
+    let reason = doc.select(&sel).next().expect("the reason is said");
+    assert!(reason.text().collect::<String>().contains("ARCNT"));
+    let sel = scraper::Selector::parse("#change-lines tr[data-mdn='521-267-1508']").expect("sel");
     let row = doc.select(&sel).next().expect("the failed line is listed");
     assert!(row.text().collect::<String>().contains("ARCNT"));
     // A partial failure: one real line, one unknown to Sentinel.

@@ -52,7 +52,7 @@ pub(super) async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Opti
         return Some(refused(i, &mdns, &refusal.0));
     }
     // Before the start mark: a chunk stopped while reading is simply sent later, and reads again.
-    store_befores(ctx, i, &token, &user, &mdns).await;
+    let befores = store_befores(ctx, i, &token, &user, &mdns).await;
     let chunk = i32::try_from(i).unwrap_or(i32::MAX);
     // The durable "started" mark comes before the call: if this instance dies in the call, the
     // instance resuming the job knows not to send it again.
@@ -78,6 +78,43 @@ pub(super) async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Opti
             return Some(not_sent(i, &mdns, NOT_STARTED_REASON));
         }
     }
+    if !change.per_line() {
+        return Some(call_lines(ctx, i, change, mdns, token).await);
+    }
+    // The operation sets more than the change does (both limits when one is left unchanged):
+    // the lines are sent grouped by their own current value of the rest, never a default.
+    let first = ctx.firsts.get(i).copied().unwrap_or_default();
+    let now: std::collections::HashMap<i32, String> = befores.into_iter().collect();
+    let (groups, unsendable) = befores::split_by_line(
+        change,
+        mdns.iter().enumerate().map(|(k, m)| {
+            let seq = first.saturating_add(i32::try_from(k).unwrap_or(i32::MAX));
+            (m.clone(), now.get(&seq).cloned())
+        }),
+    );
+    let mut total = Outcome::default();
+    for (group_change, lines) in groups {
+        let o = call_lines(ctx, i, &group_change, lines, token.clone()).await;
+        total.absorb(from_chunk_outcome(&o));
+    }
+    total
+        .failed
+        .extend(unsendable.into_iter().map(|(m, reason)| WriteFailure {
+            mdn: m.to_string(),
+            reason,
+        }));
+    Some(to_chunk_outcome(i, &total))
+}
+
+/// One upstream call of `change` for `mdns` (chunk `i`), renewing the sign-in on a `401`.
+async fn call_lines(
+    ctx: &ChunkCtx,
+    i: usize,
+    change: &Change,
+    mdns: Vec<Mdn>,
+    token: SecretString,
+) -> ChunkOutcome {
+    let state = &ctx.state;
     let lines: Vec<String> = mdns.iter().map(|m| m.to_string()).collect();
     let target = Target::Lines(mdns.clone());
     let mut r = run::call(state, &token, &ctx.corp, change, &target).await;
@@ -90,34 +127,35 @@ pub(super) async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Opti
         match ctx.source.renew(state, &token).await {
             Ok((fresh, user)) => {
                 if let Err(refusal) = change.authorize(&user, &ctx.corp, mdns.len()) {
-                    return Some(refused(i, &mdns, &refusal.0));
+                    return refused(i, &mdns, &refusal.0);
                 }
                 r = run::call(state, &fresh, &ctx.corp, change, &target).await;
                 token = fresh;
             }
             // Signed out while it was in flight: the refusal is the chunk's answer.
             Err(SIGNED_OUT_REASON) => break,
-            Err(reason) => return Some(not_sent(i, &mdns, reason)),
+            Err(reason) => return not_sent(i, &mdns, reason),
         }
     }
-    Some(to_chunk_outcome(i, &Outcome::from_call(Some(&lines), &r)))
+    to_chunk_outcome(i, &Outcome::from_call(Some(&lines), &r))
 }
 
 /// Reads chunk `i`'s lines' values as they are now, right before it is sent, and stores them in
-/// a short transaction of their own. A failure leaves them unknown ("—"); it never stops the chunk.
+/// a short transaction of their own (and returns them). A failure leaves them unknown ("—"); it
+/// never stops the chunk (a change that needs them then sends none of those lines).
 async fn store_befores(
     ctx: &ChunkCtx,
     i: usize,
     token: &SecretString,
     user: &Principal,
     mdns: &[Mdn],
-) {
+) -> Vec<(i32, String)> {
     let first = ctx.firsts.get(i).copied().unwrap_or_default();
     let window = ctx.windows.get(i).copied().flatten();
     let def = ctx.change_of(i).action.def();
     let state = &ctx.state;
     match befores::read_chunk(state, token, user, &ctx.corp, def, mdns, first, window).await {
-        Ok(found) if found.is_empty() => {}
+        Ok(found) if found.is_empty() => found,
         Ok(found) => {
             let stored = retrying("store before-values", || {
                 state.db.change_set_befores(ctx.id, &found)
@@ -126,8 +164,12 @@ async fn store_befores(
             if let Err(e) = stored {
                 tracing::warn!(change = %ctx.id, error = %e, "before-values could not be stored");
             }
+            found
         }
-        Err(e) => tracing::warn!(change = %ctx.id, error = %e, "before-values could not be read"),
+        Err(e) => {
+            tracing::warn!(change = %ctx.id, error = %e, "before-values could not be read");
+            Vec::new()
+        }
     }
 }
 
