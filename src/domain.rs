@@ -551,6 +551,7 @@ impl Via {
     }
 }
 
+pub mod data_limit;
 pub mod form_pairs;
 mod list_filter;
 mod table;

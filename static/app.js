@@ -329,6 +329,13 @@
     var later = form.querySelector("#when-later");
     if (later instanceof HTMLInputElement && !later.checked) at.value = "";
   }, true);
+  // Typing a limit chooses "Set to" (data-sets-mode names that radio button).
+  document.addEventListener("input", function (evt) {
+    var t = evt.target;
+    if (!(t instanceof HTMLInputElement) || !t.hasAttribute("data-sets-mode")) return;
+    var set = document.getElementById(t.getAttribute("data-sets-mode") || "");
+    if (set instanceof HTMLInputElement && t.value) set.checked = true;
+  });
   // Typing a time chooses "at a date and time".
   document.addEventListener("input", function (evt) {
     var t = evt.target;

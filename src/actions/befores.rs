@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use futures::StreamExt;
 use secrecy::SecretString;
 
-use super::catalog::Action;
+use super::catalog::{Action, Change};
 use crate::csv::records::{Field, Splitter, fields, line_end};
 use crate::domain::{Column, CorpId, Mdn, SortDir, SortField};
 use crate::policy::{Operation, Principal};
@@ -352,6 +352,31 @@ pub async fn read_chunk(
         .await?;
     }
     Ok(found)
+}
+
+/// `lines` (each with its value now, when it was read) grouped by the change each is sent (see
+/// [`super::catalog::Action::per_line`]): one group per distinct change, in first-seen order;
+/// the lines that cannot be sent, with why.
+pub fn split_by_line<M: Clone>(
+    change: &Change,
+    lines: impl IntoIterator<Item = (M, Option<String>)>,
+) -> (Vec<(Change, Vec<M>)>, Vec<(M, String)>) {
+    let mut groups: Vec<(Change, Vec<M>)> = Vec::new();
+    let mut refused = Vec::new();
+    for (m, before) in lines {
+        let sent = match before {
+            Some(b) => change.for_line(&b),
+            None => Err(change.action.def().unread_reason()),
+        };
+        match sent {
+            Ok(c) => match groups.iter_mut().find(|(g, _)| *g == c) {
+                Some((_, ms)) => ms.push(m),
+                None => groups.push((c, vec![m])),
+            },
+            Err(why) => refused.push((m, why)),
+        }
+    }
+    (groups, refused)
 }
 
 #[cfg(test)]

@@ -15,7 +15,13 @@ use crate::upstream::wire::BulkSelection;
 
 /// Fields that are never echoed back into a page: the confirmation itself and the reference to
 /// a secret kept server-side (the catalogue's secret fields are never echoed either).
-const NOT_ECHOED: &[&str] = &["csrf_token", "confirmed", "acknowledged", "wifiPasswordRef"];
+const NOT_ECHOED: &[&str] = &[
+    "csrf_token",
+    "confirmed",
+    "acknowledged",
+    "wifiPasswordRef",
+    super::preview::VALUE_CHECK,
+];
 
 /// Is `key` a secret field of any action?
 fn is_secret(key: &str) -> bool {

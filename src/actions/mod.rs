@@ -20,6 +20,7 @@ pub mod error;
 pub mod form;
 pub mod input;
 pub mod jobs;
+pub mod known;
 pub mod limit;
 pub mod preview;
 pub mod revert;

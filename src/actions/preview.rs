@@ -8,6 +8,7 @@ use secrecy::SecretString;
 
 use super::error::ChangeError;
 use super::form::{Change, Target};
+use super::known::NamedLine;
 use super::{ActionKind, PREVIEW_LINES};
 use crate::domain::{CorpId, Mdn};
 use crate::policy::{Operation, Principal};
@@ -42,6 +43,149 @@ pub struct Preview {
     pub warnings: Vec<String>,
     /// Why current values are missing, when they are.
     pub load_problem: Option<String>,
+    /// Ticks the confirmation needs besides the line count (a value no line has).
+    pub checks: Vec<Check>,
+    /// The first lines, by nickname and MDN, that the selection is named by.
+    pub names: Vec<NamedLine>,
+    /// Values lines have that the change replaces ("45 nicknames"): the confirmation's tick names them.
+    pub replaced: Option<String>,
+}
+
+/// The first of `mdns` named from the lines read (a line not read: its MDN alone).
+fn names_of(mdns: &[Mdn], loaded: &HashMap<String, Device>) -> Vec<NamedLine> {
+    mdns.iter()
+        .take(super::known::NAMED)
+        .map(|m| NamedLine {
+            mdn: m.to_string(),
+            nickname: loaded
+                .get(m.as_str())
+                .and_then(|d| d.nickname.clone())
+                .filter(|n| !n.trim().is_empty()),
+        })
+        .collect()
+}
+
+/// A tick the confirmation needs, with what the preview says about it. The confirmation is
+/// refused without it (see [`checks`]): the same decision made again, from what was shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// The confirm form's checkbox.
+    pub name: &'static str,
+    pub label: String,
+    pub warning: String,
+}
+
+/// The checkbox of a value none of the group's lines has.
+pub const VALUE_CHECK: &str = "new_value_confirmed";
+
+/// How many of `target`'s lines have a value that `change` replaces by another (one export of
+/// the column, read to its end), with the first such line as an example. `None`: the action
+/// replaces no text, or the lines could not be read.
+async fn replaced(
+    state: &AppState,
+    user: &Principal,
+    token: &SecretString,
+    corp: &CorpId,
+    change: &Change,
+    target: &Target,
+) -> Option<(u64, String, String)> {
+    use futures::StreamExt;
+    let def = change.action.def();
+    if !def.replaces_text() || !user.can(Operation::ListDevices, corp) {
+        return None;
+    }
+    let (p, wanted, excluded): (_, Option<std::collections::HashSet<String>>, Vec<String>) =
+        match target {
+            Target::Lines(m) => (
+                params(0, 25, None, vec![]),
+                Some(m.iter().map(ToString::to_string).collect()),
+                Vec::new(),
+            ),
+            Target::Bulk(b) => (
+                params(
+                    0,
+                    25,
+                    b.search_value.clone(),
+                    b.label_ids.clone().unwrap_or_default(),
+                ),
+                None,
+                b.excluded_mdns
+                    .iter()
+                    .flatten()
+                    .map(ToString::to_string)
+                    .collect(),
+            ),
+            Target::Imeis(_) => return None,
+        };
+    let mut stream = state
+        .upstream
+        .export_devices_csv(token, corp, &p, &super::befores::columns(def))
+        .await
+        .ok()?;
+    let mut reader = super::befores::DeviceReader::default();
+    let mut devices = Vec::new();
+    let mut count = 0u64;
+    let mut example: Option<(String, String)> = None;
+    let mut take = |devices: &mut Vec<Device>| {
+        for d in devices.drain(..) {
+            let mdn = super::befores::canonical(&d.mdn);
+            let inside = match &wanted {
+                Some(w) => w.contains(&mdn),
+                None => !excluded.contains(&mdn),
+            };
+            if !inside {
+                continue;
+            }
+            let before = def.before(&d);
+            if !before.trim().is_empty() && before != def.after_line(&change.values, Some(&before))
+            {
+                count += 1;
+                example.get_or_insert((mdn, before));
+            }
+        }
+    };
+    while let Some(chunk) = stream.next().await {
+        reader.push(&chunk.ok()?, &mut devices).ok()?;
+        take(&mut devices);
+    }
+    reader.finish(&mut devices);
+    take(&mut devices);
+    let (mdn, value) = example.unwrap_or_default();
+    Some((count, mdn, value))
+}
+
+/// What `change` needs ticked before it is sent: a value (a filter group) that no line of the
+/// group has, which Sentinel refuses for every line when it does not exist. Read from the
+/// group's values kept a minute ([`super::known`]), so it costs a confirmation nothing.
+pub async fn checks(
+    state: &AppState,
+    user: &Principal,
+    token: &SecretString,
+    corp: &CorpId,
+    change: &Change,
+) -> Vec<Check> {
+    let mut out = Vec::new();
+    for f in change.action.fields() {
+        let Some(column) = f.suggest else { continue };
+        let value = change.values.text(f.name).trim();
+        if value.is_empty() {
+            continue;
+        }
+        let known = super::known::values(state, user, token, corp, column).await;
+        if known.is_empty() || super::known::is_known(&known, value) {
+            continue;
+        }
+        out.push(Check {
+            name: VALUE_CHECK,
+            label: format!("“{value}” is right: send it anyway"),
+            warning: format!(
+                "No line of {corp} is in {noun} “{value}”. If it does not exist, Sentinel refuses it for every line. The {noun}s its lines use: {}.",
+                known.join(", "),
+                noun = f.noun
+            ),
+        });
+    }
+    out
 }
 
 /// Pages of the list read to find the current values of an explicit list.
@@ -156,6 +300,7 @@ pub async fn build_groups(
             HashMap::new()
         }
     };
+    out.names = names_of(&shown, &loaded);
     for m in &shown {
         for change in of_line.get(m).into_iter().flatten() {
             let network = change.action.operation().rule().network;
@@ -201,6 +346,7 @@ pub async fn build(
                 }
             };
             out.count = Some(mdns.len() as u64);
+            out.names = names_of(shown, &loaded);
             out.lines = shown
                 .iter()
                 .map(|m| line(change, network, m.to_string(), loaded.get(m.as_str())))
@@ -255,6 +401,7 @@ pub async fn build(
             match page {
                 Ok((total, devices)) => {
                     out.count = Some(total);
+                    out.names = super::known::named_from(&devices.iter().collect::<Vec<_>>());
                     out.lines = devices
                         .iter()
                         .take(PREVIEW_LINES)
@@ -279,6 +426,21 @@ pub async fn build(
     }
     if let Some(w) = kind.def().preview_warning() {
         out.warnings.push(w.into());
+    }
+    out.checks = checks(state, user, token, corp, change).await;
+    if let Some((n, mdn, value)) = replaced(state, user, token, corp, change, target).await {
+        if n > 0 {
+            let noun = change.action.fields().first().map_or("value", |f| f.noun);
+            let values = if n == 1 {
+                format!("1 {noun}")
+            } else {
+                format!("{n} {noun}s")
+            };
+            out.warnings.push(format!(
+                "This replaces {values} that lines already have (for example “{value}” on {mdn}). The values before are kept in the change's record, so it can be reverted."
+            ));
+            out.replaced = Some(values);
+        }
     }
     out
 }

@@ -25,7 +25,7 @@ use crate::state::AppState;
 use crate::storage::changes::{LineState, StreamedLine};
 use crate::storage::jobs::{ChunkOutcome, JobState};
 use crate::storage::retry::retrying;
-use crate::upstream::wire::{BulkSelection, Device};
+use crate::upstream::wire::{BulkSelection, Device, WriteFailure};
 use crate::upstream::{ByteStream, UpstreamError};
 
 /// Lines per stored block (one row and one short transaction each: 10,000 lines are still only
@@ -65,6 +65,10 @@ async fn open(
     }
 }
 
+/// The lines stored and, when the change is sent per line ([`Change::per_line`]), each line
+/// with its value before.
+type Listed = (usize, Vec<(String, Option<String>)>);
+
 /// Reads `stream` into change set `id` a batch at a time, while the previous batch is written.
 /// Returns how many lines were stored, or why the stream or the database stopped.
 async fn store_lines(
@@ -73,7 +77,9 @@ async fn store_lines(
     change: &Change,
     excluded: &HashSet<String>,
     mut stream: ByteStream,
-) -> Result<usize, String> {
+) -> Result<Listed, String> {
+    let keep = change.per_line();
+    let mut kept: Vec<(String, Option<String>)> = Vec::new();
     let def = change.action.def();
     let after = def.after(&change.values);
     let began = Instant::now();
@@ -120,8 +126,12 @@ async fn store_lines(
             if d.mdn.is_empty() || excluded.contains(&mdn) {
                 continue;
             }
+            let before = def.before(&d);
+            if keep {
+                kept.push((mdn.clone(), Some(before.clone())));
+            }
             batch.push(StreamedLine {
-                before: Some(def.before(&d)),
+                before: Some(before),
                 mdn,
             });
             if batch.len() == BATCH {
@@ -165,7 +175,7 @@ async fn store_lines(
         Some(e) => Err(format!(
             "the matching lines could not be read from Sentinel ({e})"
         )),
-        None => Ok(stored),
+        None => Ok((stored, kept)),
     }
 }
 
@@ -324,15 +334,18 @@ async fn send(
         .collect();
     let listed = match stream {
         Some(s) => store_lines(state, id, change, &excluded, s).await,
-        None => Ok(0),
+        None => Ok((0, Vec::new())),
     };
-    if let Err(why) = listed {
-        // Nothing was sent: the lines stored so far did not change.
-        let message = format!("Not sent: {why}. Nothing was changed; run the change again.");
-        tracing::warn!(change = %id, %message, "select-all change not sent");
-        settle(state, id, &[], LineState::Failed, Some(&message)).await;
-        return Some(without_answer(&message, false));
-    }
+    let per_line = match listed {
+        Ok((_, lines)) => lines,
+        Err(why) => {
+            // Nothing was sent: the lines stored so far did not change.
+            let message = format!("Not sent: {why}. Nothing was changed; run the change again.");
+            tracing::warn!(change = %id, %message, "select-all change not sent");
+            settle(state, id, &[], LineState::Failed, Some(&message)).await;
+            return Some(without_answer(&message, false));
+        }
+    };
     let stored_in = started.elapsed();
     // The durable "started" mark comes before the call: an instance resuming this job after a
     // stop in the call knows it may have been sent, and never sends it again.
@@ -348,6 +361,22 @@ async fn send(
             settle(state, id, &[], LineState::Failed, Some(why)).await;
             return Some(without_answer(why, false));
         }
+    }
+    if change.per_line() {
+        let outcome = send_per_line(state, source, token, corp, change, per_line).await;
+        let failed: Vec<(String, String)> = outcome
+            .failed
+            .iter()
+            .map(|f| (canonical(&f.mdn), f.reason.clone()))
+            .collect();
+        // Lines of a call whose answer was lost may have changed: the rest is reported unknown then.
+        let (rest, note) = if outcome.unknown.is_empty() {
+            (LineState::Changed, None)
+        } else {
+            (LineState::Unknown, outcome.error.as_deref())
+        };
+        settle(state, id, &failed, rest, note).await;
+        return Some(outcome);
     }
     let mut result = run::call(state, &token, corp, change, &target).await;
     if run::unauthorized(&result) {
@@ -394,6 +423,64 @@ async fn send(
         "select-all change made"
     );
     Some(outcome)
+}
+
+/// A select-all whose operation sets more than the change (both limits, one left unchanged):
+/// its lines, read with their values before, are sent as explicit lists grouped by the value
+/// each keeps ([`befores::split_by_line`]), [`super::CHUNK_SIZE`] lines per call.
+async fn send_per_line(
+    state: &AppState,
+    source: &TokenSource,
+    token: SecretString,
+    corp: &CorpId,
+    change: &Change,
+    lines: Vec<(String, Option<String>)>,
+) -> Outcome {
+    let (groups, unsendable) = befores::split_by_line(change, lines);
+    let mut total = Outcome::default();
+    let mut token = token;
+    for (c, ms) in groups {
+        let mdns: Vec<crate::domain::Mdn> = ms
+            .iter()
+            .filter_map(|m| crate::domain::Mdn::parse(m).ok())
+            .collect();
+        for part in mdns.chunks(super::CHUNK_SIZE) {
+            let target = Target::Lines(part.to_vec());
+            let sent: Vec<String> = part.iter().map(ToString::to_string).collect();
+            let mut r = run::call(state, &token, corp, &c, &target).await;
+            if run::unauthorized(&r) {
+                // A 401 applied nothing: renew the sign-in once and send this part again.
+                match source.renew(state, &token).await {
+                    Ok((t, u)) => {
+                        token = t;
+                        if let Err(refusal) = c.authorize(&u, corp, 2) {
+                            total.failed.extend(sent.iter().map(|m| WriteFailure {
+                                mdn: m.clone(),
+                                reason: refusal.0.clone(),
+                            }));
+                            continue;
+                        }
+                        r = run::call(state, &token, corp, &c, &target).await;
+                    }
+                    Err(reason) => {
+                        total.failed.extend(sent.iter().map(|m| WriteFailure {
+                            mdn: m.clone(),
+                            reason: reason.to_owned(),
+                        }));
+                        continue;
+                    }
+                }
+            }
+            total.absorb(Outcome::from_call(Some(&sent), &r));
+        }
+    }
+    total.failed.extend(
+        unsendable
+            .into_iter()
+            .map(|(mdn, reason)| WriteFailure { mdn, reason }),
+    );
+    total.outcome = total.classify();
+    total
 }
 
 /// Ends the job and its change set with the audit entry, in one transaction.

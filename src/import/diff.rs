@@ -92,10 +92,6 @@ enum LimitCell {
 impl LimitCell {
     fn parse(raw: &str, decimal_comma: bool) -> Self {
         let t = raw.trim();
-        let t = t.strip_suffix("MB").map(str::trim_end).unwrap_or(t);
-        if t.is_empty() || t.eq_ignore_ascii_case("no limit") {
-            return LimitCell::Mb(None);
-        }
         // A semicolon file from a spreadsheet in a comma-decimal locale writes 10240,5.
         let normal;
         let t = if decimal_comma && t.matches(',').count() == 1 && !t.contains('.') {
@@ -104,9 +100,10 @@ impl LimitCell {
         } else {
             t
         };
-        match t.parse::<f64>() {
-            Ok(v) if v.is_finite() => LimitCell::Mb(Some(v)),
-            _ => LimitCell::Bad(raw.trim().to_owned()),
+        // The console's own spelling ("10 GB", "500 MB", "No limit") or the export's MB.
+        match crate::domain::data_limit::parse(t) {
+            Ok(v) => LimitCell::Mb(v),
+            Err(_) => LimitCell::Bad(raw.trim().to_owned()),
         }
     }
 
@@ -515,6 +512,10 @@ mod tests {
         );
         assert_eq!(LimitCell::parse("", false), LimitCell::Mb(None));
         assert_eq!(LimitCell::parse("No limit", false), LimitCell::Mb(None));
+        assert_eq!(
+            LimitCell::parse("10 GB", false),
+            LimitCell::Mb(Some(10240.0))
+        );
         assert_eq!(
             LimitCell::parse("2048,5", true),
             LimitCell::Mb(Some(2048.5))

@@ -181,6 +181,25 @@ async fn form_for_selection(
         form = imeis_from_lines(state, user, &corp, form).await?;
     }
     let via = via_of(&form)?;
+    if kind.selection() != Selection::Imeis
+        && !form.flag("select_all")
+        && form.all("mdns").all(|m| m.trim().is_empty())
+    {
+        // No line chosen (a bookmarked or bare link): say what to do, not a bare 400.
+        let page = crate::views::MessagePage {
+            layout: Layout::signed_in(kind.label(), &user.principal, &user.csrf),
+            heading: format!("{}: choose the lines first", kind.label()),
+            message: format!(
+                "No line is selected. Tick the lines in the list of {corp} (or “Select all” matching a search), then choose “{}” in the bar above the list.",
+                kind.label()
+            ),
+            link: Some((
+                paths::group(&corp).into(),
+                format!("Go to the {corp} lines"),
+            )),
+        };
+        return Ok((StatusCode::BAD_REQUEST, page).into_response());
+    }
     let target = form::parse_target(kind, &form)?;
     check_op(user, &corp, kind, &target)?;
     // A new form starts from the action's defaults (the single-device SmartSpot page pre-fills
@@ -332,9 +351,19 @@ pub async fn submit(
     };
     let needs_ack = target.needs_ack();
     let confirmed = form.flag("confirmed");
-    if !confirmed || (needs_ack && !form.flag("acknowledged")) {
+    // What the preview asked to be ticked is asked again, from the same (kept) reading.
+    let unticked = confirmed
+        && preview::checks(&state, &user.principal, &user.token, &corp, &change)
+            .await
+            .iter()
+            .any(|c| !form.flag(c.name));
+    if !confirmed || (needs_ack && !form.flag("acknowledged")) || unticked {
         let message = confirmed.then(|| {
-            "Tick the box to confirm how many lines will change, then apply again.".to_owned()
+            if unticked {
+                "Tick the box under the warning to go on (or go back and change the value), then apply again.".to_owned()
+            } else {
+                "Tick the box to confirm how many lines will change, then apply again.".to_owned()
+            }
         });
         let status = if confirmed {
             StatusCode::BAD_REQUEST
@@ -427,7 +456,7 @@ async fn preview_page(
         corp: corp.to_string(),
         label: kind.label(),
         summary: change.summary(),
-        target: target.describe(),
+        target: named_target(target, &p.names, n),
         post_href: paths::action(corp, kind).into(),
         back_href,
         csrf: user.csrf.clone(),
@@ -436,10 +465,13 @@ async fn preview_page(
         more: p.more,
         warnings: p.warnings,
         load_problem: p.load_problem,
+        checks: p.checks,
         needs_ack,
-        ack_label: match n {
-            Some(n) => format!("Yes, change these {n} lines"),
-            None => "Yes, change all these lines".to_owned(),
+        ack_label: match (n, &p.replaced) {
+            (Some(n), Some(r)) => format!("Yes, change these {n} lines, replacing {r} they have"),
+            (Some(n), None) => format!("Yes, change these {n} lines"),
+            (None, Some(r)) => format!("Yes, change all these lines, replacing {r} they have"),
+            (None, None) => "Yes, change all these lines".to_owned(),
         },
         message,
         hidden,
@@ -448,5 +480,19 @@ async fn preview_page(
     })
 }
 
+/// The selection named by its first lines and its exact count (see [`crate::views::selection`]).
+pub(crate) fn named_target(
+    target: &Target,
+    names: &[crate::actions::known::NamedLine],
+    count: Option<u64>,
+) -> String {
+    match target {
+        Target::Imeis(_) => target.describe(),
+        Target::Lines(_) => crate::views::selection::named(names, count, None),
+        Target::Bulk(_) => crate::views::selection::named(names, count, Some(&target.describe())),
+    }
+}
+
 mod form_page;
-use form_page::{form_page, hidden_pairs, prefilled};
+pub(crate) use form_page::form_page;
+use form_page::{hidden_pairs, prefilled};

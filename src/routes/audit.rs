@@ -142,7 +142,7 @@ pub async fn page(
     };
     let page = AuditPage {
         layout: Layout::signed_in("Audit log", &user.principal, &user.csrf),
-        rows: records.iter().map(AuditRow::from).collect(),
+        rows: with_parents(&state, records.iter().map(AuditRow::from).collect()).await,
         total,
         from_n: if shown == 0 { 0 } else { f.offset + 1 },
         to_n: f.offset + shown,
@@ -214,4 +214,25 @@ pub async fn csv(
         HeaderValue::from_static("attachment; filename=\"audit-log.csv\""),
     );
     Ok(resp)
+}
+
+/// Each retry's and revert's row names the change it redoes (read from its change set).
+async fn with_parents(state: &AppState, mut rows: Vec<AuditRow>) -> Vec<AuditRow> {
+    use crate::storage::changes::Origin;
+    let mut seen: std::collections::HashMap<uuid::Uuid, Option<(Origin, uuid::Uuid)>> =
+        std::collections::HashMap::new();
+    for r in &mut rows {
+        let Some(id) = r.change_id else { continue };
+        if !seen.contains_key(&id) {
+            let parent = match state.db.change_get(id).await {
+                Ok(Some(c)) => c.parent_id.map(|p| (c.origin, p)),
+                _ => None,
+            };
+            seen.insert(id, parent);
+        }
+        if let Some(Some((origin, parent))) = seen.get(&id) {
+            r.redo_of = Some(crate::views::audit::RedoOf::new(*origin, *parent));
+        }
+    }
+    rows
 }

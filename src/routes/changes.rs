@@ -41,6 +41,8 @@ use crate::htmx::WantsFragment;
 const PAGE: u32 = 50;
 /// Failed and unknown lines listed in the result summary (all of them are in the lines table).
 const RESULT_LINES: u32 = 100;
+/// Most failed lines read to count the reasons of a change's failures.
+const MAX_REASON_LINES: usize = 50_000;
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct ListQuery {
@@ -124,7 +126,9 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let q: ListQuery = parse_query(raw.as_deref())?;
+    let attention = given(&q.state) == Some(crate::views::changes::NEEDS_ATTENTION);
     let wanted = given(&q.state)
+        .filter(|_| !attention)
         .map(|s| {
             s.parse::<ChangeState>()
                 .map_err(|_| AppError::BadRequest(format!("“{s}” is not a change state.")))
@@ -143,6 +147,7 @@ pub async fn list(
         subject,
         // "done" includes the changes done with failures.
         states: match wanted {
+            None if attention => crate::views::changes::ATTENTION_STATES.to_vec(),
             Some(ChangeState::Done) => vec![ChangeState::Done, ChangeState::DoneWithFailures],
             Some(s) => vec![s],
             None => vec![],
@@ -152,12 +157,16 @@ pub async fn list(
     };
     let (sets, total) = state.db.change_list(&f).await?;
     let shown = sets.len() as u64;
-    let state_str = wanted.map(ChangeState::as_str);
+    let state_str = if attention {
+        Some(crate::views::changes::NEEDS_ATTENTION)
+    } else {
+        wanted.map(ChangeState::as_str)
+    };
     let page = u64::from(PAGE);
     Ok(ChangesPage {
         layout: Layout::signed_in("Changes", &user.principal, &user.csrf),
         rows: sets.iter().map(ChangeRow::new).collect(),
-        states: ChangesPage::state_links(wanted, mine),
+        states: ChangesPage::state_links(state_str, mine),
         mine: FilterLink {
             label: if mine {
                 "Everyone's".into()
@@ -176,10 +185,19 @@ pub async fn list(
 
 /// The finished change's result summary (counts, and the first failed and unknown lines).
 async fn result_of(state: &AppState, c: &ChangeSet) -> Result<ResultFragment, AppError> {
-    let failed = state
-        .db
-        .change_lines_page(c.id, Some(LineState::Failed), 0, RESULT_LINES)
-        .await?;
+    // Every failed line's reason (up to a bound), so each reason is counted exactly once.
+    let mut failed = Vec::new();
+    loop {
+        let page = state
+            .db
+            .change_lines_page(c.id, Some(LineState::Failed), failed.len() as u64, 1_000)
+            .await?;
+        let last = page.len() < 1_000;
+        failed.extend(page);
+        if last || failed.len() >= MAX_REASON_LINES {
+            break;
+        }
+    }
     let unknown = state
         .db
         .change_lines_page(c.id, Some(LineState::Unknown), 0, RESULT_LINES)
@@ -268,7 +286,17 @@ pub async fn page(
     } else {
         None
     };
-    let progress = ProgressFragment::new(&c, result);
+    let mut progress = ProgressFragment::new(&c, result);
+    if c.state == ChangeState::Running {
+        // Calls started without an answer yet: their lines are with Sentinel now.
+        let started = state
+            .db
+            .job_started_unrecorded(c.id)
+            .await
+            .unwrap_or_default();
+        let in_flight = i64::try_from(started.len() * crate::actions::CHUNK_SIZE).unwrap_or(0);
+        progress = progress.with_pace(&c, in_flight, time::OffsetDateTime::now_utc());
+    }
     if fragment {
         if given(&q.seen).is_some_and(|s| s != c.state.as_str()) {
             // Its buttons (retry, revert, approve, cancel) follow the state: the page reloads.
@@ -305,7 +333,7 @@ pub async fn page(
         id: c.id.to_string(),
         action: change_title(&c),
         summary: c.summary.clone(),
-        selection: c.selection_text.clone(),
+        selection: selection_named(&state, &user, &c).await,
         corp: c.corp_id.clone(),
         user: who,
         created,
@@ -334,6 +362,35 @@ pub async fn page(
         reverse_href,
     }
     .into_response())
+}
+
+/// A change set's selection named by its first lines (nickname and MDN) and its exact count;
+/// before its lines are known (a select-all not yet read), its stored description.
+async fn selection_named(state: &AppState, user: &CurrentUser, c: &ChangeSet) -> String {
+    use crate::actions::known::{self, NAMED};
+    let total = u64::try_from(c.total_lines).unwrap_or_default();
+    let by_imei = ActionKind::from_slug(&c.action)
+        .is_some_and(|k| k.selection() == crate::actions::catalog::Selection::Imeis);
+    let Ok(corp) = CorpId::parse(&c.corp_id) else {
+        return c.selection_text.clone();
+    };
+    if total == 0 || by_imei {
+        return c.selection_text.clone();
+    }
+    let first = match state
+        .db
+        .change_lines_page(c.id, None, 0, NAMED as u32)
+        .await
+    {
+        Ok(lines) => lines.into_iter().map(|l| l.mdn).collect::<Vec<_>>(),
+        Err(_) => return c.selection_text.clone(),
+    };
+    let names = known::names(state, &user.principal, &user.token, &corp, &first).await;
+    let scope = c
+        .selection_text
+        .starts_with("all ")
+        .then_some(c.selection_text.as_str());
+    crate::views::selection::named(&names, Some(total), scope)
 }
 
 /// `GET /changes/{id}/lines.csv`: every line's result, streamed, each cell formula-guarded.

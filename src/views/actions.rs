@@ -112,7 +112,7 @@ pub enum Widget {
     Textarea,
     Select,
     Radios,
-    /// A number of MB and a "No limit" box, in a fieldset.
+    /// "Leave unchanged", "No limit" or "Set to" a number in GB or MB, in a fieldset.
     Limit,
     Checkbox,
 }
@@ -152,6 +152,12 @@ pub struct FieldView {
     pub checked: bool,
     /// A secret: the read-only view says "never shown".
     pub secret: bool,
+    /// A limit's choice: `keep`, `none` or `set`.
+    pub limit_mode: &'static str,
+    /// A limit's unit: `GB` or `MB`.
+    pub unit: &'static str,
+    /// Suggestions for a text (a datalist: the values the group's lines have).
+    pub suggestions: Vec<String>,
 }
 
 impl FieldView {
@@ -173,6 +179,8 @@ impl FieldView {
 pub struct FieldChoices {
     pub statuses: Vec<String>,
     pub groups: Vec<String>,
+    /// Values the group's lines have, per field name (suggested, not enforced).
+    pub suggestions: Vec<(&'static str, Vec<String>)>,
 }
 
 fn capitalised(s: &str) -> String {
@@ -219,11 +227,20 @@ fn field_view(
         choices: Vec::new(),
         checked: values.flag(f.name),
         secret: false,
+        limit_mode: "",
+        unit: "",
+        suggestions: Vec::new(),
     };
     match f.kind {
         Kind::Text { min, max, rows } => {
             view.required = min > 0;
             view.maxlength = Some(max);
+            view.suggestions = choices
+                .suggestions
+                .iter()
+                .find(|(n, _)| *n == f.name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
             if rows > 0 {
                 view.widget = Widget::Textarea;
                 view.rows = rows;
@@ -256,6 +273,22 @@ fn field_view(
             view.input_type = "number";
             view.min = Some(0);
             view.checked = values.flag(&format!("{}None", f.name));
+            let mode = values.value(&format!("{}Mode", f.name));
+            view.limit_mode = match mode {
+                "none" => "none",
+                "set" => "set",
+                "keep" => "keep",
+                _ if view.checked => "none",
+                _ if !current.trim().is_empty() => "set",
+                _ => "keep",
+            };
+            let unit = values.first(&format!("{}Unit", f.name));
+            view.unit = match unit.and_then(crate::domain::data_limit::Unit::parse) {
+                Some(u) => u.as_str(),
+                // A value without a unit is MB (the API's own); a new form offers GB.
+                None if !current.trim().is_empty() => "MB",
+                None => "GB",
+            };
         }
         Kind::Radio(options) => {
             view.widget = Widget::Radios;
@@ -418,6 +451,8 @@ pub struct PreviewPage {
     pub more: u64,
     pub warnings: Vec<String>,
     pub load_problem: Option<String>,
+    /// Ticks the confirmation needs besides the line count (a value no line has).
+    pub checks: Vec<crate::actions::preview::Check>,
     /// The "Yes, change these N lines" box is required.
     pub needs_ack: bool,
     pub ack_label: String,
@@ -437,6 +472,41 @@ pub struct FailureRow {
     pub reason: String,
 }
 
+/// Lines not changed for one reason: "48 lines: Filter group “Staf” does not exist".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureGroup {
+    pub count: u64,
+    pub reason: String,
+}
+
+impl FailureGroup {
+    /// "1 line", "48 lines".
+    pub fn lines(&self) -> String {
+        crate::views::format::counted(self.count, "line", "lines")
+    }
+}
+
+/// Reasons, each once with how many lines gave it, the most frequent first.
+pub fn group_failures<'a>(reasons: impl IntoIterator<Item = &'a str>) -> Vec<FailureGroup> {
+    let mut out: Vec<FailureGroup> = Vec::new();
+    for r in reasons {
+        let r = if r.trim().is_empty() {
+            "Sentinel gave no reason."
+        } else {
+            r.trim()
+        };
+        match out.iter_mut().find(|g| g.reason == r) {
+            Some(g) => g.count += 1,
+            None => out.push(FailureGroup {
+                count: 1,
+                reason: r.to_owned(),
+            }),
+        }
+    }
+    out.sort_by(|a, b| b.count.cmp(&a.count));
+    out
+}
+
 /// The result of a change (synchronous, or a finished job).
 #[derive(Template, Debug, Clone)]
 #[template(path = "fragments/action_result.html")]
@@ -445,6 +515,8 @@ pub struct ResultFragment {
     pub headline: String,
     pub updated: u64,
     pub failed: Vec<FailureRow>,
+    /// The reasons lines were not changed, each once.
+    pub failure_groups: Vec<FailureGroup>,
     pub unknown: Vec<String>,
     pub unknown_all: bool,
     /// Lines not changed and unknown in all (the lists above may be the first ones only).
@@ -490,6 +562,7 @@ impl ResultFragment {
                     reason: reason.clone(),
                 })
                 .collect(),
+            failure_groups: group_failures(o.failed.iter().map(|f| f.reason.as_str())),
             unknown: o.unknown.clone(),
             unknown_all: o.unknown_all,
             failed_count: o.failed.len() as u64,

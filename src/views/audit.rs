@@ -32,6 +32,35 @@ pub struct AuditRow {
     pub change_href: Option<Href>,
     /// "portal" for a change made from the self-service portal; empty for the admin console.
     pub via: String,
+    /// Its change set's id, when it has one.
+    pub change_id: Option<uuid::Uuid>,
+    /// The change a retry or revert redoes.
+    pub redo_of: Option<RedoOf>,
+}
+
+/// "Revert of change 1a2b3c4d", linked.
+#[derive(Debug, Clone)]
+pub struct RedoOf {
+    /// "Revert", "Retry".
+    pub what: &'static str,
+    pub href: Href,
+    /// The change's short name (the start of its id).
+    pub short: String,
+}
+
+impl RedoOf {
+    pub fn new(origin: crate::storage::changes::Origin, parent: uuid::Uuid) -> Self {
+        use crate::storage::changes::Origin;
+        Self {
+            what: match origin {
+                Origin::Revert => "Revert",
+                Origin::Retry => "Retry",
+                Origin::Change => "Change",
+            },
+            href: paths::change(parent),
+            short: parent.simple().to_string().chars().take(8).collect(),
+        }
+    }
 }
 
 impl From<&AuditRecord> for AuditRow {
@@ -59,6 +88,11 @@ impl From<&AuditRecord> for AuditRow {
             request_id: r.request_id.clone().unwrap_or_default(),
             change_href: r.job_id.as_ref().map(paths::change),
             via: r.via.clone().unwrap_or_default(),
+            change_id: r
+                .job_id
+                .as_deref()
+                .and_then(|j| uuid::Uuid::parse_str(j).ok()),
+            redo_of: None,
         }
     }
 }

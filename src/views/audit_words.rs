@@ -127,29 +127,49 @@ pub fn fields(slug: &str, stored: &Value) -> String {
 /// Values shown of a change that set each line its own (a revert) before the rest are counted.
 const VALUES_NAMED: usize = 4;
 
-/// A change whose chunks each set their own value (a revert): each value once, with its lines.
+/// A change whose chunks each set their own value (a revert, an import): per column (each
+/// chunk's own action), each value once with its lines: "Nickname → “Bus 4” (4 lines);
+/// Nickname → “Bus 5” (2 lines) · Status → ACTIVE (2 lines)".
 fn per_value(kind: ActionKind, chunks: &[Value]) -> String {
-    let mut values: Vec<(String, u64)> = Vec::new();
+    let mut columns: Vec<(ActionKind, Vec<(String, u64)>)> = Vec::new();
     for c in chunks {
-        let text = one(kind, c.get("fields").unwrap_or(&Value::Null));
+        let k = c
+            .get("action")
+            .and_then(Value::as_str)
+            .and_then(ActionKind::from_slug)
+            .unwrap_or(kind);
+        let text = one(k, c.get("fields").unwrap_or(&Value::Null));
         let lines = c.get("lines").and_then(Value::as_u64).unwrap_or(0);
+        let at = match columns.iter().position(|(a, _)| *a == k) {
+            Some(i) => i,
+            None => {
+                columns.push((k, Vec::new()));
+                columns.len() - 1
+            }
+        };
+        let values = &mut columns[at].1;
         match values.iter_mut().find(|(t, _)| *t == text) {
             Some((_, n)) => *n += lines,
             None => values.push((text, lines)),
         }
     }
-    let mut s = String::from("Back to each line's value before: ");
-    let shown: Vec<String> = values
+    columns
         .iter()
-        .take(VALUES_NAMED)
-        .map(|(t, n)| format!("{t} ({})", plural(*n, "line")))
-        .collect();
-    s.push_str(&shown.join("; "));
-    if values.len() > VALUES_NAMED {
-        let more = (values.len() - VALUES_NAMED) as u64;
-        s.push_str(&format!("; and {}", plural(more, "other value")));
-    }
-    s
+        .map(|(_, values)| {
+            let mut s = values
+                .iter()
+                .take(VALUES_NAMED)
+                .map(|(t, n)| format!("{t} ({})", plural(*n, "line")))
+                .collect::<Vec<_>>()
+                .join("; ");
+            if values.len() > VALUES_NAMED {
+                let more = (values.len() - VALUES_NAMED) as u64;
+                s.push_str(&format!("; and {}", plural(more, "other value")));
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// One set of fields in the action's words.
@@ -285,7 +305,19 @@ mod tests {
         );
         assert_eq!(
             s,
-            "Back to each line's value before: Nickname → “Bus 4” (4 lines); Nickname → “Bus 5” (2 lines)"
+            "Nickname → “Bus 4” (4 lines); Nickname → “Bus 5” (2 lines)"
+        );
+        // An import of two columns (or its revert): each column on its own.
+        let s = fields(
+            "nickname",
+            &json!({"perChunk": [
+                {"action": "nickname", "fields": {"nickname": "Bus 4"}, "lines": 2},
+                {"action": "status", "fields": {"status": "ACTIVE", "reason": null}, "lines": 2},
+            ]}),
+        );
+        assert!(
+            s.starts_with("Nickname → “Bus 4” (2 lines) · Status → ACTIVE"),
+            "{s}"
         );
         assert_eq!(action_label("status"), "Change status");
         assert_eq!(action_label("gone"), "gone");

@@ -168,33 +168,50 @@ pub struct ChangesPage {
 }
 
 impl ChangesPage {
-    /// The state filter links (`None`: every state), keeping "mine".
-    pub fn state_links(current: Option<ChangeState>, mine: bool) -> Vec<FilterLink> {
-        let mut out = vec![FilterLink {
-            label: "All".into(),
-            href: changes_href(None, mine, 0),
-            current: current.is_none(),
-        }];
-        for s in [
-            ChangeState::AwaitingApproval,
-            ChangeState::Scheduled,
-            ChangeState::Running,
-            ChangeState::Done,
-            ChangeState::DoneWithFailures,
-            ChangeState::Failed,
-            ChangeState::Cancelled,
-            ChangeState::Rejected,
-            ChangeState::NeedsSignIn,
-        ] {
+    /// The filter tabs, keeping "mine": all, running, needing attention, waiting for approval
+    /// (another state, reached by its URL, is shown as a tab of its own while it is chosen).
+    pub fn state_links(current: Option<&str>, mine: bool) -> Vec<FilterLink> {
+        let tabs = [
+            (None, "All".to_owned()),
+            (Some(ChangeState::Running.as_str()), "Running".to_owned()),
+            (Some(NEEDS_ATTENTION), "Needs attention".to_owned()),
+            (
+                Some(ChangeState::AwaitingApproval.as_str()),
+                "Waiting for approval".to_owned(),
+            ),
+        ];
+        let mut out: Vec<FilterLink> = tabs
+            .iter()
+            .map(|(state, label)| FilterLink {
+                label: label.clone(),
+                href: changes_href(*state, mine, 0),
+                current: current == *state,
+            })
+            .collect();
+        if let Some(other) = current.filter(|c| tabs.iter().all(|(s, _)| *s != Some(*c))) {
+            let label = other
+                .parse::<ChangeState>()
+                .map_or_else(|_| other.to_owned(), |s| s.label().to_owned());
             out.push(FilterLink {
-                label: s.label().into(),
-                href: changes_href(Some(s.as_str()), mine, 0),
-                current: current == Some(s),
+                label,
+                href: changes_href(Some(other), mine, 0),
+                current: true,
             });
         }
         out
     }
 }
+
+/// The `state` filter of the changes that need someone's attention: failed (in part or whole)
+/// or stopped for a sign-in.
+pub const NEEDS_ATTENTION: &str = "needs_attention";
+
+/// The states [`NEEDS_ATTENTION`] stands for.
+pub const ATTENTION_STATES: [ChangeState; 3] = [
+    ChangeState::Failed,
+    ChangeState::DoneWithFailures,
+    ChangeState::NeedsSignIn,
+];
 
 // ---- one change set ----------------------------------------------------------------------------
 
@@ -211,6 +228,10 @@ pub struct ProgressFragment {
     pub percent: i64,
     pub changed: i64,
     pub problems: i64,
+    /// Lines handed to Sentinel so far: those with a result and those of calls in flight.
+    pub sent: i64,
+    /// Lines done per second since it began to be sent ("180 lines/s"), once it can be told.
+    pub rate: Option<String>,
     pub message: Option<String>,
     /// Where a change that has not run stands (waiting since, scheduled for, decided by).
     pub notice: Option<String>,
@@ -264,11 +285,33 @@ impl ProgressFragment {
             percent: (c.done_lines() * 100 / total).clamp(0, 100),
             changed: c.changed,
             problems: c.failed + c.unknown,
+            sent: c.done_lines(),
+            rate: None,
             message: c.message.clone(),
             notice: life_notice(c),
             run_at: c.life.run_at.map(utc_time),
             result: if finished { result } else { None },
         }
+    }
+}
+
+impl ProgressFragment {
+    /// A running change's lines in flight (`in_flight`: lines of calls started without an
+    /// answer yet) and its pace since it began to be sent, as of `now`.
+    pub fn with_pace(mut self, c: &ChangeSet, in_flight: i64, now: time::OffsetDateTime) -> Self {
+        let done = c.done_lines();
+        self.sent = (done + in_flight).min(c.total_lines).max(done);
+        let since = c.life.started_at.unwrap_or(c.created_at);
+        let secs = (now - since).as_seconds_f64();
+        self.rate = (done > 0 && secs >= 1.0).then(|| {
+            let r = done as f64 / secs;
+            if r >= 10.0 {
+                format!("{} lines/s", crate::views::format::count(r.round() as u64))
+            } else {
+                format!("{r:.1} lines/s")
+            }
+        });
+        self
     }
 }
 

@@ -47,12 +47,10 @@ pub fn data_size(mb: Option<f64>) -> String {
     }
 }
 
-/// A data limit: `None` is no limit.
+/// A data limit, exact (a setting is never rounded): `10 GB`, `1500 MB`, `No limit` — the
+/// spelling forms, previews, results and the import read back.
 pub fn data_limit(mb: Option<f64>) -> String {
-    match mb {
-        None => "No limit".into(),
-        some => data_size(some),
-    }
+    crate::domain::data_limit::text(mb)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod list_filters;
 pub mod overview;
 pub mod portal;
 pub mod redo;
+pub mod selection;
 pub mod usage;
 
 use askama::Template;

@@ -16,6 +16,9 @@ pub struct RetryOffer {
     /// Lines with an unknown outcome: offered as a tick when some failed, else they are the
     /// retry (`include_unknown` is then always sent).
     pub unknown: u64,
+    /// One change whose value can be edited before it is sent again (not an import's columns,
+    /// not a secret).
+    pub editable: bool,
 }
 
 impl RetryOffer {
@@ -106,6 +109,11 @@ pub fn retry_offer(c: &ChangeSet, user: &Principal) -> Result<RetryOffer, String
     let offer = RetryOffer {
         failed: count(c.failed),
         unknown: count(c.unknown),
+        editable: crate::actions::changeset::chunk_changes(&c.fields).is_none()
+            && kind
+                .fields()
+                .iter()
+                .any(|f| !matches!(f.kind, crate::actions::catalog::field::Kind::Secret { .. })),
     };
     if offer.failed + offer.unknown == 0 {
         return Err("Every line changed: there is nothing to retry.".into());

@@ -193,8 +193,11 @@ async fn failures_are_shown_per_line() {
     );
     let html = app.follow(resp).await.text().await.expect("body");
     let doc = scraper::Html::parse_document(&html);
-    let sel =
-        scraper::Selector::parse("#result-failures tr[data-mdn='521-267-1508']").expect("sel");
+    // The reason is said once, with its count; the line is in the lines table with it.
+    let sel = scraper::Selector::parse("#result-reasons li").expect("sel");
+    let reason = doc.select(&sel).next().expect("the reason is said");
+    assert!(reason.text().collect::<String>().contains("ARCNT"));
+    let sel = scraper::Selector::parse("#change-lines tr[data-mdn='521-267-1508']").expect("sel");
     let row = doc.select(&sel).next().expect("the failed line is listed");
     assert!(row.text().collect::<String>().contains("ARCNT"));
     // A partial failure: one real line, one unknown to Sentinel.
@@ -262,7 +265,13 @@ async fn a_long_list_runs_as_a_job_whose_page_survives_reload() {
             .collect::<String>(),
         "700"
     );
-    assert!(html.contains("555-000-0001"));
+    // The failed line's reason is said once, with its count (the line is in the lines table).
+    let reasons = scraper::Selector::parse("#result-reasons li").expect("sel");
+    let said: Vec<String> = doc.select(&reasons).map(|li| li.text().collect()).collect();
+    assert!(
+        said.len() == 1 && said[0].starts_with("1 line:"),
+        "{said:?}"
+    );
     let puts: Vec<_> = writes(&app);
     assert_eq!(puts.len(), 2, "two chunks of at most 500");
     for p in &puts {

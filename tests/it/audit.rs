@@ -173,10 +173,10 @@ fn audit_rows(html: &str) -> Vec<Row> {
 
 /// Column positions of the audit table (see templates/pages/audit.html).
 const TIME: usize = 0;
-const GROUP: usize = 3;
-const ACTION: usize = 4;
-const SELECTION: usize = 5;
-const FIELDS: usize = 6;
+const GROUP: usize = 2;
+const ACTION: usize = 3;
+const SELECTION: usize = 4;
+const FIELDS: usize = 5;
 
 #[tokio::test]
 async fn the_audit_reads_as_words_and_links_every_row_to_its_change_set() {

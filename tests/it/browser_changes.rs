@@ -307,7 +307,7 @@ async fn a_change_set_from_confirm_to_revert_in_a_real_browser() {
         let rows = wait_until("two audit rows, their times shown locally", || async move {
             let v = js(
                 c,
-                "return Array.from(document.querySelectorAll('table#audit tbody tr')).map(r => {                    const t = r.querySelector('time');                    const want = new Intl.DateTimeFormat(undefined, {year: 'numeric', month: 'short',                      day: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short'})                      .format(new Date(t.getAttribute('datetime')));                    return [r.cells[4].innerText, r.cells[5].innerText, t.textContent, want,                      t.getAttribute('title') || '', t.hasAttribute('data-local-shown'), r.cells[6].innerText]; });",
+                "return Array.from(document.querySelectorAll('table#audit tbody tr')).map(r => {                    const t = r.querySelector('time');                    const want = new Intl.DateTimeFormat(undefined, {year: 'numeric', month: 'short',                      day: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short'})                      .format(new Date(t.getAttribute('datetime')));                    return [r.cells[3].innerText, r.cells[4].innerText, t.textContent, want,                      t.getAttribute('title') || '', t.hasAttribute('data-local-shown'), r.cells[5].innerText]; });",
             )
             .await?;
             let rows: Vec<(String, String, String, String, String, bool, String)> =
@@ -327,7 +327,7 @@ async fn a_change_set_from_confirm_to_revert_in_a_real_browser() {
         {
             return Err(format!("the change reads {:?}: {:?}", rows[1].1, rows[1].6));
         }
-        if !rows[0].6.starts_with("Back to each line's value before: Filter group → ") {
+        if !(rows[0].6.starts_with("Revert of change ") && rows[0].6.contains(": Filter group → ")) {
             return Err(format!("the revert's fields read {:?}", rows[0].6));
         }
         shot(c, "browser-change-audit.png").await;

@@ -24,6 +24,7 @@ mod devices;
 mod durable;
 mod edge_input;
 mod export;
+mod forms;
 mod hardening;
 mod import;
 mod job_scale;

@@ -6,10 +6,13 @@
 use serde_json::{Map, Value as Json, json};
 
 use crate::actions::input::{FieldErrors, RawForm};
-use crate::domain::{CorpId, Imei};
+use crate::domain::{Column, CorpId, Imei, data_limit};
 
 /// What a secret is shown and stored as.
 pub const REDACTED: &str = "[redacted]";
+
+/// How a limit left as each line has it is stored.
+const UNCHANGED: &str = "unchanged";
 
 /// How a field is entered and what it accepts.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -20,7 +23,9 @@ pub enum Kind {
     Status,
     /// Another device group the user may open (a list when the token names them, else typed).
     DeviceGroup,
-    /// MB, or "No limit" (a `{name}None` box).
+    /// A data limit: left unchanged (the field left out, or `{name}Mode=keep`), a number in
+    /// `{name}Unit` (MB or GB; MB when not given), or none (empty, `{name}None`, or
+    /// `{name}Mode=none`). See [`crate::domain::data_limit`].
     Limit,
     /// One of these `(value, label)` choices, as radio buttons.
     Radio(&'static [(&'static str, &'static str)]),
@@ -52,6 +57,9 @@ pub struct Field {
     pub kind: Kind,
     /// An empty text means "not given" (stored as `null`), not "set to empty".
     pub empty_is_absent: bool,
+    /// The lines' own values of this column are suggested in the form and a value none of
+    /// them has is named in the preview (see `actions::known`).
+    pub suggest: Option<Column>,
 }
 
 impl Field {
@@ -70,6 +78,14 @@ impl Field {
             missing: "",
             kind,
             empty_is_absent: false,
+            suggest: None,
+        }
+    }
+
+    pub const fn suggested_from(self, column: Column) -> Self {
+        Self {
+            suggest: Some(column),
+            ..self
         }
     }
 
@@ -105,6 +121,8 @@ pub enum FieldValue {
     Absent,
     /// MB, `None` for no limit.
     Limit(Option<f64>),
+    /// A limit left as each line has it.
+    Unchanged,
     Count(u32),
     Flag(bool),
     Imei(Imei),
@@ -137,11 +155,30 @@ impl Values {
             .map(str::to_owned)
     }
 
+    /// A limit's value (`None`: no limit, or left unchanged: see [`Values::limit_change`]).
     pub fn limit(&self, name: &str) -> Option<f64> {
         match self.get(name) {
             Some(FieldValue::Limit(v)) => *v,
             _ => None,
         }
+    }
+
+    /// A limit's change: `None` when it is left as each line has it.
+    pub fn limit_change(&self, name: &str) -> Option<Option<f64>> {
+        match self.get(name) {
+            Some(FieldValue::Limit(v)) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The same values with `name` set to `v` (a line's own value filled in).
+    pub fn with(&self, name: &'static str, v: FieldValue) -> Self {
+        let mut out = self.clone();
+        match out.0.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = v,
+            None => out.0.push((name, v)),
+        }
+        out
     }
 
     pub fn count(&self, name: &str) -> Option<u32> {
@@ -176,6 +213,35 @@ impl Values {
         }
     }
 
+    /// The form pairs that fill a form with these values again (a retry to edit); secrets never.
+    pub fn to_pairs(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (name, v) in &self.0 {
+            let name = (*name).to_owned();
+            match v {
+                FieldValue::Text(s) => out.push((name, s.clone())),
+                FieldValue::Absent | FieldValue::Secret(_) => {}
+                FieldValue::Limit(None) => out.push((format!("{name}Mode"), "none".into())),
+                FieldValue::Limit(Some(mb)) => {
+                    let unit = data_limit::unit_of(*mb);
+                    out.push((format!("{name}Mode"), "set".into()));
+                    out.push((format!("{name}Unit"), unit.as_str().into()));
+                    out.push((name, data_limit::in_unit(*mb, unit)));
+                }
+                FieldValue::Unchanged => out.push((format!("{name}Mode"), "keep".into())),
+                FieldValue::Count(n) => out.push((name, n.to_string())),
+                FieldValue::Flag(b) => {
+                    if *b {
+                        out.push((name, "true".into()));
+                    }
+                }
+                FieldValue::Imei(i) => out.push((name, i.to_string())),
+                FieldValue::Group(c) => out.push((name, c.to_string())),
+            }
+        }
+        out
+    }
+
     /// The values as stored (jobs) and audited: secrets are `"[redacted]"` when set, `null` when not.
     pub fn to_json(&self) -> Json {
         let mut m = Map::new();
@@ -184,6 +250,7 @@ impl Values {
                 FieldValue::Text(s) => json!(s),
                 FieldValue::Absent => Json::Null,
                 FieldValue::Limit(l) => json!(l),
+                FieldValue::Unchanged => json!(UNCHANGED),
                 FieldValue::Count(n) => json!(n),
                 FieldValue::Flag(b) => json!(b),
                 FieldValue::Imei(i) => json!(i.as_str()),
@@ -207,6 +274,7 @@ impl Values {
                 Kind::Text { .. } | Kind::Status | Kind::Radio(_) | Kind::Select(_) => {
                     FieldValue::Text(v.as_str().unwrap_or_default().to_owned())
                 }
+                Kind::Limit if v.as_str() == Some(UNCHANGED) => FieldValue::Unchanged,
                 Kind::Limit => FieldValue::Limit(v.as_f64()),
                 Kind::Count { .. } => FieldValue::Count(
                     v.as_u64()
@@ -265,28 +333,46 @@ fn text(
     v
 }
 
-fn limit(form: &RawForm, e: &mut FieldErrors, f: &Field) -> Option<f64> {
+fn limit(form: &RawForm, e: &mut FieldErrors, f: &Field) -> FieldValue {
     let (name, noun) = (f.name, f.noun);
-    if form.flag(&format!("{name}None")) {
-        return None;
+    let mode = form
+        .value(&format!("{name}Mode"))
+        .trim()
+        .to_ascii_lowercase();
+    if mode == "keep"
+        || (mode.is_empty() && form.first(name).is_none() && !form.flag(&format!("{name}None")))
+    {
+        return FieldValue::Unchanged;
+    }
+    if mode == "none" || form.flag(&format!("{name}None")) {
+        return FieldValue::Limit(None);
     }
     let raw = form.value(name).trim();
     if raw.is_empty() {
-        e.add(name, format!("Enter a {noun} in MB, or tick “No limit”."));
-        return None;
-    }
-    match raw.parse::<f64>() {
-        Ok(v) if v.is_finite() && (0.0..=100_000_000.0).contains(&v) => Some(v),
-        Ok(v) if v < 0.0 => {
-            e.add(name, format!("The {noun} cannot be negative."));
-            None
-        }
-        _ => {
+        if mode == "set" {
             e.add(
                 name,
-                format!("“{raw}” is not a number of MB (for example 10240)."),
+                format!("Enter a {noun}, or choose “No limit” or “Leave unchanged”."),
             );
-            None
+        }
+        // No choice made and an empty value: no limit (the contract's meaning of empty).
+        return FieldValue::Limit(None);
+    }
+    let unit = match form.first(&format!("{name}Unit")) {
+        None => data_limit::Unit::Mb,
+        Some(u) => match data_limit::Unit::parse(u) {
+            Some(u) => u,
+            None => {
+                e.add(name, format!("Choose GB or MB for the {noun}."));
+                return FieldValue::Limit(None);
+            }
+        },
+    };
+    match data_limit::parse_in(raw, unit) {
+        Ok(v) => FieldValue::Limit(Some(v)),
+        Err(why) => {
+            e.add(name, why);
+            FieldValue::Limit(None)
         }
     }
 }
@@ -334,7 +420,7 @@ fn parse_one(
                 FieldValue::Group(ctx.corp.clone())
             }
         },
-        Kind::Limit => FieldValue::Limit(limit(form, e, f)),
+        Kind::Limit => limit(form, e, f),
         Kind::Radio(choices) => {
             if !choices.iter().any(|(v, _)| *v == raw) {
                 e.add(f.name, f.missing_or(format!("Choose a {}.", f.noun)));
@@ -398,6 +484,18 @@ pub fn parse(fields: &[Field], form: &RawForm, ctx: &ParseCtx<'_>) -> Result<Val
         if let Some(v) = parse_one(form, ctx, &mut e, f) {
             out.push((f.name, v));
         }
+    }
+    let limits: Vec<&Field> = fields.iter().filter(|f| f.kind == Kind::Limit).collect();
+    let all_kept = !limits.is_empty()
+        && out
+            .iter()
+            .filter(|(n, _)| limits.iter().any(|f| f.name == *n))
+            .all(|(_, v)| *v == FieldValue::Unchanged);
+    if let (true, Some(first)) = (all_kept, limits.first()) {
+        e.add(
+            first.name,
+            "Choose a new value for at least one limit; both are set to “Leave unchanged”.",
+        );
     }
     if e.is_empty() {
         Ok(Values(out))

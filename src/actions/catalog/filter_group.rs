@@ -22,7 +22,9 @@ const FIELDS: &[Field] = &[Field::new(
         max: 64,
         rows: 0,
     },
-)];
+)
+.help("one of the filter groups this device group's lines use, as Sentinel spells it")
+.suggested_from(Column::FilterGroup)];
 
 #[async_trait]
 impl Action for FilterGroup {

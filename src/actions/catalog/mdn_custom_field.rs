@@ -48,6 +48,9 @@ impl Action for MdnCustomField {
     fn summary(&self, v: &Values) -> String {
         format!("Asset tag → “{}”", v.text("mdnCustomField"))
     }
+    fn replaces_text(&self) -> bool {
+        true
+    }
     fn before(&self, d: &Device) -> String {
         opt(&d.mdn_custom_field)
     }

@@ -160,6 +160,33 @@ pub trait Action: Send + Sync + 'static {
     fn after(&self, v: &Values) -> String {
         self.summary(v)
     }
+    /// Does sending `v` need each line's value now (the operation sets more than the change
+    /// does, e.g. both limits when one is left unchanged)? Then lines are sent grouped by
+    /// [`Action::for_line`], never with a default for what the user left alone.
+    fn per_line(&self, _v: &Values) -> bool {
+        false
+    }
+    /// The values sent for a line whose value now is `before` (as [`Action::before`] wrote
+    /// it), or why that line cannot be sent.
+    fn for_line(&self, v: &Values, _before: &str) -> Result<Values, String> {
+        Ok(v.clone())
+    }
+    /// The value a line will have, given its value now when it is known.
+    fn after_line(&self, v: &Values, before: Option<&str>) -> String {
+        match before.map(|b| self.for_line(v, b)) {
+            Some(Ok(filled)) => self.after(&filled),
+            _ => self.after(v),
+        }
+    }
+    /// Does it replace a text a line may already have (a nickname, a note)? Then the preview
+    /// counts the values it replaces and asks for a tick above a few.
+    fn replaces_text(&self) -> bool {
+        false
+    }
+    /// Why a line whose value now could not be read is not sent (see [`Action::per_line`]).
+    fn unread_reason(&self) -> String {
+        "Not sent: this line's current value could not be read from Sentinel.".into()
+    }
     /// Why no change of this action can be put back through the API, whatever the line.
     fn irreversible(&self) -> Option<&'static str> {
         None
@@ -351,10 +378,23 @@ impl Change {
     /// (current, new) for one line in the preview; `None` when the line was not loaded.
     pub fn before_after(&self, d: Option<&Device>) -> (String, String) {
         let def = self.action.def();
-        (
-            d.map(|d| def.before(d)).unwrap_or_else(|| "—".to_owned()),
-            def.after(&self.values),
-        )
+        let before = d.map(|d| def.before(d));
+        let after = def.after_line(&self.values, before.as_deref());
+        (before.unwrap_or_else(|| "—".to_owned()), after)
+    }
+
+    /// Does sending it need each line's value now (see [`Action::per_line`])?
+    pub fn per_line(&self) -> bool {
+        self.action.def().per_line(&self.values)
+    }
+
+    /// The change sent for a line whose value now is `before`, or why it cannot be sent.
+    pub fn for_line(&self, before: &str) -> Result<Change, String> {
+        let values = self.action.def().for_line(&self.values, before)?;
+        Ok(Change {
+            action: self.action,
+            values,
+        })
     }
 
     /// May `user` send this change for `lines` lines now?
@@ -399,12 +439,9 @@ pub fn lines_of(target: &Target) -> Result<Vec<crate::domain::Mdn>, RunError> {
     }
 }
 
-/// "10240 MB", "No limit": a limit for people.
+/// "10 GB", "1500 MB", "No limit": a limit for people (read back by `domain::data_limit::parse`).
 pub fn limit_text(v: Option<f64>) -> String {
-    match v {
-        None => "No limit".into(),
-        Some(v) => format!("{v} MB"),
-    }
+    crate::domain::data_limit::text(v)
 }
 
 /// An optional device field, "" when absent.
@@ -504,7 +541,11 @@ mod tests {
         let c = revert("data-limits", "10240 MB / No limit", None, None).unwrap();
         assert_eq!(c.values.limit("monthlyLimit"), Some(10240.0));
         assert_eq!(c.values.limit("dailyLimit"), None);
-        assert_eq!(c.action.def().after(&c.values), "10240 MB / No limit");
+        assert_eq!(c.action.def().after(&c.values), "10 GB / No limit");
+        // What the console writes now reads back the same.
+        let c = revert("data-limits", "1.5 GB / 500 MB", None, None).unwrap();
+        assert_eq!(c.values.limit("monthlyLimit"), Some(1536.0));
+        assert_eq!(c.values.limit("dailyLimit"), Some(500.0));
         assert!(revert("data-limits", "lots", None, None).is_err());
         let c = revert("nickname", "Bus 4", None, None).unwrap();
         assert_eq!(c.values.text("nickname"), "Bus 4");

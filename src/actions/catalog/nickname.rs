@@ -44,6 +44,9 @@ impl Action for Nickname {
     fn summary(&self, v: &Values) -> String {
         format!("Nickname → “{}”", v.text("nickname"))
     }
+    fn replaces_text(&self) -> bool {
+        true
+    }
     fn before(&self, d: &Device) -> String {
         opt(&d.nickname)
     }

@@ -48,6 +48,9 @@ impl Action for Note {
             n => format!("Note → “{n}”"),
         }
     }
+    fn replaces_text(&self) -> bool {
+        true
+    }
     fn before(&self, d: &Device) -> String {
         opt(&d.note)
     }

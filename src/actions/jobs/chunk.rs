@@ -161,6 +161,46 @@ pub(super) async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Opti
             return Some(not_sent(i, &mdns, NOT_STARTED_REASON));
         }
     }
+    if !change.per_line() {
+        let o = call_lines(ctx, i, change, mdns, token).await;
+        Steps::add(&ctx.steps.call, t);
+        return Some(o);
+    }
+    // The operation sets more than the change does (both limits when one is left unchanged):
+    // the lines are sent grouped by their own current value of the rest, never a default.
+    let first = ctx.firsts.get(i).copied().unwrap_or_default();
+    let now: HashMap<i32, String> = found.into_iter().collect();
+    let (groups, unsendable) = befores::split_by_line(
+        change,
+        mdns.iter().enumerate().map(|(k, m)| {
+            let seq = first.saturating_add(i32::try_from(k).unwrap_or(i32::MAX));
+            (m.clone(), now.get(&seq).cloned())
+        }),
+    );
+    let mut total = Outcome::default();
+    for (group_change, lines) in groups {
+        let o = call_lines(ctx, i, &group_change, lines, token.clone()).await;
+        total.absorb(from_chunk_outcome(&o));
+    }
+    total
+        .failed
+        .extend(unsendable.into_iter().map(|(m, reason)| WriteFailure {
+            mdn: m.to_string(),
+            reason,
+        }));
+    Steps::add(&ctx.steps.call, t);
+    Some(to_chunk_outcome(i, &total))
+}
+
+/// One upstream call of `change` for `mdns` (chunk `i`), renewing the sign-in on a `401`.
+async fn call_lines(
+    ctx: &ChunkCtx,
+    i: usize,
+    change: &Change,
+    mdns: Vec<Mdn>,
+    token: SecretString,
+) -> ChunkOutcome {
+    let state = &ctx.state;
     let lines: Vec<String> = mdns.iter().map(|m| m.to_string()).collect();
     let target = Target::Lines(mdns.clone());
     let mut r = run::call(state, &token, &ctx.corp, change, &target).await;
@@ -178,18 +218,17 @@ pub(super) async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Opti
         {
             Ok((fresh, user)) => {
                 if let Err(refusal) = change.authorize(&user, &ctx.corp, mdns.len()) {
-                    return Some(refused(i, &mdns, &refusal.0));
+                    return refused(i, &mdns, &refusal.0);
                 }
                 r = run::call(state, &fresh, &ctx.corp, change, &target).await;
                 token = fresh;
             }
             // Signed out while it was in flight: the refusal is the chunk's answer.
             Err(SIGNED_OUT_REASON) => break,
-            Err(reason) => return Some(not_sent(i, &mdns, reason)),
+            Err(reason) => return not_sent(i, &mdns, reason),
         }
     }
-    Steps::add(&ctx.steps.call, t);
-    Some(to_chunk_outcome(i, &Outcome::from_call(Some(&lines), &r)))
+    to_chunk_outcome(i, &Outcome::from_call(Some(&lines), &r))
 }
 
 /// Chunk `i`'s values before, `(seq, value)`, from those the job read at its start.

@@ -49,13 +49,21 @@ pub(super) async fn choices_for(
             }
             _ => {}
         }
+        if let Some(column) = f.suggest {
+            let known =
+                crate::actions::known::values(state, &user.principal, &user.token, corp, column)
+                    .await;
+            if !known.is_empty() {
+                choices.suggestions.push((f.name, known.to_vec()));
+            }
+        }
     }
     Ok(choices)
 }
 
 /// The form page with the choices it needs.
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn form_page(
+pub(crate) async fn form_page(
     state: &AppState,
     user: &CurrentUser,
     corp: &CorpId,
@@ -75,7 +83,7 @@ pub(super) async fn form_page(
             user: &user.principal,
             csrf: &user.csrf,
             corp,
-            target: target.describe(),
+            target: form_target(state, user, corp, target).await,
             hidden: hidden_pairs(target, via),
             values: &values,
             errors: &errors,
@@ -83,6 +91,49 @@ pub(super) async fn form_page(
             back_href: back_href(corp, target, via),
         },
     ))
+}
+
+/// The selection as the form names it: its first lines by nickname and MDN, and its exact
+/// count (a select-all: one list page of its first lines, which also counts it).
+async fn form_target(
+    state: &AppState,
+    user: &CurrentUser,
+    corp: &CorpId,
+    target: &Target,
+) -> String {
+    use crate::actions::known::{self, NAMED};
+    match target {
+        Target::Imeis(_) => target.describe(),
+        Target::Lines(m) => {
+            let mdns: Vec<String> = m.iter().take(NAMED).map(ToString::to_string).collect();
+            let names = known::names(state, &user.principal, &user.token, corp, &mdns).await;
+            named_target(target, &names, Some(m.len() as u64))
+        }
+        Target::Bulk(b) => {
+            if !user.principal.can(Operation::ListDevices, corp) {
+                return named_target(target, &[], None);
+            }
+            let excluded = b.excluded_mdns.clone().unwrap_or_default();
+            let p = crate::actions::befores::sorted(
+                0,
+                u32::try_from((NAMED + excluded.len()).min(1_000)).unwrap_or(1_000),
+                b.search_value.clone(),
+                b.label_ids.clone().unwrap_or_default(),
+            );
+            match state.upstream.list_devices(&user.token, corp, &p).await {
+                Ok(page) => {
+                    let kept: Vec<&crate::upstream::wire::Device> = page
+                        .devices
+                        .iter()
+                        .filter(|d| Mdn::parse(&d.mdn).map_or(true, |m| !excluded.contains(&m)))
+                        .collect();
+                    let count = page.total_count.saturating_sub(excluded.len() as u64);
+                    named_target(target, &known::named_from(&kept), Some(count))
+                }
+                Err(_) => named_target(target, &[], None),
+            }
+        }
+    }
 }
 
 /// The form's "When" and request parts for this user (the scope table decides "request").
@@ -151,9 +202,19 @@ pub(super) fn prefilled(kind: ActionKind, form: &RawForm) -> Vec<(String, String
         .fields()
         .iter()
         .filter(|f| !matches!(f.kind, FieldKind::Secret { .. }))
-        .map(|f| f.name)
-        .chain(["when", "run_at"])
+        .flat_map(|f| {
+            // A limit comes with its choice, unit and "No limit" box.
+            let limit = f.kind == FieldKind::Limit;
+            std::iter::once(f.name.to_owned()).chain(
+                ["Mode", "Unit", "None"]
+                    .into_iter()
+                    .filter(move |_| limit)
+                    .map(move |suffix| format!("{}{suffix}", f.name)),
+            )
+        })
+        .chain(["when".to_owned(), "run_at".to_owned()])
     {
+        let key = key.as_str();
         if let Some(v) = form.first(key) {
             out.retain(|(k, _)| k != key);
             out.push((key.to_owned(), v.to_owned()));

@@ -120,7 +120,11 @@ pub async fn approve(
             label: kind.label(),
             corp: c.corp_id.clone(),
             summary: c.summary.clone(),
-            selection: c.selection_text.clone(),
+            selection: crate::routes::actions::named_target(
+                &plan.target,
+                &p.names,
+                p.count.or(plan.target.known_count()),
+            ),
             requester: c.user_name.clone().unwrap_or_else(|| c.subject.clone()),
             reason: c.life.request_reason.clone(),
             run_at: c.life.run_at.map(crate::views::changes::utc_time),

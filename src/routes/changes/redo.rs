@@ -123,6 +123,24 @@ pub async fn retry(
         None => change.authorize(&user.principal, &corp, mdns.len())?,
     }
     let target = Target::Lines(mdns);
+    if form.flag("edit") && groups.is_none() && offer.editable {
+        // The lines that failed, in the action's form filled with the value that failed: the
+        // user edits it, previews it again, and it is sent as a new change of those lines.
+        let values = RawForm::from_pairs(change.values.to_pairs());
+        let page = crate::routes::actions::form_page(
+            &state,
+            &user,
+            &corp,
+            kind,
+            &target,
+            values,
+            crate::actions::form::FieldErrors::default(),
+            None,
+            &session,
+        )
+        .await?;
+        return Ok(page.into_response());
+    }
     let needs_ack = target.needs_ack();
     let work = match groups {
         Some(gs) => Work::Groups(gs, format!("Retry: {}", parent.summary)),
@@ -171,6 +189,7 @@ pub async fn retry(
             lines: shown,
             warnings,
             load_problem: None,
+            checks: Vec::new(),
             needs_ack,
             ack_label: format!("Yes, change these {n} lines"),
             message: None,
