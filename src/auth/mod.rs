@@ -16,6 +16,7 @@ pub mod oauth;
 pub mod oidc;
 pub mod password;
 pub mod refused;
+pub mod resume;
 pub mod session;
 pub mod signin;
 pub mod throttle;

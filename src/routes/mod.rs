@@ -10,6 +10,7 @@ pub mod import;
 pub mod ops;
 pub mod overview;
 pub mod portal;
+pub mod resume;
 pub mod streamed;
 pub mod usage;
 
@@ -72,6 +73,7 @@ pub fn router() -> Router<AppState> {
         .route("/jobs/{id}", get(changes::job))
         .route("/changes", get(changes::list))
         .route("/changes/inbox", get(changes::inbox))
+        .route("/changes/resume", get(resume::resume))
         .route("/changes/{id}", get(changes::page))
         .route("/changes/{id}/lines.csv", get(changes::lines_csv))
         .route("/changes/{id}/retry", post(changes::retry))

@@ -523,10 +523,12 @@ pub(super) fn grouped(results: &[LineResult]) -> Vec<(LineState, Option<&str>, V
     groups
 }
 
+mod history;
 mod sql_macros;
 mod store;
 mod streamed;
 mod waiting;
+pub use history::{HISTORY_LIMIT, LineChange};
 pub(super) use sql_macros::{finish_change_set, record_lines};
 use sql_macros::{insert_lines, job_insert_query};
 pub use streamed::StreamedLine;

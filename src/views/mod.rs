@@ -10,6 +10,7 @@ pub mod devices;
 pub mod export;
 pub mod format;
 pub mod import;
+pub mod line;
 pub mod overview;
 pub mod portal;
 pub mod redo;
