@@ -226,7 +226,8 @@ async fn saved(
     let Some(c) = state.db.change_get(id).await? else {
         return Ok(None);
     };
-    if c.corp_id != corp.as_str() || !user.principal.may_see_change(corp, &c.subject) {
+    // Only the user's own change made from this card: someone else's is no "Saved" of theirs.
+    if c.corp_id != corp.as_str() || c.subject != user.principal.subject {
         return Ok(None);
     }
     let lines = state.db.change_lines_page(id, None, 0, 10).await?;
