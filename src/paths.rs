@@ -13,7 +13,11 @@ use crate::actions::ActionKind;
 use crate::domain::{Column, CorpId, ListQuery, SearchValue, TableColumns};
 use crate::storage::audit::AuditFilter;
 
+mod portal;
+mod resume;
 mod usage;
+pub use portal::*;
+pub use resume::*;
 pub use usage::*;
 
 /// A console URL (path and query), already encoded; templates print it as is (HTML-escaped).
@@ -473,16 +477,6 @@ pub fn is_import_upload(path: &str) -> bool {
 /// `GET /portal?q=…`: the self-service portal (no query when `q` is empty).
 pub fn portal(q: &str) -> Href {
     Href::with_query("/portal".into(), (!q.is_empty()).then_some(("q", q)))
-}
-
-/// `GET /portal/{corpId}/{mdn}`: one line's card in the portal.
-pub fn portal_card(corp: &CorpId, mdn: impl fmt::Display) -> Href {
-    Href(format!("/portal/{}/{}", seg(corp.as_str()), seg(mdn)))
-}
-
-/// `GET /devices/{corpId}/smartspot/{imei}?via=portal`: SmartSpot settings opened from the portal.
-pub fn smartspot_via_portal(corp: &CorpId, imei: impl fmt::Display) -> Href {
-    Href::with_query(smartspot(corp, imei).0, [("via", "portal")])
 }
 
 #[cfg(test)]

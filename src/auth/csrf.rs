@@ -84,7 +84,7 @@ fn is_unsafe(m: &Method) -> bool {
     )
 }
 
-fn is_form(headers: &HeaderMap) -> bool {
+pub(super) fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -200,6 +200,11 @@ pub async fn csrf_and_context(
     };
     if let Some(t) = &token {
         req.extensions_mut().insert(CsrfToken(t.masked()));
+    }
+    if auth.is_none() && super::resume::is_keepable(&req) {
+        // Signed out elsewhere while a preview was open: keep the change for after sign-in.
+        let csrf = token.map(|t| t.masked());
+        return super::resume::keep_and_ask(&state, &session, req, hx.htmx, csrf).await;
     }
     if is_unsafe(req.method()) {
         req = match check(req, token.as_ref()).await {

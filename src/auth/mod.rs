@@ -10,6 +10,7 @@
 pub mod csrf;
 pub mod password;
 pub mod refused;
+pub mod resume;
 pub mod signin;
 
 use std::time::Duration;

@@ -66,6 +66,22 @@ impl Principal {
         })
     }
 
+    /// What the card on the admin line page reads besides the line (its health, a SmartSpot's
+    /// settings); its changes are the page's own action links.
+    pub fn line_page_card(&self, corp: &CorpId, smartspot: bool) -> PortalActions {
+        PortalActions {
+            smartspot_read: smartspot && self.can(Operation::GetSmartspotSettings, corp),
+            health: self.can(Operation::DeviceHealth, corp),
+            ..PortalActions::default()
+        }
+    }
+
+    /// May this user undo, from a line's card, a change of `op` they made there? Only the card's
+    /// own one-tap changes, and only when the scope table allows the change itself.
+    pub fn may_undo_on_card(&self, op: Operation, corp: &CorpId) -> bool {
+        PORTAL_DIRECT.contains(&op) && self.can(op, corp)
+    }
+
     /// What the card of a line of `corp` offers this user (`smartspot`: the line is a SmartSpot).
     pub fn portal_actions(&self, corp: &CorpId, smartspot: bool) -> PortalActions {
         let direct = |op: Operation| PORTAL_DIRECT.contains(&op) && self.can(op, corp);

@@ -394,6 +394,12 @@ pub async fn submit(
         let _ = session.remove::<String>(k).await;
     }
 
+    // From the portal, a change of one line made now leads back to its card ("Saved", with its
+    // undo); a request, a scheduled change or a SmartSpot's to the change set's page.
+    let card_line = match &target {
+        Target::Lines(m) if m.len() == 1 && intent.hold.is_none() => m.first().cloned(),
+        _ => None,
+    };
     // Every confirmed change is a change set, stored before anything is sent (held, when a
     // request, a second admin or a time says so).
     let request = Request {
@@ -406,9 +412,10 @@ pub async fn submit(
         .await?
         .settled()
         .await;
-    let to = match via {
-        Some(Via::Portal) => paths::change_from_portal(id),
-        None => paths::change(id),
+    let to = match (via, card_line) {
+        (Some(Via::Portal), Some(mdn)) => paths::portal_card_saved(&corp, &mdn, id),
+        (Some(Via::Portal), None) => paths::change_from_portal(id),
+        (None, _) => paths::change(id),
     };
     Ok(Redirect::to(to.as_str()).into_response())
 }

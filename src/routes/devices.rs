@@ -19,14 +19,16 @@ use crate::views::Layout;
 use crate::views::list_filters::{ListFilters, SnapshotNote};
 
 use super::edge::{authorize, parse_query};
+use crate::storage::changes::HISTORY_LIMIT;
 use crate::views::devices::{
     ColumnChoice, DeviceResults, DeviceRow, DevicesPage, GroupLink, GroupsPage, HealthPage,
-    ImeiPage, LinePage, ListView, TotalsFragment,
+    ImeiPage, ListView, TotalsFragment,
 };
+use crate::views::line::{HistoryRow, LinePage};
 
 /// `GET /`: the portal for self-service users; else the user's device group, or a picker when there
 /// are several (or none known).
-pub async fn home(user: CurrentUser) -> Result<Response, AppError> {
+pub async fn home(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
     if user.principal.lands_on_portal() {
         return Ok(Redirect::to(&crate::views::portal::portal_href()).into_response());
     }
@@ -36,10 +38,54 @@ pub async fn home(user: CurrentUser) -> Result<Response, AppError> {
     }
     Ok(GroupsPage {
         layout: Layout::signed_in("Device groups", &user.principal, &user.csrf),
-        groups: groups.iter().map(GroupLink::new).collect(),
+        groups: described(&state, &user, &groups).await,
         open_href: paths::open(),
     }
     .into_response())
+}
+
+/// Device groups the picker reads at once, and at most.
+const PICKER_CONCURRENCY: usize = 4;
+const PICKER_MAX: usize = 50;
+
+/// The picker's entries: each group with Sentinel's description and its line count (one line
+/// asked of each, a few groups at once; the scope table asked first).
+async fn described(state: &AppState, user: &CurrentUser, groups: &[CorpId]) -> Vec<GroupLink> {
+    use futures::StreamExt;
+    let one = |corp: CorpId| async move {
+        let mut link = GroupLink::new(&corp);
+        if user.principal.check(Operation::ListDevices, &corp).is_err() {
+            return link;
+        }
+        let params = ListParams {
+            limit: 1,
+            ..ListParams::from(&ListQuery::default())
+        };
+        match state
+            .upstream
+            .list_devices(&user.token, &corp, &params)
+            .await
+        {
+            Ok(list) => {
+                link.lines = crate::views::format::counted(list.total_count, "line", "lines");
+                link.description = list
+                    .devices
+                    .iter()
+                    .find_map(|d| d.corp_description.clone())
+                    .unwrap_or_default();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, %corp, "picker: the group could not be read");
+                link.lines = "Could not be read just now".into();
+            }
+        }
+        link
+    };
+    futures::stream::iter(groups.iter().take(PICKER_MAX).cloned())
+        .map(one)
+        .buffered(PICKER_CONCURRENCY)
+        .collect()
+        .await
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -380,11 +426,25 @@ pub async fn line(
                 .map(|k| link(k, true)),
         )
         .collect();
+    // The card reads the line's health (and a SmartSpot's settings) while the history is read.
+    let card_actions = user.principal.line_page_card(&corp, d.is_smartspot());
+    let mut ids = vec![mdn.to_string()];
+    ids.extend(d.imei.clone().filter(|_| d.is_smartspot()));
+    let (card, changes) = tokio::join!(
+        super::portal::card_with(&state, &user, &corp, d, card_actions),
+        state
+            .db
+            .change_history_of_line(corp.as_str(), &ids, HISTORY_LIMIT)
+    );
+    let mut card = card;
+    card.on_line_page = true;
+    let changes = changes?;
     Ok(LinePage {
         layout: Layout::signed_in(format!("Line {mdn}"), &user.principal, &user.csrf),
         corp: corp.to_string(),
         back_href: paths::devices(&corp, &back),
         row: DeviceRow::new(&corp, d, &back),
+        card,
         facts: LinePage::facts(d),
         smartspot_href: d
             .imei
@@ -393,6 +453,8 @@ pub async fn line(
             .map(|i| paths::smartspot(&corp, i)),
         actions,
         history: super::usage::line_history(&state, &corp, &mdn.digits()).await,
+        more_changes: changes.len() >= HISTORY_LIMIT as usize,
+        changes: changes.iter().map(HistoryRow::new).collect(),
     }
     .into_response())
 }

@@ -11,6 +11,7 @@ pub mod list_filters;
 pub mod ops;
 pub mod overview;
 pub mod portal;
+pub mod resume;
 pub mod streamed;
 pub mod usage;
 
@@ -73,6 +74,7 @@ pub fn router() -> Router<AppState> {
         .route("/jobs/{id}", get(changes::job))
         .route("/changes", get(changes::list))
         .route("/changes/inbox", get(changes::inbox))
+        .route("/changes/resume", get(resume::resume))
         .route("/changes/{id}", get(changes::page))
         .route("/changes/{id}/lines.csv", get(changes::lines_csv))
         .route("/changes/{id}/retry", post(changes::retry))

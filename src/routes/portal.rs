@@ -17,7 +17,7 @@ use crate::upstream::wire::Device;
 use crate::upstream::{ListParams, UpstreamError};
 use crate::views::Layout;
 use crate::views::portal::{
-    CardInput, LineCard, MatchRow, PortalPage, PortalResults, RequestRow, portal_href,
+    CardInput, LineCard, MatchRow, PortalPage, PortalResults, RequestRow, Saved, portal_href,
 };
 
 use super::edge::parse_query;
@@ -180,28 +180,82 @@ async fn search_group(
         .devices)
 }
 
-/// `GET /portal/{corpId}/{mdn}`: one line's card (the short list's links, a change's way back).
+#[derive(serde::Deserialize, Default)]
+pub struct CardQuery {
+    /// A change set just made from this card: the card says "Saved" and offers its undo.
+    saved: Option<String>,
+}
+
+/// `GET /portal/{corpId}/{mdn}`: one line's card (the short list's links, a change's way back;
+/// `?saved={id}` after a change made from it).
 pub async fn card_page(
     State(state): State<AppState>,
     user: CurrentUser,
     Path((corp, mdn)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
     WantsFragment(fragment): WantsFragment,
 ) -> Result<Response, AppError> {
     let corp = super::edge::authorize(&user, &corp, Operation::ListDevices)?;
     let mdn = Mdn::parse(&mdn)?;
+    let query: CardQuery = parse_query(raw.as_deref())?;
     let d = super::devices::find_line(&state, &user, &corp, &mdn).await?;
+    let mut shown = card(&state, &user, &corp, &d).await;
+    if let Some(id) = query.saved.as_deref() {
+        shown.saved = saved(&state, &user, &corp, &mdn, id).await?;
+    }
     let results = PortalResults {
         q: mdn.to_string(),
         searched: 1,
-        card: Some(card(&state, &user, &corp, &d).await),
+        card: Some(shown),
         ..PortalResults::default()
     };
     respond(&state, &user, fragment, mdn.as_str(), results).await
 }
 
-/// The card of `d`, with its health and SmartSpot settings read when the scope table allows.
+/// The "Saved" notice of change set `id`, when it is one this user may see, of this line.
+async fn saved(
+    state: &AppState,
+    user: &CurrentUser,
+    corp: &CorpId,
+    mdn: &Mdn,
+    id: &str,
+) -> Result<Option<Saved>, AppError> {
+    let Ok(id) = uuid::Uuid::parse_str(id) else {
+        return Ok(None);
+    };
+    let Some(c) = state.db.change_get(id).await? else {
+        return Ok(None);
+    };
+    // Only the user's own change made from this card: someone else's is no "Saved" of theirs.
+    if c.corp_id != corp.as_str() || c.subject != user.principal.subject {
+        return Ok(None);
+    }
+    let lines = state.db.change_lines_page(id, None, 0, 10).await?;
+    let Some(line) = lines.iter().find(|l| l.mdn == mdn.as_str()) else {
+        return Ok(None);
+    };
+    let undo = crate::actions::ActionKind::from_slug(&c.action).is_some_and(|k| {
+        user.principal.may_undo_on_card(k.operation(), corp)
+            && crate::views::redo::revert_offer(&c, &user.principal).is_ok()
+    });
+    Ok(Some(Saved::new(&c, Some(line), undo)))
+}
+
+/// The portal's card of `d`, with what the scope table lets this user do on it.
 async fn card(state: &AppState, user: &CurrentUser, corp: &CorpId, d: &Device) -> LineCard {
     let actions = user.principal.portal_actions(corp, d.is_smartspot());
+    card_with(state, user, corp, d, actions).await
+}
+
+/// The card of `d` offering `actions`, with its health and SmartSpot settings read when the
+/// scope table allows.
+pub(super) async fn card_with(
+    state: &AppState,
+    user: &CurrentUser,
+    corp: &CorpId,
+    d: &Device,
+    actions: crate::policy::PortalActions,
+) -> LineCard {
     let reports_health = d.show_health_status == Some(true);
     let health = async {
         if !(reports_health && actions.health) {

@@ -464,10 +464,12 @@ pub(super) fn grouped(results: &[LineResult]) -> Vec<(LineState, Option<&str>, V
     groups
 }
 
+mod history;
 mod sql_macros;
 mod store;
 mod streamed;
 mod waiting;
+pub use history::{HISTORY_LIMIT, LineChange};
 pub(super) use sql_macros::{finish_change_set, record_lines, set_befores};
 use sql_macros::{insert_lines, insert_lines_sql, job_insert_query};
 pub use streamed::StreamedLine;

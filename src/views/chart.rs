@@ -1,4 +1,5 @@
-//! A server-rendered SVG bar chart with its numbers in a table beside it (no JavaScript).
+//! A server-rendered bar chart (HTML bars that stay readable on a phone) with its numbers in a
+//! table on demand (no JavaScript).
 //!
 //! Geometry is computed here so the template only places what it is given; presentation is
 //! by classes in `app.css` (the CSP forbids `style=` attributes).
@@ -64,6 +65,23 @@ pub struct BarChart {
     pub bar_left: u32,
     /// A remark on where the numbers come from.
     pub note: Option<String>,
+    /// The bars' full length (each bar's `width` is out of it).
+    pub bar_max: u32,
+    /// The summary's element id, when a page names it.
+    pub summary_id: Option<&'static str>,
+    /// What to do about the figure (a finding's "Act on …", its CSV).
+    pub actions: Vec<ChartAction>,
+    /// A figure with nothing in it, shown folded away.
+    pub quiet: bool,
+}
+
+/// A link under a figure's summary: the first is its main action; `download` links are files.
+#[derive(Debug, Clone)]
+pub struct ChartAction {
+    pub id: &'static str,
+    pub href: String,
+    pub label: String,
+    pub download: bool,
 }
 
 impl BarChart {
@@ -125,7 +143,23 @@ impl BarChart {
             label_right: LABEL_RIGHT,
             bar_left: BAR_LEFT,
             note: None,
+            bar_max: BAR_MAX,
+            summary_id: None,
+            actions: Vec::new(),
+            quiet: false,
         }
+    }
+
+    /// Names the summary's element (`id`).
+    pub fn with_summary_id(mut self, id: &'static str) -> Self {
+        self.summary_id = Some(id);
+        self
+    }
+
+    /// Adds a link under the summary.
+    pub fn with_action(mut self, a: ChartAction) -> Self {
+        self.actions.push(a);
+        self
     }
 
     pub fn with_note(mut self, note: impl Into<String>) -> Self {

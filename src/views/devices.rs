@@ -461,6 +461,10 @@ impl DevicesPage {
 pub struct GroupLink {
     pub corp: String,
     pub href: Href,
+    /// Sentinel's description of the group (the picker reads it).
+    pub description: String,
+    /// "499 lines", or why it could not be read (the picker).
+    pub lines: String,
 }
 
 impl GroupLink {
@@ -468,6 +472,8 @@ impl GroupLink {
         Self {
             corp: corp.to_string(),
             href: paths::group(corp),
+            description: String::new(),
+            lines: String::new(),
         }
     }
 }
@@ -505,79 +511,4 @@ pub struct HealthPage {
     pub health: Option<Health>,
     /// Why there is no health to show (404 / 409 from Sentinel), shown in place.
     pub unavailable: Option<String>,
-}
-
-/// One fact about a line: a label and its value (empty values are left out).
-#[derive(Debug, Clone)]
-pub struct Fact {
-    pub label: &'static str,
-    pub value: String,
-}
-
-/// One line: every field Sentinel gives, its health and IMEI pages, and the changes this user may make.
-#[derive(Template, WebTemplate, Debug)]
-#[template(path = "pages/line.html")]
-pub struct LinePage {
-    pub layout: Layout,
-    pub corp: String,
-    pub back_href: Href,
-    pub row: DeviceRow,
-    pub facts: Vec<Fact>,
-    pub smartspot_href: Option<Href>,
-    pub actions: Vec<crate::views::actions::ActionLink>,
-    /// The line's usage strip, when its group is tracked.
-    pub history: Option<crate::views::usage::LineHistory>,
-}
-
-impl LinePage {
-    /// The facts of `d`, in the order people look for them.
-    pub fn facts(d: &Device) -> Vec<Fact> {
-        let t = |v: &Option<String>| v.clone().unwrap_or_default();
-        let yes_no = |v: Option<bool>| match v {
-            Some(true) => "yes".to_owned(),
-            Some(false) => "no".to_owned(),
-            None => String::new(),
-        };
-        let labels = d
-            .labels
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .map(|l| l.name.clone())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let all = [
-            ("Nickname", t(&d.nickname)),
-            ("Status", status_label(&t(&d.status))),
-            ("Online", yes_no(d.online_status)),
-            ("Network", t(&d.network)),
-            ("Device", t(&d.device_name)),
-            ("Filter group", t(&d.filter_group)),
-            ("Device group", t(&d.corp_id)),
-            ("Labels", labels),
-            ("Note", t(&d.note)),
-            ("Asset tag", t(&d.mdn_custom_field)),
-            ("Summer usage", t(&d.summer_status)),
-            ("Media center", status_label(&t(&d.media_center_status))),
-            ("Used, last 30 days", data_size(d.last30_days_used)),
-            ("Used this month", data_size(d.monthly_amount_used)),
-            ("Used today", data_size(d.day_amount_used)),
-            ("Monthly limit", data_limit(d.monthly_limit)),
-            ("Daily limit", data_limit(d.daily_limit)),
-            ("IMEI", t(&d.imei)),
-            ("ICCID", t(&d.iccid)),
-            ("EID", t(&d.eid)),
-            ("UICC", t(&d.uicc)),
-            ("ESN (hex)", t(&d.esn_hex)),
-            ("MAC", t(&d.mac)),
-            ("Serial number", t(&d.oem_serial_number)),
-            ("SIM type", t(&d.sim_type)),
-            ("APN", t(&d.apn)),
-            ("Reports health", yes_no(d.show_health_status)),
-        ];
-        all.into_iter()
-            .filter(|(_, v)| !v.is_empty() && v != "—")
-            .map(|(label, value)| Fact { label, value })
-            .collect()
-    }
 }

@@ -53,6 +53,33 @@ pub fn data_limit(mb: Option<f64>) -> String {
     crate::domain::data_limit::text(mb)
 }
 
+/// How long ago `then` was, as people say it: `just now`, `5 minutes ago`, `yesterday`, `2 days ago`.
+pub fn ago(then: time::OffsetDateTime, now: time::OffsetDateTime) -> String {
+    let secs = (now - then).whole_seconds().max(0);
+    let (n, one, many) = match secs {
+        s if s < 60 => return "just now".into(),
+        s if s < 3_600 => (s / 60, "minute", "minutes"),
+        s if s < 86_400 => (s / 3_600, "hour", "hours"),
+        s if s < 2 * 86_400 => return "yesterday".into(),
+        s if s < 60 * 86_400 => (s / 86_400, "day", "days"),
+        s if s < 730 * 86_400 => (s / (30 * 86_400), "month", "months"),
+        s => (s / (365 * 86_400), "year", "years"),
+    };
+    format!(
+        "{} ago",
+        counted(u64::try_from(n).unwrap_or_default(), one, many)
+    )
+}
+
+/// An RFC 3339 time as [`ago`] words from now; the text itself when it is not one.
+pub fn ago_text(rfc3339: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    match time::OffsetDateTime::parse(rfc3339.trim(), &Rfc3339) {
+        Ok(t) => ago(t, time::OffsetDateTime::now_utc()),
+        Err(_) => rfc3339.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +110,20 @@ mod tests {
         assert_eq!(data_size(Some(31.2 * 1024.0)), "31.2 GB");
         assert_eq!(data_size(None), "—");
         assert_eq!(data_limit(None), "No limit");
+    }
+
+    #[test]
+    fn times_read_as_how_long_ago() {
+        let now = time::macros::datetime!(2026-12-07 12:00 UTC);
+        let before = |s: i64| ago(now - time::Duration::seconds(s), now);
+        assert_eq!(before(10), "just now");
+        assert_eq!(before(60), "1 minute ago");
+        assert_eq!(before(5 * 60), "5 minutes ago");
+        assert_eq!(before(3 * 3_600), "3 hours ago");
+        assert_eq!(before(30 * 3_600), "yesterday");
+        assert_eq!(before(2 * 86_400), "2 days ago");
+        assert_eq!(before(90 * 86_400), "3 months ago");
+        assert_eq!(before(800 * 86_400), "2 years ago");
+        assert_eq!(ago_text("not a time"), "not a time");
     }
 }

@@ -11,6 +11,7 @@ pub mod export;
 pub mod format;
 pub mod import;
 pub mod list_filters;
+pub mod line;
 pub mod overview;
 pub mod portal;
 pub mod redo;

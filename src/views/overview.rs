@@ -14,7 +14,7 @@ use crate::paths;
 use crate::policy::Principal;
 use crate::views::Layout;
 use crate::views::actions::ActionLink;
-use crate::views::chart::{BarChart, BarInput};
+use crate::views::chart::{BarChart, BarInput, ChartAction};
 
 /// Lines listed on a selection page; the rest are counted (all are in the form).
 pub const SELECTION_ROWS: usize = 100;
@@ -80,19 +80,9 @@ fn figure_bar(p: &Paths, label: String, fig: Figure, n: u64) -> BarInput {
     }
 }
 
-/// The top 20, one row each.
-#[derive(Debug, Clone)]
-pub struct TopRow {
-    pub rank: usize,
-    pub mdn: String,
-    pub line_href: String,
-    pub nickname: String,
-    pub month: String,
-    pub limit: String,
-    pub share_of_limit: String,
-}
-
-/// Everything below the page head (the htmx swap target).
+/// Everything below the page head (the htmx swap target): the findings first, ranked by how many
+/// lines each puts at cost or at risk, then the figures that describe the group, then the
+/// findings with nothing in them, folded.
 #[derive(Template, WebTemplate, Debug, Clone)]
 #[template(path = "fragments/overview_figures.html")]
 pub struct OverviewFigures {
@@ -102,19 +92,15 @@ pub struct OverviewFigures {
     pub total: String,
     pub active: String,
     pub idle_mb: u32,
-    pub idle_sentence: String,
-    pub idle_count: u64,
-    pub idle_href: String,
-    pub idle_csv_href: String,
     pub notes: Vec<String>,
-    pub idle_chart: BarChart,
-    pub limits: BarChart,
+    /// Idle lines (paid for, not used) and lines at or near their limit, largest first, each
+    /// with how many lines it puts at cost or at risk.
+    pub findings: Vec<(u64, BarChart)>,
+    /// Findings with no line in them ("Paid for, not used: 0").
+    pub quiet: Vec<BarChart>,
     pub usage: BarChart,
     pub categories: Vec<BarChart>,
     pub top: BarChart,
-    pub top_rows: Vec<TopRow>,
-    pub top_href: String,
-    pub top_csv_href: String,
 }
 
 impl OverviewFigures {
@@ -146,16 +132,32 @@ impl OverviewFigures {
             let f = Figure::Category(Dimension::Status, a);
             idle_bars.push(figure_bar(&p, "All active lines".into(), f, ov.active));
         }
-        let idle_chart = BarChart::new(
+        let mut idle_chart = BarChart::new(
             "fig-idle",
-            "Idle lines",
-            idle_sentence.clone(),
+            "Paid for, not used",
+            idle_sentence,
             "Lines",
             "Lines",
             if ov.total == 0 { Vec::new() } else { idle_bars },
             ov.active,
         )
-        .with_note("Idle: status active and LAST_30_DAYS_USED of 0 MB, or under the threshold you set. These are the lines the district pays for and nobody uses.");
+        .with_summary_id("idle-sentence")
+        .with_note("Idle: active, and no data used in the last 30 days (or less than the threshold you set). The district pays for these lines and nobody uses them.");
+        if idle_count > 0 {
+            idle_chart = idle_chart
+                .with_action(ChartAction {
+                    id: "idle-lines",
+                    href: p.lines(&Figure::Idle),
+                    label: format!("Act on the {}", idle_words(idle_count)),
+                    download: false,
+                })
+                .with_action(ChartAction {
+                    id: "idle-csv",
+                    href: p.csv(&Figure::Idle),
+                    label: "Download them as CSV".into(),
+                    download: true,
+                });
+        }
 
         let limit_bars = [
             ("At or over the limit", Figure::OverLimit, ov.over_limit),
@@ -163,9 +165,10 @@ impl OverviewFigures {
             ("Under 80% of the limit", Figure::UnderLimit, ov.under_limit),
             ("No monthly limit", Figure::NoLimit, ov.no_limit),
         ];
-        let limits = BarChart::new(
+        let at_risk = ov.over_limit + ov.near_limit;
+        let mut limits = BarChart::new(
             "fig-limits",
-            "Usage this month against the monthly limit",
+            "At or near the monthly limit",
             format!(
                 "{} at or over their monthly limit, {} at {NEAR_LIMIT_PERCENT}% of it or more, {} without a limit.",
                 lines_text(ov.over_limit),
@@ -184,7 +187,25 @@ impl OverviewFigures {
             },
             ov.total,
         )
-        .with_note("MONTHLY_AMOUNT_USED against MONTHLY_LIMIT (MB). “80% or more” counts lines not yet at the limit, so no line is in two bars.");
+        .with_note("Data used this month against each line's monthly limit. “80% or more” counts lines not yet at the limit, so no line is in two bars.");
+        if ov.over_limit > 0 {
+            limits = limits.with_action(ChartAction {
+                id: "over-limit-lines",
+                href: p.lines(&Figure::OverLimit),
+                label: format!(
+                    "Act on the {} at or over the limit",
+                    lines_text(ov.over_limit)
+                ),
+                download: false,
+            });
+        } else if ov.near_limit > 0 {
+            limits = limits.with_action(ChartAction {
+                id: "near-limit-lines",
+                href: p.lines(&Figure::NearLimit),
+                label: format!("Act on the {} near the limit", lines_text(ov.near_limit)),
+                download: false,
+            });
+        }
 
         let usage = BarChart::new(
             "fig-usage",
@@ -204,7 +225,7 @@ impl OverviewFigures {
             },
             ov.total,
         )
-        .with_note("From LAST_30_DAYS_USED (MB); GB here means 1024 MB.");
+        .with_note("Data used in the last 30 days; GB here means 1,024 MB.");
 
         let categories = Dimension::ALL
             .into_iter()
@@ -221,47 +242,30 @@ impl OverviewFigures {
                 let chart = BarChart::new(
                     &format!("fig-{}", d.slug().replace('_', "-")),
                     format!("Lines by {}", d.label()),
-                    format!("{} {}s among {}.", c.names.len(), d.label(), lines_text(ov.total)),
+                    format!(
+                        "{} {}s among {}.",
+                        c.names.len(),
+                        d.label(),
+                        lines_text(ov.total)
+                    ),
                     capitalise(d.label()).as_str(),
                     "Lines",
                     bars,
                     ov.total,
                 );
                 if d == Dimension::DeviceType {
-                    chart.with_note("The export has no device type column: this is DEVICE_NAME, the device model.")
+                    chart.with_note("The device model, as Sentinel names it.")
                 } else {
                     chart
                 }
             })
             .collect();
 
-        let top_rows: Vec<TopRow> = ov
-            .top
-            .iter()
-            .enumerate()
-            .map(|(i, t)| TopRow {
-                rank: i + 1,
-                mdn: t.rec.mdn(),
-                line_href: line_href(corp, &t.rec),
-                nickname: t.nickname.clone(),
-                month: mb_text(t.rec.month),
-                limit: if t.rec.has_limit() {
-                    mb_text(t.rec.limit)
-                } else {
-                    "No limit".into()
-                },
-                share_of_limit: if t.rec.has_limit() {
-                    crate::views::chart::share(u64::from(t.rec.month), u64::from(t.rec.limit))
-                } else {
-                    String::new()
-                },
-            })
-            .collect();
         let top = BarChart::new(
             "fig-top",
             format!("Top {TOP_N} lines by usage this month"),
             format!(
-                "The {} that used the most this month (MONTHLY_AMOUNT_USED).",
+                "The {} that used the most data this month.",
                 lines_text(ov.top.len() as u64)
             ),
             "Line",
@@ -298,6 +302,11 @@ impl OverviewFigures {
                 lines_text(ov.skipped)
             ));
         }
+        // Findings, ranked by how many lines each puts at cost (idle) or at risk (the limit);
+        // one with nothing in it goes last, folded.
+        let mut ranked = vec![(idle_count, idle_chart), (at_risk, limits)];
+        ranked.sort_by(|a, b| b.0.cmp(&a.0));
+        let (findings, quiet): (Vec<_>, Vec<_>) = ranked.into_iter().partition(|(n, _)| *n > 0);
         Self {
             page_href: p.page(),
             computed_at: format_time(ov.computed_at),
@@ -305,20 +314,28 @@ impl OverviewFigures {
             total: thousands(ov.total),
             active: thousands(ov.active),
             idle_mb: idle.mb(),
-            idle_sentence,
-            idle_count,
-            idle_href: p.lines(&Figure::Idle),
-            idle_csv_href: p.csv(&Figure::Idle),
             notes,
-            idle_chart,
-            limits,
+            findings,
+            quiet: quiet
+                .into_iter()
+                .map(|(_, mut c)| {
+                    c.quiet = true;
+                    c
+                })
+                .collect(),
             usage,
             categories,
             top,
-            top_rows,
-            top_href: p.lines(&Figure::Top),
-            top_csv_href: p.csv(&Figure::Top),
         }
+    }
+}
+
+/// "idle line" / "3 idle lines".
+fn idle_words(n: u64) -> String {
+    if n == 1 {
+        "1 idle line".into()
+    } else {
+        format!("{} idle lines", thousands(n))
     }
 }
 

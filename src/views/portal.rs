@@ -148,6 +148,95 @@ pub struct LineCard {
     pub requests: Vec<(&'static str, String)>,
     /// The line's 90-day usage strip, when its group is tracked (issue 24).
     pub history: Option<crate::views::usage::LineHistory>,
+    /// When the health check last heard from the line, in words ("2 days ago"), and as stated.
+    pub last_seen: Option<(String, String)>,
+    /// What was just saved from this card, with its undo.
+    pub saved: Option<Saved>,
+    /// Shown inside the admin line page (its heading is the page's).
+    pub on_line_page: bool,
+}
+
+/// The notice after a change made from the card: what was saved (or put back), and the undo.
+#[derive(Debug, Clone)]
+pub struct Saved {
+    /// "Saved" or "Put back".
+    pub title: &'static str,
+    pub words: String,
+    /// The undo: a revert of that change set, through the normal pipeline (absent when the scope
+    /// table does not allow it, or when nothing changed).
+    pub undo: Option<Undo>,
+    /// The change set's own page.
+    pub change_href: String,
+    /// The change did not go through (failed or unknown): the words say so.
+    pub problem: bool,
+}
+
+impl Saved {
+    /// The notice for change set `c` (made from the card) and its one line `l`; `undo_allowed`
+    /// from the scope table.
+    pub fn new(
+        c: &crate::storage::changes::ChangeSet,
+        l: Option<&crate::storage::changes::ChangeLine>,
+        undo_allowed: bool,
+    ) -> Self {
+        use crate::storage::changes::{ChangeState, LineState, Origin};
+        let quote = |v: Option<&String>| match v.map(String::as_str) {
+            None | Some("") => "empty".to_owned(),
+            Some(v) => format!("“{v}”"),
+        };
+        let what = crate::views::changes::change_title(c);
+        let (before, after) = (
+            quote(l.and_then(|l| l.before_value.as_ref())),
+            quote(l.and_then(|l| l.after_value.as_ref())),
+        );
+        let reverted = c.origin == Origin::Revert;
+        let outcome = l.map(|l| l.outcome);
+        let (title, words, problem) = match (c.state, outcome) {
+            (_, Some(LineState::Changed)) if reverted => {
+                ("Put back", format!("{what}: {after} again."), false)
+            }
+            (_, Some(LineState::Changed)) => {
+                ("Saved", format!("{what}: {before} → {after}."), false)
+            }
+            (_, Some(LineState::Failed)) => (
+                "Not saved",
+                format!(
+                    "Sentinel refused it: {}",
+                    l.and_then(|l| l.message.clone()).unwrap_or_default()
+                ),
+                true,
+            ),
+            (s, _) if !s.is_finished() && s != ChangeState::NeedsSignIn => (
+                "Saving",
+                "Sentinel has not answered yet: the details page shows when it does.".to_owned(),
+                false,
+            ),
+            _ => (
+                "Not sure it was saved",
+                "No answer came from Sentinel: look at the line again in a moment.".to_owned(),
+                true,
+            ),
+        };
+        let undo =
+            (undo_allowed && !reverted && outcome == Some(LineState::Changed)).then(|| Undo {
+                post_href: paths::portal_undo(c.id).into(),
+                label: format!("Undo (put back {before})"),
+            });
+        Self {
+            title,
+            words,
+            undo,
+            change_href: paths::change_from_portal(c.id).into(),
+            problem,
+        }
+    }
+}
+
+/// The undo button of a [`Saved`] notice: a confirmed revert of `post_href`'s change set.
+#[derive(Debug, Clone)]
+pub struct Undo {
+    pub post_href: String,
+    pub label: String,
 }
 
 /// The words of a change a portal user may ask for.
@@ -175,11 +264,18 @@ pub struct CardInput {
 impl LineCard {
     pub fn new(corp: &CorpId, d: &Device, i: CardInput) -> Self {
         let row = DeviceRow::new(corp, d, &crate::domain::ListQuery::default());
-        let status_words = match row.status_class {
-            "badge-active" => "Working: the line is active.",
-            "badge-suspended" => "Not working: the line is suspended.",
+        // Never "Working" beside "Offline": an active line whose device is not connected says so.
+        let status_words = match (row.status_class, row.online) {
+            ("badge-active", Some(false)) => "Active, but the device is not connected right now.",
+            ("badge-active", _) => "Working: the line is active.",
+            ("badge-suspended", _) => "Not working: the line is suspended.",
             _ => "See the status.",
         };
+        let last_seen = i.health.as_ref().and_then(|h| {
+            h.last_seen
+                .as_deref()
+                .map(|t| (crate::views::format::ago_text(t), t.to_owned()))
+        });
         let a = &i.actions;
         let yes_no = |b: Option<bool>| match b {
             Some(true) => "on".to_owned(),
@@ -281,6 +377,9 @@ impl LineCard {
                 })
                 .collect(),
             history: None,
+            last_seen,
+            saved: None,
+            on_line_page: false,
         }
     }
 }

@@ -38,9 +38,9 @@ async fn overview_acts_on_the_idle_lines_in_a_real_browser() {
                 .map(|_| ()))
         })
         .await?;
-        let svgs = rows_of(c, "svg.chart[role=group] title").await?;
-        if svgs < 7 {
-            return Err(format!("only {svgs} titled charts on the overview"));
+        let charts = rows_of(c, "ul.hbars[aria-label]").await?;
+        if charts < 7 {
+            return Err(format!("only {charts} labelled charts on the overview"));
         }
         let field = c
             .find(Locator::Css("#idle_mb"))

@@ -1,4 +1,4 @@
-//! Issue 10 in a real headless Chromium: the portal and the line card on a phone (400 × 850) and a desktop
+//! Issue 10 in a real headless Chromium: the portal and the line card on a phone (390 × 844) and a desktop
 //! (1400 × 1000) — a scanned barcode (digits + Enter) opens the card with focus kept in the box, nothing
 //! scrolls sideways, axe-core finds no serious or critical violation — and the admin list fits a phone.
 //!
@@ -16,7 +16,7 @@ use serde_json::Value;
 /// The WebDriver code of the Enter key (what a barcode scanner sends after the digits).
 const ENTER: &str = "\u{E007}";
 
-const SIZES: [(u32, u32); 2] = [(400, 850), (1400, 1000)];
+const SIZES: [(u32, u32); 2] = [(390, 844), (1400, 1000)];
 
 fn axe_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -197,6 +197,29 @@ async fn portal_at(c: &Client, base: &str, axe: Option<&str>, w: u32, h: u32) ->
     )
     .await?;
     no_horizontal_scroll(c, &format!("the health card at {tag}")).await?;
+    // Plain words: "Last seen 2 days ago", never an ISO time; never "Working" beside "Offline".
+    let seen = js(
+        c,
+        "const e = document.getElementById('card-last-seen'); return e ? e.textContent : '';",
+    )
+    .await?;
+    let seen = seen.as_str().unwrap_or_default();
+    if !(seen.starts_with("Last seen")
+        && (seen.ends_with("ago") || seen.ends_with("just now") || seen.ends_with("yesterday")))
+    {
+        return Err(format!("last seen in words: {seen:?}"));
+    }
+    let words = js(
+        c,
+        "return [document.querySelector('#card-online') ? document.querySelector('#card-online').textContent : '', \
+         document.querySelector('.line-card-words').textContent];",
+    )
+    .await?;
+    if words[0].as_str() == Some("Offline")
+        && words[1].as_str().is_some_and(|w| w.contains("Working"))
+    {
+        return Err(format!("“Working” beside “Offline”: {words}"));
+    }
     axe_check(c, axe, &format!("the health card at {tag}")).await?;
     shot(c, &format!("portal-card-health-{tag}")).await?;
 
@@ -230,8 +253,8 @@ async fn portal_on_a_phone_and_a_desktop_in_a_real_browser() {
         for (w, h) in SIZES {
             portal_at(c, &base, axe.as_deref(), w, h).await?;
         }
-        // Keyboard only: from the card, Tab reaches the one-tap form and Enter opens its preview.
-        c.set_window_size(400, 850)
+        // On a phone, from the card: type, Enter saves; the card stays, says "Saved", offers Undo.
+        c.set_window_size(390, 844)
             .await
             .map_err(|e| format!("window size: {e}"))?;
         c.goto(&format!("{base}/portal/NORTHSTAR-ISD/304-228-6302"))
@@ -249,12 +272,38 @@ async fn portal_on_a_phone_and_a_desktop_in_a_real_browser() {
             .send_keys(&format!("Cart 3{ENTER}"))
             .await
             .map_err(|e| format!("type: {e}"))?;
-        wait_until("the preview", || async move {
-            Ok((count(c, "#confirm-form input[name=via][value=portal]").await? == 1).then_some(()))
+        wait_until("Saved on the card", || async move {
+            Ok((count(c, "#card-saved #card-undo button").await? == 1).then_some(()))
         })
         .await?;
-        no_horizontal_scroll(c, "the preview at 400x850").await?;
-        shot(c, "portal-preview-400x850").await?;
+        let saved = js(c, "return document.getElementById('card-saved').textContent;").await?;
+        let saved = saved.as_str().unwrap_or_default();
+        if !(saved.contains("Saved") && saved.contains("“Cart 3”")) {
+            return Err(format!("the notice: {saved:?}"));
+        }
+        if !url(c).await?.path().starts_with("/portal/NORTHSTAR-ISD/304-228-6302") {
+            return Err("the save left the card".into());
+        }
+        no_horizontal_scroll(c, "the saved card at 390x844").await?;
+        axe_check(c, axe.as_deref(), "the saved card at 390x844").await?;
+        shot(c, "portal-saved-390x844").await?;
+        // Undo: the value before, back on the card.
+        click(c, "#card-undo button").await?;
+        wait_until("Put back on the card", || async move {
+            let t = js(
+                c,
+                "const e = document.querySelector('#card-saved strong'); return e ? e.textContent : '';",
+            )
+            .await?;
+            Ok((t.as_str() == Some("Put back")).then_some(()))
+        })
+        .await?;
+        let value = js(c, "return document.getElementById('card-mdnCustomField').value;").await?;
+        if value.as_str() == Some("Cart 3") {
+            return Err("the undo did not put the value back".into());
+        }
+        axe_check(c, axe.as_deref(), "the card after undo at 390x844").await?;
+        shot(c, "portal-undone-390x844").await?;
         Ok(())
     })
     .await;

@@ -254,9 +254,10 @@ fn check_figures(html: &str, lines: &[Line], idle_mb: f64) {
             .then(a.mdn.cmp(&b.mdn))
     });
     let want: Vec<String> = top.iter().take(20).map(|l| l.mdn.clone()).collect();
-    let shown: Vec<String> = d
-        .select(&sel("table#top-lines tbody tr"))
-        .filter_map(|tr| tr.value().attr("data-mdn").map(str::to_owned))
+    // The top lines' figure: one row per line, labelled by its MDN (and nickname).
+    let shown: Vec<String> = figure_rows(&d, "fig-top")
+        .into_iter()
+        .filter_map(|(label, _)| label.split_whitespace().next().map(str::to_owned))
         .collect();
     assert_eq!(shown, want, "top 20");
 }

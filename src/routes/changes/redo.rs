@@ -295,7 +295,10 @@ pub async fn revert(
         }
         .into_response());
     }
-    let audit = crate::routes::edge::write_context(&session, &user, &corp, kind, &origin)?;
+    // The undo on a portal card (`via=portal`) leads back to that card.
+    let via = crate::domain::Via::parse(form.first("via"))?;
+    let audit =
+        crate::routes::edge::write_context(&session, &user, &corp, kind, &origin)?.via(via);
     let summary = format!(
         "Revert: {} back to each line's value before ({})",
         kind.label(),
@@ -314,9 +317,20 @@ pub async fn revert(
         origin: (Origin::Revert, Some(parent.id)),
         audit,
     };
+    let single = match &request.work {
+        Work::Groups(g, _) if g.len() == 1 && g[0].1.len() == 1 && request.hold.is_none() => {
+            Some(g[0].1[0].clone())
+        }
+        _ => None,
+    };
     let new_id = apply(&state, &user.caller(&session), request)
         .await?
         .settled()
         .await;
-    Ok(Redirect::to(&change_href(new_id)).into_response())
+    let to = match (via, single) {
+        (Some(_), Some(mdn)) => crate::paths::portal_card_saved(&corp, &mdn, new_id).into(),
+        (Some(_), None) => crate::paths::change_from_portal(new_id).into(),
+        (None, _) => change_href(new_id),
+    };
+    Ok(Redirect::to(&to).into_response())
 }

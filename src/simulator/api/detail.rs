@@ -103,12 +103,20 @@ pub(super) fn health_of(l: &Line) -> Health {
     Health {
         mdn: l.mdn.clone(),
         healthy: checks.iter().all(|c| c.ok),
-        last_seen: Some(format!(
-            "2024-11-{:02}T{:02}:{:02}:00Z",
-            if l.online { 25 } else { 1 + r.below(24) },
-            r.below(24),
-            r.below(60)
-        )),
+        // An online line was seen minutes ago; an offline one some hours to weeks ago.
+        last_seen: {
+            let ago = if l.online {
+                60 * (1 + r.below(10))
+            } else {
+                3_600 * (2 + r.below(24 * 20))
+            };
+            let t = time::OffsetDateTime::now_utc()
+                - time::Duration::seconds(i64::try_from(ago).unwrap_or(0));
+            t.replace_nanosecond(0).ok().and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+        },
         checks,
     }
 }
