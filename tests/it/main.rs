@@ -32,6 +32,7 @@ mod multi_instance;
 mod oidc;
 mod overview;
 mod password_sign_in;
+mod pipeline;
 mod portal;
 mod proptest_parsers;
 mod revert;

@@ -100,8 +100,8 @@ pub(super) async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Opti
                 r = run::call(state, &fresh, &ctx.corp, change, &target).await;
                 token = fresh;
             }
-            // Signed out while it was in flight: the refusal is the chunk's answer.
-            Err(SIGNED_OUT_REASON) => break,
+            // Signed out while it was in flight, or the sign-in was refused: a `401` applied
+            // nothing, so these lines were not sent.
             Err(reason) => return Some(not_sent(i, &mdns, reason)),
         }
     }
@@ -213,15 +213,7 @@ pub(super) async fn record(
 ) {
     // Lines certainly never sent did not change: failed with the reason, not unknown, so a
     // retry takes them without the "may already have changed" warning.
-    let never_sent = o.error.as_deref().is_some_and(|r| {
-        [
-            SIGNED_OUT_REASON,
-            SESSION_UNREADABLE_REASON,
-            NOT_STARTED_REASON,
-            SIGN_IN_REFUSED_REASON,
-        ]
-        .contains(&r)
-    });
+    let never_sent = o.error.as_deref().is_some_and(is_not_sent);
     let lines = changeset::chunk_results(o, mdns, first, never_sent);
     match retrying("record chunk", || {
         state.db.job_record_chunk_lines(id, owner, o, &lines)
