@@ -354,13 +354,16 @@ pub async fn read_chunk(
     Ok(found)
 }
 
+/// Lines grouped by the change each needs, and the lines that cannot be sent (with why).
+pub type Split<M> = (Vec<(Change, Vec<M>)>, Vec<(M, String)>);
+
 /// `lines` (each with its value now, when it was read) grouped by the change each is sent (see
 /// [`super::catalog::Action::per_line`]): one group per distinct change, in first-seen order;
 /// the lines that cannot be sent, with why.
 pub fn split_by_line<M: Clone>(
     change: &Change,
     lines: impl IntoIterator<Item = (M, Option<String>)>,
-) -> (Vec<(Change, Vec<M>)>, Vec<(M, String)>) {
+) -> Split<M> {
     let mut groups: Vec<(Change, Vec<M>)> = Vec::new();
     let mut refused = Vec::new();
     for (m, before) in lines {

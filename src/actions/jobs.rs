@@ -388,10 +388,19 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
     );
     // The job's end and its audit record in one transaction: never lost, never written twice.
     let message = stopped_message(&chunks);
-    let finished = retrying("finish", || {
-        state
-            .db
-            .job_finish_change(id, &owner, state_after, &result, &rec, message.as_deref())
+    // Lines not sent because the sign-in ended or was refused wait for the user to sign in.
+    let for_sign_in = chunks
+        .iter()
+        .any(|c| c.error.as_deref().is_some_and(needs_sign_in));
+    let (db, who, m, res, audit) = (&state.db, owner.as_str(), message.as_deref(), &result, &rec);
+    let finished = retrying("finish", || async move {
+        if for_sign_in {
+            db.job_finish_change_for_sign_in(id, who, state_after, res, audit, m)
+                .await
+        } else {
+            db.job_finish_change(id, who, state_after, res, audit, m)
+                .await
+        }
     })
     .await;
     match finished {

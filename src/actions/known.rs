@@ -19,11 +19,13 @@ const KEEP: Duration = Duration::from_secs(60);
 const MAX_VALUES: usize = 200;
 
 type Key = (String, &'static str);
-static CACHE: LazyLock<Mutex<HashMap<Key, (Instant, Arc<Vec<String>>)>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+type Kept = (Instant, Arc<Vec<String>>);
+/// How a field's value is read off a line.
+type ReadField = fn(&Device) -> Option<&str>;
+static CACHE: LazyLock<Mutex<HashMap<Key, Kept>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// The column of a field whose values come from the lines, and how to read it off a line.
-fn reader(column: Column) -> Option<(&'static str, fn(&Device) -> Option<&str>)> {
+fn reader(column: Column) -> Option<(&'static str, ReadField)> {
     match column {
         Column::FilterGroup => Some(("filter", |d| d.filter_group.as_deref())),
         _ => None,
@@ -111,7 +113,8 @@ pub struct NamedLine {
 /// Lines a selection is named by (the first few of it).
 pub const NAMED: usize = 3;
 
-static NICKNAMES: LazyLock<Mutex<HashMap<(String, String), (Instant, Option<String>)>>> =
+type KeptName = (Instant, Option<String>);
+static NICKNAMES: LazyLock<Mutex<HashMap<(String, String), KeptName>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// The first [`NAMED`] of `mdns` with their nicknames: one search per line not read within a

@@ -450,7 +450,7 @@ async fn send_per_line(
             let mut r = run::call(state, &token, corp, &c, &target).await;
             if run::unauthorized(&r) {
                 // A 401 applied nothing: renew the sign-in once and send this part again.
-                match source.renew(state, &token).await {
+                match source.renew(state, &token).await.map_err(no_token_reason) {
                     Ok((t, u)) => {
                         token = t;
                         if let Err(refusal) = c.authorize(&u, corp, 2) {

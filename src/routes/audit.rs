@@ -223,12 +223,12 @@ async fn with_parents(state: &AppState, mut rows: Vec<AuditRow>) -> Vec<AuditRow
         std::collections::HashMap::new();
     for r in &mut rows {
         let Some(id) = r.change_id else { continue };
-        if !seen.contains_key(&id) {
+        if let std::collections::hash_map::Entry::Vacant(e) = seen.entry(id) {
             let parent = match state.db.change_get(id).await {
                 Ok(Some(c)) => c.parent_id.map(|p| (c.origin, p)),
                 _ => None,
             };
-            seen.insert(id, parent);
+            e.insert(parent);
         }
         if let Some(Some((origin, parent))) = seen.get(&id) {
             r.redo_of = Some(crate::views::audit::RedoOf::new(*origin, *parent));

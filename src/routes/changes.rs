@@ -276,7 +276,7 @@ pub async fn page(
         }
     }
     let via = Via::parse(q.via.as_deref())?;
-    let result = if c.state.is_finished() {
+    let result = if c.at_rest() {
         let mut r = result_of(&state, &c).await?;
         if let (Some(Via::Portal), Some(t)) = (via, selected_target(&c)) {
             r.back_href = crate::views::portal::return_href(&CorpId::parse(&c.corp_id)?, &t);
@@ -323,6 +323,10 @@ pub async fn page(
             .all(|op| user.principal.can_cancel(&c.subject, *op, &corp));
     let reverse_href =
         kind.and_then(|k| crate::actions::deferred::reverse_form(&c, k, &user.principal));
+    let retry = redo_offer::retry_offer(&c, &user.principal)
+        .ok()
+        .map(|o| (retry_href(c.id), o));
+    let finish = c.state == ChangeState::NeedsSignIn && retry.is_some();
     let (who, created, finished) = ChangePage::header(&c);
     let lines = match lines {
         Some(l) => l,
@@ -346,9 +350,9 @@ pub async fn page(
         },
         parent_href: c.parent_id.map(change_href),
         csrf: user.csrf.clone(),
-        retry: redo_offer::retry_offer(&c, &user.principal)
-            .ok()
-            .map(|o| (retry_href(c.id), o)),
+        // Stopped for a sign-in: one button sends exactly the lines not sent, in its place.
+        finish_href: finish.then(|| retry_href(c.id)),
+        retry: retry.filter(|_| !finish),
         revert: redo_offer::revert_offer(&c, &user.principal)
             .ok()
             .map(|o| (revert_href(c.id), o)),

@@ -226,6 +226,13 @@ impl ChangeSet {
     pub fn done_lines(&self) -> i64 {
         self.changed + self.failed + self.unknown
     }
+
+    /// Nothing more happens to it on its own: finished, or stopped mid-run for a sign-in (its
+    /// lines not sent wait for the user to sign in and send them).
+    pub fn at_rest(&self) -> bool {
+        self.state.is_finished()
+            || (self.state == ChangeState::NeedsSignIn && self.finished_at.is_some())
+    }
 }
 
 /// One stored line.

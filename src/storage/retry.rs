@@ -68,4 +68,3 @@ pub fn busy(code: Option<&str>) -> bool {
         .any(|class| code.starts_with(class))
         || code == "55P03"
 }
-

@@ -10,11 +10,11 @@ use crate::domain::{FilterField, ListFilter};
 use crate::storage::Db;
 use crate::storage::usage::{SnapshotWhere, Tracking};
 
-/// The newest kept sample of a tracked group, and its distinct filter values.
-#[derive(Debug, Clone)]
 /// A filter field's values in a snapshot: `(name, names id, lines)`, by name.
 pub type FieldValues = Vec<(FilterField, Vec<(String, i32, i64)>)>;
 
+/// The newest kept sample of a tracked group, and its distinct filter values.
+#[derive(Debug, Clone)]
 pub struct Snapshot {
     pub gid: i32,
     /// When it was taken (as stored, to select its lines).

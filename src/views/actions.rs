@@ -503,7 +503,7 @@ pub fn group_failures<'a>(reasons: impl IntoIterator<Item = &'a str>) -> Vec<Fai
             }),
         }
     }
-    out.sort_by(|a, b| b.count.cmp(&a.count));
+    out.sort_by_key(|o| std::cmp::Reverse(o.count));
     out
 }
 

@@ -274,7 +274,7 @@ fn life_notice(c: &ChangeSet) -> Option<String> {
 impl ProgressFragment {
     pub fn new(c: &ChangeSet, result: Option<ResultFragment>) -> Self {
         let total = c.total_lines.max(1);
-        let finished = c.state.is_finished();
+        let finished = c.at_rest();
         Self {
             href: paths::change_poll(c.id, c.state.as_str()).into(),
             finished,
@@ -387,7 +387,7 @@ impl LinesFragment {
         let page = u64::from(LINES_PAGE);
         let shown = lines.len() as u64;
         Self {
-            poll_href: (!c.state.is_finished()).then(|| lines_href(c.id, outcome, offset)),
+            poll_href: (!c.at_rest()).then(|| lines_href(c.id, outcome, offset)),
             filters,
             rows: lines.iter().map(LineRow::new).collect(),
             from_n: if shown == 0 { 0 } else { offset + 1 },
@@ -421,6 +421,8 @@ pub struct ChangePage {
     pub csrf: String,
     /// The retry form and what it does ([`crate::views::redo`] decides).
     pub retry: Option<(String, RetryOffer)>,
+    /// A change stopped for a sign-in: the form that sends its lines not sent.
+    pub finish_href: Option<String>,
     /// The revert form and what it does.
     pub revert: Option<(String, RevertOffer)>,
     /// Why this change can never be reverted, said instead of a revert button.

@@ -305,7 +305,7 @@ impl OverviewFigures {
         // Findings, ranked by how many lines each puts at cost (idle) or at risk (the limit);
         // one with nothing in it goes last, folded.
         let mut ranked = vec![(idle_count, idle_chart), (at_risk, limits)];
-        ranked.sort_by(|a, b| b.0.cmp(&a.0));
+        ranked.sort_by_key(|r| std::cmp::Reverse(r.0));
         let (findings, quiet): (Vec<_>, Vec<_>) = ranked.into_iter().partition(|(n, _)| *n > 0);
         Self {
             page_href: p.page(),

@@ -90,7 +90,7 @@ fn count(n: i64) -> u64 {
 
 /// The action and group of `c` this user may run it in, or why not.
 fn runnable(c: &ChangeSet, user: &Principal) -> Result<ActionKind, String> {
-    if !c.state.is_finished() {
+    if !c.at_rest() {
         return Err("This change is still running: wait until it has finished.".into());
     }
     let kind = ActionKind::from_slug(&c.action)

@@ -36,6 +36,7 @@ mod oidc;
 mod overview;
 mod pages;
 mod password_sign_in;
+mod pipeline;
 mod portal;
 mod proptest_parsers;
 mod revert;

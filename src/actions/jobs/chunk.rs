@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::*;
 use crate::storage::changes::LineResult;
+use crate::upstream::wire::WriteFailure;
 
 /// What the chunk tasks of one job share.
 pub(super) struct ChunkCtx {
@@ -223,8 +224,8 @@ async fn call_lines(
                 r = run::call(state, &fresh, &ctx.corp, change, &target).await;
                 token = fresh;
             }
-            // Signed out while it was in flight: the refusal is the chunk's answer.
-            Err(SIGNED_OUT_REASON) => break,
+            // Signed out while it was in flight, or the sign-in was refused: a `401` applied
+            // nothing, so these lines were not sent.
             Err(reason) => return not_sent(i, &mdns, reason),
         }
     }
@@ -339,15 +340,7 @@ pub(super) fn stopped_message(chunks: &[ChunkOutcome]) -> Option<String> {
 fn line_results(o: &ChunkOutcome, mdns: &[Mdn], first: i32) -> Vec<LineResult> {
     // Lines certainly never sent did not change: failed with the reason, not unknown, so a
     // retry takes them without the "may already have changed" warning.
-    let never_sent = o.error.as_deref().is_some_and(|r| {
-        [
-            SIGNED_OUT_REASON,
-            SESSION_UNREADABLE_REASON,
-            NOT_STARTED_REASON,
-            SIGN_IN_REFUSED_REASON,
-        ]
-        .contains(&r)
-    });
+    let never_sent = o.error.as_deref().is_some_and(is_not_sent);
     changeset::chunk_results(o, mdns, first, never_sent)
 }
 
@@ -403,7 +396,7 @@ async fn record_all(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::storage::retry::busy;
 
     #[test]
     fn only_busy_and_connection_errors_are_tried_again() {

@@ -32,6 +32,24 @@ pub fn no_token_reason(why: NoToken) -> &'static str {
     }
 }
 
+/// Was a line with this reason certainly never applied (not sent, or refused with `401`)? Then
+/// it did not change: a retry takes it without the "may already have changed" warning.
+pub fn is_not_sent(reason: &str) -> bool {
+    [
+        SIGNED_OUT_REASON,
+        SESSION_UNREADABLE_REASON,
+        NOT_STARTED_REASON,
+        SIGN_IN_REFUSED_REASON,
+        GRANT_GONE_REASON,
+    ]
+    .contains(&reason)
+}
+
+/// Does this reason wait for the user to sign in again (their sign-in ended or was refused)?
+pub fn needs_sign_in(reason: &str) -> bool {
+    [SIGNED_OUT_REASON, SIGN_IN_REFUSED_REASON, GRANT_GONE_REASON].contains(&reason)
+}
+
 /// Why a resumed job's chunk was not sent when the session store could not be read.
 pub const SESSION_UNREADABLE_REASON: &str = "The console could not read the user's session to continue this change, so these lines were not sent. Run the change again for them.";
 

@@ -58,7 +58,9 @@ pub async fn retry(
     // The rule the change page draws its button by: no button, no retry.
     let offer =
         crate::views::redo::retry_offer(&parent, &user.principal).map_err(AppError::BadRequest)?;
-    let include_unknown = form.flag("include_unknown") || offer.unknown_only();
+    // Finishing a change stopped for a sign-in: exactly the lines not sent.
+    let not_sent = form.flag("not_sent");
+    let include_unknown = !not_sent && (form.flag("include_unknown") || offer.unknown_only());
     let mut wanted = vec![LineState::Failed];
     if include_unknown {
         wanted.push(LineState::Unknown);
@@ -70,6 +72,14 @@ pub async fn retry(
     while let Some(page) = pages.next().await {
         for l in page? {
             if !wanted.contains(&l.outcome) {
+                continue;
+            }
+            if not_sent
+                && !l
+                    .message
+                    .as_deref()
+                    .is_some_and(crate::actions::jobs::is_not_sent)
+            {
                 continue;
             }
             let Ok(m) = Mdn::parse(&l.mdn) else { continue };
@@ -162,6 +172,9 @@ pub async fn retry(
             );
         }
         let mut hidden = Vec::new();
+        if not_sent {
+            hidden.push(("not_sent".to_owned(), "true".to_owned()));
+        }
         if include_unknown {
             hidden.push(("include_unknown".to_owned(), "true".to_owned()));
         }
@@ -297,8 +310,7 @@ pub async fn revert(
     }
     // The undo on a portal card (`via=portal`) leads back to that card.
     let via = crate::domain::Via::parse(form.first("via"))?;
-    let audit =
-        crate::routes::edge::write_context(&session, &user, &corp, kind, &origin)?.via(via);
+    let audit = crate::routes::edge::write_context(&session, &user, &corp, kind, &origin)?.via(via);
     let summary = format!(
         "Revert: {} back to each line's value before ({})",
         kind.label(),

@@ -337,7 +337,7 @@ impl Db {
         result: &Value,
     ) -> Result<bool, sqlx::Error> {
         Ok(self
-            .finish(id, owner, state, result, None, None)
+            .finish(id, owner, state, result, None, None, false)
             .await?
             .is_some())
     }
@@ -353,7 +353,7 @@ impl Db {
         result: &Value,
         audit: &NewAuditRecord,
     ) -> Result<Option<i64>, sqlx::Error> {
-        self.finish(id, owner, state, result, Some(audit), None)
+        self.finish(id, owner, state, result, Some(audit), None, false)
             .await
     }
 
@@ -367,11 +367,27 @@ impl Db {
         audit: &NewAuditRecord,
         message: Option<&str>,
     ) -> Result<Option<i64>, sqlx::Error> {
-        self.finish(id, owner, state, result, Some(audit), message)
+        self.finish(id, owner, state, result, Some(audit), message, false)
+            .await
+    }
+
+    /// [`Self::job_finish_change`] for a job stopped because the user's sign-in was refused or
+    /// ended: its change set waits in `needs_sign_in` for the user to send the lines not sent.
+    pub async fn job_finish_change_for_sign_in(
+        &self,
+        id: Uuid,
+        owner: &str,
+        state: JobState,
+        result: &Value,
+        audit: &NewAuditRecord,
+        message: Option<&str>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        self.finish(id, owner, state, result, Some(audit), message, true)
             .await
     }
 
     /// Finishes the job; `Some(audit id)` (0 when there was no record to write) if it did.
+    #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
         id: Uuid,
@@ -380,6 +396,7 @@ impl Db {
         result: &Value,
         audit: Option<&NewAuditRecord>,
         message: Option<&str>,
+        needs_sign_in: bool,
     ) -> Result<Option<i64>, sqlx::Error> {
         if !state.is_finished() {
             return Err(sqlx::Error::InvalidArgument(format!(
@@ -412,6 +429,15 @@ impl Db {
             // The job's change set (same id, when it has one) ends with it.
             let job_id = id.to_string();
             finish_change_set!(tx, &job_id, &now, message);
+            if needs_sign_in {
+                sqlx::query(
+                    "UPDATE change_sets SET state = 'needs_sign_in' \
+                     WHERE id = $1 AND state IN ('failed', 'done_with_failures')",
+                )
+                .bind(&job_id)
+                .execute(&mut *tx)
+                .await?;
+            }
             tx.commit().await?;
             Ok(Some(audit_id))
         })

@@ -1,0 +1,163 @@
+//! The change pipeline's remaining promises: a change whose sign-in is refused mid-run waits for
+//! the user to sign in and send exactly the lines not sent; requesters request retries and
+//! reverts; a SmartSpot change runs as a durable job whose Wi-Fi password is sealed, then gone.
+
+use crate::helpers::*;
+
+use std::time::Duration;
+
+use sentinel_console::actions::jobs::is_not_sent;
+use sentinel_console::simulator::{Fault, FaultKind};
+use sentinel_console::storage::changes::{ChangeSet, ChangeState, LineState, Origin};
+use uuid::Uuid;
+
+const LARGE: &str = "FLEET-LARGE";
+
+/// Waits (bounded) until change set `id` is at rest (finished, or stopped for a sign-in).
+async fn at_rest(app: &TestApp, id: Uuid) -> ChangeSet {
+    for _ in 0..600 {
+        let c = app
+            .state
+            .db
+            .change_get(id)
+            .await
+            .expect("read")
+            .expect("stored");
+        if c.at_rest() {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("change {id} did not come to rest within 60 s");
+}
+
+/// The identity provider ends the user's sessions while 1,500 lines are being sent: the writes
+/// in flight are refused (401) and the sign-in cannot be renewed, so nothing is applied. The change
+/// waits in `needs_sign_in`, every line "not sent"; after signing in again, its page's one button
+/// sends exactly those lines, as a retry, and every line changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_sign_in_mid_change_waits_for_the_user_to_finish_it() {
+    let app = spawn_app_with(default_sim_config(), |_| {}).await;
+    app.sign_in("super").await;
+    let mut lines = Vec::new();
+    while lines.len() < 1_500 {
+        let page = list_mdns(
+            &app.get_text(&format!(
+                "/devices/{LARGE}?limit=500&offset={}",
+                lines.len()
+            ))
+            .await,
+        );
+        assert!(!page.is_empty());
+        lines.extend(page);
+    }
+    lines.truncate(1_500);
+    let csrf = app.page_csrf(&format!("/devices/{LARGE}")).await;
+    // Writes take a while (the simulator checks the token after the delay).
+    app.sim.sim.add_fault(Fault {
+        kind: FaultKind::Latency(Duration::from_millis(1_500)),
+        path_contains: Some("/nickname".into()),
+        method: Some("PUT".into()),
+        times: None,
+    });
+    let mut form: Vec<(&str, &str)> = lines.iter().map(|m| ("mdns", m.as_str())).collect();
+    form.extend([
+        ("nickname", "Finished later"),
+        ("confirmed", "true"),
+        ("acknowledged", "true"),
+    ]);
+    let resp = app.post_action(LARGE, "nickname", &form, &csrf).await;
+    assert_eq!(resp.status(), 303);
+    let id = change_id_of(&resp);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.sim.sim.revoke_user("super");
+
+    let c = at_rest(&app, id).await;
+    assert_eq!(c.state, ChangeState::NeedsSignIn, "{:?}", c.message);
+    assert_eq!(
+        (c.changed, c.failed, c.unknown),
+        (0, 1_500, 0),
+        "{:?}",
+        c.message
+    );
+    let stored = app
+        .state
+        .db
+        .change_lines_page(id, None, 0, 2_000)
+        .await
+        .expect("lines");
+    assert_eq!(stored.len(), 1_500);
+    for l in &stored {
+        assert_eq!(l.outcome, LineState::Failed);
+        let why = l.message.as_deref().unwrap_or_default();
+        assert!(is_not_sent(why), "{}: {why}", l.mdn);
+    }
+    assert!(
+        app.sim
+            .sim
+            .device(LARGE, &lines[0])
+            .expect("line")
+            .nickname
+            .as_deref()
+            != Some("Finished later")
+    );
+
+    // The console's session ended with the sign-in: the change page asks to sign in first.
+    let page = app.get(&format!("/changes/{id}")).await;
+    assert!(
+        page.status().is_redirection(),
+        "signed out: {}",
+        page.status()
+    );
+    app.sim.sim.clear_faults();
+    app.sign_in("super").await;
+    let page = app.get_text(&format!("/changes/{id}")).await;
+    assert!(
+        page.contains("Sign in to finish this change"),
+        "{page:.2000}"
+    );
+    assert_eq!(
+        attrs(&page, "#finish-form input[name=not_sent]", "value"),
+        vec!["true"]
+    );
+    assert!(
+        attrs(&page, "#retry-form", "action").is_empty(),
+        "one button, not two"
+    );
+    let csrf = extract_meta_csrf(&page).expect("csrf");
+    let retry = format!("/changes/{id}/retry");
+    let preview = app
+        .post_form(
+            &retry,
+            &[("csrf_token", csrf.as_str()), ("not_sent", "true")],
+        )
+        .await;
+    assert_eq!(preview.status(), 200);
+    let preview = preview.text().await.expect("preview");
+    assert!(preview.contains("1500 lines"), "{preview:.3000}");
+    let done = app
+        .post_form(
+            &retry,
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("not_sent", "true"),
+                ("confirmed", "true"),
+                ("acknowledged", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status(), 303);
+    let again = change_id_of(&done);
+    let r = finished_within(&app.state.db, again, 60).await;
+    assert_eq!(
+        (r.changed, r.failed, r.unknown),
+        (1_500, 0, 0),
+        "{:?}",
+        r.message
+    );
+    assert_eq!((r.origin, r.parent_id), (Origin::Retry, Some(id)));
+    for m in [&lines[0], &lines[1_499]] {
+        let line = app.sim.sim.device(LARGE, m).expect("line");
+        assert_eq!(line.nickname.as_deref(), Some("Finished later"));
+    }
+}
