@@ -78,3 +78,13 @@ impl From<IdentityError> for ChangeError {
         }
     }
 }
+
+/// Why a change could not be sent or was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// The selection does not fit the action (a bug: the form parser prevents it).
+    #[error("this change cannot be sent for that selection")]
+    Mismatch,
+}

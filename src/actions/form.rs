@@ -20,7 +20,7 @@ const NOT_ECHOED: &[&str] = &[
     "confirmed",
     "acknowledged",
     "wifiPasswordRef",
-    super::preview::VALUE_CHECK,
+    super::input::VALUE_CHECK,
 ];
 
 /// Is `key` a secret field of any action?

@@ -10,6 +10,9 @@ use crate::upstream::wire::{BulkSelection, DeviceSelection};
 /// Above this many lines the user must tick "Yes, change these N lines".
 pub const ACK_ABOVE: u64 = 10;
 
+/// The checkbox of a value none of the group's lines has.
+pub const VALUE_CHECK: &str = "new_value_confirmed";
+
 /// The form body as ordered pairs (keys repeat: `mdns`, `excluded_mdns`, `imeis`).
 #[derive(Debug, Clone, Default)]
 pub struct RawForm {

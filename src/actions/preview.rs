@@ -8,6 +8,7 @@ use secrecy::SecretString;
 
 use super::error::ChangeError;
 use super::form::{Change, Target};
+use super::input::VALUE_CHECK;
 use super::known::NamedLine;
 use super::{ActionKind, PREVIEW_LINES};
 use crate::domain::{CorpId, Mdn};
@@ -74,9 +75,6 @@ pub struct Check {
     pub label: String,
     pub warning: String,
 }
-
-/// The checkbox of a value none of the group's lines has.
-pub const VALUE_CHECK: &str = "new_value_confirmed";
 
 /// How many of `target`'s lines have a value that `change` replaces by another (one export of
 /// the column, read to its end), with the first such line as an example. `None`: the action

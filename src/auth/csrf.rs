@@ -13,6 +13,7 @@ use rand::RngCore;
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
+use super::form_post::{FORM_LIMIT, is_form};
 use crate::crypto::constant_time_eq;
 pub use crate::crypto::random_token;
 use crate::error::AppError;
@@ -21,9 +22,6 @@ use crate::identity::session::{AUTH_KEY, CSRF_KEY, auth_of, stored_auth, touch_i
 use crate::paths;
 use crate::state::AppState;
 use crate::views::CsrfToken;
-
-/// Largest form body read to find `csrf_token`.
-pub const FORM_LIMIT: usize = 1024 * 1024;
 
 /// The header htmx sends the token in (set on `<body hx-headers>` by the layout).
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -82,18 +80,6 @@ fn is_unsafe(m: &Method) -> bool {
         *m,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     )
-}
-
-pub(super) fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.split(';').next().is_some_and(|m| {
-                m.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            })
-        })
 }
 
 fn is_multipart(headers: &HeaderMap) -> bool {

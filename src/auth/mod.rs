@@ -8,6 +8,7 @@
 //! - [`csrf`]: the CSRF check and request-context middleware
 
 pub mod csrf;
+pub mod form_post;
 pub mod password;
 pub mod refused;
 pub mod resume;

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use super::csrf::{FORM_LIMIT, is_form};
+use super::form_post::{FORM_LIMIT, is_form};
 use crate::error::{ErrorInfo, render_error};
 use crate::paths;
 use crate::state::AppState;

@@ -13,12 +13,11 @@ use crate::htmx::{VaryHx, WantsFragment};
 use crate::paths;
 use crate::policy::Operation;
 use crate::state::AppState;
-use crate::upstream::wire::Device;
 use crate::upstream::{ListParams, UpstreamError};
 use crate::views::Layout;
 use crate::views::list_filters::{ListFilters, SnapshotNote};
 
-use super::edge::{authorize, parse_query};
+use super::edge::{authorize, find_line, parse_query};
 use crate::storage::changes::HISTORY_LIMIT;
 use crate::views::devices::{
     ColumnChoice, DeviceResults, DeviceRow, DevicesPage, GroupLink, GroupsPage, HealthPage,
@@ -374,29 +373,6 @@ pub async fn health(
             .into_response()),
         Err(e) => Err(e.into()),
     }
-}
-
-/// One line of a device group, read with the user's token (after the caller's scope check).
-pub async fn find_line(
-    state: &AppState,
-    user: &CurrentUser,
-    corp: &CorpId,
-    mdn: &Mdn,
-) -> Result<Device, AppError> {
-    // The API has no single-line read: search by the MDN's digits and keep the exact match.
-    let q = ListQuery {
-        search: SearchValue::parse(&mdn.digits())?,
-        ..ListQuery::default()
-    };
-    let found = state
-        .upstream
-        .list_devices(&user.token, corp, &ListParams::from(&q))
-        .await?;
-    found
-        .devices
-        .into_iter()
-        .find(|d| Mdn::parse(&d.mdn).is_ok_and(|m| m == *mdn))
-        .ok_or_else(|| AppError::NotFound(format!("Device group {corp} has no line {mdn}.")))
 }
 
 /// `GET /devices/{corpId}/line/{mdn}`: one line's details and the changes this user may make to it.

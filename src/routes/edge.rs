@@ -1,6 +1,7 @@
 //! What routes take from the request before anything else: the query parsed into its type, the
 //! path's device group checked against the scope table, and a write's audit context (who, from
-//! where, within the write limit). Each rejects with the app's error.
+//! where, within the write limit), and one line of a group looked up. Each rejects with the app's
+//! error.
 
 use tower_sessions::Session;
 
@@ -8,10 +9,13 @@ use crate::actions::ActionKind;
 use crate::actions::limit;
 use crate::actions::run::AuditContext;
 use crate::auth::CurrentUser;
-use crate::domain::CorpId;
+use crate::domain::{CorpId, ListQuery, Mdn, SearchValue};
 use crate::error::AppError;
 use crate::middleware::WriteOrigin;
 use crate::policy::Operation;
+use crate::state::AppState;
+use crate::upstream::ListParams;
+use crate::upstream::wire::Device;
 
 /// Parses a query string into `T` (all fields optional strings), as a 400 when malformed or
 /// when a value holds a control character.
@@ -55,4 +59,27 @@ pub fn write_context(
         origin.request_id.clone(),
         origin.client_request_id.clone(),
     ))
+}
+
+/// One line of a device group, read with the user's token (after the caller's scope check).
+pub async fn find_line(
+    state: &AppState,
+    user: &CurrentUser,
+    corp: &CorpId,
+    mdn: &Mdn,
+) -> Result<Device, AppError> {
+    // The API has no single-line read: search by the MDN's digits and keep the exact match.
+    let q = ListQuery {
+        search: SearchValue::parse(&mdn.digits())?,
+        ..ListQuery::default()
+    };
+    let found = state
+        .upstream
+        .list_devices(&user.token, corp, &ListParams::from(&q))
+        .await?;
+    found
+        .devices
+        .into_iter()
+        .find(|d| Mdn::parse(&d.mdn).is_ok_and(|m| m == *mdn))
+        .ok_or_else(|| AppError::NotFound(format!("Device group {corp} has no line {mdn}.")))
 }

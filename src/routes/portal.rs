@@ -198,7 +198,7 @@ pub async fn card_page(
     let corp = super::edge::authorize(&user, &corp, Operation::ListDevices)?;
     let mdn = Mdn::parse(&mdn)?;
     let query: CardQuery = parse_query(raw.as_deref())?;
-    let d = super::devices::find_line(&state, &user, &corp, &mdn).await?;
+    let d = super::edge::find_line(&state, &user, &corp, &mdn).await?;
     let mut shown = card(&state, &user, &corp, &d).await;
     if let Some(id) = query.saved.as_deref() {
         shown.saved = saved(&state, &user, &corp, &mdn, id).await?;

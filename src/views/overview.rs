@@ -1,5 +1,6 @@
 //! Views of the device group overview: the page of figures and a figure's lines as a selection.
 
+use super::format::{format_time, thousands};
 use askama::Template;
 use askama_web::WebTemplate;
 
@@ -45,19 +46,6 @@ impl Paths {
     pub fn csv(&self, f: &Figure) -> String {
         paths::overview_lines_csv(&self.corp, &f.query(), self.idle.mb()).into()
     }
-}
-
-/// "1,234" (the page's counts are read at a glance).
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn lines_text(n: u64) -> String {
@@ -353,14 +341,6 @@ pub fn mb_text(h: u32) -> String {
 
 fn line_href(corp: &CorpId, l: &LineRec) -> String {
     paths::line(corp, l.mdn()).into()
-}
-
-/// "2026-11-25 14:03:07 UTC".
-pub fn format_time(t: time::OffsetDateTime) -> String {
-    t.format(time::macros::format_description!(
-        "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
-    ))
-    .unwrap_or_default()
 }
 
 /// `GET /devices/{corpId}/overview`

@@ -15,7 +15,7 @@ use crate::usage::{Day, mb, mdn_text};
 use crate::views::Layout;
 use crate::views::actions::ActionLink;
 use crate::views::chart::{BarChart, BarInput};
-use crate::views::overview::{format_time, thousands};
+use crate::views::format::{format_time, thousands};
 
 /// The plot's size (SVG units).
 const PLOT_W: u32 = 720;

@@ -13,25 +13,15 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 
 use self::field::{Field, ParseCtx, Values};
+pub use super::error::RunError;
 use super::input::{FieldErrors, RawForm, Target};
 use crate::domain::{Column, CorpId};
 use crate::policy::{Operation, Principal, Refusal};
 use crate::upstream::SentinelClient;
-use crate::upstream::UpstreamError;
 use crate::upstream::vocabulary::Statuses;
 use crate::upstream::wire::{Device, WriteResult};
 
 include!(concat!(env!("OUT_DIR"), "/catalog_index.rs"));
-
-/// Why a change could not be sent or was not accepted.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Upstream(#[from] UpstreamError),
-    /// The selection does not fit the action (a bug: the form parser prevents it).
-    #[error("this change cannot be sent for that selection")]
-    Mismatch,
-}
 
 /// Every column some action's [`Action::before`] reads.
 pub const BEFORE_COLUMNS: &[Column] = &[
