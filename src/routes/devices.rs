@@ -428,7 +428,6 @@ pub async fn line(
             .filter(|_| d.is_smartspot())
             .map(|i| paths::smartspot(&corp, i)),
         actions,
-        history: super::usage::line_history(&state, &corp, &mdn.digits()).await,
         more_changes: changes.len() >= HISTORY_LIMIT as usize,
         changes: changes.iter().map(HistoryRow::new).collect(),
     }

@@ -60,8 +60,12 @@ pub fn busy(code: Option<&str>) -> bool {
     let Some(code) = code else {
         return false;
     };
-    if let Ok(n) = code.parse::<i64>() {
-        return matches!(n & 0xff, 5 | 6);
+    // PostgreSQL's SQLSTATEs are five characters (some all digits, like 40001); SQLite's
+    // codes are shorter numbers.
+    if code.len() != 5 {
+        if let Ok(n) = code.parse::<i64>() {
+            return matches!(n & 0xff, 5 | 6);
+        }
     }
     ["08", "40", "53", "57"]
         .iter()

@@ -91,8 +91,6 @@ pub struct LinePage {
     pub facts: Vec<Fact>,
     pub smartspot_href: Option<Href>,
     pub actions: Vec<crate::views::actions::ActionLink>,
-    /// The line's usage strip, when its group is tracked.
-    pub history: Option<crate::views::usage::LineHistory>,
     /// The change sets that touched the line, newest first.
     pub changes: Vec<HistoryRow>,
     /// The history may hold more than is listed.

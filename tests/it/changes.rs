@@ -362,7 +362,10 @@ async fn retry_previews_the_failed_lines_then_runs_them_as_a_new_change_set() {
     // No line failed: the button says it retries the unknown ones, and its form asks for them.
     assert_eq!(
         texts(&page, "#retry-form button"),
-        ["Retry the 500 lines with an unknown outcome…"]
+        [
+            "Retry the 500 lines with an unknown outcome…",
+            "Change the value, then retry…"
+        ]
     );
     assert_eq!(
         attrs(&page, "#retry-form input[name=include_unknown]", "type"),
