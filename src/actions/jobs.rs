@@ -333,7 +333,7 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         firsts,
         windows,
         known,
-        calls: Semaphore::new(JOB_CONCURRENCY),
+        calls: Arc::new(Semaphore::new(JOB_CONCURRENCY)),
         writes: tokio::sync::Mutex::new(()),
         queued: std::sync::Mutex::new(Vec::new()),
         steps: Steps::default(),
@@ -348,13 +348,20 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         let Ok(permit) = permits.clone().acquire_owned().await else {
             break;
         };
+        // The call slot is taken here, in chunk order: a chunk reads its lines' values right
+        // before it is sent, after the chunks ahead of it (a task's own wait would be in any order).
+        let t = std::time::Instant::now();
+        let Ok(slot) = ctx.calls.clone().acquire_owned().await else {
+            break;
+        };
+        ctx.steps.waited(t);
         if ctx.lost.load(Ordering::SeqCst) {
             break;
         }
         let ctx = ctx.clone();
         tasks.spawn(async move {
             let _permit = permit;
-            run_chunk(&ctx, i, mdns).await;
+            run_chunk(&ctx, i, mdns, slot).await;
         });
     }
     while let Some(done) = tasks.join_next().await {

@@ -175,9 +175,10 @@ async fn a_role_removed_at_the_provider_stops_at_the_next_refresh() {
     // not even that).
     assert_eq!(r.status(), 400, "the org_tech role was removed");
     assert!(r.text().await.unwrap().contains("Say why you ask"));
+    // At most the read that names the selected line; no change.
     assert!(
-        app.sim.sim.api_requests().is_empty(),
-        "nothing reached the upstream: {:?}",
+        app.sim.sim.api_requests().iter().all(|r| r.method == "GET"),
+        "no change reached the upstream: {:?}",
         app.sim.sim.api_requests()
     );
 }
@@ -442,11 +443,11 @@ async fn a_role_removed_mid_change_stops_the_chunks_after_the_refresh() {
         .filter(|c| c.upstream_status == Some(403) && c.failed.len() == 500)
         .count();
     assert!(sent < 10, "chunks after the role was removed were sent");
-    assert_eq!(
-        refused,
-        10 - sent,
-        "the chunks not sent were refused: {chunks:?}"
-    );
+    // Chunks in their call when the role went may be refused by Sentinel itself (403, sent);
+    // every other chunk is refused by the console before it is sent. None is lost.
+    let changed = chunks.iter().filter(|c| c.updated == 500).count();
+    assert!(refused >= 10 - sent, "the chunks not sent were refused");
+    assert_eq!(changed + refused, 10, "every chunk changed or refused");
     assert!(
         chunks
             .iter()

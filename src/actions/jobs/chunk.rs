@@ -26,7 +26,7 @@ pub(super) struct ChunkCtx {
     /// `None`: each chunk reads its own right before it is sent.
     pub(super) known: Option<HashMap<i32, String>>,
     /// Upstream calls at once: a chunk holds a slot from its token read to its call's answer.
-    pub(super) calls: Semaphore,
+    pub(super) calls: Arc<Semaphore>,
     /// The job's database writes (start marks, outcomes) one at a time: its chunks never queue
     /// on each other's locks in the database (SQLite's busy waits, a PostgreSQL row lock).
     pub(super) writes: tokio::sync::Mutex<()>,
@@ -50,6 +50,11 @@ pub(super) struct Steps {
 }
 
 impl Steps {
+    /// Time a chunk waited for its call slot.
+    pub(super) fn waited(&self, since: Instant) {
+        Self::add(&self.slot, since);
+    }
+
     fn add(counter: &AtomicU64, since: Instant) -> Instant {
         let now = Instant::now();
         counter.fetch_add((now - since).as_millis() as u64, Ordering::Relaxed);
@@ -86,15 +91,14 @@ impl ChunkCtx {
 /// read, the start mark and the call hold one of the job's call slots: values before already
 /// read (a large list's) are stored before, and the outcome recorded after, while other chunks
 /// are in their calls.
-pub(super) async fn run_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) {
-    if ctx.lost.load(Ordering::SeqCst) {
-        return;
-    }
-    let t = Instant::now();
-    let Ok(slot) = ctx.calls.acquire().await else {
-        return;
-    };
-    Steps::add(&ctx.steps.slot, t);
+/// `slot` was taken in chunk order by the job's loop, so chunks read their values before and
+/// are sent in the list's order.
+pub(super) async fn run_chunk(
+    ctx: &ChunkCtx,
+    i: usize,
+    mdns: Vec<Mdn>,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) {
     if ctx.lost.load(Ordering::SeqCst) {
         return;
     }
