@@ -400,14 +400,8 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         .iter()
         .any(|c| c.error.as_deref().is_some_and(needs_sign_in));
     let (db, who, m, res, audit) = (&state.db, owner.as_str(), message.as_deref(), &result, &rec);
-    let finished = retrying("finish", || async move {
-        if for_sign_in {
-            db.job_finish_change_for_sign_in(id, who, state_after, res, audit, m)
-                .await
-        } else {
-            db.job_finish_change(id, who, state_after, res, audit, m)
-                .await
-        }
+    let finished = retrying("finish", || {
+        db.job_finish_change(id, who, state_after, res, audit, m, for_sign_in)
     })
     .await;
     match finished {

@@ -532,9 +532,15 @@ async fn finish(
     };
     let result = outcome.audit_result();
     let finished = retrying("finish", || {
-        state
-            .db
-            .job_finish_change(id, owner, job_state, &result, &rec, message.as_deref())
+        state.db.job_finish_change(
+            id,
+            owner,
+            job_state,
+            &result,
+            &rec,
+            message.as_deref(),
+            false,
+        )
     })
     .await;
     match finished {

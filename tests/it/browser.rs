@@ -179,6 +179,21 @@ pub(crate) async fn click(c: &Client, css: &str) -> Step<()> {
     el.click().await.map_err(|e| format!("click {css}: {e}"))
 }
 
+/// On the action form of the status action: chooses `status` and submits (to the preview).
+pub(crate) async fn submit_status(c: &Client, status: &str) -> Step<()> {
+    let select = c
+        .wait()
+        .at_most(STEP)
+        .for_element(Locator::Css("select#f-status"))
+        .await
+        .map_err(|e| format!("status form: {e}"))?;
+    select
+        .select_by_value(status)
+        .await
+        .map_err(|e| format!("choose {status}: {e}"))?;
+    click(c, "#action-form button[type=submit]").await
+}
+
 /// The visible text of every row of the device table.
 async fn rows(c: &Client) -> Step<Vec<String>> {
     let v = js(

@@ -9,8 +9,8 @@ use crate::helpers::*;
 use fantoccini::Locator;
 
 use crate::browser::{
-    STEP, apply_and_wait_outcome, click, have_browser, in_browser, number_in, rows_of, text,
-    url_has, wait_until,
+    apply_and_wait_outcome, click, have_browser, in_browser, number_in, rows_of, submit_status,
+    text, url_has, wait_until,
 };
 
 const CORP: &str = "NORTHSTAR-ISD";
@@ -68,17 +68,7 @@ async fn overview_acts_on_the_idle_lines_in_a_real_browser() {
         })
         .await?;
         click(c, "#overview-selection button[data-action=status]").await?;
-        let select = c
-            .wait()
-            .at_most(STEP)
-            .for_element(Locator::Css("select#f-status"))
-            .await
-            .map_err(|e| format!("status form: {e}"))?;
-        select
-            .select_by_value("SUSPENDED")
-            .await
-            .map_err(|e| format!("choose SUSPENDED: {e}"))?;
-        click(c, "#action-form button[type=submit]").await?;
+        submit_status(c, "SUSPENDED").await?;
 
         // The usual preview: these N lines, nothing changed yet.
         wait_until("the preview of the idle lines", || async move {

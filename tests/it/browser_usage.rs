@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
-use fantoccini::{Client, Locator};
+use fantoccini::Client;
 use serde_json::json;
 
 use crate::browser::{
-    STEP, Step, apply_and_wait_outcome, click, have_browser, in_browser, js, number_in, rows_of,
-    sign_in_at, wait_until,
+    Step, apply_and_wait_outcome, click, have_browser, in_browser, js, number_in, rows_of,
+    sign_in_at, submit_status, wait_until,
 };
 use crate::browser_portal::{axe_check, axe_source, no_horizontal_scroll, shot};
 use crate::helpers::*;
@@ -109,17 +109,7 @@ async fn tracking_idle_lines_suspend_and_drift_in_a_real_browser() {
             .await
             .map_err(|e| format!("window size: {e}"))?;
         click(c, "#usage-selection button[data-action=status]").await?;
-        let select = c
-            .wait()
-            .at_most(STEP)
-            .for_element(Locator::Css("select#f-status"))
-            .await
-            .map_err(|e| format!("status form: {e}"))?;
-        select
-            .select_by_value("SUSPENDED")
-            .await
-            .map_err(|e| format!("choose SUSPENDED: {e}"))?;
-        click(c, "#action-form button[type=submit]").await?;
+        submit_status(c, "SUSPENDED").await?;
         wait_until("the preview of the idle lines", || async move {
             Ok((number_in(c, "#preview-count").await? == Some(n)).then_some(()))
         })

@@ -358,6 +358,9 @@ impl Db {
     }
 
     /// [`Db::job_finish_audited`] with a message for the job's change set (why it stopped).
+    /// `needs_sign_in`: the job stopped because the user's sign-in was refused or ended, and its
+    /// change set waits in `needs_sign_in` for the user to send the lines not sent.
+    #[allow(clippy::too_many_arguments)]
     pub async fn job_finish_change(
         &self,
         id: Uuid,
@@ -366,24 +369,18 @@ impl Db {
         result: &Value,
         audit: &NewAuditRecord,
         message: Option<&str>,
+        needs_sign_in: bool,
     ) -> Result<Option<i64>, sqlx::Error> {
-        self.finish(id, owner, state, result, Some(audit), message, false)
-            .await
-    }
-
-    /// [`Self::job_finish_change`] for a job stopped because the user's sign-in was refused or
-    /// ended: its change set waits in `needs_sign_in` for the user to send the lines not sent.
-    pub async fn job_finish_change_for_sign_in(
-        &self,
-        id: Uuid,
-        owner: &str,
-        state: JobState,
-        result: &Value,
-        audit: &NewAuditRecord,
-        message: Option<&str>,
-    ) -> Result<Option<i64>, sqlx::Error> {
-        self.finish(id, owner, state, result, Some(audit), message, true)
-            .await
+        self.finish(
+            id,
+            owner,
+            state,
+            result,
+            Some(audit),
+            message,
+            needs_sign_in,
+        )
+        .await
     }
 
     /// Finishes the job; `Some(audit id)` (0 when there was no record to write) if it did.
