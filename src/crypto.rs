@@ -41,6 +41,8 @@ pub enum Row<'a> {
     Session(&'a str),
     /// A kept sign-in, by its id.
     Grant(uuid::Uuid),
+    /// A running job's one secret (a SmartSpot change's Wi-Fi password), by the job's id.
+    JobSecret(uuid::Uuid),
     /// The database's key check value.
     KeyCheck,
 }
@@ -50,6 +52,7 @@ impl Row<'_> {
         match self {
             Row::Session(id) => format!("sentinel-console v2 session {id}"),
             Row::Grant(id) => format!("sentinel-console v2 grant {id}"),
+            Row::JobSecret(id) => format!("sentinel-console v2 job secret {id}"),
             Row::KeyCheck => "sentinel-console v2 key-check".to_owned(),
         }
         .into_bytes()

@@ -1,9 +1,86 @@
-//! The one outcome model: what happened to a line, and to a change as a whole.
+//! The one outcome model: what happened to a line, to one upstream call ([`Outcome`]), and to a
+//! change as a whole.
 //!
-//! The runner produces them, the storage keeps them (as their `as_str` text), the views and the
-//! audit show them; nothing matches on outcome strings.
+//! The runner produces them, the job store records one [`Outcome`] per chunk and sums them with
+//! [`Outcome::absorb`], the views and the audit show them; nothing matches on outcome strings.
 
 use serde::{Deserialize, Serialize};
+
+/// A line a write did not change, with the upstream's reason (as Sentinel's answer lists it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteFailure {
+    pub mdn: String,
+    pub reason: String,
+}
+
+/// What one upstream call did (or a whole change, summed): the one shape the runner produces,
+/// the job store records per chunk, and the audit entry is written from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub updated: u64,
+    /// Lines the upstream did not change, with its reason.
+    pub failed: Vec<WriteFailure>,
+    /// Lines whose fate is unknown (ambiguous failure): not retried.
+    pub unknown: Vec<String>,
+    /// A bulk selection whose call failed ambiguously: every selected line is unknown.
+    pub unknown_all: bool,
+    /// The upstream's status for a failed call.
+    pub upstream_status: Option<u16>,
+    /// A message for the whole call (refusal, error).
+    pub error: Option<String>,
+    pub outcome: ChangeResult,
+}
+
+impl Outcome {
+    /// Adds `other` (another chunk of the same change) to this one.
+    pub fn absorb(&mut self, other: Outcome) {
+        self.updated += other.updated;
+        self.failed.extend(other.failed);
+        self.unknown.extend(other.unknown);
+        self.unknown_all |= other.unknown_all;
+        if other.upstream_status.is_some() {
+            self.upstream_status = other.upstream_status;
+        }
+        if let Some(e) = other.error {
+            self.error = Some(e);
+        }
+        if other.outcome == ChangeResult::Refused {
+            self.outcome = ChangeResult::Refused;
+        }
+    }
+
+    /// The sum of a change's chunks: refused only when nothing changed and a chunk was.
+    pub fn sum(chunks: impl IntoIterator<Item = Outcome>) -> Outcome {
+        let mut total = Outcome::default();
+        for c in chunks {
+            total.absorb(c);
+        }
+        if total.outcome != ChangeResult::Refused || total.updated > 0 {
+            total.outcome = total.classify();
+        }
+        total
+    }
+
+    /// All changed, some, or none known to have changed (a refusal is decided by the caller).
+    pub fn classify(&self) -> ChangeResult {
+        let problems = !self.failed.is_empty()
+            || !self.unknown.is_empty()
+            || self.unknown_all
+            || self.error.is_some();
+        ChangeResult::from_counts(self.updated, problems)
+    }
+
+    /// Per-line result as the audit log stores it.
+    pub fn audit_result(&self) -> serde_json::Value {
+        serde_json::json!({
+            "updated": self.updated,
+            "failed": self.failed,
+            "unknown": self.unknown,
+            "unknownAll": self.unknown_all,
+            "error": self.error,
+        })
+    }
+}
 
 /// What happened to one line of a change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use super::deferred::{self, Hold};
 use super::error::ChangeError;
 use super::form::{Change, Target};
 use super::run::AuditContext;
-use super::{CHUNK_SIZE, changeset, jobs};
+use super::{CHUNK_SIZE, jobs};
 use crate::domain::{CorpId, Mdn, RunAt};
 use crate::identity::caller::Caller;
 use crate::policy::needs_second_admin;
@@ -145,10 +145,13 @@ pub async fn apply(state: &AppState, user: &Caller, req: Request) -> Result<Appl
                     .await?;
             (id, Some(h), Some(SHORT_WAIT))
         }
-        // SmartSpot: its Wi-Fi password is never stored, so its one call is made here.
-        Work::One(change, target @ Target::Imeis(_)) => {
-            let id = changeset::run_now(state, user, &corp, audit, &change, &target).await?;
-            (id, None, None)
+        // SmartSpot: its one call, with the Wi-Fi password sealed for the job until it ends.
+        Work::One(change, Target::Imeis(imeis)) => {
+            let (id, h) = jobs::start_smartspot(
+                state, user, session_id, &corp, audit, change, &imeis, origin,
+            )
+            .await?;
+            (id, Some(h), None)
         }
         Work::Groups(groups, summary) => {
             let (id, h) = jobs::start_groups(

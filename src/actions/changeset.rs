@@ -1,26 +1,20 @@
 //! A confirmed change as a change set: stored with its lines before anything is sent, lines'
 //! before-values read from Sentinel, per-line results, and the changes made in one call.
 //!
-//! Explicit lists run through the job runner ([`super::jobs`]); SmartSpot IMEIs (their password
-//! is never stored) run here, in the request, and select-all changes (one bulk call) in
-//! [`super::select_all`].
+//! Every kind runs as a job ([`super::jobs`]): explicit lists in chunks, select-all changes (one
+//! bulk call) in [`super::select_all`], SmartSpot changes in [`super::smartspot`].
 
 use std::collections::HashMap;
 
 use uuid::Uuid;
 
 use super::befores::canonical;
-use super::error::ChangeError;
 use super::form::{Change, Target};
-use super::run::{self, AuditContext, Outcome};
-use crate::domain::{CorpId, Mdn};
-use crate::identity::caller::Caller;
+use super::run::AuditContext;
+use crate::domain::Mdn;
 use crate::outcome::LineOutcome;
-use crate::state::AppState;
-use crate::storage::audit::NewAuditRecord;
-use crate::storage::changes::{LineResult, NewChangeSet, NewLine, Origin};
-use crate::storage::jobs::ChunkOutcome;
-use crate::storage::retry::retrying;
+use crate::outcome::Outcome;
+use crate::storage::changes::{LineResult, NewChangeSet, Origin};
 
 /// The stored description of a change about to be made.
 pub fn new_set(
@@ -69,7 +63,7 @@ pub fn change_at(per: &[(i32, Change)], seq: i32) -> Option<&Change> {
 
 /// Per-line results of one call over `lines` (numbered from `first`): the lines Sentinel names
 /// as failed or unknown are so, every other line changed.
-fn results(
+pub(super) fn results(
     lines: &[String],
     first: i32,
     failed: &[(String, String)],
@@ -101,108 +95,24 @@ fn results(
 }
 
 /// Per-line results of one job chunk; `never_sent`: its lines failed with the chunk's reason.
-pub fn chunk_results(
-    o: &ChunkOutcome,
-    mdns: &[Mdn],
-    first: i32,
-    never_sent: bool,
-) -> Vec<LineResult> {
+pub fn chunk_results(o: &Outcome, mdns: &[Mdn], first: i32, never_sent: bool) -> Vec<LineResult> {
     let lines: Vec<String> = mdns.iter().map(|m| m.to_string()).collect();
     if never_sent {
         let why = o.error.clone().unwrap_or_default();
         let all: Vec<(String, String)> = lines.iter().map(|m| (m.clone(), why.clone())).collect();
         return results(&lines, first, &all, &[], false, None);
     }
-    results(
-        &lines,
-        first,
-        &o.failed,
-        &o.unknown,
-        false,
-        o.error.as_deref(),
-    )
-}
-
-/// Makes a SmartSpot or select-all change as a change set in one upstream call: the lines are
-/// stored first (select-all: streamed from Sentinel with their current values, see
-/// [`super::select_all`]), then the call is sent, then each line's result and the audit record
-/// are stored. Returns the change set's id.
-pub async fn run_now(
-    state: &AppState,
-    user: &Caller,
-    corp: &CorpId,
-    audit: AuditContext,
-    change: &Change,
-    target: &Target,
-) -> Result<Uuid, ChangeError> {
-    if let Target::Bulk(_) = target {
-        return Err(ChangeError::Invalid(
-            "A change of every matching line runs as a job of its own.".into(),
-        ));
-    }
-    let def = change.action.def();
-    let after = def.after(&change.values);
-    let lines: Vec<NewLine> = match target {
-        Target::Imeis(i) => NewLine::pending(i, &after),
-        Target::Lines(m) => NewLine::pending(m, &after),
-        // Streamed above.
-        Target::Bulk(_) => Vec::new(),
-    };
-    let id = Uuid::new_v4();
-    let set = new_set(id, &audit, change, target, (Origin::Change, None));
-    state.db.change_create(&set, &lines, None).await?;
-
-    let result = run::call(state, &user.token, corp, change, target).await;
-    let listed: Vec<String> = lines.iter().map(|l| l.mdn.clone()).collect();
-    let outcome = Outcome::from_call(Some(&listed), &result);
-    let failed: Vec<(String, String)> = outcome
+    let failed: Vec<(String, String)> = o
         .failed
         .iter()
         .map(|f| (f.mdn.clone(), f.reason.clone()))
         .collect();
-    let per_line = results(
-        &listed,
-        0,
+    results(
+        &lines,
+        first,
         &failed,
-        &outcome.unknown,
-        outcome.unknown_all,
-        outcome.error.as_deref(),
-    );
-    let rec = audit.record(
-        &target.audit_json(),
-        change.audit_fields(),
-        Some(listed.len() as u64),
-        &outcome,
-        Some(id.to_string()),
-    );
-    let stored = retrying("record lines", || {
-        state.db.change_record_lines(id, &per_line)
-    })
-    .await;
-    if let Err(e) = stored {
-        tracing::error!(change = %id, error = %e, "line results could not be stored");
-    }
-    finish(state, id, outcome.error.as_deref(), Some(&rec)).await;
-    Ok(id)
-}
-
-/// Ends a change set made in the request, with its audit record when something was sent.
-pub(super) async fn finish(
-    state: &AppState,
-    id: Uuid,
-    message: Option<&str>,
-    rec: Option<&NewAuditRecord>,
-) {
-    let finished = retrying("finish change", || state.db.change_finish(id, message, rec)).await;
-    match (finished, rec) {
-        (Ok(()), Some(rec)) => state.metrics.change_finished(rec, super::CHUNK_SIZE),
-        (Ok(()), None) => {}
-        (Err(e), rec) => {
-            tracing::error!(change = %id, error = %e, "change set could not be finished");
-            // The change was sent: its audit record must not be lost with the change set's end.
-            if let Some(rec) = rec {
-                run::write_audit(state, rec).await;
-            }
-        }
-    }
+        &o.unknown,
+        false,
+        o.error.as_deref(),
+    )
 }

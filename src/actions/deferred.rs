@@ -112,7 +112,7 @@ pub async fn store(
 ) -> Result<Uuid, ChangeError> {
     if matches!(target, Target::Imeis(_)) {
         return Err(ChangeError::Invalid(
-            "A SmartSpot change carries a Wi-Fi password, which the console never keeps: it can only be made now.".into(),
+            "A SmartSpot change carries a Wi-Fi password, which the console keeps only while the change runs: it can only be made now.".into(),
         ));
     }
     let id = Uuid::new_v4();
@@ -308,8 +308,11 @@ pub async fn release(
         chunk_changes,
         grant: grant_id,
         bulk,
+        imeis: None,
+        secret_field: None,
     };
     let job = NewJob {
+        sealed: None,
         id: set.id,
         subject: audit.subject.clone(),
         session_id,
@@ -443,7 +446,7 @@ pub fn intent(
     };
     if matches!(target, Target::Imeis(_)) && (run_at.is_some() || mode == WriteMode::Request) {
         return Err(ChangeError::Invalid(
-            "A SmartSpot change carries a Wi-Fi password, which the console never keeps: it can only be made now, by someone whose role allows it.".into(),
+            "A SmartSpot change carries a Wi-Fi password, which the console keeps only while the change runs: it can only be made now, by someone whose role allows it.".into(),
         ));
     }
     let reason = form

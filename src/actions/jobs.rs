@@ -28,7 +28,7 @@ use super::form::{Change, Target};
 use super::run::{self, AuditContext, Outcome};
 use super::{CHUNK_SIZE, JOB_CONCURRENCY};
 use super::{befores, changeset};
-use crate::domain::{CorpId, Mdn};
+use crate::domain::{CorpId, Imei, Mdn};
 use crate::identity::caller::Caller;
 use crate::outcome::ChangeResult;
 use crate::policy::{Operation, Principal};
@@ -73,8 +73,13 @@ pub async fn start(
         chunk_changes: Vec::new(),
         grant: None,
         bulk: None,
+        imeis: None,
+        secret_field: None,
     };
-    launch(state, user, session_id, corp, &audit, set, &lines, payload).await
+    launch(
+        state, user, session_id, corp, &audit, set, &lines, payload, None,
+    )
+    .await
 }
 
 /// Stores and starts a change set whose lines get different values (a revert): one group per
@@ -115,11 +120,16 @@ pub async fn start_groups(
         chunk_changes,
         grant: None,
         bulk: None,
+        imeis: None,
+        secret_field: None,
     };
     let mut set = changeset::new_set(id, &audit, &first, &Target::Lines(all), origin);
     set.summary = summary;
     set.fields = payload.audit_fields();
-    launch(state, user, session_id, corp, &audit, set, &lines, payload).await
+    launch(
+        state, user, session_id, corp, &audit, set, &lines, payload, None,
+    )
+    .await
 }
 
 /// Stores a select-all change set and its job (one transaction, before anything is read or
@@ -147,8 +157,68 @@ pub async fn start_select_all(
         chunk_changes: Vec::new(),
         grant: None,
         bulk: Some(b.clone()),
+        imeis: None,
+        secret_field: None,
     };
-    launch(state, user, session_id, corp, &audit, set, &[], payload).await
+    launch(
+        state,
+        user,
+        session_id,
+        corp,
+        &audit,
+        set,
+        &[],
+        payload,
+        None,
+    )
+    .await
+}
+
+/// Stores a SmartSpot change set and its job (one transaction, before anything is sent), its
+/// new Wi-Fi password sealed for the job's row, and starts it on this instance. The call, its
+/// result and the audit entry are the job's ([`super::smartspot`]): a stop or a closed tab
+/// changes nothing, and the password is deleted when the job finishes.
+#[allow(clippy::too_many_arguments)]
+pub async fn start_smartspot(
+    state: &AppState,
+    user: &Caller,
+    session_id: Option<String>,
+    corp: &CorpId,
+    audit: AuditContext,
+    change: Change,
+    imeis: &[Imei],
+    origin: (Origin, Option<Uuid>),
+) -> Result<(Uuid, tokio::task::JoinHandle<()>), ChangeError> {
+    let id = Uuid::new_v4();
+    let target = Target::Imeis(imeis.to_vec());
+    let set = changeset::new_set(id, &audit, &change, &target, origin);
+    let after = change.action.def().after(&change.values);
+    let lines = NewLine::pending(imeis, &after);
+    // The Wi-Fi password typed for it, sealed for this job's row only.
+    let (secret_field, sealed) =
+        match crate::actions::catalog::field::secrets(change.action.fields())
+            .find_map(|name| change.values.secret(name).map(|v| (name, v)))
+        {
+            Some((name, v)) => (
+                Some(name.to_owned()),
+                Some(state.auth.cipher.seal(v, crate::crypto::Row::JobSecret(id))),
+            ),
+            None => (None, None),
+        };
+    let payload = JobPayload {
+        audit: audit.clone(),
+        change,
+        chunks: Vec::new(),
+        chunk_changes: Vec::new(),
+        grant: None,
+        bulk: None,
+        imeis: Some(imeis.to_vec()),
+        secret_field,
+    };
+    launch(
+        state, user, session_id, corp, &audit, set, &lines, payload, sealed,
+    )
+    .await
 }
 
 /// Stores the change set, its lines and its job in one transaction, then runs the job here.
@@ -162,6 +232,7 @@ pub(super) async fn launch(
     set: crate::storage::changes::NewChangeSet,
     lines: &[NewLine],
     payload: JobPayload,
+    sealed: Option<String>,
 ) -> Result<(Uuid, tokio::task::JoinHandle<()>), ChangeError> {
     let id = set.id;
     let total_chunks = payload.total_chunks();
@@ -174,6 +245,7 @@ pub(super) async fn launch(
         payload: serde_json::to_value(&payload).map_err(|e| ChangeError::Internal(e.into()))?,
         total_chunks,
         total_lines: i64::try_from(lines.len()).unwrap_or(i64::MAX),
+        sealed,
     };
     let began = std::time::Instant::now();
     state.db.change_create(&set, lines, Some(&new)).await?;
@@ -196,12 +268,12 @@ pub(crate) fn spawn_run(state: &AppState, id: Uuid, held: Option<(SecretString, 
 
 /// Claims and runs a job. `held`: the owner's token and user (fresh start) or `None` (a resume).
 async fn run(state: AppState, id: Uuid, held: Option<(SecretString, Principal)>) {
-    if Lease::held_here(&state.instance_id, id) {
+    let Some(lease) = Lease::take(&state, id) else {
         tracing::debug!(job = %id, "job already running here");
         return;
-    }
+    };
     match state.db.job_claim(id, &state.instance_id, LEASE).await {
-        Ok(Some(job)) => process(&state, job, held).await,
+        Ok(Some(job)) => process(&state, job, lease, held).await,
         Ok(None) => tracing::debug!(job = %id, "job already claimed elsewhere"),
         Err(e) => tracing::error!(job = %id, error = %e, "job could not be claimed"),
     }
@@ -215,13 +287,16 @@ pub fn spawn_resumer(state: AppState) {
             tick.tick().await;
             loop {
                 match state.db.job_claim_next(&state.instance_id, LEASE).await {
-                    // Still running here (a busy database let its lease lapse): claiming
-                    // it renewed the lease; the run in progress goes on.
-                    Ok(Some(job)) if Lease::held_here(&state.instance_id, job.id) => {}
-                    Ok(Some(job)) => {
-                        tracing::warn!(job = %job.id, "resuming an abandoned job");
-                        process(&state, job, None).await;
-                    }
+                    Ok(Some(job)) => match Lease::take(&state, job.id) {
+                        // Still running here (a busy database let its lease lapse, or a
+                        // fresh start has just claimed it): claiming it renewed the lease;
+                        // the run in progress goes on.
+                        None => {}
+                        Some(lease) => {
+                            tracing::warn!(job = %job.id, "resuming an abandoned job");
+                            process(&state, job, lease, None).await;
+                        }
+                    },
                     Ok(None) => break,
                     Err(e) => {
                         tracing::warn!(error = %e, "looking for abandoned jobs failed");
@@ -233,7 +308,12 @@ pub fn spawn_resumer(state: AppState) {
     });
 }
 
-async fn process(state: &AppState, job: Job, held: Option<(SecretString, Principal)>) {
+async fn process(
+    state: &AppState,
+    job: Job,
+    lease: Lease,
+    held: Option<(SecretString, Principal)>,
+) {
     let id = job.id;
     let owner = state.instance_id.clone();
     let payload: JobPayload = match serde_json::from_value(job.payload.clone()) {
@@ -253,10 +333,13 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
         Err(_) => return,
     };
     let source = TokenSource::of(payload.grant, held, job.session_id.clone());
-    // Keep the lease while working; stop recording if another instance took the job over.
-    let lease = Lease::keep(state, id);
+    // The lease is kept while working; recording stops if another instance took the job over.
     if let Some(bulk) = payload.bulk.clone() {
         super::select_all::process(state, id, &lease, payload, bulk, corp, source).await;
+        return;
+    }
+    if let Some(imeis) = payload.imeis.clone() {
+        super::smartspot::process(state, id, &lease, payload, imeis, corp, source).await;
         return;
     }
     let recorded: Vec<i32> = match retrying("read chunks", || state.db.job_chunks(id)).await {
@@ -378,7 +461,7 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
     };
     // Where a large list's time goes (the benchmark's breakdown): the steps' sums over chunks.
     ctx.steps.log(id, pending_lines, read_ms, began.elapsed());
-    let total = summarise(&chunks);
+    let total = Outcome::sum(chunks.iter().map(|c| c.outcome.clone()));
     let state_after = if total.updated == 0 && total.outcome != ChangeResult::Ok {
         JobState::Failed
     } else {
@@ -398,7 +481,7 @@ async fn process(state: &AppState, job: Job, held: Option<(SecretString, Princip
     // Lines not sent because the sign-in ended or was refused wait for the user to sign in.
     let for_sign_in = chunks
         .iter()
-        .any(|c| c.error.as_deref().is_some_and(needs_sign_in));
+        .any(|c| c.outcome.error.as_deref().is_some_and(needs_sign_in));
     let (db, who, m, res, audit) = (&state.db, owner.as_str(), message.as_deref(), &result, &rec);
     let finished = retrying("finish", || {
         db.job_finish_change(id, who, state_after, res, audit, m, for_sign_in)
@@ -455,12 +538,10 @@ async fn account_every_chunk(
 mod chunk;
 pub mod lease;
 pub mod payload;
-pub mod tally;
 use crate::identity::caller::TokenSource;
 use chunk::*;
 use lease::Lease;
 pub use payload::*;
-pub use tally::*;
 
 #[cfg(test)]
 mod tests {
@@ -481,20 +562,18 @@ mod tests {
     #[test]
     fn summary_adds_chunks_and_keeps_unknowns() {
         let chunks = vec![
-            ChunkOutcome {
-                chunk: 0,
+            Outcome {
                 updated: 500,
                 ..Default::default()
             },
-            ChunkOutcome {
-                chunk: 1,
+            Outcome {
                 unknown: vec!["555-000-0001".into()],
                 upstream_status: Some(500),
                 error: Some("boom".into()),
                 ..Default::default()
             },
         ];
-        let s = summarise(&chunks);
+        let s = Outcome::sum(chunks);
         assert_eq!(s.updated, 500);
         assert_eq!(s.unknown.len(), 1);
         assert_eq!(s.outcome, "partial");

@@ -26,6 +26,7 @@ pub mod preview;
 pub mod revert;
 pub mod run;
 pub mod select_all;
+pub mod smartspot;
 
 pub use catalog::ActionKind;
 

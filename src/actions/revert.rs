@@ -138,12 +138,17 @@ pub async fn plan(
     } else {
         HashMap::new()
     };
-    let statuses = if candidates
+    let needs_statuses = candidates
         .iter()
-        .any(|c| c.kind.def().revert_needs_statuses())
-        && user.principal.can(Operation::GetPossibleStatuses, corp)
-    {
+        .any(|c| c.kind.def().revert_needs_statuses());
+    let statuses = if !needs_statuses {
+        None
+    } else if user.principal.can(Operation::GetPossibleStatuses, corp) {
         Some(state.upstream.statuses(&user.token, corp).await?)
+    } else if user.principal.may_request(Operation::UpdateStatus, corp) {
+        // A requester's token may not read the group's list: the documented statuses, as on
+        // their status form (the approver's preview and Sentinel check the value).
+        Some(crate::upstream::vocabulary::Statuses::documented())
     } else {
         None
     };

@@ -3,7 +3,6 @@
 //! A refusal or a 4xx answer means nothing changed; a timeout, 5xx or broken connection is
 //! ambiguous, so those lines are reported as "unknown" and never retried.
 
-use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -50,22 +49,7 @@ async fn send(
     change.action.def().send(to, &change.values, target).await
 }
 
-/// The result of one upstream call (or of a whole job, summed).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
-    pub updated: u64,
-    /// Lines the upstream did not change, with its reason.
-    pub failed: Vec<WriteFailure>,
-    /// Lines whose fate is unknown (ambiguous failure): not retried.
-    pub unknown: Vec<String>,
-    /// A bulk selection whose call failed ambiguously: every selected line is unknown.
-    pub unknown_all: bool,
-    /// The upstream's status for a failed call.
-    pub upstream_status: Option<u16>,
-    /// A message for the whole call (refusal, error).
-    pub error: Option<String>,
-    pub outcome: ChangeResult,
-}
+pub use crate::outcome::Outcome;
 
 /// Did the upstream refuse the token (`401`)? Then nothing was applied: renew and send again.
 pub fn unauthorized<T>(r: &Result<T, RunError>) -> bool {
@@ -143,57 +127,6 @@ impl Outcome {
             o.classify()
         };
         o
-    }
-
-    /// Adds another call's outcome (a job's chunks).
-    pub fn absorb(&mut self, other: Outcome) {
-        self.updated += other.updated;
-        self.failed.extend(other.failed);
-        self.unknown.extend(other.unknown);
-        self.unknown_all |= other.unknown_all;
-        if other.upstream_status.is_some() {
-            self.upstream_status = other.upstream_status;
-        }
-        if let Some(e) = other.error {
-            self.error = Some(e);
-        }
-        if other.outcome == ChangeResult::Refused {
-            self.outcome = ChangeResult::Refused;
-        }
-    }
-
-    /// All changed, some, or none known to have changed (a refusal is decided by the caller).
-    pub fn classify(&self) -> ChangeResult {
-        let problems = !self.failed.is_empty()
-            || !self.unknown.is_empty()
-            || self.unknown_all
-            || self.error.is_some();
-        ChangeResult::from_counts(self.updated, problems)
-    }
-
-    /// The HTTP status of the result page.
-    pub fn http_status(&self) -> StatusCode {
-        match (self.outcome, self.upstream_status) {
-            (ChangeResult::Refused, _) => StatusCode::FORBIDDEN,
-            (ChangeResult::Failed, Some(s)) if (400..500).contains(&s) => {
-                StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST)
-            }
-            (ChangeResult::Failed, _) if !self.unknown.is_empty() || self.unknown_all => {
-                StatusCode::BAD_GATEWAY
-            }
-            _ => StatusCode::OK,
-        }
-    }
-
-    /// Per-line result as the audit log stores it.
-    pub fn audit_result(&self) -> serde_json::Value {
-        serde_json::json!({
-            "updated": self.updated,
-            "failed": self.failed,
-            "unknown": self.unknown,
-            "unknownAll": self.unknown_all,
-            "error": self.error,
-        })
     }
 }
 
@@ -287,6 +220,7 @@ pub async fn write_audit(state: &AppState, rec: &NewAuditRecord) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::StatusCode;
 
     #[test]
     fn outcomes_classify() {
@@ -320,7 +254,6 @@ mod tests {
             })),
         );
         assert_eq!(refused.outcome, "refused");
-        assert_eq!(refused.http_status(), StatusCode::FORBIDDEN);
         let unknown = Outcome::from_call(
             Some(&lines),
             &Err(RunError::Upstream(UpstreamError::Status {

@@ -15,8 +15,7 @@ use secrecy::SecretString;
 use super::befores::{self, DeviceReader, canonical};
 use super::form::{Change, Target};
 use super::jobs::lease::Lease;
-use super::jobs::payload::{JobPayload, RESUMED_REASON, no_token_reason};
-use super::jobs::tally::summarise;
+use super::jobs::payload::{JobPayload, RESUMED_REASON, needs_sign_in, no_token_reason};
 use super::run::{self, Outcome};
 use crate::domain::CorpId;
 use crate::identity::caller::TokenSource;
@@ -181,18 +180,20 @@ async fn store_lines(
 
 /// What a select-all job's one chunk did, as the job runner records it.
 fn recorded(o: &Outcome) -> ChunkOutcome {
+    let mut kept = o.clone();
+    kept.failed = o
+        .failed
+        .iter()
+        .map(|f| WriteFailure {
+            mdn: canonical(&f.mdn),
+            reason: f.reason.clone(),
+        })
+        .collect();
+    // Never the whole list: an unknown answer is settled on the change set.
+    kept.unknown = Vec::new();
     ChunkOutcome {
         chunk: 0,
-        updated: i64::try_from(o.updated).unwrap_or(i64::MAX),
-        failed: o
-            .failed
-            .iter()
-            .map(|f| (canonical(&f.mdn), f.reason.clone()))
-            .collect(),
-        // Never the whole list: an unknown answer is settled on the change set.
-        unknown: Vec::new(),
-        upstream_status: o.upstream_status.map(i32::from),
-        error: o.error.clone(),
+        outcome: kept,
     }
 }
 
@@ -237,7 +238,7 @@ pub(super) async fn process(
         }
     };
     let outcome = match recorded_before {
-        Some(c) => summarise(&[c]),
+        Some(c) => Outcome::sum([c.outcome]),
         None => {
             let in_flight =
                 match retrying("read chunk starts", || state.db.job_started_unrecorded(id)).await {
@@ -531,6 +532,12 @@ async fn finish(
         JobState::Done
     };
     let result = outcome.audit_result();
+    // Lines not sent because the sign-in ended or was refused wait for the user to sign in and
+    // send them (the change page's one button: a retry of exactly those lines).
+    // (Stopped before any line was read, there is nothing to send later: it simply failed.)
+    let for_sign_in = listed > 0
+        && (outcome.error.as_deref().is_some_and(needs_sign_in)
+            || outcome.failed.iter().any(|f| needs_sign_in(&f.reason)));
     let finished = retrying("finish", || {
         state.db.job_finish_change(
             id,
@@ -539,7 +546,7 @@ async fn finish(
             &result,
             &rec,
             message.as_deref(),
-            false,
+            for_sign_in,
         )
     })
     .await;

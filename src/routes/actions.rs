@@ -484,6 +484,8 @@ async fn preview_page(
         hidden,
         verb: intent.verb(),
         explain: intent.explain(state.config.approval_required_above),
+        // The form asked it; it comes back with the echoed fields.
+        reason: None,
     })
 }
 

@@ -236,7 +236,8 @@ async fn saved(
     };
     let undo = crate::actions::ActionKind::from_slug(&c.action).is_some_and(|k| {
         user.principal.may_undo_on_card(k.operation(), corp)
-            && crate::views::redo::revert_offer(&c, &user.principal).is_ok()
+            && crate::views::redo::revert_offer(&c, &user.principal)
+                .is_ok_and(|o| o.mode == crate::policy::WriteMode::Direct)
     });
     Ok(Some(Saved::new(&c, Some(line), undo)))
 }

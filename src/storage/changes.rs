@@ -277,6 +277,9 @@ pub struct NewJob {
     pub payload: Value,
     pub total_chunks: i32,
     pub total_lines: i64,
+    /// The job's one secret, already sealed for its row (a SmartSpot change's Wi-Fi password):
+    /// kept in `job_secrets` until the job finishes.
+    pub sealed: Option<String>,
 }
 
 /// Stores a new job (state `queued`, no lease); binds: id, now, subject, session_id, corp_id,

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -20,6 +20,7 @@ use super::audit::{NewAuditRecord, audit_insert_query};
 pub use super::changes::NewJob;
 use super::changes::{JOB_INSERT, LineResult, finish_change_set, record_lines, set_befores};
 use super::sqlutil::{later, parse_json, parse_stamp, stamp, with_pool};
+use crate::outcome::{ChangeResult, Outcome, WriteFailure};
 
 /// Where a job is in its life.
 #[derive(
@@ -82,44 +83,12 @@ pub struct Job {
     pub lease_until: Option<OffsetDateTime>,
 }
 
-/// What one chunk (one upstream call) did.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// What one chunk of a job (one upstream call) did: its number and the call's [`Outcome`], the
+/// one outcome shape (summed with [`Outcome::sum`]).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChunkOutcome {
     pub chunk: i32,
-    pub updated: i64,
-    /// (mdn, reason)
-    pub failed: Vec<(String, String)>,
-    /// MDNs whose outcome is unknown (ambiguous failure: the call may or may not have applied).
-    pub unknown: Vec<String>,
-    pub upstream_status: Option<i32>,
-    pub error: Option<String>,
-}
-
-/// The sum of a job's chunk outcomes, in the audit log's shape.
-#[derive(Clone, Debug, PartialEq)]
-pub struct JobTotals {
-    pub updated: i64,
-    pub failed: i64,
-    pub unknown: i64,
-    /// `{"failed":[{"mdn":..,"reason":..}],"unknown":[mdn]}`
-    pub result: Value,
-}
-
-/// Adds up chunk outcomes (e.g. for the audit record written when a job finishes).
-pub fn job_totals(chunks: &[ChunkOutcome]) -> JobTotals {
-    let failed: Vec<Value> = chunks
-        .iter()
-        .flat_map(|c| c.failed.iter())
-        .map(|(mdn, reason)| json!({"mdn": mdn, "reason": reason}))
-        .collect();
-    let unknown: Vec<&String> = chunks.iter().flat_map(|c| c.unknown.iter()).collect();
-    JobTotals {
-        updated: chunks.iter().map(|c| c.updated).sum(),
-        failed: i64::try_from(failed.len()).unwrap_or(i64::MAX),
-        unknown: i64::try_from(unknown.len()).unwrap_or(i64::MAX),
-        result: json!({"failed": failed, "unknown": unknown}),
-    }
+    pub outcome: Outcome,
 }
 
 const COLUMNS: &str = "id, created_at, updated_at, subject, session_id, corp_id, action, state, total_chunks, \
@@ -188,12 +157,6 @@ struct ChunkRow {
     unknown: String,
     upstream_status: Option<i32>,
     error: Option<String>,
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct FailedLine {
-    mdn: String,
-    reason: String,
 }
 
 fn job_from(row: Option<JobRow>) -> Result<Option<Job>, sqlx::Error> {

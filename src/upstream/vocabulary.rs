@@ -10,6 +10,11 @@ use secrecy::SecretString;
 use super::{SentinelClient, UpstreamError};
 use crate::domain::CorpId;
 
+/// The statuses the vendor documents for the status operation: what a user whose token may not
+/// read a group's own list (one who may only request) chooses from and is mapped to; the
+/// approver's preview and Sentinel check the value.
+pub const DOCUMENTED_STATUSES: &[&str] = &["ACTIVE", "SUSPENDED"];
+
 /// How long a device group's statuses are reused.
 pub const TTL: Duration = Duration::from_secs(600);
 /// Device groups whose statuses are kept at most.
@@ -49,6 +54,16 @@ impl Statuses {
                     self.0.join(", ")
                 )
             })
+    }
+
+    /// [`DOCUMENTED_STATUSES`].
+    pub fn documented() -> Self {
+        Self::new(
+            DOCUMENTED_STATUSES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        )
     }
 
     pub fn as_slice(&self) -> &[String] {

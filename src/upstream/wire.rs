@@ -281,12 +281,8 @@ pub struct SmartSpotSettingsMultiRequest {
     pub settings: SmartSpotSettingsValues,
 }
 
-/// A line a write did not change, with the upstream's reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WriteFailure {
-    pub mdn: String,
-    pub reason: String,
-}
+/// A line a write did not change, with the upstream's reason (the outcome model's own type).
+pub use crate::outcome::WriteFailure;
 
 /// Outcome of a write; a bulk write can partly fail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

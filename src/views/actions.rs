@@ -359,7 +359,7 @@ pub struct WhenView {
     /// The request needs a reason field of its own (the action has no `reason` field).
     pub reason_field: bool,
     pub reason: String,
-    /// "Now" or "at a time" is offered (not for SmartSpot settings: the password is never kept).
+    /// "Now" or "at a time" is offered (not for SmartSpot settings: the password is kept only while the change runs).
     pub schedulable: bool,
     pub later: bool,
     pub run_at: String,
@@ -463,6 +463,8 @@ pub struct PreviewPage {
     pub verb: &'static str,
     /// What happens instead of sending now (a request, a second admin, a time).
     pub explain: Option<String>,
+    /// A request made from this page asks its reason here (what was typed so far).
+    pub reason: Option<String>,
 }
 
 /// A per-line failure as shown.

@@ -469,6 +469,14 @@ pub struct RevertPreviewPage {
     pub post_href: String,
     pub back_href: String,
     pub csrf: String,
+    /// Why the user is back on the preview (a request without its reason).
+    pub message: Option<String>,
+    /// The confirm button's words ("Revert these lines", "Send the request", …).
+    pub verb: &'static str,
+    /// What happens instead of sending now (a request, a second admin).
+    pub explain: Option<String>,
+    /// A request asks its reason here (what was typed so far).
+    pub reason: Option<String>,
 }
 
 /// `POST /changes/{id}/approve` before it is confirmed: the request, and what it changes now.

@@ -5,7 +5,7 @@
 use crate::actions::ActionKind;
 use crate::actions::catalog::Selection;
 use crate::domain::CorpId;
-use crate::policy::Principal;
+use crate::policy::{Principal, WriteMode};
 use crate::storage::changes::ChangeSet;
 
 /// A retry the change page offers.
@@ -19,6 +19,8 @@ pub struct RetryOffer {
     /// One change whose value can be edited before it is sent again (not an import's columns,
     /// not a secret).
     pub editable: bool,
+    /// Sent now, or asked for (a user whose role only lets them request it).
+    pub mode: WriteMode,
 }
 
 impl RetryOffer {
@@ -29,16 +31,22 @@ impl RetryOffer {
 
     /// The button.
     pub fn label(&self) -> String {
+        let verb = verb(self.mode, "Retry", "retry");
         if self.unknown_only() {
-            format!("Retry the {} with an unknown outcome…", lines(self.unknown))
+            format!(
+                "{verb} the {} with an unknown outcome…",
+                lines(self.unknown)
+            )
         } else {
-            format!("Retry the {} that failed…", lines(self.failed))
+            format!("{verb} the {} that failed…", lines(self.failed))
         }
     }
 
     /// What it does, beside the button.
     pub fn explain(&self) -> &'static str {
-        if self.unknown_only() {
+        if self.mode == WriteMode::Request {
+            "Your role does not allow this change, so the retry is sent as a request, with your reason: nothing is sent until someone whose role allows it approves it."
+        } else if self.unknown_only() {
             "No answer came for these lines, so they may already have changed: each is sent its change again, after a preview."
         } else {
             "Each line that failed is sent its change again, after a preview; the lines that changed are not touched."
@@ -52,6 +60,8 @@ pub struct RevertOffer {
     pub changed: u64,
     /// Lines with an unknown outcome: a tick when some changed, else they are the revert.
     pub unknown: u64,
+    /// Sent now, or asked for (a user whose role only lets them request it).
+    pub mode: WriteMode,
 }
 
 impl RevertOffer {
@@ -60,18 +70,30 @@ impl RevertOffer {
     }
 
     pub fn label(&self) -> String {
+        let verb = verb(self.mode, "Revert", "revert");
         if self.unknown_only() {
             format!(
-                "Revert the {} with an unknown outcome…",
+                "{verb} the {} with an unknown outcome…",
                 lines(self.unknown)
             )
         } else {
-            format!("Revert the {} changed…", lines(self.changed))
+            format!("{verb} the {} changed…", lines(self.changed))
         }
     }
 
     pub fn explain(&self) -> &'static str {
+        if self.mode == WriteMode::Request {
+            return "Your role does not allow this change, so putting the lines back is sent as a request, with your reason: nothing is sent until someone whose role allows it approves it.";
+        }
         "Each line is put back to the value it had before this change, after a preview that names any line that cannot be."
+    }
+}
+
+/// "Retry" done, or "Request a retry" asked for.
+fn verb(mode: WriteMode, now: &str, noun: &str) -> String {
+    match mode {
+        WriteMode::Direct => now.to_owned(),
+        WriteMode::Request => format!("Request a {noun} of"),
     }
 }
 
@@ -88,23 +110,24 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or_default()
 }
 
-/// The action and group of `c` this user may run it in, or why not.
-fn runnable(c: &ChangeSet, user: &Principal) -> Result<ActionKind, String> {
+/// The action of `c`, and whether this user may run it again in its group or only ask for it
+/// (the same rule as a new change: [`Principal::write_mode`]), or why neither.
+fn runnable(c: &ChangeSet, user: &Principal) -> Result<(ActionKind, WriteMode), String> {
     if !c.at_rest() {
         return Err("This change is still running: wait until it has finished.".into());
     }
     let kind = ActionKind::from_slug(&c.action)
         .ok_or_else(|| "This action is no longer offered.".to_owned())?;
     let corp = CorpId::parse(&c.corp_id).map_err(|e| e.0)?;
-    user.check(kind.operation(), &corp).map_err(|r| r.0)?;
-    Ok(kind)
+    let mode = user.write_mode(kind.operation(), &corp).map_err(|r| r.0)?;
+    Ok((kind, mode))
 }
 
 /// The retry of `c` this user may start, or why there is none.
 pub fn retry_offer(c: &ChangeSet, user: &Principal) -> Result<RetryOffer, String> {
-    let kind = runnable(c, user)?;
+    let (kind, mode) = runnable(c, user)?;
     if kind.selection() == Selection::Imeis {
-        return Err("The Wi-Fi password of a SmartSpot change is never kept, so it cannot be retried: make the change again from the device's page.".into());
+        return Err("The Wi-Fi password of a SmartSpot change is kept only while it runs, so it cannot be retried: make the change again from the device's page.".into());
     }
     let offer = RetryOffer {
         failed: count(c.failed),
@@ -114,6 +137,7 @@ pub fn retry_offer(c: &ChangeSet, user: &Principal) -> Result<RetryOffer, String
                 .fields()
                 .iter()
                 .any(|f| !matches!(f.kind, crate::actions::catalog::field::Kind::Secret { .. })),
+        mode,
     };
     if offer.failed + offer.unknown == 0 {
         return Err("Every line changed: there is nothing to retry.".into());
@@ -124,13 +148,14 @@ pub fn retry_offer(c: &ChangeSet, user: &Principal) -> Result<RetryOffer, String
 /// The revert of `c` this user may start, or why there is none (an action the API cannot undo
 /// says so on the page).
 pub fn revert_offer(c: &ChangeSet, user: &Principal) -> Result<RevertOffer, String> {
-    let kind = runnable(c, user)?;
+    let (kind, mode) = runnable(c, user)?;
     if let Some(why) = kind.def().irreversible() {
         return Err(why.into());
     }
     let offer = RevertOffer {
         changed: count(c.changed),
         unknown: count(c.unknown),
+        mode,
     };
     if offer.changed + offer.unknown == 0 {
         return Err("No line changed: there is nothing to revert.".into());

@@ -690,3 +690,151 @@ async fn a_request_for_a_time_runs_at_that_time_once_approved_on_the_approvers_s
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].subject, "tech");
 }
+
+/// A user whose role may only request a change asks for its revert and its retry like for any
+/// change: a preview that asks the reason, a request that sends nothing, and an approval that
+/// sends it (issue 21: requests apply to retry and revert).
+#[tokio::test]
+async fn a_user_who_may_only_request_asks_for_a_revert_and_a_retry() {
+    use sentinel_console::simulator::{Fault, FaultKind};
+    use sentinel_console::storage::changes::Origin;
+
+    let app = spawn_app().await;
+    let ro = app.session_as("readonly").await;
+    let tech = app.session_as("tech").await;
+    let mdns = lines(&ro, 3).await;
+    let resp = status_change(&ro, &mdns, "SUSPENDED", &[("reason", "Lost on the bus")]).await;
+    let id = change_id_of(&resp);
+    assert_eq!(approve(&tech, id).await.status(), 303);
+    let c = until(&app.state.db, id, 20, |c| c.state.is_finished()).await;
+    assert_eq!((c.state, c.changed), (ChangeState::Done, 3));
+    let writes = status_writes(&app);
+
+    // The change page offers the revert as a request.
+    let page = ro.get_text(&format!("/changes/{id}")).await;
+    assert!(
+        page.contains("Request a revert of the 3 lines changed…"),
+        "{page}"
+    );
+
+    // Its preview says it is a request and asks why.
+    let csrf = ro.csrf().await;
+    let preview = ro
+        .post_form(
+            &format!("/changes/{id}/revert"),
+            &[("csrf_token", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(preview.status(), 200);
+    let preview = preview.text().await.unwrap();
+    assert!(preview.contains("Send the request"), "{preview}");
+    assert!(preview.contains("id=\"f-reason\""), "{preview}");
+    assert!(preview.contains("id=\"preview-explain\""), "{preview}");
+
+    // Without a reason: the preview again, nothing stored or sent.
+    let before = app
+        .state
+        .db
+        .change_list(&Default::default())
+        .await
+        .unwrap()
+        .1;
+    let resp = ro
+        .post_form(
+            &format!("/changes/{id}/revert"),
+            &[("csrf_token", csrf.as_str()), ("confirmed", "true")],
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("Say why you ask"));
+    assert_eq!(
+        app.state
+            .db
+            .change_list(&Default::default())
+            .await
+            .unwrap()
+            .1,
+        before
+    );
+
+    // With one: a request of the revert, waiting, nothing sent.
+    let resp = ro
+        .post_form(
+            &format!("/changes/{id}/revert"),
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("confirmed", "true"),
+                ("reason", "Found on the bus"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    let rid = change_id_of(&resp);
+    let r = get(&app.state.db, rid).await;
+    assert_eq!(r.state, ChangeState::AwaitingApproval);
+    assert_eq!((r.origin, r.parent_id), (Origin::Revert, Some(id)));
+    assert_eq!(r.life.request_reason.as_deref(), Some("Found on the bus"));
+    assert_eq!(status_writes(&app), writes, "a request sends nothing");
+
+    // The technician approves it: the lines are active again.
+    assert_eq!(approve(&tech, rid).await.status(), 303);
+    let r = until(&app.state.db, rid, 20, |c| c.state.is_finished()).await;
+    assert_eq!(
+        (r.state, r.changed),
+        (ChangeState::Done, 3),
+        "{:?}",
+        r.message
+    );
+    for m in &mdns {
+        let now = app
+            .sim
+            .sim
+            .device(CORP, m)
+            .unwrap()
+            .status
+            .unwrap_or_default();
+        assert!(now.eq_ignore_ascii_case("ACTIVE"), "{m}: {now}");
+    }
+
+    // A change whose answer was lost: the retry of its unknown lines is a request too.
+    app.sim.sim.add_fault(Fault {
+        kind: FaultKind::Status(500),
+        path_contains: Some("/status".into()),
+        method: Some("PUT".into()),
+        times: Some(1),
+    });
+    let resp = status_change(&ro, &mdns, "SUSPENDED", &[("reason", "Summer")]).await;
+    let sid = change_id_of(&resp);
+    assert_eq!(approve(&tech, sid).await.status(), 303);
+    let s = until(&app.state.db, sid, 20, |c| c.state.is_finished()).await;
+    assert_eq!(s.unknown, 3, "{:?}", s.message);
+    let page = ro.get_text(&format!("/changes/{sid}")).await;
+    assert!(
+        page.contains("Request a retry of the 3 lines with an unknown outcome…"),
+        "{page}"
+    );
+    let csrf = ro.csrf().await;
+    let resp = ro
+        .post_form(
+            &format!("/changes/{sid}/retry"),
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("confirmed", "true"),
+                ("reason", "Summer, again"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    let tid = change_id_of(&resp);
+    let t = get(&app.state.db, tid).await;
+    assert_eq!(t.state, ChangeState::AwaitingApproval);
+    assert_eq!((t.origin, t.parent_id), (Origin::Retry, Some(sid)));
+    assert_eq!(approve(&tech, tid).await.status(), 303);
+    let t = until(&app.state.db, tid, 20, |c| c.state.is_finished()).await;
+    assert_eq!(
+        (t.state, t.changed),
+        (ChangeState::Done, 3),
+        "{:?}",
+        t.message
+    );
+}

@@ -428,7 +428,11 @@ async fn a_role_removed_mid_change_stops_the_chunks_after_the_refresh() {
     let chunks = db.job_chunks(id).await.unwrap();
     let lines: usize = chunks
         .iter()
-        .map(|c| usize::try_from(c.updated).unwrap() + c.failed.len() + c.unknown.len())
+        .map(|c| {
+            usize::try_from(c.outcome.updated).unwrap()
+                + c.outcome.failed.len()
+                + c.outcome.unknown.len()
+        })
         .sum();
     assert_eq!(lines, 5_000, "every line accounted for");
     let sent = app
@@ -440,19 +444,23 @@ async fn a_role_removed_mid_change_stops_the_chunks_after_the_refresh() {
         .count();
     let refused = chunks
         .iter()
-        .filter(|c| c.upstream_status == Some(403) && c.failed.len() == 500)
+        .filter(|c| c.outcome.upstream_status == Some(403) && c.outcome.failed.len() == 500)
         .count();
     assert!(sent < 10, "chunks after the role was removed were sent");
     // Chunks in their call when the role went may be refused by Sentinel itself (403, sent);
     // every other chunk is refused by the console before it is sent. None is lost.
-    let changed = chunks.iter().filter(|c| c.updated == 500).count();
+    let changed = chunks.iter().filter(|c| c.outcome.updated == 500).count();
     assert!(refused >= 10 - sent, "the chunks not sent were refused");
     assert_eq!(changed + refused, 10, "every chunk changed or refused");
     assert!(
         chunks
             .iter()
-            .filter(|c| c.upstream_status == Some(403))
-            .all(|c| c.failed.iter().all(|(_, why)| why.contains("read-only"))),
+            .filter(|c| c.outcome.upstream_status == Some(403))
+            .all(|c| c
+                .outcome
+                .failed
+                .iter()
+                .all(|f| f.reason.contains("read-only"))),
         "the refusal says why"
     );
 }

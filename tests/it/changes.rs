@@ -422,7 +422,7 @@ async fn retry_previews_the_failed_lines_then_runs_them_as_a_new_change_set() {
 }
 
 #[tokio::test]
-async fn a_reader_sees_no_retry_button_and_a_forged_retry_is_refused() {
+async fn a_reader_is_offered_a_request_not_a_retry_and_a_forged_retry_sends_nothing() {
     let app = spawn_app().await;
     app.sign_in("super").await;
     let mut lines = first_mdns(&app, 2).await;
@@ -436,7 +436,13 @@ async fn a_reader_sees_no_retry_button_and_a_forged_retry_is_refused() {
         page.contains(r#"data-state="done_with_failures""#),
         "{page:.1500}"
     );
-    assert!(!page.contains(r#"id="retry-form""#));
+    // A user who may only request a rename is offered to ask for the retry, never to send it.
+    assert!(
+        page.contains("Request a retry of the line that failed…"),
+        "{page:.3000}"
+    );
+    let writes = app.sim.api_requests_to("PUT", "/nickname").len();
+    let (_, stored) = app.state.db.change_list(&Default::default()).await.unwrap();
     let csrf = reader.csrf().await;
     let resp = reader
         .post_form(
@@ -444,5 +450,10 @@ async fn a_reader_sees_no_retry_button_and_a_forged_retry_is_refused() {
             &[("csrf_token", csrf.as_str()), ("confirmed", "true")],
         )
         .await;
-    assert_eq!(resp.status(), 403);
+    // Confirmed without the reason a request needs: nothing stored, nothing sent.
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("Say why you ask"));
+    assert_eq!(app.sim.api_requests_to("PUT", "/nickname").len(), writes);
+    let (_, now) = app.state.db.change_list(&Default::default()).await.unwrap();
+    assert_eq!(now, stored);
 }

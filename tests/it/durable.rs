@@ -463,3 +463,79 @@ async fn retry_and_revert_wait_for_a_second_admin_above_the_threshold() {
         .await;
     assert_eq!(own.status(), 403);
 }
+
+/// A SmartSpot change is a job like the others: its instance killed while the call is in flight,
+/// the other instance settles it (unknown: it may have been applied), never sends it again,
+/// writes the one audit entry, and the Wi-Fi password sealed for it is gone.
+#[tokio::test]
+async fn a_smartspot_change_killed_mid_call_is_settled_and_its_password_deleted_on_postgres() {
+    let sim = spawn_sim(default_sim_config()).await;
+    let db_url = postgres_url().await;
+    let mut a = Instance::start(config_for(&sim, &db_url)).await;
+    let _b = Instance::start(config_for(&sim, &db_url)).await;
+    let at_a = Session::new(&a.base);
+    assert_eq!(
+        at_a.sign_in_to("tech", &format!("/devices/{CORP}"))
+            .await
+            .status(),
+        200
+    );
+    let html = at_a
+        .get_text(&format!(
+            "/devices/{CORP}?searchValue=304-228-6302&columns=imei"
+        ))
+        .await;
+    let doc = scraper::Html::parse_document(&html);
+    let sel = scraper::Selector::parse("tr[data-mdn='304-228-6302'] td.col-imei").expect("sel");
+    let imei = doc
+        .select(&sel)
+        .next()
+        .expect("row")
+        .text()
+        .collect::<String>()
+        .trim()
+        .to_owned();
+    slow_writes(&sim, "smartspot-settings", Duration::from_secs(8));
+    let csrf = at_a.csrf().await;
+    // The confirmation waits for a one-device change: it is sent from a task of its own.
+    let posting = {
+        let s = at_a.clone();
+        tokio::spawn(async move {
+            let form = [
+                ("imeis", imei.as_str()),
+                ("ssid", "Bus-49"),
+                ("wifiPassword", "Killed-Pass-0815"),
+                ("maxClients", "7"),
+                ("band", "dual"),
+                ("hotspotEnabled", "true"),
+                ("confirmed", "true"),
+            ];
+            s.post_action(CORP, "smartspot-settings", &form, &csrf)
+                .await
+        })
+    };
+    waits_until_sent(&sim, "smartspot-settings").await;
+    let db = Db::connect(&db_url).await.expect("db");
+    let (list, _) = db.change_list(&Default::default()).await.expect("list");
+    let id = list
+        .iter()
+        .find(|c| c.action == "smartspot-settings")
+        .expect("stored before it was sent")
+        .id;
+    assert!(
+        db.job_secret(id).await.expect("read").is_some(),
+        "sealed while it runs"
+    );
+    a.kill();
+    let _ = posting.await;
+
+    let c = finished_within(&db, id, 60).await;
+    accounted(&db, &c).await;
+    assert_eq!(c.unknown, 1, "the call may have been applied: unknown");
+    assert_eq!(writes(&sim, "smartspot-settings"), 1, "never sent twice");
+    assert_eq!(
+        db.job_secret(id).await.expect("read"),
+        None,
+        "the password is gone"
+    );
+}

@@ -79,7 +79,11 @@ async fn finished(db: &Db, id: Uuid) -> sentinel_console::storage::jobs::Job {
 async fn counts(db: &Db, id: Uuid) -> (i64, usize, usize) {
     let chunks = db.job_chunks(id).await.expect("chunks");
     chunks.iter().fold((0, 0, 0), |(u, f, k), c| {
-        (u + c.updated, f + c.failed.len(), k + c.unknown.len())
+        (
+            u + c.outcome.updated as i64,
+            f + c.outcome.failed.len(),
+            k + c.outcome.unknown.len(),
+        )
     })
 }
 
@@ -223,7 +227,7 @@ async fn signing_out_mid_change_stops_sending() {
         .await
         .expect("chunks")
         .into_iter()
-        .filter(|c| c.error.as_deref() == Some(SIGNED_OUT_REASON))
+        .filter(|c| c.outcome.error.as_deref() == Some(SIGNED_OUT_REASON))
         .count();
     // Chunks refused (401) once the sign-out revoked their token applied nothing: not sent too.
     assert!(stopped >= 10 - sent, "the chunks not sent say why");

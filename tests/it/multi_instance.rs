@@ -322,20 +322,20 @@ async fn job_started_on_a_is_finished_by_b_when_a_dies() {
         let chunk = usize::try_from(c.chunk).unwrap();
         if by_a.contains(&chunk) {
             // In flight on A: unknown, with the reason, never retried.
-            assert_eq!(c.unknown.len(), 500, "chunk {chunk}");
+            assert_eq!(c.outcome.unknown.len(), 500, "chunk {chunk}");
             assert_eq!(
-                c.error.as_deref(),
+                c.outcome.error.as_deref(),
                 Some(sentinel_console::actions::jobs::RESUMED_REASON)
             );
         } else {
             // Sent by B and answered: chunks 4 and 5 are Sentinel's lines, the others failures.
             assert!(
-                c.error.is_none() && c.unknown.is_empty(),
+                c.outcome.error.is_none() && c.outcome.unknown.is_empty(),
                 "chunk {chunk}: {c:?}"
             );
             let known = if (4..6).contains(&chunk) { 500 } else { 0 };
             assert_eq!(
-                (c.updated, c.failed.len()),
+                (c.outcome.updated, c.outcome.failed.len()),
                 (known, 500 - known as usize),
                 "chunk {chunk}"
             );
@@ -385,8 +385,12 @@ async fn job_of_a_user_who_signed_out_is_closed_by_b_without_sending() {
         } else {
             SIGNED_OUT_REASON
         };
-        assert_eq!(c.error.as_deref(), Some(reason), "chunk {chunk}");
-        assert_eq!((c.updated, c.unknown.len()), (0, 500), "chunk {chunk}");
+        assert_eq!(c.outcome.error.as_deref(), Some(reason), "chunk {chunk}");
+        assert_eq!(
+            (c.outcome.updated, c.outcome.unknown.len()),
+            (0, 500),
+            "chunk {chunk}"
+        );
     }
     assert_eq!(t.audits().await, 1);
 }

@@ -1,6 +1,7 @@
-//! The change pipeline's remaining promises: a change whose sign-in is refused mid-run waits for
-//! the user to sign in and send exactly the lines not sent; requesters request retries and
-//! reverts; a SmartSpot change runs as a durable job whose Wi-Fi password is sealed, then gone.
+//! The change pipeline's remaining promises: a change whose sign-in is refused mid-run — an
+//! explicit list or a select-all — waits for the user to sign in and send exactly the lines not
+//! sent; a SmartSpot change runs as a durable job whose Wi-Fi password is sealed, then gone.
+//! (Requesters asking for retries and reverts: `approvals.rs`.)
 
 use crate::helpers::*;
 
@@ -161,4 +162,205 @@ async fn a_refused_sign_in_mid_change_waits_for_the_user_to_finish_it() {
         let line = app.sim.sim.device(LARGE, m).expect("line");
         assert_eq!(line.nickname.as_deref(), Some("Finished later"));
     }
+}
+
+/// A select-all whose bulk call is refused (401) after its lines were read, with a sign-in that
+/// cannot be renewed, sends nothing and waits in `needs_sign_in`: its lines were read and stored,
+/// so finishing it sends exactly those lines as a retry, not a new reading of the selection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_select_all_refused_mid_call_waits_for_the_user_to_finish_it() {
+    const CORP: &str = "NORTHSTAR-ISD";
+    let app = spawn_app_with(default_sim_config(), |c| {
+        c.upstream_timeout = Duration::from_secs(20)
+    })
+    .await;
+    app.sign_in("tech").await;
+    let csrf = app.page_csrf(&format!("/devices/{CORP}")).await;
+    // Longer than the confirmation waits for a select-all (3 s): it answers while the call is
+    // still in flight.
+    app.sim.sim.add_fault(Fault {
+        kind: FaultKind::Latency(Duration::from_secs(5)),
+        path_contains: Some("/note".into()),
+        method: Some("PUT".into()),
+        times: None,
+    });
+    let form = [
+        ("select_all", "true"),
+        ("note", "Finished after sign-in"),
+        ("confirmed", "true"),
+        ("acknowledged", "true"),
+    ];
+    let resp = app.post_action(CORP, "note", &form, &csrf).await;
+    assert_eq!(resp.status(), 303);
+    let id = change_id_of(&resp);
+    // Once the lines are read (the call follows, slowed down; the simulator checks the token
+    // after the delay), the provider ends the user's sessions.
+    for _ in 0..200 {
+        let c = app
+            .state
+            .db
+            .change_get(id)
+            .await
+            .expect("read")
+            .expect("stored");
+        if c.total_lines > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    app.sim.sim.revoke_user("tech");
+    let c = at_rest(&app, id).await;
+    assert_eq!(c.state, ChangeState::NeedsSignIn, "{:?}", c.message);
+    assert!(c.total_lines > 0);
+    assert_eq!((c.changed, c.failed, c.unknown), (0, c.total_lines, 0));
+    let stored = app
+        .state
+        .db
+        .change_lines_page(id, None, 0, 1_000)
+        .await
+        .expect("lines");
+    assert!(
+        stored
+            .iter()
+            .all(|l| is_not_sent(l.message.as_deref().unwrap_or_default())),
+        "{stored:?}"
+    );
+
+    app.sim.sim.clear_faults();
+    app.sign_in("tech").await;
+    let page = app.get_text(&format!("/changes/{id}")).await;
+    assert!(
+        page.contains("Sign in to finish this change"),
+        "{page:.2000}"
+    );
+    let csrf = extract_meta_csrf(&page).expect("csrf");
+    let done = app
+        .post_form(
+            &format!("/changes/{id}/retry"),
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("not_sent", "true"),
+                ("confirmed", "true"),
+                ("acknowledged", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status(), 303);
+    let again = change_id_of(&done);
+    let r = finished_within(&app.state.db, again, 60).await;
+    assert_eq!(
+        (r.total_lines, r.changed, r.failed),
+        (c.total_lines, c.total_lines, 0),
+        "{:?}",
+        r.message
+    );
+    assert_eq!((r.origin, r.parent_id), (Origin::Retry, Some(id)));
+}
+
+/// A SmartSpot change is a durable job like any other: the browser that gives up after one
+/// second changes nothing, the Wi-Fi password waits sealed in the job's own row (never in the
+/// clear, never in the payload) while the call runs, reaches Sentinel, and is gone once the job
+/// has finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_smartspot_change_runs_as_a_job_whose_password_is_sealed_then_gone() {
+    const CORP: &str = "NORTHSTAR-ISD";
+    let app = spawn_app().await;
+    app.sign_in("tech").await;
+    let html = app
+        .get_text(&format!(
+            "/devices/{CORP}?searchValue=304-228-6302&columns=imei"
+        ))
+        .await;
+    let doc = scraper::Html::parse_document(&html);
+    let sel = scraper::Selector::parse("tr[data-mdn='304-228-6302'] td.col-imei").expect("sel");
+    let imei = doc
+        .select(&sel)
+        .next()
+        .expect("row")
+        .text()
+        .collect::<String>()
+        .trim()
+        .to_owned();
+    let csrf = app.csrf().await;
+    let secret = "Sealed-Pass-4711";
+    app.sim.sim.add_fault(Fault {
+        kind: FaultKind::Latency(Duration::from_secs(2)),
+        path_contains: Some("smartspot-settings".into()),
+        method: Some("PUT".into()),
+        times: None,
+    });
+    let form = [
+        ("imeis", imei.as_str()),
+        ("ssid", "Bus-48"),
+        ("wifiPassword", secret),
+        ("maxClients", "9"),
+        ("band", "dual"),
+        ("hotspotEnabled", "true"),
+        ("confirmed", "true"),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let sent = impatient
+        .post(app.url(&format!("/devices/{CORP}/actions/smartspot-settings")))
+        .header("cookie", app.cookie_header())
+        .form(&form)
+        .send()
+        .await;
+    assert!(sent.is_err(), "the client gave up first");
+
+    // While the call is in flight: the change set is stored, its password sealed for its job.
+    let db = &app.state.db;
+    let mut id = None;
+    for _ in 0..100 {
+        let (list, _) = db.change_list(&Default::default()).await.expect("list");
+        if let Some(c) = list.into_iter().find(|c| c.action == "smartspot-settings") {
+            id = Some(c.id);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let id = id.expect("the change set was stored before anything was sent");
+    let sealed = db
+        .job_secret(id)
+        .await
+        .expect("read")
+        .expect("sealed while running");
+    assert!(!sealed.contains(secret), "never in the clear");
+    let job = db.job_get(id).await.expect("read").expect("job");
+    assert!(
+        !job.payload.to_string().contains(secret),
+        "never in the payload"
+    );
+
+    let c = finished_within(db, id, 60).await;
+    assert_eq!(
+        (c.state, c.changed),
+        (ChangeState::Done, 1),
+        "{:?}",
+        c.message
+    );
+    let writes: Vec<_> = app
+        .sim
+        .sim
+        .api_requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path.contains("smartspot-settings"))
+        .collect();
+    assert_eq!(writes.len(), 1, "sent once");
+    assert!(
+        writes[0].body.contains(secret),
+        "the password reaches Sentinel"
+    );
+    assert_eq!(
+        db.job_secret(id).await.expect("read"),
+        None,
+        "gone once the job has finished"
+    );
+    let page = app.get_text(&format!("/changes/{id}")).await;
+    assert!(!page.contains(secret));
+    assert!(page.contains(r#"data-outcome="ok""#), "{page:.1500}");
 }

@@ -167,7 +167,7 @@ async fn removing_labels_cannot_be_reverted_and_says_why() {
 }
 
 #[tokio::test]
-async fn a_reader_sees_no_revert_button_a_forged_revert_is_refused_and_csrf_is_required() {
+async fn a_reader_is_offered_a_request_a_forged_revert_sends_nothing_and_csrf_is_required() {
     let app = spawn_app().await;
     app.sign_in("super").await;
     let db = Db::connect(&app.database_url).await.expect("db");
@@ -184,7 +184,11 @@ async fn a_reader_sees_no_revert_button_a_forged_revert_is_refused_and_csrf_is_r
     let reader = app.session_as("readonly").await;
     let page = reader.get_text(&format!("/changes/{id}")).await;
     assert!(page.contains(r#"id="change-facts""#), "{page:.1500}");
-    assert!(!page.contains(r#"id="revert-form""#));
+    // A user who may only request a rename is offered to ask for the revert, never to send it.
+    assert!(
+        page.contains("Request a revert of the 2 lines changed…"),
+        "{page:.3000}"
+    );
     let csrf = reader.csrf().await;
     let resp = reader
         .post_form(
@@ -192,7 +196,9 @@ async fn a_reader_sees_no_revert_button_a_forged_revert_is_refused_and_csrf_is_r
             &[("csrf_token", csrf.as_str()), ("confirmed", "true")],
         )
         .await;
-    assert_eq!(resp.status(), 403);
+    // Confirmed without the reason a request needs: refused, nothing sent.
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("Say why you ask"));
     assert!(
         app.sim.api_requests_to("PUT", "/nickname").is_empty(),
         "nothing sent"

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 use sentinel_console::outcome::ChangeResult;
+use sentinel_console::outcome::{Outcome, WriteFailure};
 use sentinel_console::storage::Db;
 use sentinel_console::storage::audit::{
     AuditFilter, AuditRecord, NewAuditRecord, audit_csv_header, audit_csv_row, csv_cell,
@@ -13,7 +14,7 @@ use sentinel_console::storage::audit::{
 use sentinel_console::storage::changes::{
     ChangeState, LineState, NewChangeSet, Origin, StreamedLine, UNRECORDED_LINE,
 };
-use sentinel_console::storage::jobs::{ChunkOutcome, JobState, NewJob, job_totals};
+use sentinel_console::storage::jobs::{ChunkOutcome, JobState, NewJob};
 use serde_json::json;
 use time::{Duration as TimeDuration, OffsetDateTime};
 use uuid::Uuid;
@@ -458,6 +459,7 @@ fn csv_quotes_and_defuses_formulas() {
 
 fn new_job(chunks: i32) -> NewJob {
     NewJob {
+        sealed: None,
         id: Uuid::new_v4(),
         subject: "alice".into(),
         session_id: Some("session-1".into()),
@@ -469,15 +471,26 @@ fn new_job(chunks: i32) -> NewJob {
     }
 }
 
-fn outcome(chunk: i32, updated: i64) -> ChunkOutcome {
-    ChunkOutcome {
-        chunk,
+fn outcome(chunk: i32, updated: u64) -> ChunkOutcome {
+    let mut outcome = Outcome {
         updated,
-        failed: vec![("5551230009".into(), "not found".into())],
+        failed: vec![WriteFailure {
+            mdn: "5551230009".into(),
+            reason: "not found".into(),
+        }],
         unknown: vec!["5551230010".into()],
         upstream_status: Some(200),
         error: None,
-    }
+        ..Outcome::default()
+    };
+    // As read back: classified from its counts.
+    outcome.outcome = outcome.classify();
+    ChunkOutcome { chunk, outcome }
+}
+
+/// The sum of recorded chunks, as the audit entry gets it.
+fn totals(chunks: &[ChunkOutcome]) -> Outcome {
+    Outcome::sum(chunks.iter().map(|c| c.outcome.clone()))
 }
 
 const SHORT: Duration = Duration::from_secs(1);
@@ -595,10 +608,14 @@ async fn job_lifecycle_with_lease_takeover(db: Db) {
     );
     let chunks = db.job_chunks(new.id).await.expect("chunks");
     assert_eq!(chunks, vec![outcome(0, 1), outcome(1, 0)]);
-    let totals = job_totals(&chunks);
-    assert_eq!((totals.updated, totals.failed, totals.unknown), (1, 2, 2));
+    let totals = totals(&chunks);
     assert_eq!(
-        totals.result["failed"][0],
+        (totals.updated, totals.failed.len(), totals.unknown.len()),
+        (1, 2, 2)
+    );
+    assert_eq!(totals.outcome, ChangeResult::Partial);
+    assert_eq!(
+        totals.audit_result()["failed"][0],
         json!({"mdn": "5551230009", "reason": "not found"})
     );
 
@@ -762,11 +779,15 @@ async fn job_finish_audited_writes_the_record_once(db: Db) {
             .await
             .expect("record")
     );
-    let totals = job_totals(&db.job_chunks(new.id).await.expect("chunks"));
+    let totals = totals(&db.job_chunks(new.id).await.expect("chunks"));
     let mut rec = record("alice", "status", "CORP-A");
     rec.job_id = Some(new.id.to_string());
-    rec.result = totals.result.clone();
-    (rec.updated, rec.failed, rec.unknown) = (totals.updated, totals.failed, totals.unknown);
+    rec.result = totals.audit_result();
+    (rec.updated, rec.failed, rec.unknown) = (
+        totals.updated as i64,
+        totals.failed.len() as i64,
+        totals.unknown.len() as i64,
+    );
 
     // Not the owner: neither finished nor audited.
     let none = db
@@ -790,7 +811,7 @@ async fn job_finish_audited_writes_the_record_once(db: Db) {
     assert_eq!(total, 1);
     assert_eq!(rows[0].id, audit_id);
     assert_eq!(rows[0].job_id, Some(new.id.to_string()));
-    assert_eq!(rows[0].result, totals.result);
+    assert_eq!(rows[0].result, totals.audit_result());
     assert_eq!(
         db.job_get(new.id)
             .await

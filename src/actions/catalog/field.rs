@@ -37,7 +37,8 @@ pub enum Kind {
     Flag,
     /// A 15-digit IMEI with its check digit.
     Imei,
-    /// A write-only secret of `min..=max` characters: optional, never echoed, never stored.
+    /// A write-only secret of `min..=max` characters: optional, never echoed, never stored in
+    /// a payload or an audit record (a running job keeps it sealed in `job_secrets`).
     Secret { min: usize, max: usize },
 }
 
@@ -211,6 +212,17 @@ impl Values {
             Some(FieldValue::Secret(s)) => s.as_deref(),
             _ => None,
         }
+    }
+
+    /// These values with secret field `name` set to `value` (a job's sealed secret, opened when
+    /// it is sent); a name that is not a secret field of these values changes nothing.
+    pub fn with_secret(mut self, name: &str, value: String) -> Self {
+        if let Some((_, v)) = self.0.iter_mut().find(|(n, _)| *n == name) {
+            if matches!(v, FieldValue::Secret(_)) {
+                *v = FieldValue::Secret(Some(value));
+            }
+        }
+        self
     }
 
     /// The form pairs that fill a form with these values again (a retry to edit); secrets never.

@@ -4,6 +4,7 @@
 //! A new bulk action backed by an existing upstream operation is one new file here (its slug,
 //! label, fields, request and before → after) plus its operation's row in `policy.rs`.
 
+pub mod change;
 pub mod field;
 
 use std::fmt;
@@ -12,9 +13,10 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use secrecy::SecretString;
 
+pub use self::change::Change;
 use self::field::{Field, ParseCtx, Values};
 pub use super::error::RunError;
-use super::input::{FieldErrors, RawForm, Target};
+use super::input::{RawForm, Target};
 use crate::domain::{Column, CorpId};
 use crate::policy::{Operation, Principal, Refusal};
 use crate::upstream::SentinelClient;
@@ -333,86 +335,6 @@ impl<'de> serde::Deserialize<'de> for ActionKind {
         let s = String::deserialize(d)?;
         ActionKind::from_slug(&s)
             .ok_or_else(|| serde::de::Error::custom(format!("unknown action {s:?}")))
-    }
-}
-
-/// A change: an action and its parsed fields. Stored (jobs) as `{"action": slug, "fields": {...}}`
-/// without secrets.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Change {
-    pub action: ActionKind,
-    pub values: Values,
-}
-
-impl Change {
-    /// Parses the action's fields from the form.
-    pub fn parse(
-        action: ActionKind,
-        form: &RawForm,
-        ctx: &ParseCtx<'_>,
-    ) -> Result<Self, FieldErrors> {
-        let values = field::parse(action.fields(), form, ctx)?;
-        Ok(Self { action, values })
-    }
-
-    /// The fields as the audit log records them, secrets redacted.
-    pub fn audit_fields(&self) -> serde_json::Value {
-        self.values.to_json()
-    }
-
-    /// What the change sets, in words (secrets never shown).
-    pub fn summary(&self) -> String {
-        self.action.def().summary(&self.values)
-    }
-
-    /// (current, new) for one line in the preview; `None` when the line was not loaded.
-    pub fn before_after(&self, d: Option<&Device>) -> (String, String) {
-        let def = self.action.def();
-        let before = d.map(|d| def.before(d));
-        let after = def.after_line(&self.values, before.as_deref());
-        (before.unwrap_or_else(|| "—".to_owned()), after)
-    }
-
-    /// Does sending it need each line's value now (see [`Action::per_line`])?
-    pub fn per_line(&self) -> bool {
-        self.action.def().per_line(&self.values)
-    }
-
-    /// The change sent for a line whose value now is `before`, or why it cannot be sent.
-    pub fn for_line(&self, before: &str) -> Result<Change, String> {
-        let values = self.action.def().for_line(&self.values, before)?;
-        Ok(Change {
-            action: self.action,
-            values,
-        })
-    }
-
-    /// May `user` send this change for `lines` lines now?
-    pub fn authorize(&self, user: &Principal, corp: &CorpId, lines: usize) -> Result<(), Refusal> {
-        self.action.def().authorize(user, corp, lines, &self.values)
-    }
-}
-
-impl serde::Serialize for Change {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serde_json::json!({ "action": self.action, "fields": self.values.to_json() }).serialize(s)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Change {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(serde::Deserialize)]
-        struct Stored {
-            action: ActionKind,
-            fields: serde_json::Value,
-        }
-        let s = Stored::deserialize(d)?;
-        let values =
-            Values::from_json(s.action.fields(), &s.fields).map_err(serde::de::Error::custom)?;
-        Ok(Self {
-            action: s.action,
-            values,
-        })
     }
 }
 

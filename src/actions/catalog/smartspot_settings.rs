@@ -1,5 +1,5 @@
 //! SmartSpot settings: `update_smartspot_settings` for one device, `-multi` for several; the Wi-Fi
-//! password is write-only (never shown back, never stored).
+//! password is write-only (never shown back; sealed for the change's job only while it runs).
 
 use async_trait::async_trait;
 
@@ -121,7 +121,7 @@ impl Action for SmartspotSettings {
         &[]
     }
     fn irreversible(&self) -> Option<&'static str> {
-        Some("The Wi-Fi password of a SmartSpot change is never kept, so it cannot be reverted: make the change again from the device's page.")
+        Some("The Wi-Fi password of a SmartSpot change is kept only while it runs, so it cannot be reverted: make the change again from the device's page.")
     }
     fn revert(&self, _line: &RevertLine<'_>, _ctx: &RevertCtx<'_>) -> Result<Change, String> {
         Err(self.irreversible().unwrap_or_default().into())

@@ -185,7 +185,7 @@ pub(super) async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Opti
     let mut total = Outcome::default();
     for (group_change, lines) in groups {
         let o = call_lines(ctx, i, &group_change, lines, token.clone()).await;
-        total.absorb(from_chunk_outcome(&o));
+        total.absorb(o.outcome);
     }
     total
         .failed
@@ -194,7 +194,7 @@ pub(super) async fn send_chunk(ctx: &ChunkCtx, i: usize, mdns: Vec<Mdn>) -> Opti
             reason,
         }));
     Steps::add(&ctx.steps.call, t);
-    Some(to_chunk_outcome(i, &total))
+    Some(numbered(i, total))
 }
 
 /// One upstream call of `change` for `mdns` (chunk `i`), renewing the sign-in on a `401`.
@@ -233,7 +233,15 @@ async fn call_lines(
             Err(reason) => return not_sent(i, &mdns, reason),
         }
     }
-    to_chunk_outcome(i, &Outcome::from_call(Some(&lines), &r))
+    numbered(i, Outcome::from_call(Some(&lines), &r))
+}
+
+/// Chunk `i`'s outcome, numbered as stored.
+pub(super) fn numbered(i: usize, outcome: Outcome) -> ChunkOutcome {
+    ChunkOutcome {
+        chunk: i32::try_from(i).unwrap_or(i32::MAX),
+        outcome,
+    }
 }
 
 /// Chunk `i`'s values before, `(seq, value)`, from those the job read at its start.
@@ -280,26 +288,33 @@ const MAX_RENEWALS: u32 = 3;
 
 /// A chunk recorded as unknown without being sent (or without being sent again), with `reason`.
 pub(super) fn not_sent(i: usize, mdns: &[Mdn], reason: &str) -> ChunkOutcome {
-    ChunkOutcome {
-        chunk: i32::try_from(i).unwrap_or(i32::MAX),
+    let mut o = Outcome {
         unknown: mdns.iter().map(|m| m.to_string()).collect(),
         error: Some(reason.into()),
         ..Default::default()
-    }
+    };
+    o.outcome = o.classify();
+    numbered(i, o)
 }
 
 /// A chunk the user's current roles no longer allow: every line failed, nothing sent.
 pub(super) fn refused(i: usize, mdns: &[Mdn], why: &str) -> ChunkOutcome {
-    ChunkOutcome {
-        chunk: i32::try_from(i).unwrap_or(i32::MAX),
-        failed: mdns
-            .iter()
-            .map(|m| (m.to_string(), why.to_owned()))
-            .collect(),
-        upstream_status: Some(403),
-        error: Some(why.to_owned()),
-        ..Default::default()
-    }
+    numbered(
+        i,
+        Outcome {
+            failed: mdns
+                .iter()
+                .map(|m| WriteFailure {
+                    mdn: m.to_string(),
+                    reason: why.to_owned(),
+                })
+                .collect(),
+            upstream_status: Some(403),
+            error: Some(why.to_owned()),
+            outcome: ChangeResult::Refused,
+            ..Default::default()
+        },
+    )
 }
 
 /// The line number (in the change set) of each chunk's first line.
@@ -320,8 +335,8 @@ pub(super) fn stopped_message(chunks: &[ChunkOutcome]) -> Option<String> {
     let count = |reason: &str| -> usize {
         chunks
             .iter()
-            .filter(|c| c.error.as_deref() == Some(reason))
-            .map(|c| c.unknown.len())
+            .filter(|c| c.outcome.error.as_deref() == Some(reason))
+            .map(|c| c.outcome.unknown.len())
             .sum()
     };
     let lines = |n: usize| crate::actions::form::plural(n as u64, "line");
@@ -344,8 +359,8 @@ pub(super) fn stopped_message(chunks: &[ChunkOutcome]) -> Option<String> {
 fn line_results(o: &ChunkOutcome, mdns: &[Mdn], first: i32) -> Vec<LineResult> {
     // Lines certainly never sent did not change: failed with the reason, not unknown, so a
     // retry takes them without the "may already have changed" warning.
-    let never_sent = o.error.as_deref().is_some_and(is_not_sent);
-    changeset::chunk_results(o, mdns, first, never_sent)
+    let never_sent = o.outcome.error.as_deref().is_some_and(is_not_sent);
+    changeset::chunk_results(&o.outcome, mdns, first, never_sent)
 }
 
 /// Records a chunk's outcome and its lines' results (`mdns` from line `first` on) together.

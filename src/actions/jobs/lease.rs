@@ -20,12 +20,19 @@ pub(crate) struct Lease {
 }
 
 impl Lease {
-    /// Renews the claim of `id` held by this instance every third of [`LEASE`] (sooner again
-    /// after a failed renewal: a busy database must not let it lapse).
-    pub(crate) fn keep(state: &AppState, id: Uuid) -> Lease {
+    /// Takes job `id` for this process and renews its claim every third of [`LEASE`] (sooner
+    /// again after a failed renewal: a busy database must not let it lapse). `None` when this
+    /// instance already runs it: taken before the claim in the database, so that two paths of
+    /// one instance (a fresh start and the resumer, which share the instance id and so both
+    /// win the claim) can never run one job twice — the second would find every chunk started.
+    pub(crate) fn take(state: &AppState, id: Uuid) -> Option<Lease> {
         let key = (state.instance_id.clone(), id);
-        if let Ok(mut running) = RUNNING.lock() {
-            running.insert(key.clone());
+        let fresh = RUNNING
+            .lock()
+            .map(|mut running| running.insert(key.clone()))
+            .unwrap_or(false);
+        if !fresh {
+            return None;
         }
         let lost = Arc::new(AtomicBool::new(false));
         let (flag, db, owner) = (lost.clone(), state.db.clone(), state.instance_id.clone());
@@ -46,15 +53,7 @@ impl Lease {
                 }
             }
         });
-        Lease { lost, key, renew }
-    }
-
-    /// Is job `id` being run by instance `owner` in this process?
-    pub(crate) fn held_here(owner: &str, id: Uuid) -> bool {
-        RUNNING
-            .lock()
-            .map(|r| r.contains(&(owner.to_owned(), id)))
-            .unwrap_or(false)
+        Some(Lease { lost, key, renew })
     }
 
     /// Did another instance take the job over?

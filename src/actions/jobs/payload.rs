@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::actions::form::Change;
 use crate::actions::run::AuditContext;
-use crate::domain::Mdn;
+use crate::domain::{Imei, Mdn};
 use crate::identity::caller::NoToken;
 use crate::upstream::wire::BulkSelection;
 
@@ -59,7 +59,8 @@ pub const UNRECORDED_REASON: &str = "The console lost track of this part of the 
 /// Why a chunk was not sent when its start could not be recorded.
 pub const NOT_STARTED_REASON: &str = "The console could not record the start of this part of the change, so these lines were not sent. Run the change again for them.";
 
-/// Everything needed to run a job (no secrets: SmartSpot changes never run as jobs).
+/// Everything needed to run a job — never a secret: a SmartSpot change's Wi-Fi password is
+/// sealed in the job's own row of `job_secrets`, and only its field's name is here.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobPayload {
     pub audit: AuditContext,
@@ -76,12 +77,19 @@ pub struct JobPayload {
     /// call as the job's one chunk (see [`super::select_all`]); `chunks` is empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bulk: Option<BulkSelection>,
+    /// A SmartSpot change: its devices, sent in one call as the job's one chunk (see
+    /// [`crate::actions::smartspot`]); `chunks` is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imeis: Option<Vec<Imei>>,
+    /// The secret field typed for this change, whose value waits sealed in `job_secrets`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_field: Option<String>,
 }
 
 impl JobPayload {
     /// Upstream calls the job makes: one per chunk, or the one bulk call of a select-all.
     pub fn total_chunks(&self) -> i32 {
-        if self.bulk.is_some() {
+        if self.bulk.is_some() || self.imeis.is_some() {
             1
         } else {
             i32::try_from(self.chunks.len()).unwrap_or(i32::MAX)

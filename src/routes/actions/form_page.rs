@@ -3,9 +3,6 @@
 
 use super::*;
 
-/// The statuses a user who may only request a status change chooses from (the vendor's examples).
-const REQUESTABLE_STATUSES: &[&str] = &["ACTIVE", "SUSPENDED"];
-
 /// Choices the action's fields need from elsewhere: Sentinel's statuses, the user's other groups.
 pub(super) async fn choices_for(
     state: &AppState,
@@ -25,10 +22,9 @@ pub(super) async fn choices_for(
                 {
                     // A requester's token may not read Sentinel's list: offer the statuses the
                     // vendor documents; the approver's preview and Sentinel check the value.
-                    choices.statuses = REQUESTABLE_STATUSES
-                        .iter()
-                        .map(|s| (*s).to_owned())
-                        .collect();
+                    choices.statuses = crate::upstream::vocabulary::Statuses::documented()
+                        .as_slice()
+                        .to_vec();
                     continue;
                 }
                 user.principal.check(Operation::GetPossibleStatuses, corp)?;

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::actions::apply::{Request, Work, apply, hold_for};
-use crate::actions::deferred::Intent;
+use crate::actions::deferred::{Hold, Intent, REASON_FIELD};
 use crate::policy::WriteMode;
 
 /// Lines listed in a retry's preview.
@@ -17,7 +17,7 @@ struct Earlier {
 }
 
 /// Reads the earlier change set (visible to this user), the form, and checks the user may run
-/// its action in its device group: before any upstream call.
+/// its action in its device group, or ask for it: before any upstream call.
 async fn earlier(
     state: &AppState,
     user: &CurrentUser,
@@ -29,7 +29,7 @@ async fn earlier(
     let kind = ActionKind::from_slug(&parent.action)
         .ok_or_else(|| AppError::BadRequest("This action is no longer offered.".into()))?;
     let corp = CorpId::parse(&parent.corp_id)?;
-    user.principal.check(kind.operation(), &corp)?;
+    user.principal.write_mode(kind.operation(), &corp)?;
     Ok(Earlier {
         parent,
         form,
@@ -124,14 +124,14 @@ pub async fn retry(
         )
         .map_err(|e| AppError::Internal(e.into()))?,
     };
-    match &groups {
-        Some(gs) => {
-            for (c, l) in gs {
-                c.authorize(&user.principal, &corp, l.len())?;
-            }
-        }
-        None => change.authorize(&user.principal, &corp, mdns.len())?,
-    }
+    // Sent now, or asked for when the user's role only lets them request one of its changes.
+    let mode = match &groups {
+        Some(gs) => modes(
+            gs.iter()
+                .map(|(c, l)| c.mode_for(&user.principal, &corp, l.len())),
+        )?,
+        None => change.mode_for(&user.principal, &corp, mdns.len())?,
+    };
     let target = Target::Lines(mdns);
     if form.flag("edit") && groups.is_none() && offer.editable {
         // The lines that failed, in the action's form filled with the value that failed: the
@@ -156,13 +156,15 @@ pub async fn retry(
         Some(gs) => Work::Groups(gs, format!("Retry: {}", parent.summary)),
         None => Work::One(change.clone(), target.clone()),
     };
-    // The same rules as any change: a large retry waits for a second admin.
-    let hold = hold_for(&state, &work, None);
+    // The same rules as any change: a request waits for approval, a large retry for a second
+    // admin.
+    let (hold, missing_reason) = hold_of(&state, &work, mode, &form);
     let intent = Intent {
-        mode: WriteMode::Direct,
+        mode,
         hold: hold.clone(),
     };
-    if !form.flag("confirmed") || (needs_ack && !form.flag("acknowledged")) {
+    let confirmed = form.flag("confirmed");
+    if !confirmed || (needs_ack && !form.flag("acknowledged")) || missing_reason {
         let n = target.known_count().unwrap_or_default();
         let mut warnings = Vec::new();
         if include_unknown {
@@ -178,7 +180,7 @@ pub async fn retry(
         if include_unknown {
             hidden.push(("include_unknown".to_owned(), "true".to_owned()));
         }
-        return Ok(PreviewPage {
+        let page = PreviewPage {
             layout: Layout::signed_in(
                 format!("Retry: {}", kind.label()),
                 &user.principal,
@@ -186,6 +188,7 @@ pub async fn retry(
             ),
             corp: corp.to_string(),
             label: kind.label(),
+            reason: request_reason(mode, &form),
             summary: match &work {
                 Work::Groups(gs, _) if gs.len() > 1 => format!(
                     "Each line's own change again ({})",
@@ -205,12 +208,12 @@ pub async fn retry(
             checks: Vec::new(),
             needs_ack,
             ack_label: format!("Yes, change these {n} lines"),
-            message: None,
+            message: (confirmed && missing_reason).then(|| REASON_MISSING.to_owned()),
             hidden,
             verb: intent.verb(),
             explain: intent.explain(state.config.approval_required_above),
-        }
-        .into_response());
+        };
+        return Ok((reason_status(confirmed && missing_reason), page).into_response());
     }
     let audit = crate::routes::edge::write_context(&session, &user, &corp, kind, &origin)?;
     let request = Request {
@@ -279,12 +282,33 @@ pub async fn revert(
             "The lines are in several device groups now: revert them from each group.".into(),
         ));
     }
-    for g in &plan.groups {
-        g.change.authorize(&user.principal, &g.corp, g.mdns.len())?;
-    }
+    let mode = modes(
+        plan.groups
+            .iter()
+            .map(|g| g.change.mode_for(&user.principal, &g.corp, g.mdns.len())),
+    )?;
     let count = plan.lines() as u64;
-    if !form.flag("confirmed") {
-        return Ok(RevertPreviewPage {
+    let summary = format!(
+        "Revert: {} back to each line's value before ({})",
+        kind.label(),
+        crate::actions::form::plural(plan.groups.len() as u64, "value")
+    );
+    let groups: Vec<(Change, Vec<Mdn>)> = plan
+        .groups
+        .iter()
+        .map(|g| (g.change.clone(), g.mdns.clone()))
+        .collect();
+    let work = Work::Groups(groups, summary);
+    // The same rules as any change: a request waits for approval, a large revert for a second
+    // admin.
+    let (hold, missing_reason) = hold_of(&state, &work, mode, &form);
+    let confirmed = form.flag("confirmed");
+    if !confirmed || missing_reason {
+        let intent = Intent {
+            mode,
+            hold: hold.clone(),
+        };
+        let page = RevertPreviewPage {
             layout: Layout::signed_in(
                 format!("Revert: {}", kind.label()),
                 &user.principal,
@@ -305,26 +329,21 @@ pub async fn revert(
             post_href: revert_href(parent.id),
             back_href: change_href(parent.id),
             csrf: user.csrf.clone(),
-        }
-        .into_response());
+            message: (confirmed && missing_reason).then(|| REASON_MISSING.to_owned()),
+            verb: match intent.hold {
+                None => "Revert these lines",
+                Some(_) => intent.verb(),
+            },
+            explain: intent.explain(state.config.approval_required_above),
+            reason: request_reason(mode, &form),
+        };
+        return Ok((reason_status(confirmed && missing_reason), page).into_response());
     }
     // The undo on a portal card (`via=portal`) leads back to that card.
     let via = crate::domain::Via::parse(form.first("via"))?;
     let audit = crate::routes::edge::write_context(&session, &user, &corp, kind, &origin)?.via(via);
-    let summary = format!(
-        "Revert: {} back to each line's value before ({})",
-        kind.label(),
-        crate::actions::form::plural(plan.groups.len() as u64, "value")
-    );
-    let groups: Vec<(Change, Vec<Mdn>)> = plan
-        .groups
-        .into_iter()
-        .map(|g| (g.change, g.mdns))
-        .collect();
-    let work = Work::Groups(groups, summary);
-    // The same rules as any change: a large revert waits for a second admin.
     let request = Request {
-        hold: hold_for(&state, &work, None),
+        hold,
         work,
         origin: (Origin::Revert, Some(parent.id)),
         audit,
@@ -345,4 +364,63 @@ pub async fn revert(
         (None, _) => change_href(new_id),
     };
     Ok(Redirect::to(&to).into_response())
+}
+
+/// What a request without its reason is told, back on its preview.
+const REASON_MISSING: &str =
+    "Say why you ask for this change: whoever approves it reads your reason.";
+
+/// The mode of a change made of several: asked for when any part only may be.
+fn modes(
+    each: impl Iterator<Item = Result<WriteMode, crate::policy::Refusal>>,
+) -> Result<WriteMode, AppError> {
+    let mut mode = WriteMode::Direct;
+    for m in each {
+        if m? == WriteMode::Request {
+            mode = WriteMode::Request;
+        }
+    }
+    Ok(mode)
+}
+
+/// The hold of a retry or revert: a request with the reason typed on its preview (and whether
+/// that reason is still missing), or the rules of a change its user may make.
+fn hold_of(state: &AppState, work: &Work, mode: WriteMode, form: &RawForm) -> (Option<Hold>, bool) {
+    match mode {
+        WriteMode::Direct => (hold_for(state, work, None), false),
+        WriteMode::Request => match form
+            .first(REASON_FIELD)
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
+            Some(reason) => (
+                Some(Hold::Request {
+                    reason: reason.chars().take(500).collect(),
+                    run_at: None,
+                }),
+                false,
+            ),
+            None => (
+                Some(Hold::Request {
+                    reason: String::new(),
+                    run_at: None,
+                }),
+                true,
+            ),
+        },
+    }
+}
+
+/// The reason box of a request's preview, with what was typed so far.
+fn request_reason(mode: WriteMode, form: &RawForm) -> Option<String> {
+    (mode == WriteMode::Request).then(|| form.first(REASON_FIELD).unwrap_or_default().to_owned())
+}
+
+/// A preview shown again because its request had no reason is a bad request.
+fn reason_status(missing: bool) -> axum::http::StatusCode {
+    if missing {
+        axum::http::StatusCode::BAD_REQUEST
+    } else {
+        axum::http::StatusCode::OK
+    }
 }

@@ -55,6 +55,13 @@ impl Db {
             insert_lines!(tx, &id, lines, sql_lines);
             if let Some(j) = job {
                 job_insert_query!(j, &now).execute(&mut *tx).await?;
+                if let Some(sealed) = &j.sealed {
+                    sqlx::query("INSERT INTO job_secrets (job_id, sealed) VALUES ($1, $2)")
+                        .bind(&id)
+                        .bind(sealed)
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             tx.commit().await?;
         });

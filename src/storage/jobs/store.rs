@@ -150,21 +150,12 @@ impl Db {
         let now = stamp(OffsetDateTime::now_utc());
         let id = id.to_string();
         let mut rows = Vec::with_capacity(chunks.len());
-        for (outcome, lines) in chunks {
-            let failed = serde_json::to_string(
-                &outcome
-                    .failed
-                    .iter()
-                    .map(|(mdn, reason)| FailedLine {
-                        mdn: mdn.clone(),
-                        reason: reason.clone(),
-                    })
-                    .collect::<Vec<_>>(),
-            )
-            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-            let unknown = serde_json::to_string(&outcome.unknown)
+        for (c, lines) in chunks {
+            let failed = serde_json::to_string(&c.outcome.failed)
                 .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-            rows.push((*outcome, *lines, failed, unknown));
+            let unknown = serde_json::to_string(&c.outcome.unknown)
+                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            rows.push((*c, *lines, failed, unknown));
         }
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -182,27 +173,28 @@ impl Db {
                 tx.rollback().await?;
                 return Ok(false);
             };
-            for (outcome, lines, failed, unknown) in &rows {
-                if outcome.chunk < 0 || outcome.chunk >= total {
+            for (c, lines, failed, unknown) in &rows {
+                if c.chunk < 0 || c.chunk >= total {
                     tx.rollback().await?;
                     return Err(sqlx::Error::InvalidArgument(format!(
                         "chunk {} is outside 0..{total}",
-                        outcome.chunk
+                        c.chunk
                     )));
                 }
+                let outcome = &c.outcome;
                 let inserted = sqlx::query(
                     "INSERT INTO job_chunks (job_id, chunk, recorded_at, recorded_by, updated, failed, unknown, \
                      upstream_status, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                      ON CONFLICT (job_id, chunk) DO NOTHING",
                 )
                 .bind(&id)
-                .bind(outcome.chunk)
+                .bind(c.chunk)
                 .bind(&now)
                 .bind(owner)
-                .bind(outcome.updated)
+                .bind(i64::try_from(outcome.updated).unwrap_or(i64::MAX))
                 .bind(failed)
                 .bind(unknown)
-                .bind(outcome.upstream_status)
+                .bind(outcome.upstream_status.map(i32::from))
                 .bind(&outcome.error)
                 .execute(&mut *tx)
                 .await?
@@ -288,6 +280,16 @@ impl Db {
         })
     }
 
+    /// The job's sealed secret, while it runs (`None` once it has finished, or when it had none).
+    pub async fn job_secret(&self, id: Uuid) -> Result<Option<String>, sqlx::Error> {
+        with_pool!(self, pool => {
+            sqlx::query_scalar::<_, String>("SELECT sealed FROM job_secrets WHERE job_id = $1")
+                .bind(id.to_string())
+                .fetch_optional(pool)
+                .await
+        })
+    }
+
     /// Chunks marked started but without a recorded outcome (in flight, or lost with a dead
     /// instance), by chunk number.
     pub async fn job_started_unrecorded(&self, id: Uuid) -> Result<Vec<i32>, sqlx::Error> {
@@ -314,14 +316,24 @@ impl Db {
         });
         rows.into_iter()
             .map(|r| {
-                let failed: Vec<FailedLine> = parse_json(&r.failed)?;
+                let failed: Vec<WriteFailure> = parse_json(&r.failed)?;
+                let mut outcome = Outcome {
+                    updated: u64::try_from(r.updated).unwrap_or_default(),
+                    failed,
+                    unknown: parse_json(&r.unknown)?,
+                    upstream_status: r.upstream_status.and_then(|s| u16::try_from(s).ok()),
+                    error: r.error,
+                    ..Outcome::default()
+                };
+                // A refusal is the one result the counts cannot tell: Sentinel's 403.
+                outcome.outcome = if outcome.upstream_status == Some(403) {
+                    ChangeResult::Refused
+                } else {
+                    outcome.classify()
+                };
                 Ok(ChunkOutcome {
                     chunk: r.chunk,
-                    updated: r.updated,
-                    failed: failed.into_iter().map(|f| (f.mdn, f.reason)).collect(),
-                    unknown: parse_json(&r.unknown)?,
-                    upstream_status: r.upstream_status,
-                    error: r.error,
+                    outcome,
                 })
             })
             .collect()
@@ -423,8 +435,13 @@ impl Db {
                 Some(r) => audit_insert_query!(r, &now).fetch_one(&mut *tx).await?,
                 None => 0,
             };
-            // The job's change set (same id, when it has one) ends with it.
+            // The job's change set (same id, when it has one) ends with it, and its secret
+            // (a SmartSpot's Wi-Fi password) is gone with it.
             let job_id = id.to_string();
+            sqlx::query("DELETE FROM job_secrets WHERE job_id = $1")
+                .bind(&job_id)
+                .execute(&mut *tx)
+                .await?;
             finish_change_set!(tx, &job_id, &now, message);
             if needs_sign_in {
                 sqlx::query(
