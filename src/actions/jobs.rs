@@ -537,6 +537,7 @@ async fn account_every_chunk(
 
 mod chunk;
 pub mod lease;
+pub mod one_call;
 pub mod payload;
 use crate::identity::caller::TokenSource;
 use chunk::*;

@@ -15,6 +15,7 @@ use secrecy::SecretString;
 use super::befores::{self, DeviceReader, canonical};
 use super::form::{Change, Target};
 use super::jobs::lease::Lease;
+use super::jobs::one_call::{self, OneCall};
 use super::jobs::payload::{JobPayload, RESUMED_REASON, needs_sign_in, no_token_reason};
 use super::run::{self, Outcome};
 use crate::domain::CorpId;
@@ -22,7 +23,7 @@ use crate::identity::caller::TokenSource;
 use crate::outcome::ChangeResult;
 use crate::state::AppState;
 use crate::storage::changes::{LineState, StreamedLine};
-use crate::storage::jobs::{ChunkOutcome, JobState};
+use crate::storage::jobs::JobState;
 use crate::storage::retry::retrying;
 use crate::upstream::wire::{BulkSelection, Device, WriteFailure};
 use crate::upstream::{ByteStream, UpstreamError};
@@ -179,7 +180,7 @@ async fn store_lines(
 }
 
 /// What a select-all job's one chunk did, as the job runner records it.
-fn recorded(o: &Outcome) -> ChunkOutcome {
+fn recorded(o: &Outcome) -> Outcome {
     let mut kept = o.clone();
     kept.failed = o
         .failed
@@ -191,10 +192,7 @@ fn recorded(o: &Outcome) -> ChunkOutcome {
         .collect();
     // Never the whole list: an unknown answer is settled on the change set.
     kept.unknown = Vec::new();
-    ChunkOutcome {
-        chunk: 0,
-        outcome: kept,
-    }
+    kept
 }
 
 /// An outcome for lines never sent (`failed`) or perhaps sent (`unknown`), with `why`.
@@ -230,26 +228,11 @@ pub(super) async fn process(
     source: TokenSource,
 ) {
     let owner = state.instance_id.clone();
-    let recorded_before = match retrying("read chunks", || state.db.job_chunks(id)).await {
-        Ok(c) => c.into_iter().next(),
-        Err(e) => {
-            tracing::error!(job = %id, error = %e, "select-all job unreadable");
-            return;
-        }
-    };
-    let outcome = match recorded_before {
-        Some(c) => Outcome::sum([c.outcome]),
-        None => {
-            let in_flight =
-                match retrying("read chunk starts", || state.db.job_started_unrecorded(id)).await {
-                    Ok(c) => !c.is_empty(),
-                    Err(e) => {
-                        tracing::error!(job = %id, error = %e, "select-all job unreadable");
-                        return;
-                    }
-                };
-            let o = if in_flight {
-                tracing::warn!(job = %id, "select-all call was in flight on a stopped instance; not resent");
+    let outcome = match one_call::stands(state, id, "select-all").await {
+        None => return,
+        Some(OneCall::Recorded(o)) => o,
+        Some(stands) => {
+            let o = if matches!(stands, OneCall::InFlight) {
                 settle(state, id, &[], LineState::Unknown, Some(RESUMED_REASON)).await;
                 without_answer(RESUMED_REASON, true)
             } else {
@@ -259,15 +242,8 @@ pub(super) async fn process(
                     None => return,
                 }
             };
-            let chunk = recorded(&o);
-            let stored = retrying("record chunk", || {
-                state.db.job_record_chunk(id, &owner, &chunk)
-            })
-            .await;
-            match stored {
-                Ok(true) => {}
-                Ok(false) => return,
-                Err(e) => tracing::error!(job = %id, error = %e, "select-all outcome not recorded"),
+            if !one_call::record(state, id, &owner, &recorded(&o), &[]).await {
+                return;
             }
             o
         }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::changeset::results;
 use super::form::{Change, Target};
 use super::jobs::lease::Lease;
+use super::jobs::one_call::{self, OneCall};
 use super::jobs::payload::{JobPayload, NOT_STARTED_REASON, RESUMED_REASON, no_token_reason};
 use super::run::{self, Outcome};
 use crate::crypto::Row;
@@ -16,7 +17,7 @@ use crate::domain::{CorpId, Imei};
 use crate::identity::caller::TokenSource;
 use crate::outcome::ChangeResult;
 use crate::state::AppState;
-use crate::storage::jobs::{ChunkOutcome, JobState};
+use crate::storage::jobs::JobState;
 use crate::storage::retry::retrying;
 use crate::upstream::wire::WriteFailure;
 
@@ -42,26 +43,11 @@ pub(super) async fn process(
 ) {
     let owner = state.instance_id.clone();
     let listed: Vec<String> = imeis.iter().map(ToString::to_string).collect();
-    let recorded = match retrying("read chunks", || state.db.job_chunks(id)).await {
-        Ok(c) => c.into_iter().next(),
-        Err(e) => {
-            tracing::error!(job = %id, error = %e, "SmartSpot job unreadable");
-            return;
-        }
-    };
-    let outcome = match recorded {
-        Some(c) => c.outcome,
-        None => {
-            let in_flight =
-                match retrying("read chunk starts", || state.db.job_started_unrecorded(id)).await {
-                    Ok(c) => !c.is_empty(),
-                    Err(e) => {
-                        tracing::error!(job = %id, error = %e, "SmartSpot job unreadable");
-                        return;
-                    }
-                };
-            let o = if in_flight {
-                tracing::warn!(job = %id, "SmartSpot call was in flight on a stopped instance; not resent");
+    let outcome = match one_call::stands(state, id, "SmartSpot").await {
+        None => return,
+        Some(OneCall::Recorded(o)) => o,
+        Some(stands) => {
+            let o = if matches!(stands, OneCall::InFlight) {
                 Outcome {
                     unknown: listed.clone(),
                     error: Some(RESUMED_REASON.to_owned()),
@@ -74,10 +60,6 @@ pub(super) async fn process(
                     // The job was taken over by another instance.
                     None => return,
                 }
-            };
-            let chunk = ChunkOutcome {
-                chunk: 0,
-                outcome: o.clone(),
             };
             let failed: Vec<(String, String)> = o
                 .failed
@@ -92,14 +74,8 @@ pub(super) async fn process(
                 o.unknown_all,
                 o.error.as_deref(),
             );
-            let stored = retrying("record chunk", || {
-                state.db.job_record_chunk_lines(id, &owner, &chunk, &lines)
-            })
-            .await;
-            match stored {
-                Ok(true) => {}
-                Ok(false) => return,
-                Err(e) => tracing::error!(job = %id, error = %e, "SmartSpot outcome not recorded"),
+            if !one_call::record(state, id, &owner, &o, &lines).await {
+                return;
             }
             o
         }

@@ -478,21 +478,7 @@ async fn the_wifi_password_is_sent_but_never_shown_or_audited() {
     let app = spawn_app().await;
     app.sign_in("tech").await;
     let csrf = app.csrf().await;
-    let html = app
-        .get_text(&format!(
-            "/devices/{CORP}?searchValue=304-228-6302&columns=imei"
-        ))
-        .await;
-    let doc = scraper::Html::parse_document(&html);
-    let sel = scraper::Selector::parse("tr[data-mdn='304-228-6302'] td.col-imei").expect("sel");
-    let imei = doc
-        .select(&sel)
-        .next()
-        .expect("row")
-        .text()
-        .collect::<String>()
-        .trim()
-        .to_owned();
+    let imei = app.imei_of(CORP, "304-228-6302").await;
     let page = app
         .get_text(&format!("/devices/{CORP}/smartspot/{imei}"))
         .await;

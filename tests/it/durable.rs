@@ -480,21 +480,7 @@ async fn a_smartspot_change_killed_mid_call_is_settled_and_its_password_deleted_
             .status(),
         200
     );
-    let html = at_a
-        .get_text(&format!(
-            "/devices/{CORP}?searchValue=304-228-6302&columns=imei"
-        ))
-        .await;
-    let doc = scraper::Html::parse_document(&html);
-    let sel = scraper::Selector::parse("tr[data-mdn='304-228-6302'] td.col-imei").expect("sel");
-    let imei = doc
-        .select(&sel)
-        .next()
-        .expect("row")
-        .text()
-        .collect::<String>()
-        .trim()
-        .to_owned();
+    let imei = at_a.imei_of(CORP, "304-228-6302").await;
     slow_writes(&sim, "smartspot-settings", Duration::from_secs(8));
     let csrf = at_a.csrf().await;
     // The confirmation waits for a one-device change: it is sent from a task of its own.

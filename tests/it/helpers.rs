@@ -357,6 +357,15 @@ impl Session {
         self.get(path).await.text().await.expect("body")
     }
 
+    /// The IMEI of line `mdn` of `corp`, as its row in the list shows it.
+    pub async fn imei_of(&self, corp: &str, mdn: &str) -> String {
+        let html = self
+            .get_text(&format!("/devices/{corp}?searchValue={mdn}&columns=imei"))
+            .await;
+        let found = texts(&html, &format!("tr[data-mdn='{mdn}'] td.col-imei"));
+        found.first().expect("the line's row").trim().to_owned()
+    }
+
     /// Posts `form` (anything `serde_urlencoded` takes: pairs, a struct) to `path` as is.
     pub async fn post_form<T: serde::Serialize + ?Sized>(
         &self,

@@ -266,21 +266,7 @@ async fn a_smartspot_change_runs_as_a_job_whose_password_is_sealed_then_gone() {
     const CORP: &str = "NORTHSTAR-ISD";
     let app = spawn_app().await;
     app.sign_in("tech").await;
-    let html = app
-        .get_text(&format!(
-            "/devices/{CORP}?searchValue=304-228-6302&columns=imei"
-        ))
-        .await;
-    let doc = scraper::Html::parse_document(&html);
-    let sel = scraper::Selector::parse("tr[data-mdn='304-228-6302'] td.col-imei").expect("sel");
-    let imei = doc
-        .select(&sel)
-        .next()
-        .expect("row")
-        .text()
-        .collect::<String>()
-        .trim()
-        .to_owned();
+    let imei = app.imei_of(CORP, "304-228-6302").await;
     let csrf = app.csrf().await;
     let secret = "Sealed-Pass-4711";
     app.sim.sim.add_fault(Fault {
