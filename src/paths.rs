@@ -388,6 +388,20 @@ pub fn change_retry(id: impl fmt::Display) -> Href {
     Href(format!("{}/retry", change(id)))
 }
 
+/// `POST /changes/{id}/check`: its lines of unknown outcome read again from Sentinel.
+pub fn change_check(id: impl fmt::Display) -> Href {
+    Href(format!("{}/check", change(id)))
+}
+
+/// `GET /changes/{id}?checked=<changed>-<not changed>-<still unknown>`: the page after a check,
+/// saying what it found.
+pub fn change_checked(id: impl fmt::Display, changed: u64, not_changed: u64, unknown: u64) -> Href {
+    Href::with_query(
+        change(id).0,
+        [("checked", format!("{changed}-{not_changed}-{unknown}"))],
+    )
+}
+
 /// `POST /changes/{id}/revert`: a new change set back to the before-values.
 pub fn change_revert(id: impl fmt::Display) -> Href {
     Href(format!("{}/revert", change(id)))

@@ -10,11 +10,12 @@
 //! [`ONE_EXPORT_FROM`] lines would read most of the group page by page: it reads the values of
 //! all its lines from one export instead, when its job starts ([`read_all`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use futures::StreamExt;
 use secrecy::SecretString;
 
+use super::ActionKind;
 use super::catalog::{Action, Change};
 use crate::csv::records::{Field, Splitter, fields, line_end};
 use crate::domain::{Column, CorpId, Mdn, SortDir, SortField};
@@ -145,6 +146,46 @@ impl DeviceReader {
             self.take(&rest, out);
         }
     }
+}
+
+/// What each action reads of each line (its [`Action::before`] text), by canonical MDN.
+pub type ValuesNow = HashMap<String, HashMap<ActionKind, String>>;
+
+/// The values `kinds` read of the lines in `wanted` (canonical MDNs), as they are now: one export
+/// of the group with every column they read, stopped once every line was seen. Lines not found
+/// are left out.
+pub async fn read_values(
+    state: &AppState,
+    token: &SecretString,
+    corp: &CorpId,
+    kinds: &[ActionKind],
+    wanted: &HashSet<String>,
+) -> Result<ValuesNow, UpstreamError> {
+    let mut cols: Vec<Column> = Vec::new();
+    for k in kinds {
+        for c in columns(k.def()) {
+            if !cols.contains(&c) {
+                cols.push(c);
+            }
+        }
+    }
+    let stream = state
+        .upstream
+        .export_devices_csv(token, corp, &sorted(0, 25, None, vec![]), &cols)
+        .await?;
+    let mut out: ValuesNow = HashMap::with_capacity(wanted.len());
+    read_until(stream, |devices| {
+        for d in devices {
+            let m = canonical(&d.mdn);
+            if wanted.contains(&m) && !out.contains_key(&m) {
+                let values = kinds.iter().map(|k| (*k, k.def().before(&d))).collect();
+                out.insert(m, values);
+            }
+        }
+        out.len() < wanted.len()
+    })
+    .await?;
+    Ok(out)
 }
 
 /// Reads `stream` until `each` (given every line so far) says it has seen enough (`false`).

@@ -15,6 +15,7 @@ pub mod apply;
 pub mod befores;
 pub mod catalog;
 pub mod changeset;
+pub mod check;
 pub mod deferred;
 pub mod error;
 pub mod form;

@@ -60,6 +60,19 @@ pub struct ChangeQuery {
     via: Option<String>,
     /// The state the polling page shows: when it moved on, the whole page is reloaded.
     seen: Option<String>,
+    /// What a check of the unknown lines found: `<changed>-<not changed>-<still unknown>`.
+    checked: Option<String>,
+}
+
+/// The `checked=` of the page after a check (anything else is ignored: it only words a notice).
+fn checked_of(v: &Option<String>) -> Option<crate::actions::check::Checked> {
+    let mut n = given(v)?.split('-').map(|p| p.parse::<u64>().ok());
+    let found = crate::actions::check::Checked {
+        changed: n.next()??,
+        not_changed: n.next()??,
+        still_unknown: n.next()??,
+    };
+    n.next().is_none().then_some(found)
 }
 
 /// The selection a change set was made for, when it is a short explicit one (the portal's way back).
@@ -364,8 +377,29 @@ pub async fn page(
         reject_href: may_decide.then(|| paths::change_reject(c.id).into()),
         cancel_href: may_cancel.then(|| paths::change_cancel(c.id).into()),
         reverse_href,
+        check: redo_offer::check_offer(&c, &user.principal)
+            .map(|o| (paths::change_check(c.id).into(), o)),
+        checked: checked_of(&q.checked).map(|k| redo_offer::checked_words(&k)),
     }
     .into_response())
+}
+
+/// `POST /changes/{id}/check`: reads the change set's lines of unknown outcome from Sentinel and
+/// settles those whose value now says what happened; `303` back to its page, saying what it found.
+pub async fn check(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let c = visible(&state, &user, &id).await?;
+    if redo_offer::check_offer(&c, &user.principal).is_none() {
+        return Err(AppError::BadRequest(
+            "There is nothing to check: no line of this change has an unknown outcome.".into(),
+        ));
+    }
+    let found = crate::actions::check::unknown_lines(&state, &user.reader(), &c).await?;
+    let to = paths::change_checked(c.id, found.changed, found.not_changed, found.still_unknown);
+    Ok(Redirect::to(to.as_str()).into_response())
 }
 
 /// A change set's selection named by its first lines (nickname and MDN) and its exact count;

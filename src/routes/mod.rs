@@ -79,6 +79,7 @@ pub fn router() -> Router<AppState> {
         .route("/changes/{id}/lines.csv", get(changes::lines_csv))
         .route("/changes/{id}/retry", post(changes::retry))
         .route("/changes/{id}/revert", post(changes::revert))
+        .route("/changes/{id}/check", post(changes::check))
         .route("/changes/{id}/approve", post(changes::approve))
         .route("/changes/{id}/reject", post(changes::reject))
         .route("/changes/{id}/cancel", post(changes::cancel))

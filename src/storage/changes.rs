@@ -474,11 +474,13 @@ pub(super) fn grouped(results: &[LineResult]) -> Vec<(LineState, Option<&str>, V
     groups
 }
 
+mod checked;
 mod history;
 mod sql_macros;
 mod store;
 mod streamed;
 mod waiting;
+pub use checked::CheckedLine;
 pub use history::{HISTORY_LIMIT, LineChange};
 pub(super) use sql_macros::{finish_change_set, record_lines, set_befores};
 use sql_macros::{insert_lines, insert_lines_sql, job_insert_query};

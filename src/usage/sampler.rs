@@ -5,6 +5,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
+use futures::StreamExt;
+
 use time::OffsetDateTime;
 
 use super::sample::{self, SAMPLE_COLUMNS, SampleLine};
@@ -199,13 +201,9 @@ pub async fn compute(
     let ids = state.db.usage_names(&names).await?;
     let by_id: HashMap<i32, &str> = ids.iter().map(|(n, i)| (*i, n.as_str())).collect();
     let id = |n: &str| ids.get(n).copied().unwrap_or(0);
-    // Both in MDN order: the previous sample is walked beside the new one (no map of it).
-    let mut prev = state
-        .db
-        .usage_latest_for_sample(t.gid)
-        .await?
-        .into_iter()
-        .peekable();
+    // Both in MDN order: the previous sample is read as a stream beside the new one (never held
+    // whole, no map of it).
+    let mut prev = Box::pin(state.db.usage_latest_for_sample(t.gid).peekable());
     let mut out = StoredSample {
         taken_at: Some(now),
         day: day.0,
@@ -218,8 +216,7 @@ pub async fn compute(
     let mut figures = Figures::default();
     for l in lines {
         let mdn = l.mdn as i64;
-        while prev.next_if(|p| p.mdn < mdn).is_some() {}
-        let before = prev.next_if(|p| p.mdn == mdn);
+        let before = previous(prev.as_mut(), mdn).await?;
         let running = match &before {
             Some(p) => Running {
                 day: Day(p.day),
@@ -306,6 +303,8 @@ pub async fn compute(
         out.raw.extend_from_slice(&l.day_used.to_le_bytes());
         out.lines.push(row);
     }
+    // Its database connection back to the pool before the next query.
+    drop(prev);
     if !out.drift.is_empty() {
         let from = t.last_ok_at.unwrap_or(now);
         let explained = state.db.usage_explained_mdns(&t.corp_id, from, now).await?;
@@ -316,6 +315,31 @@ pub async fn compute(
     days.sort_by_key(|g| (g.dim, g.name));
     out.group_days = days;
     Ok(out)
+}
+
+/// The previous sample's row of line `mdn`, read from the stream `prev` (in MDN order), past the
+/// rows of lines gone since.
+async fn previous<S>(
+    mut prev: std::pin::Pin<&mut futures::stream::Peekable<S>>,
+    mdn: i64,
+) -> Result<Option<LatestRow>, sqlx::Error>
+where
+    S: futures::Stream<Item = Result<LatestRow, sqlx::Error>>,
+{
+    loop {
+        match prev.as_mut().peek().await {
+            None => return Ok(None),
+            Some(Ok(p)) if p.mdn > mdn => return Ok(None),
+            Some(_) => {}
+        }
+        match prev.as_mut().next().await {
+            Some(Ok(p)) if p.mdn == mdn => return Ok(Some(p)),
+            // A line gone since the previous sample.
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e),
+            None => return Ok(None),
+        }
+    }
 }
 
 #[cfg(test)]

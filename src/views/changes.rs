@@ -438,6 +438,10 @@ pub struct ChangePage {
     pub cancel_href: Option<String>,
     /// "Schedule the reverse": the matching change form, at a later date.
     pub reverse_href: Option<String>,
+    /// The check of its unknown lines with Sentinel, and its form.
+    pub check: Option<(String, crate::views::redo::CheckOffer)>,
+    /// What the check just made found, in words.
+    pub checked: Option<String>,
 }
 
 impl ChangePage {

@@ -170,3 +170,59 @@ pub fn never_revertible(c: &ChangeSet) -> Option<&'static str> {
         .then(|| kind.def().irreversible())
         .flatten()
 }
+
+/// The check with Sentinel a change set offers: its lines of unknown outcome, read again to
+/// settle what really changed (nothing is sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOffer {
+    pub unknown: u64,
+}
+
+impl CheckOffer {
+    pub fn label(&self) -> String {
+        format!("Check the {} with Sentinel", lines(self.unknown))
+    }
+
+    pub fn explain(&self) -> &'static str {
+        "No answer came for these lines, so the console does not know whether they changed. Sentinel is asked for each line's value now: a line with the new value is marked changed, one that still has its value before is marked not changed (then it can be retried exactly). Nothing is sent."
+    }
+}
+
+/// The check of `c`'s unknown lines this user may run (reading the group's lines), or none.
+pub fn check_offer(c: &ChangeSet, user: &Principal) -> Option<CheckOffer> {
+    let corp = CorpId::parse(&c.corp_id).ok()?;
+    (c.at_rest() && c.unknown > 0 && user.can(crate::policy::Operation::ListDevices, &corp)).then(
+        || CheckOffer {
+            unknown: count(c.unknown),
+        },
+    )
+}
+
+/// What a check found, in words: "Checked 3 lines with Sentinel: 2 had the new value, …".
+pub fn checked_words(c: &crate::actions::check::Checked) -> String {
+    let n = c.changed + c.not_changed + c.still_unknown;
+    let mut parts = Vec::new();
+    if c.changed > 0 {
+        parts.push(format!(
+            "{} had the new value and are now changed",
+            c.changed
+        ));
+    }
+    if c.not_changed > 0 {
+        parts.push(format!(
+            "{} still had their value before and are now not changed (they can be retried)",
+            c.not_changed
+        ));
+    }
+    if c.still_unknown > 0 {
+        parts.push(format!(
+            "{} had another value or were not found, and stay unknown",
+            c.still_unknown
+        ));
+    }
+    format!(
+        "Checked {} with Sentinel: {}.",
+        crate::actions::input::plural(n, "line"),
+        parts.join("; ")
+    )
+}

@@ -19,6 +19,7 @@ mod browser_portal;
 mod browser_usage;
 mod change_befores;
 mod changes;
+mod check_unknown;
 mod compression;
 mod csrf_mask;
 mod devices;

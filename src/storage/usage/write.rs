@@ -150,22 +150,20 @@ impl Db {
         Ok(rows)
     }
 
-    /// Every line's latest sample by MDN, with only what the next sample compares and carries
-    /// on (its running day, status, filter group, nickname and limits; the other text empty):
-    /// a 100,000-line group's previous sample stays small beside the new one.
-    pub async fn usage_latest_for_sample(&self, gid: i32) -> Result<Vec<LatestRow>, sqlx::Error> {
-        let rows: Vec<LatestRow> = with_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT mdn, nickname, status, filter_group, 0 AS network, 0 AS device, '' AS labels, \
-                 '' AS summer_status, '' AS media_center_status, month_used, day_used, \
-                 CAST(0 AS BIGINT) AS last30_used, monthly_limit, daily_limit, day, samples, growth, \
-                 first_day, last_used_day FROM usage_latest WHERE gid = $1 ORDER BY mdn",
-            )
-            .bind(gid)
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows)
+    /// The group's latest rows in MDN order, as a stream read while the new sample is walked
+    /// beside it: the previous sample is never held in memory whole.
+    pub fn usage_latest_for_sample(
+        &self,
+        gid: i32,
+    ) -> futures::stream::BoxStream<'_, Result<LatestRow, sqlx::Error>> {
+        const SQL: &str = "SELECT mdn, nickname, status, filter_group, 0 AS network, 0 AS device, '' AS labels, \
+             '' AS summer_status, '' AS media_center_status, month_used, day_used, \
+             CAST(0 AS BIGINT) AS last30_used, monthly_limit, daily_limit, day, samples, growth, \
+             first_day, last_used_day FROM usage_latest WHERE gid = $1 ORDER BY mdn";
+        match self {
+            Db::Sqlite(pool) => sqlx::query_as(SQL).bind(gid).fetch(pool),
+            Db::Postgres(pool) => sqlx::query_as(SQL).bind(gid).fetch(pool),
+        }
     }
 
     /// One line's latest sample.
