@@ -109,6 +109,7 @@ impl Application {
             instance_id: uuid::Uuid::new_v4().to_string(),
             totals_cache: Arc::default(),
             overview_cache: Arc::default(),
+            snapshots: crate::storage::usage::snapshot_cache(),
             metrics,
         };
         // Jobs abandoned by a stopped instance are finished here (see actions::jobs).

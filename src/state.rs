@@ -24,6 +24,9 @@ pub struct AppState {
     pub totals_cache: Arc<crate::upstream::cache::TotalsCache>,
     /// Recently computed overviews (see [`crate::overview::cache`]).
     pub overview_cache: Arc<crate::overview::cache::OverviewCache>,
+    /// Each tracked group's newest sample's filter values and counts (see
+    /// [`crate::storage::usage::SnapshotCache`]).
+    pub snapshots: crate::storage::usage::SnapshotCache,
     /// Prometheus series (served only on `METRICS_BIND_ADDR`).
     pub metrics: Arc<crate::metrics::Metrics>,
 }

@@ -17,7 +17,7 @@ pub async fn snapshot(state: &AppState, corp: &CorpId) -> Result<Option<Snapshot
     let Some(t) = state.db.usage_tracking(corp.as_str()).await? else {
         return Ok(None);
     };
-    Ok(Snapshot::of(&state.db, &t).await?)
+    Ok(Snapshot::of(&state.db, &state.snapshots, &t).await?)
 }
 
 /// Filters on a group that has no snapshot to read them from: a clear refusal.

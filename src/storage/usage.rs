@@ -6,8 +6,8 @@ mod snapshot;
 mod write;
 
 pub use read::{DayFigure, Drift, MonthRow};
-pub use snapshot::{SnapshotOrder, SnapshotWhere};
-pub use write::{DriftRow, GroupDay, LatestRow, StoredSample};
+pub use snapshot::{SnapshotCache, SnapshotCounts, SnapshotOrder, SnapshotWhere, snapshot_cache};
+pub use write::{DriftRow, GroupDay, LatestLine, LatestRow, StoredSample};
 
 use std::collections::HashMap;
 

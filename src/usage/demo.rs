@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 
 use super::Day;
-use super::sample::{self, SAMPLE_COLUMNS, SampleLine};
+use super::sample::{self, SAMPLE_COLUMNS, Sample, SampleLine};
 use super::sampler::compute;
 use crate::domain::{CorpId, ListQuery};
 use crate::state::AppState;
@@ -16,11 +16,11 @@ pub const DEMO_GROUP: &str = "NORTHSTAR-ISD";
 
 /// A made-up day of a line: MB (hundredths) from its last 30 days, a per-line rhythm, quiet
 /// weekends, and a few lines idle for the last weeks.
-fn made_up(l: &SampleLine, day: Day, days_ago: i32) -> u32 {
+fn made_up(l: &SampleLine, status: &str, day: Day, days_ago: i32) -> u32 {
     let h = l.mdn.wrapping_mul(0x9E37_79B9_7F4A_7C15)
         ^ (day.0 as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     let idle_lately = l.mdn % 7 == 0 && days_ago < 45;
-    if l.last30_used == 0 || idle_lately || !l.status.eq_ignore_ascii_case("active") {
+    if l.last30_used == 0 || idle_lately || !status.eq_ignore_ascii_case("active") {
         return 0;
     }
     let weekend = matches!(
@@ -55,7 +55,8 @@ async fn try_fill(state: &AppState, token: &secrecy::SecretString) -> anyhow::Re
             &SAMPLE_COLUMNS,
         )
         .await?;
-    let lines = sample::read(stream, state.config.upstream_timeout).await?;
+    let read = sample::read(stream, state.config.upstream_timeout, 0).await?;
+    let lines = &read.lines;
     let Some(t) = state.db.usage_track_history_only(DEMO_GROUP).await? else {
         return Ok(());
     };
@@ -69,7 +70,7 @@ async fn try_fill(state: &AppState, token: &secrecy::SecretString) -> anyhow::Re
             .iter()
             .zip(month_used.iter_mut())
             .map(|(l, m)| {
-                let used = made_up(l, day, ago);
+                let used = made_up(l, read.names.get(l.status), day, ago);
                 *m = if day.date().day() == 1 {
                     used
                 } else {
@@ -82,7 +83,11 @@ async fn try_fill(state: &AppState, token: &secrecy::SecretString) -> anyhow::Re
                 }
             })
             .collect();
-        let mut stored = compute(state, &t, sampled, day, at).await?;
+        let sample = Sample {
+            lines: sampled,
+            names: read.names.clone(),
+        };
+        let mut stored = compute(state, &t, sample, day, at).await?;
         stored.drift.clear();
         state.db.usage_store_sample(&t, "", &stored).await?;
     }

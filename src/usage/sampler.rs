@@ -9,13 +9,13 @@ use futures::StreamExt;
 
 use time::OffsetDateTime;
 
-use super::sample::{self, SAMPLE_COLUMNS, SampleLine};
+use super::sample::{self, SAMPLE_COLUMNS, Sample, split_labels};
 use super::{Cell, Day, Running};
 use crate::domain::{CorpId, ListQuery};
 use crate::identity::grant;
 use crate::state::AppState;
 use crate::storage::later;
-use crate::storage::usage::{DriftRow, GroupDay, LatestRow, StoredSample, Tracking};
+use crate::storage::usage::{DriftRow, GroupDay, LatestLine, LatestRow, StoredSample, Tracking};
 use crate::upstream::{ListParams, UpstreamError};
 
 /// How long a claim on a due group lasts (a dead instance's claim lapses after it).
@@ -109,19 +109,25 @@ async fn sample_one(state: &AppState, t: &Tracking) {
     }
     let token = secrecy::SecretString::from(kept.tokens.access.expose().to_owned());
     let params = ListParams::from(&ListQuery::default());
+    // Room for as many lines as last time.
+    let expected = state
+        .db
+        .usage_latest_count(t.gid)
+        .await
+        .map_or(0, |n| usize::try_from(n).unwrap_or(0));
     let read = async {
         let stream = state
             .upstream
             .export_devices_csv(&token, &corp, &params, &SAMPLE_COLUMNS)
             .await?;
-        sample::read(stream, state.config.upstream_timeout).await
+        sample::read(stream, state.config.upstream_timeout, expected).await
     };
     let lines = match read.await {
         Ok(l) => l,
         Err(UpstreamError::Status { message, .. })
             if message.to_ascii_uppercase().contains("NO DEVICES FOUND") =>
         {
-            Vec::new()
+            Sample::default()
         }
         Err(e) => {
             let retry_after = match &e {
@@ -188,19 +194,32 @@ fn limit_text(v: Option<i64>) -> String {
 pub async fn compute(
     state: &AppState,
     t: &Tracking,
-    lines: Vec<SampleLine>,
+    sample: Sample,
     day: Day,
     now: OffsetDateTime,
 ) -> Result<StoredSample, sqlx::Error> {
+    let Sample {
+        lines,
+        names: shared,
+    } = sample;
+    // Every value the lines share is in the sample's table once: the names are read from it,
+    // not from each line.
     let mut names: BTreeSet<&str> = BTreeSet::new();
-    for l in &lines {
-        names.extend([&*l.status, &*l.filter_group, &*l.network, &*l.device]);
-        names.extend(l.label_names());
+    for (_, v) in shared.all() {
+        names.insert(v);
+        names.extend(split_labels(v));
     }
     let names: Vec<&str> = names.into_iter().collect();
     let ids = state.db.usage_names(&names).await?;
     let by_id: HashMap<i32, &str> = ids.iter().map(|(n, i)| (*i, n.as_str())).collect();
     let id = |n: &str| ids.get(n).copied().unwrap_or(0);
+    // The history's number of each shared value, and of each label list's labels.
+    let stored_id: Vec<i32> = shared.all().map(|(_, v)| id(v)).collect();
+    let label_ids: Vec<Vec<i32>> = shared
+        .all()
+        .map(|(_, v)| split_labels(v).map(id).collect())
+        .collect();
+    let sid = |n: sample::NameId| stored_id.get(n as usize).copied().unwrap_or(0);
     // Both in MDN order: the previous sample is read as a stream beside the new one (never held
     // whole, no map of it).
     let mut prev = Box::pin(state.db.usage_latest_for_sample(t.gid).peekable());
@@ -230,37 +249,37 @@ pub async fn compute(
             .next(day, l.month_used, l.day_used),
             None => Running::first(day, l.month_used, l.day_used),
         };
-        let (status, fg) = (id(&l.status), id(&l.filter_group));
-        let (network, device) = (id(&l.network), id(&l.device));
+        let (status, fg) = (sid(l.status), sid(l.filter_group));
+        let (network, device) = (sid(l.network), sid(l.device));
         let usage = running.usage();
         figures.add(0, 0, usage);
         figures.add(1, fg, usage);
         figures.add(2, device, usage);
         figures.add(3, network, usage);
         figures.add(4, status, usage);
-        for label in l.label_names() {
-            figures.add(5, id(label), usage);
+        for label in label_ids.get(l.labels as usize).into_iter().flatten() {
+            figures.add(5, *label, usage);
         }
-        let row = LatestRow {
+        let row = LatestLine {
             mdn,
             status,
             filter_group: fg,
             network,
             device,
-            month_used: i64::from(l.month_used),
-            day_used: i64::from(l.day_used),
-            last30_used: i64::from(l.last30_used),
-            monthly_limit: l.monthly_limit.map(i64::from),
-            daily_limit: l.daily_limit.map(i64::from),
+            month_used: l.month_used,
+            day_used: l.day_used,
+            last30_used: l.last30_used,
+            monthly_limit: l.monthly_limit,
+            daily_limit: l.daily_limit,
             day: running.day.0,
             samples: running.samples as i32,
             growth: running.growth.min(i64::MAX as u64) as i64,
             first_day: running.first_day.0,
             last_used_day: running.used_before.map(|d| d.0),
             nickname: l.nickname,
-            labels: l.labels.to_string(),
-            summer_status: l.summer_status.to_string(),
-            media_center_status: l.media_center_status.to_string(),
+            labels: shared.shared(l.labels),
+            summer_status: shared.shared(l.summer_status),
+            media_center_status: shared.shared(l.media_center_status),
         };
         if let Some(p) = &before {
             let name = |i: i32| by_id.get(&i).copied().unwrap_or("").to_owned();
@@ -275,17 +294,17 @@ pub async fn compute(
                 }
             };
             seen("STATUS", name(p.status), name(row.status));
-            seen("NICKNAME", p.nickname.clone(), row.nickname.clone());
+            seen("NICKNAME", p.nickname.clone(), row.nickname.to_string());
             seen("FILTER_GROUP", name(p.filter_group), name(row.filter_group));
             seen(
                 "MONTHLY_LIMIT",
                 limit_text(p.monthly_limit),
-                limit_text(row.monthly_limit),
+                limit_text(row.monthly_limit.map(i64::from)),
             );
             seen(
                 "DAILY_LIMIT",
                 limit_text(p.daily_limit),
-                limit_text(row.daily_limit),
+                limit_text(row.daily_limit.map(i64::from)),
             );
         }
         out.cells.push(

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::domain::{FilterField, ListFilter};
 use crate::storage::Db;
-use crate::storage::usage::{SnapshotWhere, Tracking};
+use crate::storage::usage::{SnapshotCache, SnapshotWhere, Tracking};
 
 /// A filter field's values in a snapshot: `(name, names id, lines)`, by name.
 pub type FieldValues = Vec<(FilterField, Vec<(String, i32, i64)>)>;
@@ -26,27 +26,45 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// The snapshot of a group being tracked (not stopped) that has one.
-    pub async fn of(db: &Db, t: &Tracking) -> Result<Option<Self>, sqlx::Error> {
+    pub async fn of(
+        db: &Db,
+        cache: &SnapshotCache,
+        t: &Tracking,
+    ) -> Result<Option<Self>, sqlx::Error> {
         if t.state == "stopped" {
             return Ok(None);
         }
         let Some((stamp, taken_at)) = db.usage_snapshot_at(t.gid).await? else {
             return Ok(None);
         };
-        let names: HashMap<i32, String> = db
-            .usage_all_names()
-            .await?
-            .into_iter()
-            .map(|(n, i)| (i, n))
-            .collect();
+        let key = (t.gid, stamp.clone());
+        let counts = match cache.get(&key) {
+            Some(c) => c,
+            None => {
+                let names: HashMap<i32, String> = db
+                    .usage_all_names()
+                    .await?
+                    .into_iter()
+                    .map(|(n, i)| (i, n))
+                    .collect();
+                let counted: Vec<(u8, i32, i64, String)> = db
+                    .usage_snapshot_values(t.gid, &stamp)
+                    .await?
+                    .into_iter()
+                    .map(|(col, id, n)| (col, id, n, names.get(&id).cloned().unwrap_or_default()))
+                    .collect();
+                let c = std::sync::Arc::new(counted);
+                cache.insert(key, c.clone());
+                c
+            }
+        };
         let mut values: FieldValues = FilterField::ALL
             .into_iter()
             .map(|f| (f, Vec::new()))
             .collect();
-        for (col, id, n) in db.usage_snapshot_values(t.gid, &stamp).await? {
-            if let Some((_, v)) = values.get_mut(usize::from(col)) {
-                let name = names.get(&id).cloned().unwrap_or_default();
-                v.push((name, id, n));
+        for (col, id, n, name) in counts.iter() {
+            if let Some((_, v)) = values.get_mut(usize::from(*col)) {
+                v.push((name.clone(), *id, *n));
             }
         }
         for (_, v) in &mut values {

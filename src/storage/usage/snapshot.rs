@@ -7,6 +7,22 @@ use super::write::{LatestRow, latest_columns};
 use crate::storage::Db;
 use crate::storage::sqlutil::{parse_stamp, with_pool};
 
+/// A sample's distinct filter values with their counts, `(field, names id, lines, name)`: a
+/// sample never changes once stored, so they are counted once per (group, sample), not on every
+/// page of the list (four `GROUP BY`s over the group's lines).
+pub type SnapshotCounts = std::sync::Arc<Vec<(u8, i32, i64, String)>>;
+
+/// [`SnapshotCounts`] by (group number, sample stamp).
+pub type SnapshotCache = moka::sync::Cache<(i32, String), SnapshotCounts>;
+
+/// A new, empty [`SnapshotCache`] (a few hundred groups' newest samples).
+pub fn snapshot_cache() -> SnapshotCache {
+    moka::sync::Cache::builder()
+        .max_capacity(1_000)
+        .time_to_idle(std::time::Duration::from_secs(3_600))
+        .build()
+}
+
 /// Which lines of the snapshot: names ids per field (empty: any), and a search of MDN digits and
 /// nicknames.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -52,6 +52,34 @@ impl LatestRow {
     }
 }
 
+/// One line of a sample as it is stored: the write side of [`LatestRow`], compact (a 100,000-line
+/// sample's rows are held at once until they are stored: ~140 bytes a line and its nickname; the
+/// texts shared by many lines are shared, not copied).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LatestLine {
+    pub mdn: i64,
+    pub nickname: Box<str>,
+    pub status: i32,
+    pub filter_group: i32,
+    pub network: i32,
+    pub device: i32,
+    pub labels: std::sync::Arc<str>,
+    pub summer_status: std::sync::Arc<str>,
+    pub media_center_status: std::sync::Arc<str>,
+    /// Hundredths of MB.
+    pub month_used: u32,
+    pub day_used: u32,
+    pub last30_used: u32,
+    pub monthly_limit: Option<u32>,
+    pub daily_limit: Option<u32>,
+    pub day: i32,
+    pub samples: i32,
+    pub growth: i64,
+    pub first_day: i32,
+    /// The last day before `day` with usage.
+    pub last_used_day: Option<i32>,
+}
+
 /// One figure of the group's day: `dim` 0 the group, 1 filter group, 2 device, 3 network,
 /// 4 status, 5 label; `name` a names id (0 for the group).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +107,7 @@ pub struct StoredSample {
     pub elapsed_ms: i64,
     pub day: i32,
     /// Sorted by MDN; `cells[i]` is `lines[i]`'s cell of `day`.
-    pub lines: Vec<LatestRow>,
+    pub lines: Vec<LatestLine>,
     pub cells: Vec<[u8; CELL]>,
     pub group_days: Vec<GroupDay>,
     pub drift: Vec<DriftRow>,
@@ -164,6 +192,16 @@ impl Db {
             Db::Sqlite(pool) => sqlx::query_as(SQL).bind(gid).fetch(pool),
             Db::Postgres(pool) => sqlx::query_as(SQL).bind(gid).fetch(pool),
         }
+    }
+
+    /// How many lines the group's latest sample holds (room for the next one's lines).
+    pub async fn usage_latest_count(&self, gid: i32) -> Result<i64, sqlx::Error> {
+        with_pool!(self, pool => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM usage_latest WHERE gid = $1")
+                .bind(gid)
+                .fetch_one(pool)
+                .await
+        })
     }
 
     /// One line's latest sample.
@@ -295,9 +333,9 @@ impl Db {
                     buf.push(',');
                     copy_text(&mut buf, &l.media_center_status);
                     let _ = write!(buf, ",{},{},{},", l.month_used, l.day_used, l.last30_used);
-                    copy_opt(&mut buf, l.monthly_limit);
+                    copy_opt(&mut buf, l.monthly_limit.map(i64::from));
                     buf.push(',');
-                    copy_opt(&mut buf, l.daily_limit);
+                    copy_opt(&mut buf, l.daily_limit.map(i64::from));
                     let _ = write!(
                         buf,
                         ",{},{},{},{},",
@@ -357,19 +395,19 @@ impl Db {
                         b.push_bind(gid)
                             .push_bind(l.mdn)
                             .push_bind(&at)
-                            .push_bind(&l.nickname)
+                            .push_bind(&*l.nickname)
                             .push_bind(l.status)
                             .push_bind(l.filter_group)
                             .push_bind(l.network)
                             .push_bind(l.device)
-                            .push_bind(&l.labels)
-                            .push_bind(&l.summer_status)
-                            .push_bind(&l.media_center_status)
-                            .push_bind(l.month_used)
-                            .push_bind(l.day_used)
-                            .push_bind(l.last30_used)
-                            .push_bind(l.monthly_limit)
-                            .push_bind(l.daily_limit)
+                            .push_bind(&*l.labels)
+                            .push_bind(&*l.summer_status)
+                            .push_bind(&*l.media_center_status)
+                            .push_bind(i64::from(l.month_used))
+                            .push_bind(i64::from(l.day_used))
+                            .push_bind(i64::from(l.last30_used))
+                            .push_bind(l.monthly_limit.map(i64::from))
+                            .push_bind(l.daily_limit.map(i64::from))
                             .push_bind(l.day)
                             .push_bind(l.samples)
                             .push_bind(l.growth)
