@@ -302,14 +302,11 @@ pub async fn release(
         (chunks, changes)
     };
     let payload = JobPayload {
-        audit: audit.clone(),
-        change: plan.change.clone(),
         chunks,
         chunk_changes,
         grant: grant_id,
         bulk,
-        imeis: None,
-        secret_field: None,
+        ..JobPayload::new(audit.clone(), plan.change.clone())
     };
     let job = NewJob {
         sealed: None,

@@ -67,14 +67,8 @@ pub async fn start(
     let after = change.action.def().after(&change.values);
     let lines: Vec<NewLine> = NewLine::pending(mdns, &after);
     let payload = JobPayload {
-        audit: audit.clone(),
-        change,
         chunks,
-        chunk_changes: Vec::new(),
-        grant: None,
-        bulk: None,
-        imeis: None,
-        secret_field: None,
+        ..JobPayload::new(audit.clone(), change)
     };
     launch(
         state, user, session_id, corp, &audit, set, &lines, payload, None,
@@ -114,14 +108,9 @@ pub async fn start_groups(
         all.extend(mdns.iter().cloned());
     }
     let payload = JobPayload {
-        audit: audit.clone(),
-        change: first.clone(),
         chunks,
         chunk_changes,
-        grant: None,
-        bulk: None,
-        imeis: None,
-        secret_field: None,
+        ..JobPayload::new(audit.clone(), first.clone())
     };
     let mut set = changeset::new_set(id, &audit, &first, &Target::Lines(all), origin);
     set.summary = summary;
@@ -151,14 +140,8 @@ pub async fn start_select_all(
     let target = Target::Bulk(b.clone());
     let set = changeset::new_set(id, &audit, &change, &target, origin);
     let payload = JobPayload {
-        audit: audit.clone(),
-        change,
-        chunks: Vec::new(),
-        chunk_changes: Vec::new(),
-        grant: None,
         bulk: Some(b.clone()),
-        imeis: None,
-        secret_field: None,
+        ..JobPayload::new(audit.clone(), change)
     };
     launch(
         state,
@@ -206,14 +189,9 @@ pub async fn start_smartspot(
             None => (None, None),
         };
     let payload = JobPayload {
-        audit: audit.clone(),
-        change,
-        chunks: Vec::new(),
-        chunk_changes: Vec::new(),
-        grant: None,
-        bulk: None,
         imeis: Some(imeis.to_vec()),
         secret_field,
+        ..JobPayload::new(audit.clone(), change)
     };
     launch(
         state, user, session_id, corp, &audit, set, &lines, payload, sealed,
@@ -462,12 +440,6 @@ async fn process(
     // Where a large list's time goes (the benchmark's breakdown): the steps' sums over chunks.
     ctx.steps.log(id, pending_lines, read_ms, began.elapsed());
     let total = Outcome::sum(chunks.iter().map(|c| c.outcome.clone()));
-    let state_after = if total.updated == 0 && total.outcome != ChangeResult::Ok {
-        JobState::Failed
-    } else {
-        JobState::Done
-    };
-    let result = total.audit_result();
     let all: Vec<Mdn> = payload.chunks.concat();
     let rec = payload.audit.record(
         &Target::Lines(all.clone()).audit_json(),
@@ -476,19 +448,49 @@ async fn process(
         &total,
         Some(id.to_string()),
     );
-    // The job's end and its audit record in one transaction: never lost, never written twice.
     let message = stopped_message(&chunks);
     // Lines not sent because the sign-in ended or was refused wait for the user to sign in.
     let for_sign_in = chunks
         .iter()
         .any(|c| c.outcome.error.as_deref().is_some_and(needs_sign_in));
-    let (db, who, m, res, audit) = (&state.db, owner.as_str(), message.as_deref(), &result, &rec);
+    finish(
+        state,
+        id,
+        &owner,
+        &total,
+        &rec,
+        message.as_deref(),
+        for_sign_in,
+    )
+    .await;
+}
+
+/// Ends a job and its change set with `outcome` and its audit record `rec`, in one transaction:
+/// never lost, never written twice (every runner ends here). `for_sign_in`: it stopped for a
+/// sign-in and waits in `needs_sign_in` for the user to send the lines not sent.
+pub(super) async fn finish(
+    state: &AppState,
+    id: Uuid,
+    owner: &str,
+    outcome: &Outcome,
+    rec: &crate::storage::audit::NewAuditRecord,
+    message: Option<&str>,
+    for_sign_in: bool,
+) {
+    let state_after = if outcome.updated == 0 && outcome.outcome != ChangeResult::Ok {
+        JobState::Failed
+    } else {
+        JobState::Done
+    };
+    let result = outcome.audit_result();
     let finished = retrying("finish", || {
-        db.job_finish_change(id, who, state_after, res, audit, m, for_sign_in)
+        state
+            .db
+            .job_finish_change(id, owner, state_after, &result, rec, message, for_sign_in)
     })
     .await;
     match finished {
-        Ok(Some(_)) => state.metrics.change_finished(&rec, super::CHUNK_SIZE),
+        Ok(Some(_)) => state.metrics.change_finished(rec, super::CHUNK_SIZE),
         Ok(None) => tracing::warn!(job = %id, "job finished elsewhere"),
         Err(e) => tracing::error!(job = %id, error = %e, "job could not be finished"),
     }

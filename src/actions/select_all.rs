@@ -23,7 +23,6 @@ use crate::identity::caller::TokenSource;
 use crate::outcome::ChangeResult;
 use crate::state::AppState;
 use crate::storage::changes::{LineState, StreamedLine};
-use crate::storage::jobs::JobState;
 use crate::storage::retry::retrying;
 use crate::upstream::wire::{BulkSelection, Device, WriteFailure};
 use crate::upstream::{ByteStream, UpstreamError};
@@ -502,35 +501,22 @@ async fn finish(
         )),
         None => None,
     };
-    let job_state = if outcome.updated == 0 && outcome.outcome != ChangeResult::Ok {
-        JobState::Failed
-    } else {
-        JobState::Done
-    };
-    let result = outcome.audit_result();
     // Lines not sent because the sign-in ended or was refused wait for the user to sign in and
     // send them (the change page's one button: a retry of exactly those lines).
     // (Stopped before any line was read, there is nothing to send later: it simply failed.)
     let for_sign_in = listed > 0
         && (outcome.error.as_deref().is_some_and(needs_sign_in)
             || outcome.failed.iter().any(|f| needs_sign_in(&f.reason)));
-    let finished = retrying("finish", || {
-        state.db.job_finish_change(
-            id,
-            owner,
-            job_state,
-            &result,
-            &rec,
-            message.as_deref(),
-            for_sign_in,
-        )
-    })
+    super::jobs::finish(
+        state,
+        id,
+        owner,
+        outcome,
+        &rec,
+        message.as_deref(),
+        for_sign_in,
+    )
     .await;
-    match finished {
-        Ok(Some(_)) => state.metrics.change_finished(&rec, super::CHUNK_SIZE),
-        Ok(None) => tracing::warn!(job = %id, "select-all job finished elsewhere"),
-        Err(e) => tracing::error!(job = %id, error = %e, "select-all job could not be finished"),
-    }
 }
 
 async fn settle(

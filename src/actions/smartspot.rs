@@ -17,7 +17,6 @@ use crate::domain::{CorpId, Imei};
 use crate::identity::caller::TokenSource;
 use crate::outcome::ChangeResult;
 use crate::state::AppState;
-use crate::storage::jobs::JobState;
 use crate::storage::retry::retrying;
 use crate::upstream::wire::WriteFailure;
 
@@ -194,28 +193,15 @@ async fn finish(
         outcome,
         Some(id.to_string()),
     );
-    let job_state = if outcome.updated == 0 && outcome.outcome != ChangeResult::Ok {
-        JobState::Failed
-    } else {
-        JobState::Done
-    };
-    let result = outcome.audit_result();
     // A SmartSpot change is never retried (its password is gone with it): no sign-in wait.
-    let finished = retrying("finish", || {
-        state.db.job_finish_change(
-            id,
-            owner,
-            job_state,
-            &result,
-            &rec,
-            outcome.error.as_deref(),
-            false,
-        )
-    })
+    super::jobs::finish(
+        state,
+        id,
+        owner,
+        outcome,
+        &rec,
+        outcome.error.as_deref(),
+        false,
+    )
     .await;
-    match finished {
-        Ok(Some(_)) => state.metrics.change_finished(&rec, super::CHUNK_SIZE),
-        Ok(None) => tracing::warn!(job = %id, "SmartSpot job finished elsewhere"),
-        Err(e) => tracing::error!(job = %id, error = %e, "SmartSpot job could not be finished"),
-    }
 }

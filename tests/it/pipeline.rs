@@ -32,6 +32,24 @@ async fn at_rest(app: &TestApp, id: Uuid) -> ChangeSet {
     panic!("change {id} did not come to rest within 60 s");
 }
 
+/// Confirms the change page's "Send the lines not sent" of change set `id` (a retry of exactly
+/// those lines); answers the new change set once it has finished.
+async fn send_not_sent(app: &TestApp, id: Uuid, csrf: &str) -> ChangeSet {
+    let done = app
+        .post_form(
+            &format!("/changes/{id}/retry"),
+            &[
+                ("csrf_token", csrf),
+                ("not_sent", "true"),
+                ("confirmed", "true"),
+                ("acknowledged", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status(), 303);
+    finished_within(&app.state.db, change_id_of(&done), 60).await
+}
+
 /// The identity provider ends the user's sessions while 1,500 lines are being sent: the writes
 /// in flight are refused (401) and the sign-in cannot be renewed, so nothing is applied. The change
 /// waits in `needs_sign_in`, every line "not sent"; after signing in again, its page's one button
@@ -137,20 +155,7 @@ async fn a_refused_sign_in_mid_change_waits_for_the_user_to_finish_it() {
     assert_eq!(preview.status(), 200);
     let preview = preview.text().await.expect("preview");
     assert!(preview.contains("1500 lines"), "{preview:.3000}");
-    let done = app
-        .post_form(
-            &retry,
-            &[
-                ("csrf_token", csrf.as_str()),
-                ("not_sent", "true"),
-                ("confirmed", "true"),
-                ("acknowledged", "true"),
-            ],
-        )
-        .await;
-    assert_eq!(done.status(), 303);
-    let again = change_id_of(&done);
-    let r = finished_within(&app.state.db, again, 60).await;
+    let r = send_not_sent(&app, id, &csrf).await;
     assert_eq!(
         (r.changed, r.failed, r.unknown),
         (1_500, 0, 0),
@@ -234,20 +239,7 @@ async fn a_select_all_refused_mid_call_waits_for_the_user_to_finish_it() {
         "{page:.2000}"
     );
     let csrf = extract_meta_csrf(&page).expect("csrf");
-    let done = app
-        .post_form(
-            &format!("/changes/{id}/retry"),
-            &[
-                ("csrf_token", csrf.as_str()),
-                ("not_sent", "true"),
-                ("confirmed", "true"),
-                ("acknowledged", "true"),
-            ],
-        )
-        .await;
-    assert_eq!(done.status(), 303);
-    let again = change_id_of(&done);
-    let r = finished_within(&app.state.db, again, 60).await;
+    let r = send_not_sent(&app, id, &csrf).await;
     assert_eq!(
         (r.total_lines, r.changed, r.failed),
         (c.total_lines, c.total_lines, 0),

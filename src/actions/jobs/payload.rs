@@ -87,6 +87,21 @@ pub struct JobPayload {
 }
 
 impl JobPayload {
+    /// A job of `change` with nothing else yet (its lines, groups, grant or selection are set by
+    /// whoever starts it).
+    pub fn new(audit: AuditContext, change: Change) -> Self {
+        Self {
+            audit,
+            change,
+            chunks: Vec::new(),
+            chunk_changes: Vec::new(),
+            grant: None,
+            bulk: None,
+            imeis: None,
+            secret_field: None,
+        }
+    }
+
     /// Upstream calls the job makes: one per chunk, or the one bulk call of a select-all.
     pub fn total_chunks(&self) -> i32 {
         if self.bulk.is_some() || self.imeis.is_some() {
