@@ -110,6 +110,7 @@ impl Application {
             totals_cache: Arc::default(),
             overview_cache: Arc::default(),
             snapshots: crate::storage::usage::snapshot_cache(),
+            tracking: crate::storage::usage::tracking_cache(),
             metrics,
         };
         // Jobs abandoned by a stopped instance are finished here (see actions::jobs).

@@ -27,6 +27,9 @@ pub struct AppState {
     /// Each tracked group's newest sample's filter values and counts (see
     /// [`crate::storage::usage::SnapshotCache`]).
     pub snapshots: crate::storage::usage::SnapshotCache,
+    /// Each group's tracking as the list pages read it (see
+    /// [`crate::storage::usage::TrackingCache`]).
+    pub tracking: crate::storage::usage::TrackingCache,
     /// Prometheus series (served only on `METRICS_BIND_ADDR`).
     pub metrics: Arc<crate::metrics::Metrics>,
 }

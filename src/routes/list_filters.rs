@@ -14,10 +14,24 @@ use crate::views::list_filters::device_of;
 
 /// The group's latest sample when it is tracked and has one.
 pub async fn snapshot(state: &AppState, corp: &CorpId) -> Result<Option<Snapshot>, AppError> {
-    let Some(t) = state.db.usage_tracking(corp.as_str()).await? else {
+    let Some(t) = listed_tracking(state, corp).await? else {
         return Ok(None);
     };
     Ok(Snapshot::of(&state.db, &state.snapshots, &t).await?)
+}
+
+/// A group's tracking as the list pages read it: reused for a moment (see
+/// [`crate::storage::usage::TrackingCache`]).
+pub async fn listed_tracking(
+    state: &AppState,
+    corp: &CorpId,
+) -> Result<Option<crate::storage::usage::Tracking>, AppError> {
+    if let Some(t) = state.tracking.get(corp.as_str()) {
+        return Ok(t);
+    }
+    let t = state.db.usage_tracking(corp.as_str()).await?;
+    state.tracking.insert(corp.as_str().to_owned(), t.clone());
+    Ok(t)
 }
 
 /// Filters on a group that has no snapshot to read them from: a clear refusal.

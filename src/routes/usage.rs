@@ -173,6 +173,8 @@ pub async fn tracking(
             )));
         }
     }
+    // The list pages see the change at once.
+    state.tracking.invalidate(corp.as_str());
     Ok(Redirect::to(paths::usage(&corp).as_str()).into_response())
 }
 
@@ -350,7 +352,7 @@ pub async fn line_history(state: &AppState, corp: &CorpId, digits: &str) -> Opti
 pub async fn list_notice(state: &AppState, user: &CurrentUser, corp: &CorpId) -> Option<UsageLink> {
     user.principal.check_usage(corp).ok()?;
     let paused = matches!(
-        tracked(state, corp).await,
+        super::list_filters::listed_tracking(state, corp).await,
         Ok(Some(t)) if t.state == "needs_sign_in"
     );
     Some(UsageLink {

@@ -36,6 +36,22 @@ pub struct Tracking {
     pub simulated_before: Option<i32>,
 }
 
+/// Each group's tracking as the list pages read it, for [`TRACKING_TTL`]: a page of the list asks
+/// for it twice (its filters, its notice) and a database round trip each was a good part of its
+/// time. Changes of tracking made here forget it at once; one made elsewhere shows within the TTL.
+pub type TrackingCache = moka::sync::Cache<String, Option<Tracking>>;
+
+/// How long the list pages reuse a group's tracking.
+pub const TRACKING_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A new, empty [`TrackingCache`].
+pub fn tracking_cache() -> TrackingCache {
+    moka::sync::Cache::builder()
+        .max_capacity(10_000)
+        .time_to_live(TRACKING_TTL)
+        .build()
+}
+
 type TrackingRow = (
     String,
     i32,

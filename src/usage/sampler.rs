@@ -163,6 +163,8 @@ async fn pause(state: &AppState, t: &Tracking, message: &str) {
     if let Err(e) = state.db.usage_pause(&t.corp_id, message).await {
         tracing::error!(corp = %t.corp_id, error = %e, "tracking could not be paused");
     }
+    // The list pages say so at once.
+    state.tracking.invalidate(&t.corp_id);
 }
 
 /// A group's day figures being summed.
