@@ -551,7 +551,9 @@ impl Via {
     }
 }
 
+pub mod amounts;
 pub mod data_limit;
+pub mod day;
 pub mod form_pairs;
 mod list_filter;
 mod table;

@@ -453,7 +453,7 @@ async fn process(
     let for_sign_in = chunks
         .iter()
         .any(|c| c.outcome.error.as_deref().is_some_and(needs_sign_in));
-    finish(
+    end::finish(
         state,
         id,
         &owner,
@@ -463,37 +463,6 @@ async fn process(
         for_sign_in,
     )
     .await;
-}
-
-/// Ends a job and its change set with `outcome` and its audit record `rec`, in one transaction:
-/// never lost, never written twice (every runner ends here). `for_sign_in`: it stopped for a
-/// sign-in and waits in `needs_sign_in` for the user to send the lines not sent.
-pub(super) async fn finish(
-    state: &AppState,
-    id: Uuid,
-    owner: &str,
-    outcome: &Outcome,
-    rec: &crate::storage::audit::NewAuditRecord,
-    message: Option<&str>,
-    for_sign_in: bool,
-) {
-    let state_after = if outcome.updated == 0 && outcome.outcome != ChangeResult::Ok {
-        JobState::Failed
-    } else {
-        JobState::Done
-    };
-    let result = outcome.audit_result();
-    let finished = retrying("finish", || {
-        state
-            .db
-            .job_finish_change(id, owner, state_after, &result, rec, message, for_sign_in)
-    })
-    .await;
-    match finished {
-        Ok(Some(_)) => state.metrics.change_finished(rec, super::CHUNK_SIZE),
-        Ok(None) => tracing::warn!(job = %id, "job finished elsewhere"),
-        Err(e) => tracing::error!(job = %id, error = %e, "job could not be finished"),
-    }
 }
 
 /// Reads the recorded chunks and records any chunk still without an outcome as unknown, so the
@@ -538,6 +507,7 @@ async fn account_every_chunk(
 }
 
 mod chunk;
+pub mod end;
 pub mod lease;
 pub mod one_call;
 pub mod payload;

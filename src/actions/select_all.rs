@@ -507,7 +507,7 @@ async fn finish(
     let for_sign_in = listed > 0
         && (outcome.error.as_deref().is_some_and(needs_sign_in)
             || outcome.failed.iter().any(|f| needs_sign_in(&f.reason)));
-    super::jobs::finish(
+    super::jobs::end::finish(
         state,
         id,
         owner,

@@ -194,7 +194,7 @@ async fn finish(
         Some(id.to_string()),
     );
     // A SmartSpot change is never retried (its password is gone with it): no sign-in wait.
-    super::jobs::finish(
+    super::jobs::end::finish(
         state,
         id,
         owner,

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{ConfigError, var};
-use crate::usage::Zone;
+use crate::domain::day::Zone;
 
 /// `USAGE_*`, `LINE_MONTHLY_COST`, `COST_CURRENCY` and `DEMO_HISTORY_DAYS`.
 #[derive(Debug, Clone)]

@@ -392,14 +392,18 @@ impl Db {
                     .await?;
                 (lines, blocks)
             });
-            out.extend(lines.iter().filter_map(|m| crate::overview::mdn_number(m)));
+            out.extend(
+                lines
+                    .iter()
+                    .filter_map(|m| crate::domain::amounts::mdn_number(m)),
+            );
             for b in blocks {
                 let pairs: Vec<(String, serde_json::Value)> =
                     serde_json::from_str(&b).unwrap_or_default();
                 out.extend(
                     pairs
                         .iter()
-                        .filter_map(|(m, _)| crate::overview::mdn_number(m)),
+                        .filter_map(|(m, _)| crate::domain::amounts::mdn_number(m)),
                 );
             }
         }

@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 use time::OffsetDateTime;
 
 use super::Tracking;
+use crate::domain::day::{CELL, Day, ROW_BYTES};
 use crate::storage::Db;
 use crate::storage::sqlutil::{stamp, with_pool};
-use crate::usage::{CELL, Day, ROW_BYTES};
 
 /// A line's latest sample and its running day, as stored.
 #[derive(Debug, Clone, PartialEq, Default, sqlx::FromRow)]
@@ -37,7 +37,7 @@ pub struct LatestRow {
 }
 
 impl LatestRow {
-    /// The last day with usage, the current one included (see [`crate::usage::Running`]).
+    /// The last day with usage, the current one included (see the usage service's `Running`).
     pub fn last_used(&self) -> Option<i32> {
         let today = if self.samples <= 1 {
             self.day_used
