@@ -336,6 +336,16 @@ impl Db {
         Ok(rows.into_iter().map(|(i, n)| (n, i)).collect())
     }
 
+    /// Every name of the dictionary by its id (what the pages print for a stored id).
+    pub async fn usage_names_by_id(&self) -> Result<HashMap<i32, String>, sqlx::Error> {
+        Ok(self
+            .usage_all_names()
+            .await?
+            .into_iter()
+            .map(|(n, i)| (i, n))
+            .collect())
+    }
+
     /// Raw samples older than `before` are deleted.
     pub async fn usage_prune_raw(&self, before: OffsetDateTime) -> Result<u64, sqlx::Error> {
         Ok(with_pool!(self, pool => {

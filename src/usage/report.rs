@@ -118,12 +118,7 @@ pub async fn breakdown(
     to: Day,
 ) -> Result<Vec<CategoryTotal>, sqlx::Error> {
     let figs = db.usage_day_figures(gid, by.dim(), from.0, to.0).await?;
-    let names: HashMap<i32, String> = db
-        .usage_all_names()
-        .await?
-        .into_iter()
-        .map(|(n, i)| (i, n))
-        .collect();
+    let names = db.usage_names_by_id().await?;
     let mut sums: HashMap<i32, CategoryTotal> = HashMap::new();
     for f in figs {
         let e = sums.entry(f.name).or_insert_with(|| CategoryTotal {

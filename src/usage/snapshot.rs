@@ -2,8 +2,6 @@
 //! with its count), a list filter resolved to the snapshot's names (compared without regard to
 //! case; a value no line has is refused with the values there are), and its lines.
 
-use std::collections::HashMap;
-
 use time::OffsetDateTime;
 
 use crate::domain::{FilterField, ListFilter};
@@ -41,12 +39,7 @@ impl Snapshot {
         let counts = match cache.get(&key) {
             Some(c) => c,
             None => {
-                let names: HashMap<i32, String> = db
-                    .usage_all_names()
-                    .await?
-                    .into_iter()
-                    .map(|(n, i)| (i, n))
-                    .collect();
+                let names = db.usage_names_by_id().await?;
                 let counted: Vec<(u8, i32, i64, String)> = db
                     .usage_snapshot_values(t.gid, &stamp)
                     .await?
