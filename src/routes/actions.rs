@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::edge::write_context;
+use super::edge::{GroupPath, write_context};
 use crate::actions::apply::{Request, Work, apply};
 use crate::actions::catalog::Selection;
 use crate::actions::catalog::field::Kind as FieldKind;
@@ -137,7 +137,8 @@ pub async fn show_form(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
-    Path((corp, action)): Path<(String, String)>,
+    GroupPath(corp): GroupPath,
+    Path((_, action)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     form_for_selection(
@@ -157,7 +158,8 @@ pub async fn show_form_posted(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
-    Path((corp, action)): Path<(String, String)>,
+    GroupPath(corp): GroupPath,
+    Path((_, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, AppError> {
     form_for_selection(&state, &user, &session, &corp, &action, &body).await
@@ -167,12 +169,12 @@ async fn form_for_selection(
     state: &AppState,
     user: &CurrentUser,
     session: &Session,
-    corp: &str,
+    corp: &CorpId,
     action: &str,
     raw: &[u8],
 ) -> Result<Response, AppError> {
     let kind = kind_of(action)?;
-    let corp = CorpId::parse(corp)?;
+    let corp = corp.clone();
     user.principal.write_mode(kind.operation(), &corp)?;
     // A list filtered from the latest sample selects its explicit lines.
     let form = super::list_filters::explicit_selection(state, &corp, RawForm::parse(raw)?).await?;
@@ -224,10 +226,10 @@ async fn form_for_selection(
 pub async fn smartspot(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((corp, imei)): Path<(String, String)>,
+    GroupPath(corp): GroupPath,
+    Path((_, imei)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
-    let corp = CorpId::parse(&corp)?;
     user.principal
         .check(Operation::GetSmartspotSettings, &corp)?;
     // `?via=portal`: opened from the portal's card, which the form leads back to.
@@ -280,12 +282,12 @@ pub async fn submit(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
-    Path((corp, action)): Path<(String, String)>,
+    GroupPath(corp): GroupPath,
+    Path((_, action)): Path<(String, String)>,
     origin: WriteOrigin,
     body: Bytes,
 ) -> Result<Response, AppError> {
     let kind = kind_of(&action)?;
-    let corp = CorpId::parse(&corp)?;
     // The scope table first: a forbidden change never reaches the upstream, not even as a preview
     // read. A user who may only request it gets the request form.
     let mode = user.principal.write_mode(kind.operation(), &corp)?;

@@ -17,7 +17,7 @@ use crate::upstream::{ListParams, UpstreamError};
 use crate::views::Layout;
 use crate::views::list_filters::{ListFilters, SnapshotNote};
 
-use super::edge::{authorize, find_line, parse_query};
+use super::edge::{GroupPath, authorize, find_line, parse_query};
 use crate::storage::changes::HISTORY_LIMIT;
 use crate::views::devices::{
     ColumnChoice, DeviceResults, DeviceRow, DevicesPage, GroupLink, GroupsPage, HealthPage,
@@ -157,12 +157,12 @@ async fn list_columns(
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(corp): Path<String>,
+    GroupPath(corp): GroupPath,
     RawQuery(raw): RawQuery,
     WantsFragment(fragment): WantsFragment,
     session: tower_sessions::Session,
 ) -> Result<Response, AppError> {
-    let corp = authorize(&user, &corp, Operation::ListDevices)?;
+    authorize(&user, &corp, Operation::ListDevices)?;
     let columns = list_columns(&session, raw.as_deref()).await?;
     let filter = ListFilter::parse(raw.as_deref())?;
     let raw: RawListQuery = parse_query(raw.as_deref())?;
@@ -290,10 +290,10 @@ pub struct TotalsQuery {
 pub async fn totals(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(corp): Path<String>,
+    GroupPath(corp): GroupPath,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
-    let corp = authorize(&user, &corp, Operation::DeviceTotals)?;
+    authorize(&user, &corp, Operation::DeviceTotals)?;
     let q: TotalsQuery = parse_query(raw.as_deref())?;
     let search = SearchValue::parse(q.search_value.as_deref().unwrap_or_default())?;
     let s = (!search.is_empty()).then(|| search.as_str());
@@ -309,9 +309,10 @@ pub async fn totals(
 pub async fn by_imei(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((corp, imei)): Path<(String, String)>,
+    GroupPath(corp): GroupPath,
+    Path((_, imei)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let corp = authorize(&user, &corp, Operation::GetDevicesByImei)?;
+    authorize(&user, &corp, Operation::GetDevicesByImei)?;
     let imei = Imei::parse(&imei)?;
     let devices = state
         .upstream
@@ -336,9 +337,10 @@ pub async fn by_imei(
 pub async fn health(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((corp, mdn)): Path<(String, String)>,
+    GroupPath(corp): GroupPath,
+    Path((_, mdn)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let corp = authorize(&user, &corp, Operation::DeviceHealth)?;
+    authorize(&user, &corp, Operation::DeviceHealth)?;
     let mdn = Mdn::parse(&mdn)?;
     let page = |health, unavailable| HealthPage {
         layout: Layout::signed_in(format!("Health of {mdn}"), &user.principal, &user.csrf),
@@ -379,9 +381,10 @@ pub async fn health(
 pub async fn line(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((corp, mdn)): Path<(String, String)>,
+    GroupPath(corp): GroupPath,
+    Path((_, mdn)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let corp = authorize(&user, &corp, Operation::ListDevices)?;
+    authorize(&user, &corp, Operation::ListDevices)?;
     let mdn = Mdn::parse(&mdn)?;
     let d = &find_line(&state, &user, &corp, &mdn).await?;
     let back = ListQuery::default();

@@ -1,8 +1,10 @@
 //! What routes take from the request before anything else: the query parsed into its type, the
-//! path's device group checked against the scope table, and a write's audit context (who, from
+//! path's device group parsed ([`GroupPath`]) and checked against the scope table, and a write's audit context (who, from
 //! where, within the write limit), and one line of a group looked up. Each rejects with the app's
 //! error.
 
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
 use tower_sessions::Session;
 
 use crate::actions::ActionKind;
@@ -32,11 +34,31 @@ pub fn parse_query<T: serde::de::DeserializeOwned + Default>(
     }
 }
 
-/// Parses the path's device group and checks the user may run `op` on it: before any upstream call.
-pub fn authorize(user: &CurrentUser, corp: &str, op: Operation) -> Result<CorpId, AppError> {
-    let corp = CorpId::parse(corp)?;
-    user.principal.check(op, &corp)?;
-    Ok(corp)
+/// The device group a route's path names (`{corp_id}`), parsed once at the edge: a malformed one
+/// is the app's own error, before the handler runs. Which operations the user may run on it is
+/// the handler's check ([`authorize`]), against the scope table.
+pub struct GroupPath(pub CorpId);
+
+impl<S: Send + Sync> FromRequestParts<S> for GroupPath {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::NotFound("There is no such page.".into()))?;
+        let raw = params
+            .iter()
+            .find(|(name, _)| *name == "corp_id")
+            .map(|(_, value)| value)
+            .ok_or_else(|| AppError::NotFound("There is no such page.".into()))?;
+        Ok(GroupPath(CorpId::parse(raw)?))
+    }
+}
+
+/// Checks the user may run `op` on the path's device group: before any upstream call.
+pub fn authorize(user: &CurrentUser, corp: &CorpId, op: Operation) -> Result<(), AppError> {
+    user.principal.check(op, corp)?;
+    Ok(())
 }
 
 /// A confirmed write: the per-session write limit, then who is writing, from where (the audit context).

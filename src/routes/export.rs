@@ -8,7 +8,7 @@
 //! whose MDN is listed, adding the MDN column for the filter and dropping it again when it
 //! was not asked for. Both kinds of selection need `customized_list`'s scopes.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -19,7 +19,7 @@ use crate::csv::{filter_by_mdn, guard_stream};
 use crate::domain::{Column, CorpId, ListQuery, Mdn, RawListQuery};
 use crate::error::AppError;
 use crate::policy::Operation;
-use crate::routes::edge::authorize;
+use crate::routes::edge::{GroupPath, authorize};
 use crate::state::AppState;
 use crate::upstream::wire::{BulkSelection, customized_list_column};
 use crate::upstream::with_idle_timeout;
@@ -189,10 +189,10 @@ pub fn file_name(corp: &CorpId, today: time::Date) -> String {
 pub async fn picker(
     user: CurrentUser,
     session: Session,
-    Path(corp): Path<String>,
+    GroupPath(corp): GroupPath,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
-    let corp = authorize(&user, &corp, Operation::ListDevices)?;
+    authorize(&user, &corp, Operation::ListDevices)?;
     let raw: RawListQuery = crate::routes::edge::parse_query(raw.as_deref())?;
     let q = ListQuery::parse(&raw)?;
     Ok(crate::views::export::ExportPage {
@@ -218,12 +218,12 @@ pub async fn export_csv(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
-    Path(corp): Path<String>,
+    GroupPath(corp): GroupPath,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let req = parse_export_query(raw.as_deref())?;
     // The scope check comes before any upstream call (org_mediacenter may not use customizedList).
-    let corp = authorize(&user, &corp, req.operation())?;
+    authorize(&user, &corp, req.operation())?;
     if req.columns_given {
         let names: Vec<&str> = req.columns.iter().map(|c| c.as_str()).collect();
         if let Err(e) = session.insert(SESSION_KEY, names).await {

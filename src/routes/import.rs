@@ -1,9 +1,10 @@
 //! `GET|POST /devices/{corpId}/import`: the upload form, the diff preview of an uploaded CSV
 //! (multipart field `file`), and its confirmation (`confirmed=true`, `plan`) as one change set.
 
+use super::edge::GroupPath;
 use axum::body::{Body, to_bytes};
 use axum::extract::multipart::MultipartError;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
@@ -28,19 +29,18 @@ const MULTIPART_SLACK: u64 = 64 * 1024;
 const CONFIRM_LIMIT: usize = 64 * 1024;
 
 /// The group, and the import's rule from the scope table, before anything else.
-fn authorize(user: &CurrentUser, corp: &str) -> Result<CorpId, AppError> {
-    let corp = CorpId::parse(corp)?;
-    user.principal.check_import(&corp)?;
-    Ok(corp)
+fn authorize(user: &CurrentUser, corp: &CorpId) -> Result<(), AppError> {
+    user.principal.check_import(corp)?;
+    Ok(())
 }
 
 /// `GET /devices/{corpId}/import`
 pub async fn form(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(corp): Path<String>,
+    GroupPath(corp): GroupPath,
 ) -> Result<Response, AppError> {
-    let corp = authorize(&user, &corp)?;
+    authorize(&user, &corp)?;
     Ok(ImportPage::new(&state.config, &user, &corp, None).into_response())
 }
 
@@ -50,11 +50,11 @@ pub async fn submit(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
-    Path(corp): Path<String>,
+    GroupPath(corp): GroupPath,
     origin: crate::middleware::WriteOrigin,
     req: Request,
 ) -> Result<Response, AppError> {
-    let corp = authorize(&user, &corp)?;
+    authorize(&user, &corp)?;
     if is_multipart(req.headers()) {
         return upload(&state, &user, &corp, req).await;
     }

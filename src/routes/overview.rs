@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -23,7 +23,7 @@ use crate::upstream::{ListParams, UpstreamError};
 use crate::views::Layout;
 use crate::views::overview::{OverviewFigures, OverviewPage, SelectionPage};
 
-use super::edge::parse_query;
+use super::edge::{GroupPath, parse_query};
 use crate::htmx::{VaryHx, WantsFragment};
 use crate::paths;
 use crate::upstream::with_idle_timeout;
@@ -58,10 +58,9 @@ impl FigureQuery {
 }
 
 /// Parses the group and applies the overview's rule from the scope table, before any upstream call.
-fn authorize(user: &CurrentUser, corp: &str) -> Result<CorpId, AppError> {
-    let corp = CorpId::parse(corp)?;
-    user.principal.check_overview(&corp)?;
-    Ok(corp)
+fn authorize(user: &CurrentUser, corp: &CorpId) -> Result<(), AppError> {
+    user.principal.check_overview(corp)?;
+    Ok(())
 }
 
 /// The cached overview, or a new one from one streamed export (`refresh`: always new).
@@ -120,11 +119,11 @@ async fn load(
 pub async fn page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(corp): Path<String>,
+    GroupPath(corp): GroupPath,
     RawQuery(raw): RawQuery,
     WantsFragment(fragment): WantsFragment,
 ) -> Result<Response, AppError> {
-    let corp = authorize(&user, &corp)?;
+    authorize(&user, &corp)?;
     let q: OverviewQuery = parse_query(raw.as_deref())?;
     let idle = IdleMb::parse(q.idle_mb.as_deref())?;
     let refresh = matches!(q.refresh.as_deref(), Some("1" | "true"));
@@ -150,10 +149,10 @@ pub async fn page(
 pub async fn lines(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(corp): Path<String>,
+    GroupPath(corp): GroupPath,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
-    let corp = authorize(&user, &corp)?;
+    authorize(&user, &corp)?;
     let (fig, idle) = FigureQuery::parse(raw.as_deref())?;
     let ov = load(&state, &user, &corp, idle, false).await?;
     Ok(SelectionPage::new(&user.principal, &user.csrf, &corp, &ov, &fig, idle).into_response())
@@ -186,10 +185,10 @@ fn csv_row(ov: &Overview, l: &LineRec, out: &mut String) {
 pub async fn lines_csv(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(corp): Path<String>,
+    GroupPath(corp): GroupPath,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
-    let corp = authorize(&user, &corp)?;
+    authorize(&user, &corp)?;
     let (fig, idle) = FigureQuery::parse(raw.as_deref())?;
     let ov = load(&state, &user, &corp, idle, false).await?;
     let body: Body = match ov.matcher(&fig, idle) {

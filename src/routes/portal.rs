@@ -191,11 +191,12 @@ pub struct CardQuery {
 pub async fn card_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((corp, mdn)): Path<(String, String)>,
+    super::edge::GroupPath(corp): super::edge::GroupPath,
+    Path((_, mdn)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
     WantsFragment(fragment): WantsFragment,
 ) -> Result<Response, AppError> {
-    let corp = super::edge::authorize(&user, &corp, Operation::ListDevices)?;
+    super::edge::authorize(&user, &corp, Operation::ListDevices)?;
     let mdn = Mdn::parse(&mdn)?;
     let query: CardQuery = parse_query(raw.as_deref())?;
     let d = super::edge::find_line(&state, &user, &corp, &mdn).await?;

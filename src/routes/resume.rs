@@ -26,11 +26,14 @@ pub async fn resume(
     };
     let body =
         serde_urlencoded::to_string(&kept.pairs).map_err(|e| AppError::Internal(e.into()))?;
+    // The kept group is parsed like a path's: a malformed one is refused the same way.
+    let corp = crate::domain::CorpId::parse(&kept.corp)?;
     super::actions::submit(
         State(state),
         user,
         session,
-        Path((kept.corp, kept.action)),
+        super::edge::GroupPath(corp.clone()),
+        Path((corp.to_string(), kept.action)),
         origin,
         Bytes::from(body),
     )

@@ -2,7 +2,7 @@
 //! lines as a selection, the proof of use CSV, and drift.
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use bytes::Bytes;
@@ -10,7 +10,7 @@ use futures::StreamExt;
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
-use super::edge::parse_query;
+use super::edge::{GroupPath, parse_query};
 use crate::auth::CurrentUser;
 use crate::domain::CorpId;
 use crate::error::AppError;
@@ -115,10 +115,9 @@ impl Range {
     }
 }
 
-fn authorize(user: &CurrentUser, corp: &str) -> Result<CorpId, AppError> {
-    let corp = CorpId::parse(corp)?;
-    user.principal.check_usage(&corp)?;
-    Ok(corp)
+fn authorize(user: &CurrentUser, corp: &CorpId) -> Result<(), AppError> {
+    user.principal.check_usage(corp)?;
+    Ok(())
 }
 
 /// The monthly cost setting with its currency.
@@ -138,10 +137,9 @@ pub async fn tracking(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
-    Path(corp): Path<String>,
+    GroupPath(corp): GroupPath,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let corp = CorpId::parse(&corp)?;
     user.principal.check_tracking(&corp)?;
     let form: TrackingForm = serde_urlencoded::from_bytes(&body).map_err(|_| {
         AppError::BadRequest(
@@ -187,10 +185,10 @@ async fn tracked(state: &AppState, corp: &CorpId) -> Result<Option<Tracking>, Ap
 pub async fn page(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(corp): Path<String>,
+    GroupPath(corp): GroupPath,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
-    let corp = authorize(&user, &corp)?;
+    authorize(&user, &corp)?;
     let (r, today) = Range::with_today(&state, raw.as_deref())?;
     let t = tracked(&state, &corp).await?;
     let db = &state.db;
@@ -235,10 +233,10 @@ pub async fn page(
 pub async fn idle_lines(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(corp): Path<String>,
+    GroupPath(corp): GroupPath,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
-    let corp = authorize(&user, &corp)?;
+    authorize(&user, &corp)?;
     let (r, today) = Range::with_today(&state, raw.as_deref())?;
     let lines = match tracked(&state, &corp).await? {
         Some(t) => report::idle(&state.db, t.gid, today, r.idle_days).await?,
@@ -264,10 +262,10 @@ fn attachment(name: &str) -> Result<HeaderValue, AppError> {
 pub async fn proof_csv(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(corp): Path<String>,
+    GroupPath(corp): GroupPath,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
-    let corp = authorize(&user, &corp)?;
+    authorize(&user, &corp)?;
     let r = Range::parse(raw.as_deref(), &state.config.usage.zone)?;
     let name = format!("{corp}-proof-of-use-{}-{}.csv", r.from.iso(), r.to.iso());
     let body: Body = match tracked(&state, &corp).await? {
@@ -294,9 +292,9 @@ pub async fn proof_csv(
 pub async fn drift(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(corp): Path<String>,
+    GroupPath(corp): GroupPath,
 ) -> Result<Response, AppError> {
-    let corp = authorize(&user, &corp)?;
+    authorize(&user, &corp)?;
     let t = tracked(&state, &corp).await?;
     let rows = match &t {
         Some(t) => state.db.usage_drift(t.gid, DRIFT_ROWS).await?,
@@ -309,9 +307,9 @@ pub async fn drift(
 pub async fn drift_file(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(corp): Path<String>,
+    GroupPath(corp): GroupPath,
 ) -> Result<Response, AppError> {
-    let corp = authorize(&user, &corp)?;
+    authorize(&user, &corp)?;
     let rows = match tracked(&state, &corp).await? {
         Some(t) => state.db.usage_drift(t.gid, i64::MAX).await?,
         None => Vec::new(),
