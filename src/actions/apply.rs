@@ -130,34 +130,32 @@ pub async fn apply(state: &AppState, user: &Caller, req: Request) -> Result<Appl
             wait: None,
         });
     }
-    let session_id = user.session_id();
     let corp = CorpId::parse(&audit.corp_id)?;
     let small = work.known_lines().is_some_and(|n| n <= CHUNK_SIZE as u64);
+    let start = jobs::Starter {
+        state,
+        user,
+        session_id: user.session_id(),
+        corp: &corp,
+        audit,
+        origin,
+    };
     let (id, handle, wait) = match work {
         Work::One(change, Target::Lines(mdns)) => {
-            let (id, h) =
-                jobs::start(state, user, session_id, &corp, audit, change, &mdns, origin).await?;
+            let (id, h) = start.list(change, &mdns).await?;
             (id, small.then_some(h), None)
         }
         Work::One(change, Target::Bulk(b)) => {
-            let (id, h) =
-                jobs::start_select_all(state, user, session_id, &corp, audit, change, &b, origin)
-                    .await?;
+            let (id, h) = start.select_all(change, &b).await?;
             (id, Some(h), Some(SHORT_WAIT))
         }
         // SmartSpot: its one call, with the Wi-Fi password sealed for the job until it ends.
         Work::One(change, Target::Imeis(imeis)) => {
-            let (id, h) = jobs::start_smartspot(
-                state, user, session_id, &corp, audit, change, &imeis, origin,
-            )
-            .await?;
+            let (id, h) = start.smartspot(change, &imeis).await?;
             (id, Some(h), None)
         }
         Work::Groups(groups, summary) => {
-            let (id, h) = jobs::start_groups(
-                state, user, session_id, &corp, audit, groups, summary, origin,
-            )
-            .await?;
+            let (id, h) = start.groups(groups, summary).await?;
             (id, small.then_some(h), None)
         }
     };

@@ -46,194 +46,169 @@ pub fn chunk(mdns: &[Mdn]) -> Vec<Vec<Mdn>> {
     mdns.chunks(CHUNK_SIZE).map(<[Mdn]>::to_vec).collect()
 }
 
-/// Stores a change set and its job for `mdns` (one transaction, before anything is sent) and
-/// starts running it on this instance for `user` (whose token is used only when the job has no
-/// session to read a fresh one from). The handle lets a caller wait for a short change.
-#[allow(clippy::too_many_arguments)]
-pub async fn start(
-    state: &AppState,
-    user: &Caller,
-    session_id: Option<String>,
-    corp: &CorpId,
-    audit: AuditContext,
-    change: Change,
-    mdns: &[Mdn],
-    origin: (Origin, Option<Uuid>),
-) -> Result<(Uuid, tokio::task::JoinHandle<()>), ChangeError> {
-    let id = Uuid::new_v4();
-    let chunks = chunk(mdns);
-    let target = Target::Lines(mdns.to_vec());
-    let set = changeset::new_set(id, &audit, &change, &target, origin);
-    let after = change.action.def().after(&change.values);
-    let lines: Vec<NewLine> = NewLine::pending(mdns, &after);
-    let payload = JobPayload {
-        chunks,
-        ..JobPayload::new(audit.clone(), change)
-    };
-    launch(
-        state, user, session_id, corp, &audit, set, &lines, payload, None,
-    )
-    .await
+/// A stored job: its change set's id and the task running it here (a caller may wait on it for a
+/// short change; the job goes on without it).
+pub type Started = (Uuid, tokio::task::JoinHandle<()>);
+
+/// What every kind of job is started with: where it runs, for whom, who made it and why.
+/// Each kind stores its change set, its lines and its job in one transaction before anything is
+/// sent, then runs the job on this instance (with `user`'s token when the job has no session to
+/// read a fresh one from).
+pub struct Starter<'a> {
+    pub state: &'a AppState,
+    pub user: &'a Caller,
+    pub session_id: Option<String>,
+    pub corp: &'a CorpId,
+    pub audit: AuditContext,
+    /// A new change, or a retry / revert of a parent.
+    pub origin: (Origin, Option<Uuid>),
 }
 
-/// Stores and starts a change set whose lines get different values (a revert): one group per
-/// value, each group cut into chunks of [`CHUNK_SIZE`] (one upstream call per chunk), all run
-/// with the job's bounded concurrency. `summary` describes the whole change set.
-#[allow(clippy::too_many_arguments)]
-pub async fn start_groups(
-    state: &AppState,
-    user: &Caller,
-    session_id: Option<String>,
-    corp: &CorpId,
-    audit: AuditContext,
-    groups: Vec<(Change, Vec<Mdn>)>,
-    summary: String,
-    origin: (Origin, Option<Uuid>),
-) -> Result<(Uuid, tokio::task::JoinHandle<()>), ChangeError> {
-    let Some(first) = groups.first().map(|(c, _)| c.clone()) else {
-        return Err(ChangeError::Invalid("There is no line to change.".into()));
-    };
-    let id = Uuid::new_v4();
-    let mut chunks = Vec::new();
-    let mut chunk_changes = Vec::new();
-    let mut lines = Vec::new();
-    let mut all = Vec::new();
-    for (change, mdns) in &groups {
+impl Starter<'_> {
+    /// One change for an explicit list, cut into chunks of [`CHUNK_SIZE`].
+    pub async fn list(self, change: Change, mdns: &[Mdn]) -> Result<Started, ChangeError> {
+        let id = Uuid::new_v4();
+        let set = changeset::new_set(
+            id,
+            &self.audit,
+            &change,
+            &Target::Lines(mdns.to_vec()),
+            self.origin,
+        );
         let after = change.action.def().after(&change.values);
-        lines.extend(NewLine::pending(mdns, &after));
-        for c in chunk(mdns) {
-            chunks.push(c);
-            chunk_changes.push(change.clone());
-        }
-        all.extend(mdns.iter().cloned());
-    }
-    let payload = JobPayload {
-        chunks,
-        chunk_changes,
-        ..JobPayload::new(audit.clone(), first.clone())
-    };
-    let mut set = changeset::new_set(id, &audit, &first, &Target::Lines(all), origin);
-    set.summary = summary;
-    set.fields = payload.audit_fields();
-    launch(
-        state, user, session_id, corp, &audit, set, &lines, payload, None,
-    )
-    .await
-}
-
-/// Stores a select-all change set and its job (one transaction, before anything is read or
-/// sent) and starts it on this instance. What follows (reading the matching lines, the bulk
-/// call, the result) is the job's: it survives the request, and another instance finishes it
-/// when this one stops. The handle lets a caller wait a moment for a small change.
-#[allow(clippy::too_many_arguments)]
-pub async fn start_select_all(
-    state: &AppState,
-    user: &Caller,
-    session_id: Option<String>,
-    corp: &CorpId,
-    audit: AuditContext,
-    change: Change,
-    b: &BulkSelection,
-    origin: (Origin, Option<Uuid>),
-) -> Result<(Uuid, tokio::task::JoinHandle<()>), ChangeError> {
-    let id = Uuid::new_v4();
-    let target = Target::Bulk(b.clone());
-    let set = changeset::new_set(id, &audit, &change, &target, origin);
-    let payload = JobPayload {
-        bulk: Some(b.clone()),
-        ..JobPayload::new(audit.clone(), change)
-    };
-    launch(
-        state,
-        user,
-        session_id,
-        corp,
-        &audit,
-        set,
-        &[],
-        payload,
-        None,
-    )
-    .await
-}
-
-/// Stores a SmartSpot change set and its job (one transaction, before anything is sent), its
-/// new Wi-Fi password sealed for the job's row, and starts it on this instance. The call, its
-/// result and the audit entry are the job's ([`super::smartspot`]): a stop or a closed tab
-/// changes nothing, and the password is deleted when the job finishes.
-#[allow(clippy::too_many_arguments)]
-pub async fn start_smartspot(
-    state: &AppState,
-    user: &Caller,
-    session_id: Option<String>,
-    corp: &CorpId,
-    audit: AuditContext,
-    change: Change,
-    imeis: &[Imei],
-    origin: (Origin, Option<Uuid>),
-) -> Result<(Uuid, tokio::task::JoinHandle<()>), ChangeError> {
-    let id = Uuid::new_v4();
-    let target = Target::Imeis(imeis.to_vec());
-    let set = changeset::new_set(id, &audit, &change, &target, origin);
-    let after = change.action.def().after(&change.values);
-    let lines = NewLine::pending(imeis, &after);
-    // The Wi-Fi password typed for it, sealed for this job's row only.
-    let (secret_field, sealed) =
-        match crate::actions::catalog::field::secrets(change.action.fields())
-            .find_map(|name| change.values.secret(name).map(|v| (name, v)))
-        {
-            Some((name, v)) => (
-                Some(name.to_owned()),
-                Some(state.auth.cipher.seal(v, crate::crypto::Row::JobSecret(id))),
-            ),
-            None => (None, None),
+        let lines = NewLine::pending(mdns, &after);
+        let payload = JobPayload {
+            chunks: chunk(mdns),
+            ..JobPayload::new(self.audit.clone(), change)
         };
-    let payload = JobPayload {
-        imeis: Some(imeis.to_vec()),
-        secret_field,
-        ..JobPayload::new(audit.clone(), change)
-    };
-    launch(
-        state, user, session_id, corp, &audit, set, &lines, payload, sealed,
-    )
-    .await
-}
+        self.launch(set, &lines, payload, None).await
+    }
 
-/// Stores the change set, its lines and its job in one transaction, then runs the job here.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn launch(
-    state: &AppState,
-    user: &Caller,
-    session_id: Option<String>,
-    corp: &CorpId,
-    audit: &AuditContext,
-    set: crate::storage::changes::NewChangeSet,
-    lines: &[NewLine],
-    payload: JobPayload,
-    sealed: Option<String>,
-) -> Result<(Uuid, tokio::task::JoinHandle<()>), ChangeError> {
-    let id = set.id;
-    let total_chunks = payload.total_chunks();
-    let new = NewJob {
-        id,
-        subject: audit.subject.clone(),
-        session_id,
-        corp_id: corp.to_string(),
-        action: audit.action.slug().to_owned(),
-        payload: serde_json::to_value(&payload).map_err(|e| ChangeError::Internal(e.into()))?,
-        total_chunks,
-        total_lines: i64::try_from(lines.len()).unwrap_or(i64::MAX),
-        sealed,
-    };
-    let began = std::time::Instant::now();
-    state.db.change_create(&set, lines, Some(&new)).await?;
-    tracing::info!(change = %id, lines = lines.len(), store_ms = began.elapsed().as_millis() as u64, "change set stored");
-    let st = state.clone();
-    let held = (user.token.clone(), user.principal.clone());
-    let handle = tokio::spawn(async move {
-        run(st, id, Some(held)).await;
-    });
-    Ok((id, handle))
+    /// Lines that get different values (a revert, an import): one group per change, each cut
+    /// into chunks of [`CHUNK_SIZE`], all run with the job's bounded concurrency. `summary`
+    /// describes the whole change set.
+    pub async fn groups(
+        self,
+        groups: Vec<(Change, Vec<Mdn>)>,
+        summary: String,
+    ) -> Result<Started, ChangeError> {
+        let Some(first) = groups.first().map(|(c, _)| c.clone()) else {
+            return Err(ChangeError::Invalid("There is no line to change.".into()));
+        };
+        let id = Uuid::new_v4();
+        let mut chunks = Vec::new();
+        let mut chunk_changes = Vec::new();
+        let mut lines = Vec::new();
+        let mut all = Vec::new();
+        for (change, mdns) in &groups {
+            let after = change.action.def().after(&change.values);
+            lines.extend(NewLine::pending(mdns, &after));
+            for c in chunk(mdns) {
+                chunks.push(c);
+                chunk_changes.push(change.clone());
+            }
+            all.extend(mdns.iter().cloned());
+        }
+        let payload = JobPayload {
+            chunks,
+            chunk_changes,
+            ..JobPayload::new(self.audit.clone(), first.clone())
+        };
+        let mut set = changeset::new_set(id, &self.audit, &first, &Target::Lines(all), self.origin);
+        set.summary = summary;
+        set.fields = payload.audit_fields();
+        self.launch(set, &lines, payload, None).await
+    }
+
+    /// Every line matching a search: stored before anything is read or sent; reading the
+    /// matching lines, the bulk call and the result are the job's ([`super::select_all`]).
+    pub async fn select_all(
+        self,
+        change: Change,
+        b: &BulkSelection,
+    ) -> Result<Started, ChangeError> {
+        let id = Uuid::new_v4();
+        let set = changeset::new_set(
+            id,
+            &self.audit,
+            &change,
+            &Target::Bulk(b.clone()),
+            self.origin,
+        );
+        let payload = JobPayload {
+            bulk: Some(b.clone()),
+            ..JobPayload::new(self.audit.clone(), change)
+        };
+        self.launch(set, &[], payload, None).await
+    }
+
+    /// SmartSpot settings for `imeis`: the new Wi-Fi password sealed for this job's row only,
+    /// deleted when the job finishes; the call, its result and the audit entry are the job's
+    /// ([`super::smartspot`]).
+    pub async fn smartspot(self, change: Change, imeis: &[Imei]) -> Result<Started, ChangeError> {
+        let id = Uuid::new_v4();
+        let set = changeset::new_set(
+            id,
+            &self.audit,
+            &change,
+            &Target::Imeis(imeis.to_vec()),
+            self.origin,
+        );
+        let after = change.action.def().after(&change.values);
+        let lines = NewLine::pending(imeis, &after);
+        let (secret_field, sealed) =
+            match crate::actions::catalog::field::secrets(change.action.fields())
+                .find_map(|name| change.values.secret(name).map(|v| (name, v)))
+            {
+                Some((name, v)) => (
+                    Some(name.to_owned()),
+                    Some(
+                        self.state
+                            .auth
+                            .cipher
+                            .seal(v, crate::crypto::Row::JobSecret(id)),
+                    ),
+                ),
+                None => (None, None),
+            };
+        let payload = JobPayload {
+            imeis: Some(imeis.to_vec()),
+            secret_field,
+            ..JobPayload::new(self.audit.clone(), change)
+        };
+        self.launch(set, &lines, payload, sealed).await
+    }
+
+    /// Stores the change set, its lines and its job in one transaction, then runs the job here.
+    async fn launch(
+        self,
+        set: crate::storage::changes::NewChangeSet,
+        lines: &[NewLine],
+        payload: JobPayload,
+        sealed: Option<String>,
+    ) -> Result<Started, ChangeError> {
+        let id = set.id;
+        let new = NewJob {
+            id,
+            subject: self.audit.subject.clone(),
+            session_id: self.session_id,
+            corp_id: self.corp.to_string(),
+            action: self.audit.action.slug().to_owned(),
+            payload: serde_json::to_value(&payload).map_err(|e| ChangeError::Internal(e.into()))?,
+            total_chunks: payload.total_chunks(),
+            total_lines: i64::try_from(lines.len()).unwrap_or(i64::MAX),
+            sealed,
+        };
+        let began = std::time::Instant::now();
+        self.state.db.change_create(&set, lines, Some(&new)).await?;
+        tracing::info!(change = %id, lines = lines.len(), store_ms = began.elapsed().as_millis() as u64, "change set stored");
+        let st = self.state.clone();
+        let held = (self.user.token.clone(), self.user.principal.clone());
+        let handle = tokio::spawn(async move {
+            run(st, id, Some(held)).await;
+        });
+        Ok((id, handle))
+    }
 }
 
 /// Runs a stored job on this instance (a released waiting change set), in the background.

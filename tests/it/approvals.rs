@@ -39,21 +39,11 @@ async fn status_change(
 }
 
 async fn get(db: &Db, id: Uuid) -> ChangeSet {
-    db.change_get(id).await.expect("read").expect("stored")
+    stored_change(db, id).await
 }
 
 async fn until(db: &Db, id: Uuid, secs: u64, done: impl Fn(&ChangeSet) -> bool) -> ChangeSet {
-    for _ in 0..secs * 10 {
-        let c = get(db, id).await;
-        if done(&c) {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "change {id} did not get there: {:?}",
-        get(db, id).await.state
-    );
+    change_until(db, id, secs, "get there", done).await
 }
 
 fn status_writes(app: &TestApp) -> usize {
@@ -133,10 +123,7 @@ async fn a_request_waits_and_an_approval_sends_it_once_with_the_approvers_token(
     assert!(page.contains("id=\"approve-start\""), "{page}");
     let csrf = tech.csrf().await;
     let preview = tech
-        .post_form(
-            &format!("/changes/{id}/approve"),
-            &[("csrf_token", csrf.as_str())],
-        )
+        .post_csrf(&format!("/changes/{id}/approve"), &csrf)
         .await;
     assert_eq!(preview.status(), 200);
     let preview = preview.text().await.unwrap();
@@ -220,10 +207,7 @@ async fn a_rejection_needs_a_reason_and_sends_nothing() {
     let tech = app.session_as("tech").await;
     let csrf = tech.csrf().await;
     let no_reason = tech
-        .post_form(
-            &format!("/changes/{id}/reject"),
-            &[("csrf_token", csrf.as_str())],
-        )
+        .post_csrf(&format!("/changes/{id}/reject"), &csrf)
         .await;
     assert_eq!(no_reason.status(), 400);
     // CSRF is checked on every decision.
@@ -464,10 +448,7 @@ async fn a_cancelled_change_never_runs_and_a_gone_grant_waits_for_sign_in() {
         .await;
     assert_eq!(refused.status(), 403);
     let resp = tech
-        .post_form(
-            &format!("/changes/{cancelled}/cancel"),
-            &[("csrf_token", csrf.as_str())],
-        )
+        .post_csrf(&format!("/changes/{cancelled}/cancel"), &csrf)
         .await;
     assert_eq!(resp.status(), 303);
     assert_eq!(
@@ -719,12 +700,7 @@ async fn a_user_who_may_only_request_asks_for_a_revert_and_a_retry() {
 
     // Its preview says it is a request and asks why.
     let csrf = ro.csrf().await;
-    let preview = ro
-        .post_form(
-            &format!("/changes/{id}/revert"),
-            &[("csrf_token", csrf.as_str())],
-        )
-        .await;
+    let preview = ro.post_csrf(&format!("/changes/{id}/revert"), &csrf).await;
     assert_eq!(preview.status(), 200);
     let preview = preview.text().await.unwrap();
     assert!(preview.contains("Send the request"), "{preview}");

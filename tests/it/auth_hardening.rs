@@ -491,10 +491,7 @@ async fn an_approver_whose_role_was_removed_at_the_provider_is_refused_on_approv
     let csrf = app.csrf().await;
     // Before the role is removed the approver sees the preview.
     let preview = app
-        .post_form(
-            &format!("/changes/{id}/approve"),
-            &[("csrf_token", csrf.as_str())],
-        )
+        .post_csrf(&format!("/changes/{id}/approve"), &csrf)
         .await;
     assert_eq!(preview.status(), 200);
     // The provider now grants tech only `readonly`.

@@ -23,12 +23,7 @@ fn fault(kind: FaultKind, path: &str) -> Fault {
 async fn check(app: &TestApp, id: uuid::Uuid) -> String {
     let page = app.get_text(&format!("/changes/{id}")).await;
     let csrf = extract_meta_csrf(&page).expect("csrf");
-    let resp = app
-        .post_form(
-            &format!("/changes/{id}/check"),
-            &[("csrf_token", csrf.as_str())],
-        )
-        .await;
+    let resp = app.post_csrf(&format!("/changes/{id}/check"), &csrf).await;
     assert_eq!(
         resp.status(),
         303,
@@ -95,7 +90,7 @@ async fn unknown_lines_are_checked_with_sentinel_then_the_ones_not_changed_are_r
         writes,
         "a check sends nothing"
     );
-    let c = app.state.db.change_get(id).await.unwrap().unwrap();
+    let c = stored_change(&app.state.db, id).await;
     assert_eq!((c.changed, c.failed, c.unknown), (500, 500, 0));
     assert_eq!(c.state, ChangeState::DoneWithFailures);
     // No unknown line left: no check, and one exact retry of the lines not changed.
@@ -152,18 +147,13 @@ async fn a_select_all_whose_answer_was_lost_is_checked_line_by_line() {
         )),
         "{page:.3000}"
     );
-    let after = app.state.db.change_get(id).await.unwrap().unwrap();
+    let after = stored_change(&app.state.db, id).await;
     assert_eq!((after.changed, after.unknown), (c.total_lines, 0));
     assert_eq!(after.state, ChangeState::Done);
     let csv = app.get_text(&format!("/changes/{id}/lines.csv")).await;
     assert!(!csv.contains(",unknown,"), "{csv:.500}");
     // Checking again: nothing left to check.
     let csrf = extract_meta_csrf(&page).expect("csrf");
-    let again = app
-        .post_form(
-            &format!("/changes/{id}/check"),
-            &[("csrf_token", csrf.as_str())],
-        )
-        .await;
+    let again = app.post_csrf(&format!("/changes/{id}/check"), &csrf).await;
     assert_eq!(again.status(), 400);
 }

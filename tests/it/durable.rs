@@ -48,16 +48,6 @@ fn writes(sim: &TestSim, suffix: &str) -> usize {
     sim.api_requests_to("PUT", suffix).len()
 }
 
-/// Slows down every write ending in `suffix`.
-fn slow_writes(sim: &TestSim, suffix: &str, by: Duration) {
-    sim.sim.add_fault(Fault {
-        kind: FaultKind::Latency(by),
-        path_contains: Some(suffix.into()),
-        method: Some("PUT".into()),
-        times: None,
-    });
-}
-
 /// A confirmed select-all note over every line of `corp`.
 fn select_all_note(note: &str) -> Vec<(&'static str, String)> {
     vec![
@@ -95,7 +85,7 @@ async fn select_all_then_kill(sim: &TestSim, a: &mut Instance) -> (Uuid, Session
             .status(),
         200
     );
-    slow_writes(sim, "/note", Duration::from_secs(8));
+    sim.slow_writes("/note", Duration::from_secs(8));
     let resp = post_select_all(&at_a, CORP, "Durable").await;
     assert_eq!(resp.status(), 303, "answered before the call ends");
     let id = change_id_of(&resp);
@@ -150,7 +140,7 @@ async fn a_select_all_killed_mid_call_is_settled_after_a_restart_on_sqlite() {
 async fn a_select_all_whose_browser_disconnects_after_one_second_finishes() {
     let app = spawn_app().await;
     app.sign_in("tech").await;
-    slow_writes(&app.sim, "/note", Duration::from_secs(2));
+    app.sim.slow_writes("/note", Duration::from_secs(2));
     let csrf = app.page_csrf(&format!("/devices/{CORP}")).await;
     let form = select_all_note("Gone away");
     let impatient = reqwest::Client::builder()
@@ -287,10 +277,7 @@ async fn request_note_on_matches(ro: &Session, search: &str, note: &str) -> Uuid
 async fn approval_preview(s: &Session, id: Uuid) -> (String, String) {
     let csrf = s.csrf().await;
     let page = s
-        .post_form(
-            &format!("/changes/{id}/approve"),
-            &[("csrf_token", csrf.as_str())],
-        )
+        .post_csrf(&format!("/changes/{id}/approve"), &csrf)
         .await
         .text()
         .await
@@ -481,7 +468,7 @@ async fn a_smartspot_change_killed_mid_call_is_settled_and_its_password_deleted_
         200
     );
     let imei = at_a.imei_of(CORP, "304-228-6302").await;
-    slow_writes(&sim, "smartspot-settings", Duration::from_secs(8));
+    sim.slow_writes("smartspot-settings", Duration::from_secs(8));
     let csrf = at_a.csrf().await;
     // The confirmation waits for a one-device change: it is sent from a task of its own.
     let posting = {

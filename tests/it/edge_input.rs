@@ -52,13 +52,7 @@ async fn control_characters_are_refused(database_url: String) {
         )
         .await;
     refused(resp, "a reject reason with NUL", "reason").await;
-    let c = app
-        .state
-        .db
-        .change_get(id)
-        .await
-        .expect("read")
-        .expect("stored");
+    let c = stored_change(&app.state.db, id).await;
     assert_eq!(c.state, ChangeState::AwaitingApproval, "nothing decided");
 
     // A change's own text field, previewed or confirmed: nothing reaches Sentinel.

@@ -46,6 +46,17 @@ impl TestSim {
             .collect()
     }
 
+    /// Slows every write (`PUT`) whose path contains `path` down by `by`, until faults are
+    /// cleared (the simulator checks the token after the delay).
+    pub fn slow_writes(&self, path: &str, by: std::time::Duration) {
+        self.sim.add_fault(sentinel_console::simulator::Fault {
+            kind: sentinel_console::simulator::FaultKind::Latency(by),
+            path_contains: Some(path.into()),
+            method: Some("PUT".into()),
+            times: None,
+        });
+    }
+
     /// The API requests with `method` whose path ends with `suffix` (e.g. `PUT`, `/nickname`).
     pub fn api_requests_to(&self, method: &str, suffix: &str) -> Vec<RecordedRequest> {
         self.sim
@@ -357,6 +368,11 @@ impl Session {
         self.get(path).await.text().await.expect("body")
     }
 
+    /// Posts a form of the CSRF token alone to `path` (a button with nothing else to say).
+    pub async fn post_csrf(&self, path: &str, csrf: &str) -> reqwest::Response {
+        self.post_form(path, &[("csrf_token", csrf)]).await
+    }
+
     /// The IMEI of line `mdn` of `corp`, as its row in the list shows it.
     pub async fn imei_of(&self, corp: &str, mdn: &str) -> String {
         let html = self
@@ -593,19 +609,42 @@ pub fn change_id_of(resp: &reqwest::Response) -> uuid::Uuid {
 }
 
 /// Change set `id` once it is finished (polled every 100 ms, at most `secs` seconds).
+/// Change set `id` as stored now.
+pub async fn stored_change(
+    db: &sentinel_console::storage::Db,
+    id: uuid::Uuid,
+) -> sentinel_console::storage::changes::ChangeSet {
+    db.change_get(id).await.expect("read").expect("stored")
+}
+
+/// Change set `id` once `done` says so (polled every 100 ms, at most `secs`).
+pub async fn change_until(
+    db: &sentinel_console::storage::Db,
+    id: uuid::Uuid,
+    secs: u64,
+    what: &str,
+    done: impl Fn(&sentinel_console::storage::changes::ChangeSet) -> bool,
+) -> sentinel_console::storage::changes::ChangeSet {
+    for _ in 0..secs * 10 {
+        let c = stored_change(db, id).await;
+        if done(&c) {
+            return c;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "change {id} did not {what} within {secs} s: {:?}",
+        stored_change(db, id).await.state
+    );
+}
+
+/// Change set `id` once it has finished.
 pub async fn finished_within(
     db: &sentinel_console::storage::Db,
     id: uuid::Uuid,
     secs: u64,
 ) -> sentinel_console::storage::changes::ChangeSet {
-    for _ in 0..secs * 10 {
-        let c = db.change_get(id).await.expect("read").expect("stored");
-        if c.state.is_finished() {
-            return c;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("change {id} did not finish within {secs} s");
+    change_until(db, id, secs, "finish", |c| c.state.is_finished()).await
 }
 
 /// Renames a line of `corp` straight at the simulator, as another client of Sentinel would.

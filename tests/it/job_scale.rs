@@ -7,7 +7,7 @@ use crate::helpers::*;
 use std::time::Duration;
 
 use sentinel_console::actions::jobs::SIGNED_OUT_REASON;
-use sentinel_console::simulator::{Fault, FaultKind, SimConfig};
+use sentinel_console::simulator::SimConfig;
 use sentinel_console::storage::Db;
 use sentinel_console::storage::changes::ChangeState;
 use sentinel_console::storage::jobs::JobState;
@@ -152,16 +152,6 @@ async fn six_thousand_line_change_never_stalls_or_loses_lines_on_postgres() {
     six_thousand_lines_three_times(app).await;
 }
 
-/// Slows every nickname write so that a 6-chunk job takes a few seconds.
-fn slow_writes(app: &TestApp, each: Duration) {
-    app.sim.sim.add_fault(Fault {
-        kind: FaultKind::Latency(each),
-        path_contains: Some("/nickname".into()),
-        method: Some("PUT".into()),
-        times: None,
-    });
-}
-
 /// Tokens live 4 s (refreshed after 2 s) and each chunk takes 1.5 s: ten chunks, four at a time,
 /// outlive the token. The simulator checks the token after the injected latency, so a chunk
 /// must be sent well inside the token's life for the test not to race the clock under load.
@@ -172,7 +162,8 @@ async fn a_token_that_expires_mid_change_is_refreshed_for_later_chunks() {
     let app = spawn_app_with(sim_config(5_200, Duration::from_secs(4)), |_| {}).await;
     app.sign_in("super").await;
     let mdns = first_mdns(&app, 5_000).await;
-    slow_writes(&app, Duration::from_millis(1_500));
+    app.sim
+        .slow_writes("/nickname", Duration::from_millis(1_500));
     app.sim.sim.clear_requests();
     let id = rename(&app, &mdns, "Library").await;
     let db = Db::connect(&app.database_url).await.expect("db");
@@ -198,7 +189,7 @@ async fn signing_out_mid_change_stops_sending() {
     let app = spawn_app_with(sim_config(5_200, Duration::from_secs(3600)), |_| {}).await;
     app.sign_in("super").await;
     let mdns = first_mdns(&app, 5_000).await;
-    slow_writes(&app, Duration::from_millis(800));
+    app.sim.slow_writes("/nickname", Duration::from_millis(800));
     app.sim.sim.clear_requests();
     let id = rename(&app, &mdns, "Gym").await;
     // Sign out while the first four chunks are in flight.

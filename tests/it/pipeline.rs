@@ -8,7 +8,6 @@ use crate::helpers::*;
 use std::time::Duration;
 
 use sentinel_console::actions::jobs::is_not_sent;
-use sentinel_console::simulator::{Fault, FaultKind};
 use sentinel_console::storage::changes::{ChangeSet, ChangeState, LineState, Origin};
 use uuid::Uuid;
 
@@ -16,20 +15,7 @@ const LARGE: &str = "FLEET-LARGE";
 
 /// Waits (bounded) until change set `id` is at rest (finished, or stopped for a sign-in).
 async fn at_rest(app: &TestApp, id: Uuid) -> ChangeSet {
-    for _ in 0..600 {
-        let c = app
-            .state
-            .db
-            .change_get(id)
-            .await
-            .expect("read")
-            .expect("stored");
-        if c.at_rest() {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("change {id} did not come to rest within 60 s");
+    change_until(&app.state.db, id, 60, "come to rest", |c| c.at_rest()).await
 }
 
 /// Confirms the change page's "Send the lines not sent" of change set `id` (a retry of exactly
@@ -73,12 +59,8 @@ async fn a_refused_sign_in_mid_change_waits_for_the_user_to_finish_it() {
     lines.truncate(1_500);
     let csrf = app.page_csrf(&format!("/devices/{LARGE}")).await;
     // Writes take a while (the simulator checks the token after the delay).
-    app.sim.sim.add_fault(Fault {
-        kind: FaultKind::Latency(Duration::from_millis(1_500)),
-        path_contains: Some("/nickname".into()),
-        method: Some("PUT".into()),
-        times: None,
-    });
+    app.sim
+        .slow_writes("/nickname", Duration::from_millis(1_500));
     let mut form: Vec<(&str, &str)> = lines.iter().map(|m| ("mdns", m.as_str())).collect();
     form.extend([
         ("nickname", "Finished later"),
@@ -183,12 +165,7 @@ async fn a_select_all_refused_mid_call_waits_for_the_user_to_finish_it() {
     let csrf = app.page_csrf(&format!("/devices/{CORP}")).await;
     // Longer than the confirmation waits for a select-all (3 s): it answers while the call is
     // still in flight.
-    app.sim.sim.add_fault(Fault {
-        kind: FaultKind::Latency(Duration::from_secs(5)),
-        path_contains: Some("/note".into()),
-        method: Some("PUT".into()),
-        times: None,
-    });
+    app.sim.slow_writes("/note", Duration::from_secs(5));
     let form = [
         ("select_all", "true"),
         ("note", "Finished after sign-in"),
@@ -200,19 +177,10 @@ async fn a_select_all_refused_mid_call_waits_for_the_user_to_finish_it() {
     let id = change_id_of(&resp);
     // Once the lines are read (the call follows, slowed down; the simulator checks the token
     // after the delay), the provider ends the user's sessions.
-    for _ in 0..200 {
-        let c = app
-            .state
-            .db
-            .change_get(id)
-            .await
-            .expect("read")
-            .expect("stored");
-        if c.total_lines > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    change_until(&app.state.db, id, 20, "read its lines", |c| {
+        c.total_lines > 0
+    })
+    .await;
     app.sim.sim.revoke_user("tech");
     let c = at_rest(&app, id).await;
     assert_eq!(c.state, ChangeState::NeedsSignIn, "{:?}", c.message);
@@ -261,12 +229,8 @@ async fn a_smartspot_change_runs_as_a_job_whose_password_is_sealed_then_gone() {
     let imei = app.imei_of(CORP, "304-228-6302").await;
     let csrf = app.csrf().await;
     let secret = "Sealed-Pass-4711";
-    app.sim.sim.add_fault(Fault {
-        kind: FaultKind::Latency(Duration::from_secs(2)),
-        path_contains: Some("smartspot-settings".into()),
-        method: Some("PUT".into()),
-        times: None,
-    });
+    app.sim
+        .slow_writes("smartspot-settings", Duration::from_secs(2));
     let form = [
         ("imeis", imei.as_str()),
         ("ssid", "Bus-48"),

@@ -49,7 +49,7 @@ fn nickname(app: &TestApp, mdn: &str) -> String {
 async fn revert(app: &TestApp, id: Uuid) -> Uuid {
     let csrf = app.csrf().await;
     let url = format!("/changes/{id}/revert");
-    let preview = app.post_form(&url, &[("csrf_token", csrf.as_str())]).await;
+    let preview = app.post_csrf(&url, &csrf).await;
     assert_eq!(preview.status(), 200);
     let html = preview.text().await.expect("preview");
     assert!(html.contains(r#"id="revert-values""#), "{html:.2000}");
@@ -90,10 +90,7 @@ async fn a_revert_restores_each_lines_old_nickname_one_call_per_value_and_revert
     app.sim.sim.clear_requests();
     let csrf = app.csrf().await;
     let preview = app
-        .post_form(
-            &format!("/changes/{id}/revert"),
-            &[("csrf_token", csrf.as_str())],
-        )
+        .post_csrf(&format!("/changes/{id}/revert"), &csrf)
         .await
         .text()
         .await
@@ -238,7 +235,7 @@ async fn a_move_is_reverted_from_the_group_the_lines_went_to() {
     let tech = app.session_as("tech").await;
     let csrf = tech.csrf().await;
     let url = format!("/changes/{id}/revert");
-    let preview = tech.post_form(&url, &[("csrf_token", csrf.as_str())]).await;
+    let preview = tech.post_csrf(&url, &csrf).await;
     assert_eq!(preview.status(), 200);
     let html = preview.text().await.expect("preview");
     assert_eq!(
